@@ -1,0 +1,35 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean sample-data
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p out
+	$(BIN)/rasterclass classify sample_data/scene.tif -t sample_data/training.gpkg -c class \
+		-m rf -o out/landcover.tif --probabilities out/probabilities.tif --overwrite
+	$(BIN)/rasterclass assess out/landcover.tif -r sample_data/validation.gpkg -c class \
+		-o out/accuracy.md --overwrite
+	@echo "Outputs written under out/: landcover.tif (thematic map), probabilities.tif, accuracy.md"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks sample_data
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_predict.py
+
+sample-data: $(STAMP)
+	$(BIN)/python sample_data/make_sample_data.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

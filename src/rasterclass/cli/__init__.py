@@ -1,0 +1,1 @@
+"""The rasterclass command-line interface (a thin shell over the library)."""

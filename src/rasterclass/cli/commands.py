@@ -1,0 +1,117 @@
+"""The commands: each parses options, calls one library function, reports."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from rasterclass import pipeline
+
+from .main import cli, echo_summary, progress_bar, scene_options, training_options
+from .options import overwrite_opt, scene_args, training_args
+
+
+@cli.command()
+@scene_args
+@training_args
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file.")
+@overwrite_opt
+@click.pass_context
+def train(
+    ctx: click.Context, scene: tuple[str, ...], output: str, overwrite: bool, **kw: Any
+) -> None:
+    """Train a classifier on SCENE... under the training polygons and save it."""
+    started = time.perf_counter()
+    from rasterclass.io import check_writable
+
+    check_writable([output], overwrite)
+    sopts, topts = scene_options(kw), training_options(kw)
+    result = pipeline.train(
+        list(scene), kw.pop("training"), kw.pop("class_column"), topts, scene_options=sopts
+    )
+    result.model.save(output, overwrite=overwrite)
+    result.outputs.append(output)
+    echo_summary(result, started)
+
+
+@cli.command()
+@scene_args
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Model file written by `rasterclass train`.",
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Map GeoTIFF.")
+@click.option(
+    "--probabilities",
+    type=click.Path(dir_okay=False),
+    help="Also write per-class probabilities and confidence (GeoTIFF).",
+)
+@overwrite_opt
+@click.pass_context
+def predict(
+    ctx: click.Context,
+    scene: tuple[str, ...],
+    model_path: str,
+    output: str,
+    probabilities: str | None,
+    overwrite: bool,
+    **kw: Any,
+) -> None:
+    """Apply a saved model to SCENE... and write the thematic map."""
+    started = time.perf_counter()
+    with progress_bar(ctx, "classifying") as progress:
+        result = pipeline.predict(
+            list(scene),
+            model_path,
+            output,
+            probabilities=probabilities,
+            overwrite=overwrite,
+            scene_options=scene_options(kw),
+            progress=progress,
+        )
+    echo_summary(result, started)
+
+
+@cli.command()
+@scene_args
+@training_args
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Map GeoTIFF.")
+@click.option(
+    "--probabilities",
+    type=click.Path(dir_okay=False),
+    help="Also write per-class probabilities and confidence (GeoTIFF).",
+)
+@click.option("--save-model", type=click.Path(dir_okay=False), help="Also save the model.")
+@overwrite_opt
+@click.pass_context
+def classify(
+    ctx: click.Context,
+    scene: tuple[str, ...],
+    output: str,
+    probabilities: str | None,
+    save_model: str | None,
+    overwrite: bool,
+    **kw: Any,
+) -> None:
+    """Train on the training polygons and classify SCENE... in one go."""
+    started = time.perf_counter()
+    sopts, topts = scene_options(kw), training_options(kw)
+    with progress_bar(ctx, "classifying") as progress:
+        result = pipeline.classify(
+            list(scene),
+            kw.pop("training"),
+            kw.pop("class_column"),
+            output,
+            topts,
+            probabilities=probabilities,
+            model_output=save_model,
+            overwrite=overwrite,
+            scene_options=sopts,
+            progress=progress,
+        )
+    echo_summary(result, started)

@@ -1,0 +1,97 @@
+"""Click options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from rasterclass.estimators.presets import PRESETS
+
+F = Callable[..., Any]
+
+
+def _stack(*decorators: F) -> Callable[[F], F]:
+    def wrap(func: F) -> F:
+        for d in reversed(decorators):
+            func = d(func)
+        return func
+
+    return wrap
+
+
+scene_args = _stack(
+    click.argument("scene", nargs=-1, required=True, type=click.Path(dir_okay=False)),
+    click.option("--band-names", help="Comma-separated band names (default: from the files)."),
+    click.option(
+        "--reference",
+        type=click.Path(dir_okay=False),
+        help="Raster whose grid every scene file is resampled onto (files on other grids).",
+    ),
+    click.option(
+        "--resampling",
+        default="nearest",
+        show_default=True,
+        help="Resampling for files not on the reference grid (nearest, bilinear, cubic...).",
+    ),
+    click.option("--chunks", type=int, help="Chunk side in pixels (default: from the budget)."),
+    click.option(
+        "--memory-budget",
+        help="Memory a run may use, e.g. 2GB (sets the chunk size when --chunks is not given).",
+    ),
+)
+
+training_args = _stack(
+    click.option(
+        "-t",
+        "--training",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="Training polygons or points (GeoPackage, shapefile, GeoJSON; any CRS).",
+    ),
+    click.option(
+        "-c", "--class-column", required=True, help="Column with the class of each feature."
+    ),
+    click.option(
+        "-m",
+        "--method",
+        type=click.Choice(list(PRESETS)),
+        default="rf",
+        show_default=True,
+        help="Classifier preset.",
+    ),
+    click.option(
+        "-p",
+        "--param",
+        "params",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Classifier parameter (repeatable), e.g. -p n_estimators=300.",
+    ),
+    click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+    click.option(
+        "--all-touched",
+        is_flag=True,
+        help="Sample every pixel a polygon touches (default: pixel centre inside).",
+    ),
+    click.option("--max-samples-per-class", type=int, help="Cap of training pixels per class."),
+    click.option("--legend", type=click.Path(dir_okay=False), help="Legend CSV: code,name,color."),
+    click.option("--layer", help="Layer of the training file (multi-layer GeoPackage)."),
+)
+
+overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+
+
+def parse_size(text: str | None) -> float | None:
+    """'2GB' -> 2e9 bytes; plain numbers are bytes."""
+    if text is None:
+        return None
+    units = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
+    t = text.strip().lower().rstrip("b").rstrip("i")
+    try:
+        if t and t[-1] in units:
+            return float(t[:-1]) * units[t[-1]]
+        return float(t)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a size like 512MB or 2GB") from None

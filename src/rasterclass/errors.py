@@ -1,0 +1,64 @@
+"""Exception and warning classes of rasterclass.
+
+Every user mistake raises a :class:`RasterclassError` subclass whose message names the fix.
+Where a builtin fits, the error also subclasses it (``RasterclassIOError`` is an ``OSError``),
+so callers can catch either.
+"""
+
+from __future__ import annotations
+
+
+class RasterclassError(Exception):
+    """Root of every rasterclass error."""
+
+
+class CRSError(RasterclassError, ValueError):
+    """A raster or vector has no CRS, or CRSs cannot be reconciled."""
+
+
+class GridMismatchError(RasterclassError, ValueError):
+    """Rasters are on different grids and cannot be aligned as asked."""
+
+
+class BandMismatchError(RasterclassError, ValueError):
+    """The bands of a scene do not match what a model was trained on."""
+
+
+class TrainingDataError(RasterclassError, ValueError):
+    """Training or reference data are unusable (no overlap, unknown column, one class...)."""
+
+
+class ClassMapError(RasterclassError, ValueError):
+    """A class map or legend is invalid."""
+
+
+class OutputExistsError(RasterclassError, FileExistsError):
+    """An output file exists and overwriting was not asked for."""
+
+
+class RasterclassIOError(RasterclassError, OSError):
+    """A file cannot be read or written (missing, corrupt, unsupported)."""
+
+
+class ModelFileError(RasterclassError, ValueError):
+    """A model file is invalid, untrusted or incompatible."""
+
+
+class EstimatorError(RasterclassError, ValueError):
+    """An estimator preset or parameter is invalid, or a model cannot do what is asked."""
+
+
+class AccuracyError(RasterclassError, ValueError):
+    """Accuracy or area estimation inputs are inconsistent."""
+
+
+class SegmentationError(RasterclassError, ValueError):
+    """Segmentation inputs are invalid."""
+
+
+class RasterclassWarning(UserWarning):
+    """Root of every rasterclass warning."""
+
+
+class ValidationWarning(RasterclassWarning):
+    """A validation design is weaker than asked (e.g. a class has too few polygons)."""

@@ -1,0 +1,113 @@
+"""Classifier presets: ``rf``, ``svm``, ``maxlike``, ``mindist``, configured by name=value.
+
+Each preset is a plain scikit-learn estimator (or Pipeline). Parameters given as strings
+(``-p n_estimators=300``) are parsed as Python literals where they are literals.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from rasterclass.errors import EstimatorError
+from rasterclass.estimators.parametric import (
+    MaximumLikelihoodClassifier,
+    MinimumDistanceClassifier,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def _rf(seed: int) -> BaseEstimator:
+    return RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=seed)
+
+
+def _svm(seed: int) -> BaseEstimator:
+    return make_pipeline(
+        StandardScaler(),
+        SVC(kernel="rbf", C=10.0, gamma="scale", probability=True, random_state=seed),
+    )
+
+
+def _maxlike(seed: int) -> BaseEstimator:
+    return MaximumLikelihoodClassifier()
+
+
+def _mindist(seed: int) -> BaseEstimator:
+    return MinimumDistanceClassifier()
+
+
+PRESETS: dict[str, tuple[Callable[[int], BaseEstimator], str]] = {
+    "rf": (_rf, "random forest (100 trees)"),
+    "svm": (_svm, "RBF support vector machine on standardised bands"),
+    "maxlike": (_maxlike, "Gaussian maximum likelihood"),
+    "mindist": (_mindist, "minimum distance to class means"),
+}
+
+
+def parse_value(text: Any) -> Any:
+    """``"300"`` -> 300, ``"0.5"`` -> 0.5, ``"None"`` -> None, ``"sqrt"`` -> ``"sqrt"``."""
+    if not isinstance(text, str):
+        return text
+    lowered = text.strip()
+    if lowered.lower() in ("true", "false"):
+        return lowered.lower() == "true"
+    if lowered.lower() in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(lowered)
+    except (ValueError, SyntaxError):
+        return lowered
+
+
+def parse_params(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Parse ``["name=value", ...]`` into a dict of Python values."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise EstimatorError(f"parameter {item!r} is not name=value; write e.g. -p C=10")
+        name, value = item.split("=", 1)
+        out[name.strip()] = parse_value(value)
+    return out
+
+
+def make_estimator(
+    method: str, params: Mapping[str, Any] | None = None, seed: int = 0
+) -> BaseEstimator:
+    """Build a preset classifier, with parameters applied to its final estimator.
+
+    Examples
+    --------
+    >>> make_estimator("rf", {"n_estimators": 50}).n_estimators
+    50
+    """
+    try:
+        factory = PRESETS[method][0]
+    except KeyError:
+        raise EstimatorError(
+            f"unknown method {method!r}; choose one of {', '.join(PRESETS)}"
+        ) from None
+    est = factory(seed)
+    if params:
+        params = {k: parse_value(v) for k, v in params.items()}
+        target = est.steps[-1][1] if isinstance(est, Pipeline) else est
+        valid = target.get_params(deep=False)
+        unknown = [k for k in params if k not in valid]
+        if unknown:
+            raise EstimatorError(
+                f"unknown parameter(s) {unknown} for {method}; valid ones: "
+                f"{', '.join(sorted(valid))}"
+            )
+        try:
+            target.set_params(**params)
+        except (ValueError, TypeError) as exc:
+            raise EstimatorError(f"invalid parameter for {method}: {exc}") from None
+    return est

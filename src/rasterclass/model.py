@@ -1,0 +1,134 @@
+"""RasterModel: a fitted estimator plus everything needed to apply it to a scene safely."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+
+from rasterclass.classes import ClassMap
+from rasterclass.errors import ModelFileError
+from rasterclass.io import PathLike, load_model_file, save_model_file
+
+logger = logging.getLogger(__name__)
+
+_VERSIONED = ("rasterclass", "scikit-learn", "numpy", "rasterio", "skops")
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for pkg in _VERSIONED:
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:  # pragma: no cover - only in odd installs
+            out[pkg] = "unknown"
+    return out
+
+
+@dataclass
+class RasterModel:
+    """A fitted scikit-learn estimator with the band schema and classes it was trained on.
+
+    Attributes
+    ----------
+    estimator
+        Any fitted estimator with ``predict`` (classifier, Pipeline, or clusterer).
+    band_names
+        Band names in the order the estimator expects its features.
+    class_map
+        Codes, names and colours of the classes the map will carry.
+    crs
+        WKT of the training scene's CRS (informative; the model works on any CRS).
+    summary
+        Training summary: samples and polygons per class, method, parameters, seed.
+    versions
+        Library versions at training time.
+    """
+
+    estimator: Any
+    band_names: list[str]
+    class_map: ClassMap
+    crs: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=library_versions)
+    labels_are_codes: bool = True
+
+    def label_codes(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """(estimator labels, map codes): how predictions translate into map codes.
+
+        Classifiers: labels are ``classes_`` (sorted), codes from the ClassMap. Clusterers
+        (no ``classes_``): labels ``0..k-1`` become codes ``1..k`` (labels is None).
+        """
+        if self.labels_are_codes and hasattr(self.estimator, "classes_"):
+            labels = np.asarray(self.estimator.classes_)
+            return labels, labels.astype(np.int64)
+        return label_codes(self.estimator, self.class_map)
+
+    def save(self, path: PathLike, *, overwrite: bool = False) -> str:
+        metadata = {
+            "band_names": list(self.band_names),
+            "class_map": self.class_map.to_dict(),
+            "crs": self.crs,
+            "summary": self.summary,
+            "versions": self.versions,
+            "labels_are_codes": self.labels_are_codes,
+        }
+        return save_model_file(self.estimator, metadata, path, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: PathLike) -> RasterModel:
+        estimator, meta = load_model_file(path)
+        try:
+            model = cls(
+                estimator=estimator,
+                band_names=list(meta["band_names"]),
+                class_map=ClassMap.from_dict(meta["class_map"]),
+                crs=meta.get("crs"),
+                summary=meta.get("summary", {}),
+                versions=meta.get("versions", {}),
+                labels_are_codes=bool(meta.get("labels_are_codes", True)),
+            )
+        except KeyError as exc:
+            raise ModelFileError(f"model file {path} lacks {exc}; re-train the model") from None
+        now = library_versions()
+        for pkg in ("scikit-learn", "numpy"):
+            then = model.versions.get(pkg)
+            if then and then != now[pkg]:
+                logger.warning(
+                    "model %s was trained with %s %s, this is %s %s: predictions may differ",
+                    path,
+                    pkg,
+                    then,
+                    pkg,
+                    now[pkg],
+                )
+        return model
+
+
+def label_codes(estimator: Any, class_map: ClassMap) -> tuple[np.ndarray | None, np.ndarray]:
+    classes = getattr(estimator, "classes_", None)
+    if classes is None:
+        return None, np.asarray(class_map.codes, dtype=np.int64)
+    return np.asarray(classes), class_map.encode(list(classes))
+
+
+def class_map_for(estimator: Any) -> ClassMap:
+    """A default ClassMap for a fitted estimator (classifier labels, or clusters 1..k)."""
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None:
+        return ClassMap.from_values(list(classes))
+    n = getattr(estimator, "n_clusters_", None) or getattr(estimator, "n_clusters", None)
+    centres = getattr(estimator, "cluster_centers_", None)
+    if centres is not None:
+        n = len(centres)
+    if not n:
+        from rasterclass.errors import EstimatorError
+
+        raise EstimatorError(
+            "cannot tell the classes of this estimator (no classes_ nor cluster_centers_); "
+            "pass class_map="
+        )
+    return ClassMap.from_codes(range(1, int(n) + 1), [f"cluster {i}" for i in range(1, n + 1)])

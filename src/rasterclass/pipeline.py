@@ -1,0 +1,249 @@
+"""End-to-end jobs: train a model, apply it, or both. The CLI calls these and only these."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from sklearn.base import clone
+
+from rasterclass.apply import predict_raster, stack_probabilities
+from rasterclass.classes import ClassMap
+from rasterclass.estimators.presets import make_estimator
+from rasterclass.io import (
+    PathLike,
+    ProgressCallback,
+    RasterOutput,
+    check_writable,
+    open_scene,
+    read_legend,
+    write_rasters,
+)
+from rasterclass.model import RasterModel
+from rasterclass.sampling import Samples, check_trainable, extract_samples
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SceneOptions:
+    """How to open a scene (see :func:`rasterclass.io.open_scene`)."""
+
+    band_names: Sequence[str] | None = None
+    chunks: int | None = None
+    memory_budget: float | None = None
+    reference: PathLike | None = None
+    resampling: str = "nearest"
+
+    def open(self, paths: Sequence[PathLike] | PathLike) -> xr.DataArray:
+        return open_scene(
+            paths,
+            band_names=self.band_names,
+            chunks=self.chunks,
+            memory_budget=self.memory_budget,
+            reference=self.reference,
+            resampling=self.resampling,
+        )
+
+
+@dataclass
+class TrainingOptions:
+    """What to train on and with."""
+
+    method: str = "rf"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    all_touched: bool = False
+    max_per_class: int | None = None
+    legend: PathLike | None = None
+    layer: str | None = None
+
+
+@dataclass
+class RunResult:
+    """What a job did: the model, its samples, files written and timings (seconds)."""
+
+    model: RasterModel
+    samples: Samples | None = None
+    outputs: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def fit_model(
+    samples: Samples,
+    estimator: Any,
+    *,
+    crs: str | None = None,
+    summary: Mapping[str, Any] | None = None,
+) -> RasterModel:
+    """Fit a (cloned) estimator on samples and wrap it with its band schema and classes."""
+    check_trainable(samples)
+    est = clone(estimator)
+    est.fit(samples.X, samples.y)
+    info = {**samples.summary(), **(summary or {})}
+    return RasterModel(
+        estimator=est,
+        band_names=list(samples.band_names),
+        class_map=_used_classes(samples.class_map, samples.y),
+        crs=crs,
+        summary=info,
+    )
+
+
+def _used_classes(cmap: ClassMap, y: np.ndarray) -> ClassMap:
+    used = set(np.unique(y).tolist())
+    keep = [i for i, c in enumerate(cmap.codes) if c in used]
+    return ClassMap(
+        tuple(cmap.codes[i] for i in keep),
+        tuple(cmap.names[i] for i in keep),
+        tuple(cmap.colors[i] for i in keep),
+        tuple(cmap.values[i] for i in keep),
+    )
+
+
+def train(
+    scene: Sequence[PathLike] | PathLike | xr.DataArray,
+    training: Any,
+    class_column: str,
+    options: TrainingOptions | None = None,
+    *,
+    estimator: Any = None,
+    scene_options: SceneOptions | None = None,
+) -> RunResult:
+    """Extract samples under the training geometries and fit a classifier.
+
+    ``estimator`` (any scikit-learn classifier or Pipeline) overrides ``options.method``.
+    """
+    opts = options or TrainingOptions()
+    t0 = time.perf_counter()
+    if not isinstance(scene, xr.DataArray):
+        scene = (scene_options or SceneOptions()).open(scene)
+    legend = read_legend(opts.legend) if opts.legend else None
+    samples = extract_samples(
+        scene,
+        training,
+        class_column,
+        all_touched=opts.all_touched,
+        max_per_class=opts.max_per_class,
+        seed=opts.seed,
+        legend=legend,
+        layer=opts.layer,
+    )
+    t1 = time.perf_counter()
+    if estimator is None:
+        estimator = make_estimator(opts.method, opts.params, opts.seed)
+        method = opts.method
+    else:
+        method = type(estimator).__name__
+    model = fit_model(
+        samples,
+        estimator,
+        crs=scene.rio.crs.to_wkt() if scene.rio.crs else None,
+        summary={
+            "method": method,
+            "params": {k: repr(v) for k, v in dict(opts.params).items()},
+            "seed": opts.seed,
+            "estimator": repr(estimator),
+        },
+    )
+    t2 = time.perf_counter()
+    logger.info("trained %s on %d samples in %.1f s", method, len(samples), t2 - t1)
+    return RunResult(model, samples, timings={"sampling": t1 - t0, "training": t2 - t1})
+
+
+def predict(
+    scene: Sequence[PathLike] | PathLike | xr.DataArray,
+    model: RasterModel | PathLike,
+    output: PathLike,
+    *,
+    probabilities: PathLike | None = None,
+    overwrite: bool = False,
+    scene_options: SceneOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> RunResult:
+    """Apply a model to a scene and write the map (and probability layers)."""
+    t0 = time.perf_counter()
+    check_writable([output, probabilities], overwrite)
+    if not isinstance(model, RasterModel):
+        model = RasterModel.load(model)
+    if not isinstance(scene, xr.DataArray):
+        scene = (scene_options or SceneOptions()).open(scene)
+    outputs = write_prediction(
+        scene, model, output, probabilities=probabilities, overwrite=overwrite, progress=progress
+    )
+    return RunResult(model, outputs=outputs, timings={"prediction": time.perf_counter() - t0})
+
+
+def write_prediction(
+    scene: xr.DataArray,
+    model: RasterModel,
+    output: PathLike,
+    *,
+    probabilities: PathLike | None = None,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> list[str]:
+    """Predict lazily and write map and probabilities in one chunked pass."""
+    pred = predict_raster(scene, model, probabilities=probabilities is not None)
+    outs = [
+        RasterOutput(
+            pred["classes"],
+            output,
+            nodata=0,
+            class_map=model.class_map,
+            tags={"RASTERCLASS_METHOD": str(model.summary.get("method", ""))},
+        )
+    ]
+    if probabilities is not None:
+        proba = stack_probabilities(pred)
+        outs.append(
+            RasterOutput(
+                proba,
+                probabilities,
+                nodata=float("nan"),
+                descriptions=[str(b) for b in proba["band"].values],
+            )
+        )
+    return write_rasters(outs, overwrite=overwrite, progress=progress)
+
+
+def classify(
+    scene: Sequence[PathLike] | PathLike | xr.DataArray,
+    training: Any,
+    class_column: str,
+    output: PathLike,
+    options: TrainingOptions | None = None,
+    *,
+    probabilities: PathLike | None = None,
+    model_output: PathLike | None = None,
+    overwrite: bool = False,
+    estimator: Any = None,
+    scene_options: SceneOptions | None = None,
+    progress: ProgressCallback | None = None,
+) -> RunResult:
+    """Train on the training geometries and classify the scene in one go."""
+    check_writable([output, probabilities, model_output], overwrite)
+    if not isinstance(scene, xr.DataArray):
+        scene = (scene_options or SceneOptions()).open(scene)
+    result = train(scene, training, class_column, options, estimator=estimator)
+    if model_output is not None:
+        result.model.save(model_output, overwrite=overwrite)
+        result.outputs.append(str(model_output))
+    t0 = time.perf_counter()
+    result.outputs.extend(
+        write_prediction(
+            scene,
+            result.model,
+            output,
+            probabilities=probabilities,
+            overwrite=overwrite,
+            progress=progress,
+        )
+    )
+    result.timings["prediction"] = time.perf_counter() - t0
+    return result

@@ -1,0 +1,127 @@
+"""Shared fixtures: small synthetic scenes and training vectors in tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import dask
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from shapely.geometry import box
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+LSAT = SHARED / "rstoolbox_landsat5_lsat"
+SLOVENIA = SHARED / "eolearn_slovenia_lulc"
+RGB = SHARED / "rasterio_rgb_byte"
+
+CRS = "EPSG:32633"
+TRANSFORM = Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 5000000.0)
+# class means per band (3 bands): stripes of columns
+MEANS = np.array([[0.05, 0.03, 0.01], [0.04, 0.30, 0.15], [0.20, 0.25, 0.30]], dtype=np.float32)
+
+
+def needs_shared(path: Path) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(not path.exists(), reason=f"{path} not available (shared data)")
+
+
+def synthetic_arrays(height: int = 61, width: int = 75, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """(scene float32 (3,h,w) with NaN margin, truth uint8 (h,w) with 0 at nodata)."""
+    rng = np.random.default_rng(seed)
+    truth = np.ones((height, width), dtype=np.uint8)
+    truth[:, width // 3 :] = 2
+    truth[:, 2 * width // 3 :] = 3
+    scene = MEANS[truth - 1].transpose(2, 0, 1).copy()
+    scene += rng.normal(0, 0.01, scene.shape).astype(np.float32)
+    scene[:, :, :3] = np.nan  # nodata margin
+    scene[:, 10:13, 30:33] = np.nan  # a nodata hole
+    truth[:, :3] = 0
+    truth[10:13, 30:33] = 0
+    return scene.astype(np.float32), truth
+
+
+@pytest.fixture
+def scene_path(tmp_path: Path) -> Path:
+    scene, _ = synthetic_arrays()
+    path = tmp_path / "scene.tif"
+    write_raster(path, scene, nodata=float("nan"), descriptions=["blue", "green", "red"])
+    return path
+
+
+@pytest.fixture
+def truth() -> np.ndarray:
+    return synthetic_arrays()[1]
+
+
+def write_raster(
+    path: Path,
+    data: np.ndarray,
+    *,
+    nodata: float | None = None,
+    crs: str | None = CRS,
+    transform: Affine = TRANSFORM,
+    descriptions: list[str] | None = None,
+) -> Path:
+    data = data if data.ndim == 3 else data[None]
+    profile = {
+        "driver": "GTiff",
+        "count": data.shape[0],
+        "height": data.shape[1],
+        "width": data.shape[2],
+        "dtype": data.dtype.name,
+        "transform": transform,
+        "nodata": nodata,
+    }
+    if crs is not None:
+        profile["crs"] = crs
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        if descriptions:
+            for i, d in enumerate(descriptions, start=1):
+                dst.set_band_description(i, d)
+    return path
+
+
+def pixel_box(row0: int, col0: int, row1: int, col1: int) -> box:
+    """Polygon covering pixels [row0, row1) x [col0, col1) of TRANSFORM."""
+    x0, y0 = TRANSFORM * (col0, row0)
+    x1, y1 = TRANSFORM * (col1, row1)
+    return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+TRAIN_BOXES = [
+    ("water", (5, 5, 15, 15)),
+    ("water", (40, 6, 50, 18)),
+    ("forest", (5, 30, 9, 45)),
+    ("forest", (40, 30, 52, 45)),
+    ("urban", (5, 55, 15, 70)),
+    ("urban", (40, 55, 50, 70)),
+]
+
+
+@pytest.fixture
+def training_path(tmp_path: Path) -> Path:
+    gdf = gpd.GeoDataFrame(
+        {"class": [c for c, _ in TRAIN_BOXES], "code": [1, 1, 2, 2, 3, 3]},
+        geometry=[pixel_box(*b) for _, b in TRAIN_BOXES],
+        crs=CRS,
+    )
+    path = tmp_path / "training.gpkg"
+    gdf.to_crs("EPSG:4326").to_file(path)  # another CRS on purpose
+    return path
+
+
+@pytest.fixture
+def forbid_compute() -> Callable[[], object]:
+    """Context manager factory: any dask compute inside raises."""
+
+    def _scheduler(*args: object, **kwargs: object) -> None:
+        raise AssertionError("dask computed before writing")
+
+    def factory() -> object:
+        return dask.config.set(scheduler=_scheduler)
+
+    return factory
