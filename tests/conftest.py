@@ -87,8 +87,8 @@ def write_raster(
 
 def pixel_box(row0: int, col0: int, row1: int, col1: int) -> box:
     """Polygon covering pixels [row0, row1) x [col0, col1) of TRANSFORM."""
-    x0, y0 = TRANSFORM * (col0, row0)
-    x1, y1 = TRANSFORM * (col1, row1)
+    x0, y0 = TRANSFORM @ (col0, row0)
+    x1, y1 = TRANSFORM @ (col1, row1)
     return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 

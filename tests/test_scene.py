@@ -97,7 +97,7 @@ def test_incompatible_grids_need_a_reference(tmp_path):
 
 def test_scene_without_crs_is_refused_with_the_fix(tmp_path):
     path = write_raster(tmp_path / "nocrs.tif", np.ones((4, 4), np.float32), crs=None)
-    with pytest.raises(CRSError, match="no coordinate reference system.*a_srs"):
+    with pytest.raises(CRSError, match=r"no coordinate reference system.*a_srs"):
         open_scene(path)
     assert open_scene(path, crs="EPSG:32633").rio.crs.to_epsg() == 32633
 
@@ -115,8 +115,18 @@ def test_truncated_raster_fails_when_pixels_are_read(tmp_path):
     data = np.random.default_rng(0).random((3, 300, 300)).astype(np.float32)
     path = tmp_path / "trunc.tif"
     with rasterio.open(
-        path, "w", driver="GTiff", count=3, height=300, width=300, dtype="float32",
-        crs="EPSG:32633", transform=TRANSFORM, tiled=True, blockxsize=64, blockysize=64,
+        path,
+        "w",
+        driver="GTiff",
+        count=3,
+        height=300,
+        width=300,
+        dtype="float32",
+        crs="EPSG:32633",
+        transform=TRANSFORM,
+        tiled=True,
+        blockxsize=64,
+        blockysize=64,
     ) as dst:
         dst.write(data)
     raw = path.read_bytes()

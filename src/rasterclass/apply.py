@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 def _predict_is_argmax(estimator: Any) -> bool:
     """True when ``predict`` is the argmax of ``predict_proba`` (so one call gives both)."""
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble._forest import ForestClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.tree import BaseDecisionTree
@@ -34,7 +35,10 @@ def _predict_is_argmax(estimator: Any) -> bool:
     from rasterclass.estimators.parametric import MaximumLikelihoodClassifier
 
     final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
-    return isinstance(final, ForestClassifier | BaseDecisionTree | MaximumLikelihoodClassifier)
+    known = (
+        ForestClassifier | BaseDecisionTree | MaximumLikelihoodClassifier | CalibratedClassifierCV
+    )
+    return isinstance(final, known)
 
 
 def _predict_block(

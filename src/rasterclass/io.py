@@ -678,13 +678,14 @@ MODEL_FORMAT = "rasterclass-model"
 MODEL_FORMAT_VERSION = 1
 
 
-def _trusted_types() -> list[str]:
-    """Types rasterclass's own estimators add on top of skops' scikit-learn defaults."""
-    return [
-        "rasterclass.estimators.parametric.MaximumLikelihoodClassifier",
-        "rasterclass.estimators.parametric.MinimumDistanceClassifier",
-        "rasterclass.estimators.isodata.ISODATA",
-    ]
+#: Packages whose types a model file may hold: scikit-learn's estimators (trees included),
+#: numpy/scipy containers and rasterclass's own estimators. Anything else is refused, so a
+#: model file cannot smuggle in code to run.
+TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy", "rasterclass")
+
+
+def _is_trusted(type_name: str) -> bool:
+    return type_name.split(".", 1)[0] in TRUSTED_PACKAGES
 
 
 def save_model_file(
@@ -726,7 +727,7 @@ def load_model_file(path: PathLike) -> tuple[Any, dict[str, Any]]:
         raise ModelFileError(
             f"{path} is not a rasterclass model file ({exc}); train one with `rasterclass train`"
         ) from None
-    unknown = [t for t in untrusted if t not in _trusted_types()]
+    unknown = [t for t in untrusted if not _is_trusted(t)]
     if unknown:
         raise ModelFileError(
             f"{path} contains types rasterclass does not trust: {unknown}; loading it could "

@@ -120,14 +120,14 @@ def _extract_block(
     out = []
     for geom, code, pid in zip(geoms, codes, pids, strict=True):
         minx, miny, maxx, maxy = geom.bounds
-        cs = [inv * (x, y) for x in (minx, maxx) for y in (miny, maxy)]
+        cs = [inv @ (x, y) for x in (minx, maxx) for y in (miny, maxy)]
         c_lo = max(0, int(np.floor(min(c[0] for c in cs))) - 1)
         c_hi = min(w, int(np.ceil(max(c[0] for c in cs))) + 1)
         r_lo = max(0, int(np.floor(min(c[1] for c in cs))) - 1)
         r_hi = min(h, int(np.ceil(max(c[1] for c in cs))) + 1)
         if c_hi <= c_lo or r_hi <= r_lo:
             continue
-        sub_t = transform * Affine.translation(c_lo, r_lo)
+        sub_t = transform @ Affine.translation(c_lo, r_lo)
         mask = rasterize(
             [(geom, 1)],
             out_shape=(r_hi - r_lo, c_hi - c_lo),
@@ -290,8 +290,8 @@ def extract_samples(
     for i, h in enumerate(data.chunks[1]):
         x0 = 0
         for j, w in enumerate(data.chunks[2]):
-            cx0, cy0 = t * (x0, y0)
-            cx1, cy1 = t * (x0 + w, y0 + h)
+            cx0, cy0 = t @ (x0, y0)
+            cx1, cy1 = t @ (x0 + w, y0 + h)
             bx0, bx1 = min(cx0, cx1), max(cx0, cx1)
             by0, by1 = min(cy0, cy1), max(cy0, cy1)
             hit = np.flatnonzero(
@@ -307,7 +307,7 @@ def extract_samples(
                         [geoms[k] for k in hit],
                         codes[hit].tolist(),
                         pids[hit].tolist(),
-                        t * Affine.translation(x0, y0),
+                        t @ Affine.translation(x0, y0),
                         y0,
                         x0,
                         all_touched,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sklearn.base import BaseEstimator
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -31,9 +32,11 @@ def _rf(seed: int) -> BaseEstimator:
 
 
 def _svm(seed: int) -> BaseEstimator:
+    # Probabilities from a calibration of the SVM's decision function (Platt sigmoid, as
+    # libsvm's probability=True did); with ensemble=False, predict is their argmax.
+    svc = SVC(kernel="rbf", C=10.0, gamma="scale", random_state=seed)
     return make_pipeline(
-        StandardScaler(),
-        SVC(kernel="rbf", C=10.0, gamma="scale", probability=True, random_state=seed),
+        StandardScaler(), CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False)
     )
 
 
@@ -99,6 +102,8 @@ def make_estimator(
     if params:
         params = {k: parse_value(v) for k, v in params.items()}
         target = est.steps[-1][1] if isinstance(est, Pipeline) else est
+        if isinstance(target, CalibratedClassifierCV):
+            target = target.estimator
         valid = target.get_params(deep=False)
         unknown = [k for k in params if k not in valid]
         if unknown:

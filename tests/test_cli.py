@@ -1,0 +1,298 @@
+"""The CLI end to end, and every bad input: one clear line, no output file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from click.testing import CliRunner
+from shapely.geometry import box
+
+from rasterclass.cli.commands import cli
+from tests.conftest import CRS, TRANSFORM, synthetic_arrays, write_raster
+
+
+def run(*args: str, ok: bool = True):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def read(path: Path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read(1)
+
+
+def test_classify_writes_map_and_prints_summary(tmp_path, scene_path, training_path, truth):
+    out = tmp_path / "map.tif"
+    res = run(
+        "classify",
+        scene_path,
+        "-t",
+        training_path,
+        "-c",
+        "class",
+        "-o",
+        out,
+        "-p",
+        "n_estimators=30",
+        "--probabilities",
+        tmp_path / "p.tif",
+    )
+    assert "3 classes" in res.output and "water" in res.output and "done in" in res.output
+    data = read(out)
+    assert np.array_equal(data == 0, truth == 0)
+    with rasterio.open(tmp_path / "p.tif") as src:
+        assert src.count == 4
+
+
+def test_train_then_predict_equals_classify(tmp_path, scene_path, training_path):
+    common = ["-t", training_path, "-c", "class", "-m", "rf", "--seed", "7"]
+    run("classify", scene_path, *common, "-o", tmp_path / "a.tif")
+    run("train", scene_path, *common, "-o", tmp_path / "m.skops")
+    run(
+        "predict",
+        scene_path,
+        "--model",
+        tmp_path / "m.skops",
+        "-o",
+        tmp_path / "b.tif",
+        "--chunks",
+        "17",
+    )
+    np.testing.assert_array_equal(read(tmp_path / "a.tif"), read(tmp_path / "b.tif"))
+
+
+def test_seed_changes_and_reproduces(tmp_path, scene_path, training_path):
+    args = [
+        "-t",
+        training_path,
+        "-c",
+        "class",
+        "-p",
+        "n_estimators=5",
+        "--max-samples-per-class",
+        "20",
+    ]
+    run("classify", scene_path, *args, "--seed", "1", "-o", tmp_path / "a.tif")
+    run("classify", scene_path, *args, "--seed", "1", "-o", tmp_path / "b.tif")
+    np.testing.assert_array_equal(read(tmp_path / "a.tif"), read(tmp_path / "b.tif"))
+
+
+def test_bands_given_in_another_order_are_matched_by_name(tmp_path, training_path):
+    scene, _ = synthetic_arrays()
+    files = [
+        write_raster(tmp_path / f"S_{n}.tif", scene[i], nodata=float("nan"))
+        for i, n in enumerate(["B1", "B2", "B3"])
+    ]
+    run("train", *files, "-t", training_path, "-c", "class", "-o", tmp_path / "m.skops")
+    run("predict", *files, "--model", tmp_path / "m.skops", "-o", tmp_path / "a.tif")
+    run(
+        "predict",
+        files[2],
+        files[0],
+        files[1],
+        "--model",
+        tmp_path / "m.skops",
+        "-o",
+        tmp_path / "b.tif",
+    )
+    np.testing.assert_array_equal(read(tmp_path / "a.tif"), read(tmp_path / "b.tif"))
+
+
+# --- bad input: one line naming the fix, exit code 1, no output ----------------------------
+def assert_clean_failure(tmp_path: Path, args: list, match: str) -> None:
+    before = {p.name for p in tmp_path.iterdir()}
+    res = run(*args, ok=False)
+    assert res.exit_code == 1, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.startswith("Error")]
+    assert len(lines) == 1, res.output
+    assert "Traceback" not in res.output
+    assert match in lines[0], lines[0]
+    after = {p.name for p in tmp_path.iterdir()}
+    assert after == before, after - before
+
+
+def test_scene_without_crs(tmp_path, training_path):
+    scene, _ = synthetic_arrays()
+    path = write_raster(tmp_path / "nocrs.tif", scene, crs=None)
+    assert_clean_failure(
+        tmp_path,
+        ["classify", path, "-t", training_path, "-c", "class", "-o", tmp_path / "o.tif"],
+        "no coordinate reference system",
+    )
+
+
+def test_training_without_crs(tmp_path, scene_path):
+    gdf = gpd.GeoDataFrame({"class": ["a", "b"]}, geometry=[box(0, 0, 1, 1), box(1, 1, 2, 2)])
+    gdf.to_file(tmp_path / "nocrs.shp")  # a shapefile without .prj
+    assert not (tmp_path / "nocrs.prj").exists()
+    assert_clean_failure(
+        tmp_path,
+        [
+            "classify",
+            scene_path,
+            "-t",
+            tmp_path / "nocrs.shp",
+            "-c",
+            "class",
+            "-o",
+            tmp_path / "o.tif",
+        ],
+        "has no CRS",
+    )
+
+
+def test_polygons_that_miss_the_scene(tmp_path, scene_path):
+    gdf = gpd.GeoDataFrame(
+        {"class": ["a", "b"]}, geometry=[box(0, 0, 100, 100), box(200, 200, 300, 300)], crs=CRS
+    )
+    gdf.to_file(tmp_path / "far.gpkg")
+    assert_clean_failure(
+        tmp_path,
+        [
+            "classify",
+            scene_path,
+            "-t",
+            tmp_path / "far.gpkg",
+            "-c",
+            "class",
+            "-o",
+            tmp_path / "o.tif",
+        ],
+        "overlaps the scene",
+    )
+
+
+def test_unknown_class_column(tmp_path, scene_path, training_path):
+    assert_clean_failure(
+        tmp_path,
+        ["classify", scene_path, "-t", training_path, "-c", "landcover", "-o", tmp_path / "o.tif"],
+        "no column 'landcover'",
+    )
+
+
+def test_one_class_only(tmp_path, scene_path, training_path):
+    gdf = gpd.read_file(training_path)
+    gdf["one"] = "water"
+    gdf.to_file(tmp_path / "one.gpkg")
+    assert_clean_failure(
+        tmp_path,
+        [
+            "classify",
+            scene_path,
+            "-t",
+            tmp_path / "one.gpkg",
+            "-c",
+            "one",
+            "-o",
+            tmp_path / "o.tif",
+        ],
+        "one class only",
+    )
+
+
+def test_incompatible_grids_without_reference(tmp_path, training_path):
+    scene, _ = synthetic_arrays()
+    a = write_raster(tmp_path / "a.tif", scene[0])
+    moved = Affine(30.0, 0, TRANSFORM.c + 1000, 0, -30.0, TRANSFORM.f)
+    b = write_raster(tmp_path / "b.tif", scene[1], transform=moved)
+    assert_clean_failure(
+        tmp_path,
+        ["classify", a, b, "-t", training_path, "-c", "class", "-o", tmp_path / "o.tif"],
+        "--reference",
+    )
+
+
+def test_model_on_scene_with_other_bands(tmp_path, scene_path, training_path):
+    run("train", scene_path, "-t", training_path, "-c", "class", "-o", tmp_path / "m.skops")
+    scene, _ = synthetic_arrays()
+    other = write_raster(
+        tmp_path / "two.tif", scene[:2], nodata=float("nan"), descriptions=["blue", "green"]
+    )
+    assert_clean_failure(
+        tmp_path,
+        ["predict", other, "--model", tmp_path / "m.skops", "-o", tmp_path / "o.tif"],
+        "missing ['red']",
+    )
+
+
+def test_existing_output_without_overwrite(tmp_path, scene_path, training_path):
+    out = tmp_path / "o.tif"
+    out.write_bytes(b"keep me")
+    assert_clean_failure(
+        tmp_path,
+        ["classify", scene_path, "-t", training_path, "-c", "class", "-o", out],
+        "--overwrite",
+    )
+    assert out.read_bytes() == b"keep me"
+    run("classify", scene_path, "-t", training_path, "-c", "class", "-o", out, "--overwrite")
+    assert read(out).max() > 0
+
+
+def test_corrupt_raster(tmp_path, training_path):
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00garbage" * 10)
+    assert_clean_failure(
+        tmp_path,
+        ["classify", bad, "-t", training_path, "-c", "class", "-o", tmp_path / "o.tif"],
+        "corrupt",
+    )
+
+
+def test_untrusted_model_file_is_refused(tmp_path, scene_path):
+    import skops.io as sio
+
+    sio.dump({"format": "rasterclass-model", "estimator": Path("x")}, tmp_path / "evil.skops")
+    assert_clean_failure(
+        tmp_path,
+        ["predict", scene_path, "--model", tmp_path / "evil.skops", "-o", tmp_path / "o.tif"],
+        "does not trust",
+    )
+
+
+def test_unknown_parameter(tmp_path, scene_path, training_path):
+    assert_clean_failure(
+        tmp_path,
+        [
+            "classify",
+            scene_path,
+            "-t",
+            training_path,
+            "-c",
+            "class",
+            "-p",
+            "trees=5",
+            "-o",
+            tmp_path / "o.tif",
+        ],
+        "unknown parameter",
+    )
+
+
+def test_verbose_shows_traceback(tmp_path, training_path):
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"garbage")
+    from rasterclass.errors import RasterclassIOError
+
+    with pytest.raises(RasterclassIOError):
+        CliRunner().invoke(
+            cli,
+            [
+                "-v",
+                "classify",
+                str(bad),
+                "-t",
+                str(training_path),
+                "-c",
+                "class",
+                "-o",
+                str(tmp_path / "o.tif"),
+            ],
+            catch_exceptions=False,
+        )
