@@ -53,7 +53,7 @@ PathLike = str | os.PathLike[str]
 ProgressCallback = Callable[[int, int], None]
 
 #: Default chunk side in pixels when no chunks and no memory budget are given.
-DEFAULT_CHUNK = 1024
+DEFAULT_CHUNK = 512
 #: GeoTIFF tile size of every raster rasterclass writes.
 TILE = 256
 CLASSMAP_TAG = "RASTERCLASS_CLASSMAP"

@@ -1,0 +1,1 @@
+"""Scikit-learn compatible classifiers for remote-sensing rasters."""

@@ -1,0 +1,668 @@
+"""ISODATA clustering (Ball & Hall 1965; Tou & Gonzalez 1974) as a scikit-learn estimator.
+
+The algorithm follows the 14 steps of Tou & Gonzalez, *Pattern Recognition Principles*
+(1974, ch. 3), as written down in the project's algorithm card (``ISODATA.md``):
+assign, discard small clusters, update, split wide clusters, lump (merge) close centres,
+repeat. Every addition to those steps is a named, documented parameter (``tol``, ``init``)
+or a documented rule (see the Notes of :class:`ISODATA`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.spatial.distance import cdist
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
+from sklearn.cluster import kmeans_plusplus
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from rasterclass.errors import EstimatorError
+
+__all__ = ["ISODATA", "IsodataIteration"]
+
+logger = logging.getLogger(__name__)
+
+#: Maximum number of sample-by-centre distances held in memory at once.
+_BLOCK_ELEMENTS = 2**22
+
+#: Default split threshold θ_S and lumping threshold θ_C, as multiples of the overall
+#: spread of the training data (root mean per-feature variance).
+_DEFAULT_MAX_STD_FACTOR = 0.5
+_DEFAULT_MIN_DISTANCE_FACTOR = 0.25
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+@dataclass(frozen=True, slots=True)
+class IsodataIteration:
+    """What one ISODATA iteration did (one record of ``ISODATA.history_``).
+
+    Attributes
+    ----------
+    iteration : int
+        Iteration number, starting at 1.
+    n_clusters : int
+        Number of cluster centres at the end of the iteration.
+    n_splits : int
+        Number of clusters split in this iteration (each split adds exactly one centre).
+    n_merges : int
+        Number of centre pairs lumped in this iteration.
+    n_discarded : int
+        Number of clusters discarded because they had fewer than ``min_samples`` members.
+    share_changed : float
+        Share of samples (0..1) whose cluster changed relative to the previous iteration.
+        1.0 in the first iteration. Samples of a cluster that was split or discarded count
+        as changed; samples of two lumped clusters that stay together do not.
+    branch : str
+        Decision of the control step (Tou & Gonzalez step 7): ``"split"`` (steps 8-10, then
+        lumping if nothing was split), ``"lump"`` (steps 11-13) or ``"final"`` (last
+        iteration or converged: no split, no lump).
+    """
+
+    iteration: int
+    n_clusters: int
+    n_splits: int
+    n_merges: int
+    n_discarded: int
+    share_changed: float
+    branch: str
+
+
+# --------------------------------------------------------------------------------------
+# Vectorised kernels (module level: picklable, testable, reusable for chunked prediction)
+# --------------------------------------------------------------------------------------
+
+
+def _block_rows(n_centres: int) -> int:
+    return max(1, _BLOCK_ELEMENTS // max(1, n_centres))
+
+
+def _assign(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre (Euclidean) for every row of ``X``, block by block.
+
+    Ties go to the lowest centre index. Each row's result depends only on that row, so
+    the labels do not depend on the block size.
+    """
+    labels = np.empty(X.shape[0], dtype=np.intp)
+    step = _block_rows(centres.shape[0])
+    for start in range(0, X.shape[0], step):
+        block = X[start : start + step]
+        labels[start : start + step] = cdist(block, centres, "sqeuclidean").argmin(axis=1)
+    return labels
+
+
+def _distances(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Euclidean distance of every row of ``X`` to every centre, block by block."""
+    out = np.empty((X.shape[0], centres.shape[0]), dtype=np.float64)
+    step = _block_rows(centres.shape[0])
+    for start in range(0, X.shape[0], step):
+        out[start : start + step] = cdist(X[start : start + step], centres, "euclidean")
+    return out
+
+
+def _discard_mask(counts: np.ndarray, min_samples: int) -> np.ndarray:
+    """Clusters to keep (step 3): ``counts >= min_samples``, but never none.
+
+    If every cluster is smaller than ``min_samples``, the largest one is kept (ties: the
+    lowest index), so at least one cluster always survives.
+    """
+    keep = counts >= min_samples
+    if not keep.any():
+        keep[int(np.argmax(counts))] = True
+    return keep
+
+
+def _cluster_statistics(
+    X: np.ndarray, labels: np.ndarray, n_clusters: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Steps 4-6 and 8: sizes, centres, per-feature std, mean member distance, overall D̄.
+
+    ``labels`` holds 0..n_clusters-1, or -1 for samples to leave out (members of discarded
+    clusters). Every cluster must have at least one member. Standard deviations are
+    population standard deviations about the updated centre (two-pass, numerically stable).
+    """
+    n_features = X.shape[1]
+    # Left-out samples go to an extra bin that is dropped.
+    bins = np.where(labels < 0, n_clusters, labels)
+    n_bins = n_clusters + 1
+    counts = np.bincount(bins, minlength=n_bins)[:n_clusters].astype(np.float64)
+    sums = np.empty((n_clusters, n_features), dtype=np.float64)
+    for f in range(n_features):
+        sums[:, f] = np.bincount(bins, weights=X[:, f], minlength=n_bins)[:n_clusters]
+    centres = sums / counts[:, None]
+
+    padded = np.vstack([centres, np.zeros((1, n_features))])
+    diff = X - padded[bins]
+    sq = diff * diff
+    var = np.empty_like(centres)
+    for f in range(n_features):
+        var[:, f] = np.bincount(bins, weights=sq[:, f], minlength=n_bins)[:n_clusters]
+    sigma = np.sqrt(var / counts[:, None])
+    dist_sum = np.bincount(bins, weights=np.sqrt(sq.sum(axis=1)), minlength=n_bins)
+    mean_dist = dist_sum[:n_clusters] / counts
+    overall_mean_dist = float((counts * mean_dist).sum() / counts.sum())
+    return counts, centres, sigma, mean_dist, overall_mean_dist
+
+
+def _split_candidates(
+    sigma: np.ndarray,
+    mean_dist: np.ndarray,
+    overall_mean_dist: float,
+    counts: np.ndarray,
+    *,
+    n_clusters_desired: int,
+    max_std: float,
+    min_samples: int,
+) -> np.ndarray:
+    """Step 10 condition for every cluster, with N_c taken at the start of the step.
+
+    σ_j,max > θ_S and [(D̄_j > D̄ and N_j > 2(θ_N + 1)) or N_c ≤ K/2].
+    """
+    n_current = sigma.shape[0]
+    wide = sigma.max(axis=1) > max_std
+    spread = (mean_dist > overall_mean_dist) & (counts > 2 * (min_samples + 1))
+    too_few = 2 * n_current <= n_clusters_desired
+    return wide & (spread | too_few)
+
+
+def _split(
+    centres: np.ndarray, sigma: np.ndarray, candidates: np.ndarray, split_fraction: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Steps 8-10: replace each candidate z_j by z_j+ (in place) and z_j- (appended).
+
+    The offset is ``split_fraction * σ_j,max`` on the feature of largest σ only, so every
+    split adds exactly one centre. Returns the new centres, the map old index -> new index
+    (-1 for split clusters, whose members are counted as changed) and the number of splits.
+    """
+    n_current = centres.shape[0]
+    index_map = np.arange(n_current)
+    idx = np.flatnonzero(candidates)
+    if idx.size == 0:
+        return centres, index_map, 0
+    axis = sigma[idx].argmax(axis=1)
+    offset = np.zeros((idx.size, centres.shape[1]))
+    offset[np.arange(idx.size), axis] = split_fraction * sigma[idx, axis]
+    plus = centres.copy()
+    plus[idx] += offset
+    minus = centres[idx] - offset
+    index_map[idx] = -1
+    return np.vstack([plus, minus]), index_map, int(idx.size)
+
+
+def _lump(
+    centres: np.ndarray, counts: np.ndarray, min_distance: float, max_pairs: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Steps 11-13: lump the closest centre pairs closer than ``min_distance``.
+
+    The (up to) ``max_pairs`` smallest pairwise distances below ``min_distance`` are taken
+    in ascending order (ties: row-major pair order); a pair is lumped unless one of its
+    centres was already lumped in this call. The lumped centre is the size-weighted mean
+    (N_i z_i + N_j z_j) / (N_i + N_j). Untouched centres keep their order and come first;
+    lumped centres are appended. Returns new centres, the map old index -> new index and
+    the number of merges.
+    """
+    n_current = centres.shape[0]
+    identity = np.arange(n_current)
+    if n_current < 2 or max_pairs < 1 or not min_distance > 0:
+        return centres, identity, 0
+    rows, cols = np.triu_indices(n_current, k=1)
+    pair_dist = cdist(centres, centres, "euclidean")[rows, cols]
+    close = np.flatnonzero(pair_dist < min_distance)
+    if close.size == 0:
+        return centres, identity, 0
+    chosen = close[np.argsort(pair_dist[close], kind="stable")][:max_pairs]
+    used = np.zeros(n_current, dtype=bool)
+    pairs: list[tuple[int, int]] = []
+    for p in chosen:
+        i, j = int(rows[p]), int(cols[p])
+        if used[i] or used[j]:
+            continue
+        used[i] = used[j] = True
+        pairs.append((i, j))
+    keep = ~used
+    n_keep = int(keep.sum())
+    index_map = np.full(n_current, -1)
+    index_map[keep] = np.arange(n_keep)
+    merged = np.empty((len(pairs), centres.shape[1]))
+    for t, (i, j) in enumerate(pairs):
+        merged[t] = (counts[i] * centres[i] + counts[j] * centres[j]) / (counts[i] + counts[j])
+        index_map[i] = index_map[j] = n_keep + t
+    return np.vstack([centres[keep], merged]), index_map, len(pairs)
+
+
+def _compose(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Index map ``second ∘ first``, keeping -1 (no successor) as -1."""
+    return np.where(first >= 0, second[np.maximum(first, 0)], -1)
+
+
+def _lexicographic_order(centres: np.ndarray) -> np.ndarray:
+    """Order of centres sorted by first feature, then second, ... (stable)."""
+    return np.lexsort(centres.T[::-1])
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and not np.isnan(value)
+
+
+class ISODATA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """ISODATA clustering (Tou & Gonzalez 1974) with split, lump and discard steps.
+
+    Unsupervised classification as used in remote sensing (ENVI, PCI, ArcGIS Iso Cluster):
+    k-means-like assignment, plus per-iteration discarding of small clusters, splitting of
+    wide clusters and lumping of close centres, steered towards ``n_clusters`` centres.
+    Each iteration follows Tou & Gonzalez steps 2-14 (see Notes); ``history_`` records what
+    every iteration did.
+
+    Parameters
+    ----------
+    n_clusters : int, default=5
+        K, the desired number of clusters (ENVI 5.x ``NUMBER_OF_CLASSES`` default 5). It
+        steers the control step; the result may have fewer or more clusters (at most about
+        2K), as in the classical algorithm.
+    n_init_clusters : int or None, default=None
+        N_c, the number of initial centres; None means ``n_clusters``. Capped at the number
+        of samples. Must be None or equal to ``len(init)`` when ``init`` is an array.
+    min_samples : int, default=20
+        θ_N: clusters with fewer members are discarded in step 3 (ArcGIS Iso Cluster
+        ``min_class_size`` default 20). On small training sets it is capped at
+        ``max(1, n_samples // (2 * n_clusters))`` (half the mean cluster size at K), so K
+        stays reachable; the value used is ``min_samples_``. At least one cluster is always
+        kept (see Notes).
+    max_std : float or None, default=None
+        θ_S, the split threshold on a cluster's largest per-feature standard deviation, in
+        data units. None means ``0.5 * s``, where ``s`` is the overall spread of the training
+        data (square root of the mean per-feature variance), so the default does not depend
+        on whether bands hold reflectance (0-1) or digital numbers. Use ``np.inf`` to never
+        split. The value used is ``max_std_``.
+    min_distance : float or None, default=None
+        θ_C, the lumping threshold: centres closer than this (Euclidean, data units) are
+        merged. None means ``0.25 * s`` (see ``max_std``); 0 never merges. The value used is
+        ``min_distance_``.
+    max_merge_pairs : int, default=2
+        L, the maximum number of centre pairs lumped in one iteration (ENVI Classic
+        "Maximum # Merge Pairs" default 2). 0 disables lumping.
+    max_iter : int, default=10
+        I, the maximum number of iterations (ENVI 5.x ``ITERATIONS`` default 10).
+    split_fraction : float, default=0.5
+        k, 0 < k ≤ 1: a split places the two new centres at z_j ± k·σ_j,max along the
+        feature of largest standard deviation.
+    tol : float, default=0.02
+        Change threshold (vendor addition, ENVI 5.x ``CHANGE_THRESHOLD_PERCENT`` 2 %): stop
+        early when the share of samples that changed cluster is below ``tol`` *and* the
+        iteration would neither split nor lump (a fixed point). 0 disables the early stop.
+    init : {"k-means++", "random"} or array-like of shape (n_init, n_features), \
+default="k-means++"
+        Initial centres (step 1). ``"k-means++"`` is greedy k-means++ seeding on the data
+        (:func:`sklearn.cluster.kmeans_plusplus`), ``"random"`` draws distinct samples
+        without replacement; both use ``random_state``. An array gives the centres
+        directly (e.g. signature means).
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation, the only random step. An int gives reproducible
+        results.
+
+    Attributes
+    ----------
+    cluster_centers_ : ndarray of shape (n_clusters_, n_features_in_)
+        Final centres, sorted lexicographically (by the first feature, then the second, ...).
+    labels_ : ndarray of shape (n_samples,)
+        Cluster of every training sample, 0..n_clusters_-1; equal to ``predict(X)``.
+    n_clusters_ : int
+        Number of clusters found.
+    n_iter_ : int
+        Number of iterations run.
+    history_ : list of IsodataIteration
+        One record per iteration (clusters, splits, merges, discards, share changed).
+    min_samples_ : int
+        θ_N used (``min_samples`` after the small-data cap).
+    max_std_ : float
+        θ_S used.
+    min_distance_ : float
+        θ_C used.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    sklearn.cluster.KMeans : Fixed number of clusters, no split, lump or discard.
+
+    Notes
+    -----
+    Iteration ``i`` = 1..I (Tou & Gonzalez step numbers):
+
+    2. Assign every sample to the nearest centre (Euclidean; ties to the lower index).
+    3. Discard clusters with N_j < θ_N; their samples are left out of steps 4-13 and
+       reassigned in the next pass. If every cluster is below θ_N, the largest is kept.
+    4. Update each centre to the mean of its members.
+    5-6. D̄_j (mean member distance to z_j) and D̄ = Σ N_j D̄_j / N.
+    7. Control: last iteration (or converged, see ``tol``) → no split, no lump;
+       N_c ≤ K/2 → split; even iteration or N_c ≥ 2K → lump; otherwise split.
+    8-10. Split every cluster with σ_j,max > θ_S and [(D̄_j > D̄ and N_j > 2(θ_N + 1))
+       or N_c ≤ K/2], all evaluated with N_c at the start of the step. A split replaces z_j
+       by z_j+ and z_j- (exactly one centre more). If nothing was split, go on to lumping.
+    11-13. Lump the (up to) L closest pairs closer than θ_C, ascending, each centre at most
+       once; the new centre is the size-weighted mean.
+
+    Additions to the card, all deterministic: after the last iteration every sample is
+    assigned to the nearest final centre once more (so ``labels_ == predict(X)``), clusters
+    left without members by that pass are dropped, and clusters are relabelled in
+    lexicographic order of their centres. Samples are never left unclassified.
+
+    Internally distances are computed in float64 in blocks of rows (no loop over samples),
+    so large samples fit in memory; prediction of a row depends only on that row, so a
+    raster classified chunk by chunk gives the same map for any chunk size.
+
+    References
+    ----------
+    Ball, G. H. and Hall, D. J. (1965). ISODATA, a novel method of data analysis and
+    pattern classification. Stanford Research Institute.
+
+    Tou, J. T. and Gonzalez, R. C. (1974). Pattern Recognition Principles. Addison-Wesley,
+    chapter 3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_blobs
+    >>> from rasterclass.estimators.isodata import ISODATA
+    >>> X, _ = make_blobs(n_samples=600, centers=[[0, 0], [10, 0], [0, 10]], random_state=0)
+    >>> model = ISODATA(n_clusters=3, n_init_clusters=1, random_state=0).fit(X)
+    >>> model.n_clusters_
+    3
+    >>> [record.n_clusters for record in model.history_]  # grows by splitting
+    [2, 2, 3, 3, 3]
+    >>> model.predict([[9.5, 0.5]]).tolist()
+    [2]
+    >>> model.transform(X).shape
+    (600, 3)
+    """
+
+    def __init__(
+        self,
+        n_clusters=5,
+        *,
+        n_init_clusters=None,
+        min_samples=20,
+        max_std=None,
+        min_distance=None,
+        max_merge_pairs=2,
+        max_iter=10,
+        split_fraction=0.5,
+        tol=0.02,
+        init="k-means++",
+        random_state=None,
+    ):
+        self.n_clusters = n_clusters
+        self.n_init_clusters = n_init_clusters
+        self.min_samples = min_samples
+        self.max_std = max_std
+        self.min_distance = min_distance
+        self.max_merge_pairs = max_merge_pairs
+        self.max_iter = max_iter
+        self.split_fraction = split_fraction
+        self.tol = tol
+        self.init = init
+        self.random_state = random_state
+
+    # ----------------------------------------------------------------------------------
+    # Validation
+    # ----------------------------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        def positive_int(name: str, minimum: int) -> None:
+            value = getattr(self, name)
+            if not _is_int(value) or value < minimum:
+                raise EstimatorError(
+                    f"ISODATA: {name} must be an integer >= {minimum}, got {value!r}; "
+                    f"pass e.g. {name}={max(minimum, 1)}."
+                )
+
+        positive_int("n_clusters", 1)
+        positive_int("min_samples", 1)
+        positive_int("max_merge_pairs", 0)
+        positive_int("max_iter", 1)
+        if self.n_init_clusters is not None:
+            positive_int("n_init_clusters", 1)
+        for name in ("max_std", "min_distance"):
+            value = getattr(self, name)
+            if value is not None and (not _is_real(value) or value < 0):
+                raise EstimatorError(
+                    f"ISODATA: {name} must be None (derived from the data) or a number >= 0 "
+                    f"in data units, got {value!r}."
+                )
+        if not _is_real(self.split_fraction) or not 0 < self.split_fraction <= 1:
+            raise EstimatorError(
+                "ISODATA: split_fraction (k) must be in (0, 1], got "
+                f"{self.split_fraction!r}; Tou & Gonzalez suggest e.g. 0.5."
+            )
+        if not _is_real(self.tol) or not 0 <= self.tol <= 1:
+            raise EstimatorError(
+                f"ISODATA: tol is a share of samples in [0, 1], got {self.tol!r}; "
+                "pass 0.02 for 2 % or 0 to disable the early stop."
+            )
+        if isinstance(self.init, str) and self.init not in ("k-means++", "random"):
+            raise EstimatorError(
+                f"ISODATA: init must be 'k-means++', 'random' or an array of centres, "
+                f"got {self.init!r}."
+            )
+
+    def _initial_centres(self, X: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+        n_samples, n_features = X.shape
+        if not isinstance(self.init, str):
+            centres = check_array(self.init, dtype=np.float64, input_name="init")
+            if centres.shape[1] != n_features:
+                raise EstimatorError(
+                    f"ISODATA: init has {centres.shape[1]} features but X has {n_features}; "
+                    "pass one initial centre per row with the same bands as X."
+                )
+            if self.n_init_clusters is not None and self.n_init_clusters != len(centres):
+                raise EstimatorError(
+                    f"ISODATA: n_init_clusters={self.n_init_clusters} but init has "
+                    f"{len(centres)} centres; pass n_init_clusters=None with an init array."
+                )
+            return centres.copy()
+        n_init = self.n_clusters if self.n_init_clusters is None else self.n_init_clusters
+        n_init = min(n_init, n_samples)
+        if self.init == "random":
+            return X[rng.choice(n_samples, size=n_init, replace=False)].astype(np.float64)
+        centres, _ = kmeans_plusplus(X, n_init, random_state=rng)
+        return np.asarray(centres, dtype=np.float64)
+
+    # ----------------------------------------------------------------------------------
+    # scikit-learn API
+    # ----------------------------------------------------------------------------------
+
+    def fit(self, X, y=None):
+        """Cluster ``X`` with ISODATA.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training samples (e.g. a sample of valid pixels, one column per band).
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : ISODATA
+            The fitted estimator.
+        """
+        self._check_params()
+        X = validate_data(self, X, dtype=list(_FLOAT_DTYPES))
+        n_samples = X.shape[0]
+        rng = check_random_state(self.random_state)
+        k_desired = self.n_clusters
+
+        min_samples = min(self.min_samples, max(1, n_samples // (2 * k_desired)))
+        if min_samples < self.min_samples:
+            logger.info(
+                "ISODATA: min_samples=%d capped to %d for %d samples and n_clusters=%d.",
+                self.min_samples,
+                min_samples,
+                n_samples,
+                k_desired,
+            )
+        spread = float(np.sqrt(np.mean(X.var(axis=0, dtype=np.float64))))
+        max_std = _DEFAULT_MAX_STD_FACTOR * spread if self.max_std is None else float(self.max_std)
+        min_distance = (
+            _DEFAULT_MIN_DISTANCE_FACTOR * spread
+            if self.min_distance is None
+            else float(self.min_distance)
+        )
+
+        centres = self._initial_centres(X, rng)
+        history: list[IsodataIteration] = []
+        prev_labels: np.ndarray | None = None
+        carry: np.ndarray | None = None  # previous centre index -> current centre index
+        iteration = 0
+        for iteration in range(1, self.max_iter + 1):
+            # Step 2: assignment and share of samples that changed cluster.
+            labels = _assign(X, centres)
+            if prev_labels is None or carry is None:
+                share_changed = 1.0
+            else:
+                share_changed = float(np.mean(carry[prev_labels] != labels))
+
+            # Step 3: discard small clusters (their samples sit out until the next pass).
+            n_before = centres.shape[0]
+            keep = _discard_mask(np.bincount(labels, minlength=n_before), min_samples)
+            n_kept = int(keep.sum())
+            index_map = np.full(n_before, -1)
+            index_map[keep] = np.arange(n_kept)
+            members = index_map[labels]
+
+            # Steps 4-6 (and 8: σ_j): update centres and statistics.
+            counts, centres, sigma, mean_dist, overall_mean_dist = _cluster_statistics(
+                X, members, n_kept
+            )
+            candidates = _split_candidates(
+                sigma,
+                mean_dist,
+                overall_mean_dist,
+                counts,
+                n_clusters_desired=k_desired,
+                max_std=max_std,
+                min_samples=min_samples,
+            )
+
+            # Step 7: control.
+            n_current = centres.shape[0]
+            could_split = bool(candidates.any()) and n_current < 2 * k_desired
+            could_lump = _lump(centres, counts, min_distance, self.max_merge_pairs)[2] > 0
+            converged = (
+                iteration > 1 and share_changed < self.tol and not could_split and not could_lump
+            )
+            if iteration == self.max_iter or converged:
+                branch = "final"
+            elif 2 * n_current <= k_desired:
+                branch = "split"
+            elif iteration % 2 == 0 or n_current >= 2 * k_desired:
+                branch = "lump"
+            else:
+                branch = "split"
+
+            n_splits = n_merges = 0
+            if branch == "split":
+                centres, split_map, n_splits = _split(
+                    centres, sigma, candidates, self.split_fraction
+                )
+                index_map = _compose(index_map, split_map)
+            if branch == "lump" or (branch == "split" and n_splits == 0):
+                centres, lump_map, n_merges = _lump(
+                    centres, counts, min_distance, self.max_merge_pairs
+                )
+                index_map = _compose(index_map, lump_map)
+
+            record = IsodataIteration(
+                iteration=iteration,
+                n_clusters=int(centres.shape[0]),
+                n_splits=n_splits,
+                n_merges=n_merges,
+                n_discarded=n_before - n_kept,
+                share_changed=share_changed,
+                branch=branch,
+            )
+            history.append(record)
+            logger.debug("ISODATA %s", record)
+            prev_labels, carry = labels, index_map
+            if converged:
+                break
+
+        # Final assignment: labels consistent with the final, lexicographically sorted
+        # centres; centres without members are dropped (this leaves every argmin intact).
+        centres = centres[_lexicographic_order(centres)]
+        labels = _assign(X, centres)
+        populated = np.bincount(labels, minlength=centres.shape[0]) > 0
+        if not populated.all():
+            remap = np.cumsum(populated) - 1
+            labels = remap[labels]
+            centres = centres[populated]
+
+        self.cluster_centers_ = centres
+        self.labels_ = labels
+        self.n_clusters_ = int(centres.shape[0])
+        self.n_iter_ = iteration
+        self.history_ = history
+        self.min_samples_ = int(min_samples)
+        self.max_std_ = max_std
+        self.min_distance_ = min_distance
+        logger.info(
+            "ISODATA: %d clusters after %d iterations (n_clusters=%d).",
+            self.n_clusters_,
+            self.n_iter_,
+            k_desired,
+        )
+        return self
+
+    def predict(self, X):
+        """Assign every sample to the nearest cluster centre (Euclidean).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to classify.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Cluster index of every sample, 0..n_clusters_-1.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES))
+        return _assign(X, self.cluster_centers_)
+
+    def transform(self, X):
+        """Euclidean distance of every sample to every cluster centre.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        distances : ndarray of shape (n_samples, n_clusters_)
+            Distances in data units (float64).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES))
+        return _distances(X, self.cluster_centers_)
+
+    @property
+    def _n_features_out(self) -> int:
+        """Number of transformed output features (one distance per centre)."""
+        return self.cluster_centers_.shape[0]
