@@ -92,20 +92,19 @@ def pixel_box(row0: int, col0: int, row1: int, col1: int) -> box:
     return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
-TRAIN_BOXES = [
-    ("water", (5, 5, 15, 15)),
-    ("water", (40, 6, 50, 18)),
-    ("forest", (5, 30, 9, 45)),
-    ("forest", (40, 30, 52, 45)),
-    ("urban", (5, 55, 15, 70)),
-    ("urban", (40, 55, 50, 70)),
-]
+# five polygons per class (rows), inside the three stripes (columns), clear of the nodata hole
+_ROWS = [(2, 9), (13, 20), (24, 31), (35, 42), (46, 53)]
+_COLS = {"water": (5, 20), "forest": (34, 46), "urban": (55, 70)}
+TRAIN_BOXES = [(c, (r0, c0, r1, c1)) for c, (c0, c1) in _COLS.items() for r0, r1 in _ROWS]
 
 
 @pytest.fixture
 def training_path(tmp_path: Path) -> Path:
     gdf = gpd.GeoDataFrame(
-        {"class": [c for c, _ in TRAIN_BOXES], "code": [1, 1, 2, 2, 3, 3]},
+        {
+            "class": [c for c, _ in TRAIN_BOXES],
+            "code": [{"water": 1, "forest": 2, "urban": 3}[c] for c, _ in TRAIN_BOXES],
+        },
         geometry=[pixel_box(*b) for _, b in TRAIN_BOXES],
         crs=CRS,
     )

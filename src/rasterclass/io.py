@@ -368,6 +368,23 @@ def read_legend(path: PathLike) -> ClassMap:
     return ClassMap(tuple(codes), tuple(names), colours, tuple(names))
 
 
+def file_sha256(path: PathLike) -> str:
+    """SHA-256 of a file (to recognise training data used again as reference)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_map_tags(path: PathLike) -> dict[str, str]:
+    """Dataset-level metadata tags of a raster."""
+    with _open_raster(str(path)) as src:
+        return dict(src.tags())
+
+
 def read_class_map(path: PathLike) -> ClassMap | None:
     """The ClassMap a map file carries (rasterclass tag, else colour table codes), or None."""
     with _open_raster(str(path)) as src:

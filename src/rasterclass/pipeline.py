@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,15 +15,18 @@ from sklearn.base import clone
 
 from rasterclass.apply import predict_raster, stack_probabilities
 from rasterclass.classes import ClassMap
+from rasterclass.errors import TrainingDataError
 from rasterclass.estimators.presets import make_estimator
 from rasterclass.io import (
     PathLike,
     ProgressCallback,
     RasterOutput,
     check_writable,
+    file_sha256,
     open_scene,
     read_legend,
     write_rasters,
+    write_text,
 )
 from rasterclass.model import RasterModel
 from rasterclass.sampling import Samples, check_trainable, extract_samples
@@ -62,6 +66,8 @@ class TrainingOptions:
     max_per_class: int | None = None
     legend: PathLike | None = None
     layer: str | None = None
+    cv_folds: int = 5
+    cv_grouping: str = "polygon"
 
 
 @dataclass
@@ -72,6 +78,7 @@ class RunResult:
     samples: Samples | None = None
     outputs: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    accuracy: Any = None
 
 
 def fit_model(
@@ -114,12 +121,20 @@ def train(
     *,
     estimator: Any = None,
     scene_options: SceneOptions | None = None,
+    model_output: PathLike | None = None,
+    report_output: PathLike | None = None,
+    overwrite: bool = False,
 ) -> RunResult:
     """Extract samples under the training geometries and fit a classifier.
 
     ``estimator`` (any scikit-learn classifier or Pipeline) overrides ``options.method``.
+    With ``options.cv_folds`` > 1 the result carries a cross-validated
+    :class:`~rasterclass.accuracy.AccuracyReport` (grouped by polygon unless
+    ``options.cv_grouping="pixel"``), written to ``report_output`` when given. The model is
+    saved to ``model_output`` when given.
     """
     opts = options or TrainingOptions()
+    check_writable([model_output, report_output], overwrite)
     t0 = time.perf_counter()
     if not isinstance(scene, xr.DataArray):
         scene = (scene_options or SceneOptions()).open(scene)
@@ -153,7 +168,40 @@ def train(
     )
     t2 = time.perf_counter()
     logger.info("trained %s on %d samples in %.1f s", method, len(samples), t2 - t1)
-    return RunResult(model, samples, timings={"sampling": t1 - t0, "training": t2 - t1})
+    result = RunResult(model, samples, timings={"sampling": t1 - t0, "training": t2 - t1})
+    if isinstance(training, str | os.PathLike):
+        model.summary["training_file"] = str(training)
+        model.summary["training_sha256"] = file_sha256(training)
+    if opts.cv_folds and opts.cv_folds > 1:
+        from rasterclass.validation import cross_validate
+
+        result.accuracy = cross_validate(
+            samples,
+            estimator,
+            n_splits=opts.cv_folds,
+            seed=opts.seed,
+            grouping=opts.cv_grouping,  # type: ignore[arg-type]
+        )
+        result.accuracy.metadata["method"] = method
+        model.summary["cv_overall_accuracy"] = result.accuracy.confusion.overall_accuracy
+        model.summary["cv_grouping"] = opts.cv_grouping
+        result.timings["cross-validation"] = time.perf_counter() - t2
+    if model_output is not None:
+        model.save(model_output, overwrite=overwrite)
+        result.outputs.append(str(model_output))
+    if report_output is not None:
+        if result.accuracy is None:
+            raise TrainingDataError("a report needs cross-validation: set --cv to 2 or more folds")
+        write_report(result.accuracy, report_output, overwrite=overwrite)
+        result.outputs.append(str(report_output))
+    return result
+
+
+def write_report(report: Any, path: PathLike, *, overwrite: bool = False) -> str:
+    """Render an AccuracyReport in the format the extension names and write it."""
+    from rasterclass.accuracy import format_for_path
+
+    return write_text(path, report.render(format_for_path(path)), overwrite=overwrite)
 
 
 def predict(
@@ -196,7 +244,10 @@ def write_prediction(
             output,
             nodata=0,
             class_map=model.class_map,
-            tags={"RASTERCLASS_METHOD": str(model.summary.get("method", ""))},
+            tags={
+                "RASTERCLASS_METHOD": str(model.summary.get("method", "")),
+                "RASTERCLASS_TRAINING_SHA256": str(model.summary.get("training_sha256", "")),
+            },
         )
     ]
     if probabilities is not None:
@@ -221,19 +272,29 @@ def classify(
     *,
     probabilities: PathLike | None = None,
     model_output: PathLike | None = None,
+    report_output: PathLike | None = None,
     overwrite: bool = False,
     estimator: Any = None,
     scene_options: SceneOptions | None = None,
     progress: ProgressCallback | None = None,
 ) -> RunResult:
-    """Train on the training geometries and classify the scene in one go."""
-    check_writable([output, probabilities, model_output], overwrite)
+    """Train on the training geometries and classify the scene in one go.
+
+    See :func:`train` for the cross-validation report and the model file.
+    """
+    check_writable([output, probabilities, model_output, report_output], overwrite)
     if not isinstance(scene, xr.DataArray):
         scene = (scene_options or SceneOptions()).open(scene)
-    result = train(scene, training, class_column, options, estimator=estimator)
-    if model_output is not None:
-        result.model.save(model_output, overwrite=overwrite)
-        result.outputs.append(str(model_output))
+    result = train(
+        scene,
+        training,
+        class_column,
+        options,
+        estimator=estimator,
+        model_output=model_output,
+        report_output=report_output,
+        overwrite=overwrite,
+    )
     t0 = time.perf_counter()
     result.outputs.extend(
         write_prediction(

@@ -114,7 +114,10 @@ def _extract_block(
     col0: int,
     all_touched: bool,
 ) -> np.ndarray:
-    """Samples of one chunk: array (n, 4 + bands) of row, col, code, pid, values."""
+    """Pixels of one chunk under the geometries: (n, 4 + bands) of row, col, code, pid, values.
+
+    Nodata pixels are kept (NaN values) so that the caller can count them.
+    """
     h, w = block.shape[1:]
     inv = ~transform
     out = []
@@ -140,17 +143,12 @@ def _extract_block(
         if rr.size == 0:
             continue
         rr, cc = rr + r_lo, cc + c_lo
-        values = block[:, rr, cc].T
-        ok = np.isfinite(values).all(axis=1)
-        n = int(ok.sum())
-        if n == 0:
-            continue
-        rec = np.empty((n, 4 + block.shape[0]), dtype=np.float64)
-        rec[:, 0] = rr[ok] + row0
-        rec[:, 1] = cc[ok] + col0
+        rec = np.empty((rr.size, 4 + block.shape[0]), dtype=np.float64)
+        rec[:, 0] = rr + row0
+        rec[:, 1] = cc + col0
         rec[:, 2] = code
         rec[:, 3] = pid
-        rec[:, 4:] = values[ok]
+        rec[:, 4:] = block[:, rr, cc].T
         out.append(rec)
     if not out:
         return np.empty((0, 4 + block.shape[0]), dtype=np.float64)
@@ -319,6 +317,15 @@ def extract_samples(
     records = np.concatenate(parts, axis=0) if parts else np.empty((0, 4 + data.shape[0]))
     order = np.lexsort((records[:, 3], records[:, 1], records[:, 0]))
     records = records[order]
+    valid = np.isfinite(records[:, 4:]).all(axis=1)
+    nodata = records[~valid]
+    records = records[valid]
+    nodata_pixels = {
+        class_map.name_of(int(c)): int(n)
+        for c, n in zip(*np.unique(nodata[:, 2], return_counts=True), strict=True)
+    }
+    if nodata_pixels:
+        logger.info("skipped nodata pixels under the geometries: %s", nodata_pixels)
     band_names = [str(b) for b in scene["band"].values]
     samples = Samples(
         X=records[:, 4:].astype(scene.dtype),
@@ -328,7 +335,11 @@ def extract_samples(
         cols=records[:, 1].astype(np.int64),
         band_names=band_names,
         class_map=class_map,
-        info={"all_touched": all_touched, "class_column": class_column},
+        info={
+            "all_touched": all_touched,
+            "class_column": class_column,
+            "nodata_pixels": nodata_pixels,
+        },
     )
     _check_classes(samples, gdf, class_column, codes, require_all_classes)
     if max_per_class is not None:

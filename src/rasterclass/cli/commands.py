@@ -20,19 +20,26 @@ from .options import overwrite_opt, scene_args, training_args
 @overwrite_opt
 @click.pass_context
 def train(
-    ctx: click.Context, scene: tuple[str, ...], output: str, overwrite: bool, **kw: Any
+    ctx: click.Context,
+    scene: tuple[str, ...],
+    output: str,
+    report: str | None,
+    overwrite: bool,
+    **kw: Any,
 ) -> None:
     """Train a classifier on SCENE... under the training polygons and save it."""
     started = time.perf_counter()
-    from rasterclass.io import check_writable
-
-    check_writable([output], overwrite)
     sopts, topts = scene_options(kw), training_options(kw)
     result = pipeline.train(
-        list(scene), kw.pop("training"), kw.pop("class_column"), topts, scene_options=sopts
+        list(scene),
+        kw.pop("training"),
+        kw.pop("class_column"),
+        topts,
+        scene_options=sopts,
+        model_output=output,
+        report_output=report,
+        overwrite=overwrite,
     )
-    result.model.save(output, overwrite=overwrite)
-    result.outputs.append(output)
     echo_summary(result, started)
 
 
@@ -95,6 +102,7 @@ def classify(
     output: str,
     probabilities: str | None,
     save_model: str | None,
+    report: str | None,
     overwrite: bool,
     **kw: Any,
 ) -> None:
@@ -110,6 +118,7 @@ def classify(
             topts,
             probabilities=probabilities,
             model_output=save_model,
+            report_output=report,
             overwrite=overwrite,
             scene_options=sopts,
             progress=progress,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from rasterclass.errors import RasterclassError
+from rasterclass.errors import RasterclassError, RasterclassWarning
 from rasterclass.pipeline import SceneOptions, TrainingOptions
 
 from .options import parse_size
@@ -48,7 +49,16 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    warnings.simplefilter("always" if not quiet else "ignore", RasterclassWarning)
+    warnings.showwarning = _show_warning
     ctx.obj = {"verbose": verbose, "quiet": quiet}
+
+
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    if issubclass(category, RasterclassWarning):
+        click.echo(f"Warning: {message}", err=True)
+    else:
+        logger.debug("%s: %s", category.__name__, message)
 
 
 @contextmanager
@@ -95,6 +105,8 @@ def training_options(kw: dict[str, Any]) -> TrainingOptions:
         max_per_class=kw.pop("max_samples_per_class"),
         legend=kw.pop("legend"),
         layer=kw.pop("layer"),
+        cv_folds=kw.pop("cv_folds"),
+        cv_grouping="pixel" if kw.pop("cv_pixels") else "polygon",
     )
 
 
@@ -107,6 +119,17 @@ def echo_summary(result: Any, started: float) -> None:
             click.echo(
                 f"  {row.Index:>4}  {row.name:<24} {row.pixels:>8} px {row.polygons:>5} polygons"
             )
+    report = getattr(result, "accuracy", None)
+    if report is not None and report.confusion is not None:
+        stats = report.confusion
+        lo, hi = stats.kappa_ci
+        click.echo(
+            f"{report.title}: overall accuracy {stats.overall_accuracy:.3f}, "
+            f"kappa {stats.kappa:.3f} (95% CI {lo:.3f}-{hi:.3f})"
+        )
+        for note in report.notes:
+            if note.startswith("pixel-level"):
+                click.echo(f"  note: {note}")
     for path in result.outputs:
         click.echo(f"wrote {path}")
     click.echo(f"done in {time.perf_counter() - started:.1f} s")

@@ -78,6 +78,24 @@ training_args = _stack(
     click.option("--max-samples-per-class", type=int, help="Cap of training pixels per class."),
     click.option("--legend", type=click.Path(dir_okay=False), help="Legend CSV: code,name,color."),
     click.option("--layer", help="Layer of the training file (multi-layer GeoPackage)."),
+    click.option(
+        "--cv",
+        "cv_folds",
+        type=int,
+        default=5,
+        show_default=True,
+        help="Folds of the cross-validation grouped by polygon (0: none).",
+    ),
+    click.option(
+        "--cv-pixels",
+        is_flag=True,
+        help="Split pixels, not polygons, in the cross-validation (optimistic; for comparison).",
+    ),
+    click.option(
+        "--report",
+        type=click.Path(dir_okay=False),
+        help="Write the cross-validation report (.json, .md or .csv).",
+    ),
 )
 
 overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")

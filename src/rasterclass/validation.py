@@ -1,0 +1,163 @@
+"""Validation without leakage: cross-validation and hold-out split by training polygon.
+
+Pixels of one polygon are near-identical neighbours; letting them fall on both sides of a
+split makes them "validate" each other. rasterclass therefore splits by polygon (every pixel
+of a polygon is on the same side), stratified so that each class appears in every fold where
+its polygons allow, and warns when they do not. A pixel-level split exists only on request,
+and its report says it is optimistic.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+from rasterclass.accuracy import AccuracyReport, confusion_matrix_from_labels, confusion_statistics
+from rasterclass.errors import TrainingDataError, ValidationWarning
+from rasterclass.sampling import Samples, check_trainable
+
+logger = logging.getLogger(__name__)
+
+Grouping = Literal["polygon", "pixel"]
+
+PIXEL_SPLIT_NOTE = (
+    "pixel-level split: pixels of the same polygon fall on both sides of the split, so "
+    "neighbouring, near-identical pixels validate each other; these figures are optimistic. "
+    "Use the polygon-grouped validation for figures to report."
+)
+
+
+def _polygons_per_class(samples: Samples) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for code in np.unique(samples.y):
+        out[int(code)] = len(np.unique(samples.groups[samples.y == code]))
+    return out
+
+
+def folds(
+    samples: Samples, n_splits: int = 5, *, seed: int = 0, grouping: Grouping = "polygon"
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (train index, test index) pairs.
+
+    ``grouping="polygon"`` (default) keeps every polygon on one side (scikit-learn's
+    StratifiedGroupKFold, shuffled with ``seed``). A class with fewer polygons than folds
+    cannot be in every fold: a :class:`ValidationWarning` says so. ``grouping="pixel"`` is
+    a plain stratified pixel split (optimistic; only on request).
+    """
+    if grouping not in ("polygon", "pixel"):
+        raise TrainingDataError(f"grouping must be 'polygon' or 'pixel', got {grouping!r}")
+    check_trainable(samples)
+    if grouping == "pixel":
+        counts = np.unique(samples.y, return_counts=True)[1]
+        k = int(min(n_splits, counts.min()))
+        if k < 2:
+            raise TrainingDataError("a class has a single pixel: pixel-level CV is impossible")
+        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        yield from splitter.split(samples.X, samples.y)
+        return
+    n_groups = len(np.unique(samples.groups))
+    if n_groups < 2:
+        raise TrainingDataError(
+            "grouped validation needs at least two polygons; draw more training polygons"
+        )
+    k = min(n_splits, n_groups)
+    if k < n_splits:
+        warnings.warn(
+            f"only {n_groups} polygons: using {k} folds instead of {n_splits}",
+            ValidationWarning,
+            stacklevel=2,
+        )
+    few = {
+        samples.class_map.name_of(c): n for c, n in _polygons_per_class(samples).items() if n < k
+    }
+    if few:
+        warnings.warn(
+            f"class(es) with fewer polygons than the {k} folds cannot be in every fold: {few}; "
+            "their accuracy rests on few polygons (draw more polygons for them)",
+            ValidationWarning,
+            stacklevel=2,
+        )
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    yield from splitter.split(samples.X, samples.y, samples.groups)
+
+
+def cross_validate(
+    samples: Samples,
+    estimator: Any,
+    *,
+    n_splits: int = 5,
+    seed: int = 0,
+    grouping: Grouping = "polygon",
+) -> AccuracyReport:
+    """Cross-validated accuracy: each pixel predicted once by a model that did not see it.
+
+    Returns an :class:`AccuracyReport` of kind ``"cross-validation"`` whose confusion matrix
+    pools the held-out predictions of all folds (rows = predicted, columns = reference),
+    with the per-fold overall accuracies in ``metadata``.
+
+    Examples
+    --------
+    >>> report = cross_validate(samples, make_estimator("rf"))  # doctest: +SKIP
+    >>> report.confusion.overall_accuracy  # doctest: +SKIP
+    """
+    predicted = np.zeros_like(samples.y)
+    fold_oa = []
+    leaks = 0
+    n_folds = 0
+    for train, test in folds(samples, n_splits, seed=seed, grouping=grouping):
+        n_folds += 1
+        leaks += len(np.intersect1d(samples.groups[train], samples.groups[test]))
+        model = clone(estimator).fit(samples.X[train], samples.y[train])
+        predicted[test] = model.predict(samples.X[test])
+        fold_oa.append(float((predicted[test] == samples.y[test]).mean()))
+    if grouping == "polygon" and leaks:  # pragma: no cover - guarded by StratifiedGroupKFold
+        raise AssertionError("a polygon fell on both sides of a grouped split")
+    cmap = samples.class_map
+    codes = list(cmap.codes)
+    matrix = confusion_matrix_from_labels(predicted, samples.y, codes)
+    polygons = _polygons_per_class(samples)
+    stats = confusion_statistics(
+        matrix,
+        list(cmap.names),
+        polygon_counts=[polygons.get(c, 0) for c in codes],
+    )
+    notes = [] if grouping == "polygon" else [PIXEL_SPLIT_NOTE]
+    if grouping == "polygon":
+        notes.append(
+            f"{n_folds}-fold cross-validation grouped by training polygon: no polygon "
+            "contributes pixels to both the training and the test side of a fold."
+        )
+    logger.info(
+        "%s-grouped %d-fold CV: overall accuracy %.3f", grouping, n_folds, stats.overall_accuracy
+    )
+    return AccuracyReport(
+        confusion=stats,
+        kind="cross-validation",
+        title=f"Cross-validated accuracy ({grouping}-level split, {n_folds} folds)",
+        notes=notes,
+        metadata={
+            "grouping": grouping,
+            "folds": n_folds,
+            "seed": seed,
+            "fold_overall_accuracy": fold_oa,
+            "n_samples": len(samples),
+            "n_polygons": len(np.unique(samples.groups)),
+        },
+    )
+
+
+def holdout_split(
+    samples: Samples, test_size: float = 0.3, *, seed: int = 0, grouping: Grouping = "polygon"
+) -> tuple[Samples, Samples]:
+    """Split samples into train/test, by polygon (default) or by pixel (optimistic)."""
+    if not 0 < test_size < 1:
+        raise TrainingDataError(f"test_size must be between 0 and 1, got {test_size}")
+    n_splits = max(2, round(1 / test_size))
+    train, test = next(folds(samples, n_splits, seed=seed, grouping=grouping))
+    return samples.subset(train), samples.subset(test)
