@@ -343,6 +343,30 @@ def read_vector(
     return gdf
 
 
+def write_vector(
+    gdf: Any, path: PathLike, *, overwrite: bool = False, layer: str | None = None
+) -> str:
+    """Write a GeoDataFrame (GeoPackage, shapefile or GeoJSON by extension) atomically."""
+    check_writable([path], overwrite)
+    suffix = Path(path).suffix
+    tmp = _tmp_path(path, suffix)
+    try:
+        gdf.to_file(tmp, layer=layer or Path(path).stem)
+        if suffix.lower() == ".shp":
+            for ext in (".shx", ".dbf", ".prj", ".cpg"):
+                side = Path(tmp).with_suffix(ext)
+                if side.exists():
+                    os.replace(side, Path(path).with_suffix(ext))
+        os.replace(tmp, path)
+    except BaseException:
+        for p in Path(tmp).parent.glob(Path(tmp).stem + ".*"):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        raise
+    logger.info("wrote %s (%d features)", path, len(gdf))
+    return str(path)
+
+
 def read_legend(path: PathLike) -> ClassMap:
     """Read a legend CSV (``code,name,color``; color as ``#RRGGBB`` or ``r,g,b``)."""
     import pandas as pd

@@ -308,3 +308,40 @@ def classify(
     )
     result.timings["prediction"] = time.perf_counter() - t0
     return result
+
+
+def assess_map(
+    map_path: PathLike,
+    reference: Any,
+    class_column: str,
+    *,
+    output: PathLike | None = None,
+    overwrite: bool = False,
+    **options: Any,
+) -> Any:
+    """Assess a map (see :func:`rasterclass.assessment.assess`) and write the report."""
+    from rasterclass.assessment import assess
+
+    check_writable([output], overwrite)
+    report = assess(map_path, reference, class_column, **options)
+    if output is not None:
+        write_report(report, output, overwrite=overwrite)
+    return report
+
+
+def sample_map(
+    map_path: PathLike,
+    *,
+    output: PathLike | None = None,
+    overwrite: bool = False,
+    **options: Any,
+) -> Any:
+    """Draw sample points (see :func:`rasterclass.assessment.draw_sample`) and write them."""
+    from rasterclass.assessment import draw_sample
+    from rasterclass.io import write_vector
+
+    check_writable([output], overwrite)
+    points = draw_sample(map_path, **options)
+    if output is not None:
+        write_vector(points, output, overwrite=overwrite)
+    return points

@@ -205,6 +205,7 @@ def extract_samples(
     class_map: ClassMap | None = None,
     layer: str | None = None,
     require_all_classes: bool = True,
+    role: str = "training",
 ) -> Samples:
     """Extract the scene's pixels under training polygons or points.
 
@@ -227,6 +228,8 @@ def extract_samples(
         Use this ClassMap instead of building one (e.g. a model's, for reference data).
     require_all_classes
         Raise when a class ends up with no pixel (default); otherwise log it.
+    role
+        What the vector is ("training", "reference"), for messages.
 
     Returns
     -------
@@ -238,17 +241,17 @@ def extract_samples(
     >>> samples.counts()  # doctest: +SKIP
     """
     grid = scene_grid(scene)
-    what = f"training file {training}" if isinstance(training, str | os.PathLike) else "training"
+    what = f"{role} file {training}" if isinstance(training, str | os.PathLike) else role
     if isinstance(training, str | os.PathLike):
-        gdf = read_vector(training, grid.crs, layer=layer, what="training")
+        gdf = read_vector(training, grid.crs, layer=layer, what=role)
     else:
         from rasterclass.errors import CRSError
 
         gdf = training
         if gdf.crs is None:
-            raise CRSError("the training GeoDataFrame has no CRS; call .set_crs(...) first")
+            raise CRSError(f"the {role} GeoDataFrame has no CRS; call .set_crs(...) first")
         if not gdf.crs.equals(grid.crs):
-            logger.info("reprojecting training data to the scene CRS %s", grid.crs.to_string())
+            logger.info("reprojecting %s data to the scene CRS %s", role, grid.crs.to_string())
             gdf = gdf.to_crs(grid.crs)
     gdf = _clean_training(gdf, class_column, what)
     if len(gdf) == 0:

@@ -124,3 +124,6 @@ def classify(
             progress=progress,
         )
     echo_summary(result, started)
+
+
+from . import cmd_accuracy  # noqa: E402,F401

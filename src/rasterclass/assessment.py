@@ -1,0 +1,545 @@
+"""Assessment of a written map against reference data, and the sample design behind it.
+
+- :func:`assess`: reference polygons or points (any CRS) rasterised on the map grid,
+  reference classes matched to map classes by name (or by integer code), nodata excluded and
+  counted; with ``design="stratified"`` a probability sample of points gives area-adjusted
+  estimates with confidence intervals (Olofsson et al. 2014; Stehman 2014 when the strata
+  are not the map classes).
+- :func:`draw_sample`: a seeded stratified random sample of points from a map, sized for a
+  target standard error of overall accuracy, ready to label and feed back into :func:`assess`.
+
+Everything reads the map chunk by chunk; the result does not depend on the chunking.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import dask
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from rasterclass.accuracy import (
+    AccuracyReport,
+    allocate_sample,
+    confusion_matrix_from_labels,
+    confusion_statistics,
+    sample_size_for_overall_accuracy,
+    stehman_estimate,
+)
+from rasterclass.classes import ClassMap
+from rasterclass.errors import AccuracyError, ValidationWarning
+from rasterclass.io import (
+    PathLike,
+    file_sha256,
+    open_scene,
+    read_class_map,
+    read_map_tags,
+    read_vector,
+    scene_grid,
+)
+from rasterclass.sampling import Samples, extract_samples
+
+logger = logging.getLogger(__name__)
+
+Design = Literal["stratified"] | None
+
+#: Rows per strip when a map is scanned in row-major order (the order defines the sample).
+_STRIP_PIXELS = 4_000_000
+
+
+# ------------------------------------------------------------------------------------------
+# Maps
+# ------------------------------------------------------------------------------------------
+def open_map(path: PathLike, *, chunks: int | None = None) -> tuple[xr.DataArray, ClassMap | None]:
+    """A map as a lazy (band=1, y, x) scene (0 -> NaN) and the ClassMap it carries, if any."""
+    scene = open_scene(path, chunks=chunks, nodata=0, band_names=["class"])
+    return scene, read_class_map(path)
+
+
+def _block_counts(block: np.ndarray) -> np.ndarray:
+    values = block[np.isfinite(block)].astype(np.int64)
+    return np.bincount(values, minlength=1)
+
+
+def mapped_pixel_counts(map_scene: xr.DataArray) -> pd.Series:
+    """Pixels per class code of a map (nodata excluded), counted chunk by chunk."""
+    data = map_scene.data
+    parts = dask.compute(*[dask.delayed(_block_counts)(b) for b in data.to_delayed().ravel()])
+    size = max(len(p) for p in parts)
+    total = np.zeros(size, dtype=np.int64)
+    for p in parts:
+        total[: len(p)] += p
+    codes = np.flatnonzero(total)
+    codes = codes[codes > 0]
+    return pd.Series(total[codes], index=codes, name="pixels")
+
+
+# ------------------------------------------------------------------------------------------
+# Matching reference classes to map classes
+# ------------------------------------------------------------------------------------------
+def _match_classes(
+    ref_cmap: ClassMap, map_cmap: ClassMap | None, map_codes_seen: Sequence[int]
+) -> tuple[list[int], list[str], dict[int, int], list[str]]:
+    """Union of classes and the reference code -> matrix code translation.
+
+    Returns (codes, names, ref_to_code, unmatched reference names).
+    """
+    strings = any(isinstance(v, str) for v in ref_cmap.values)
+    if map_cmap is not None:
+        codes, names = list(map_cmap.codes), list(map_cmap.names)
+    else:
+        codes = sorted({int(c) for c in map_codes_seen})
+        names = [f"class {c}" for c in codes]
+    translate: dict[int, int] = {}
+    unmatched: list[str] = []
+    by_name = {n.strip().lower(): c for c, n in zip(codes, names, strict=True)}
+    for ref_code, value, name in zip(ref_cmap.codes, ref_cmap.values, ref_cmap.names, strict=True):
+        if strings:
+            if map_cmap is None:
+                raise AccuracyError(
+                    "the map carries no class names (it was not written by rasterclass), so "
+                    "reference names cannot be matched; use an integer class column holding "
+                    "the map's codes"
+                )
+            target = by_name.get(str(name).strip().lower())
+        else:
+            target = int(value) if int(value) in codes or map_cmap is None else None
+            if target is None:  # integers on a named map: match by code, else by name
+                target = by_name.get(str(name).strip().lower())
+        if target is None:
+            unmatched.append(str(name))
+            target = max([*codes, *translate.values(), 0]) + 1
+            codes.append(target)
+            names.append(str(name))
+        elif target not in codes:
+            codes.append(target)
+            names.append(str(name))
+        translate[ref_code] = target
+    return codes, names, translate, unmatched
+
+
+def _dedupe_pixels(samples: Samples) -> Samples:
+    """One reference label per pixel: where geometries overlap the last feature wins.
+
+    This is what rasterising the reference layer would give (later features burn over
+    earlier ones).
+    """
+    if len(samples) == 0:
+        return samples
+    key = samples.rows * (int(samples.cols.max()) + 1) + samples.cols
+    # samples are sorted by (row, col, polygon id): keep the last of each pixel
+    last = np.r_[key[1:] != key[:-1], True]
+    dropped = int((~last).sum())
+    if dropped:
+        logger.info("%d reference pixels are covered by several features: last one wins", dropped)
+    return samples.subset(np.flatnonzero(last))
+
+
+def _reference_samples(
+    map_scene: xr.DataArray, reference: Any, class_column: str, layer: str | None
+) -> tuple[Samples, Any]:
+    grid = scene_grid(map_scene)
+    if isinstance(reference, str | os.PathLike):
+        gdf = read_vector(reference, grid.crs, layer=layer, what="reference")
+    else:
+        gdf = reference.to_crs(grid.crs)
+    samples = extract_samples(
+        map_scene,
+        gdf,
+        class_column,
+        require_all_classes=False,
+        role="reference",
+    )
+    return _dedupe_pixels(samples), gdf
+
+
+# ------------------------------------------------------------------------------------------
+# assess
+# ------------------------------------------------------------------------------------------
+def assess(
+    map_path: PathLike,
+    reference: Any,
+    class_column: str,
+    *,
+    design: Design = None,
+    strata: PathLike | None = None,
+    fpc: bool = False,
+    fit_diagnostic: bool | None = None,
+    layer: str | None = None,
+    chunks: int | None = None,
+) -> AccuracyReport:
+    """Assess a thematic map against reference polygons or sample points.
+
+    Parameters
+    ----------
+    map_path
+        A class map (0 = nodata). Class names come from the map (written by rasterclass);
+        maps from other tools carry codes only, and the reference must then hold codes.
+    reference
+        Polygons or points (path or GeoDataFrame), any CRS, rasterised on the map grid
+        (pixel centre in polygon; a point takes the pixel it falls in).
+    class_column
+        Reference class column: names (matched to map class names, case-insensitive) or
+        integer codes (matched to map codes). Reference classes missing from the map are
+        kept as columns of the confusion matrix and reported in the notes.
+    design
+        ``None``: confusion-matrix statistics of the reference pixels. ``"stratified"``:
+        the reference is a stratified random sample of points (e.g. from
+        :func:`draw_sample`) and the report adds design-based area and accuracy estimates
+        with 95% confidence intervals; strata are the map classes (Olofsson et al. 2014)
+        unless ``strata`` gives a raster of stratum ids (Stehman 2014).
+    fpc
+        Apply the finite-population correction (Stehman estimator).
+    fit_diagnostic
+        Label the report a fit diagnostic. Default: detected when the reference file is the
+        very file the map's model was trained on.
+
+    Returns
+    -------
+    AccuracyReport
+    """
+    map_scene, map_cmap = open_map(map_path, chunks=chunks)
+    samples, gdf = _reference_samples(map_scene, reference, class_column, layer)
+    nodata = dict(samples.info.get("nodata_pixels", {}))
+    map_codes = samples.X[:, 0].astype(np.int64)
+    codes, names, translate, unmatched = _match_classes(
+        samples.class_map, map_cmap, np.unique(map_codes).tolist()
+    )
+    ref_codes = np.array([translate[int(c)] for c in samples.y], dtype=np.int64)
+    notes: list[str] = []
+    if unmatched:
+        msg = (
+            f"reference classes not in the map: {unmatched}; they are kept as reference "
+            "columns (every pixel of them counts as an error). Check the spelling or the legend"
+        )
+        warnings.warn(msg, ValidationWarning, stacklevel=2)
+        notes.append(msg)
+    n_nodata = int(sum(nodata.values()))
+    if n_nodata:
+        notes.append(f"{n_nodata} reference pixels fall on map nodata and are excluded: {nodata}")
+    polygons = {
+        translate[int(c)]: len(np.unique(samples.groups[samples.y == c]))
+        for c in np.unique(samples.y)
+    }
+    matrix = confusion_matrix_from_labels(map_codes, ref_codes, codes)
+    stats = confusion_statistics(matrix, names, polygon_counts=[polygons.get(c, 0) for c in codes])
+    metadata: dict[str, Any] = {
+        "map": str(map_path),
+        "reference": str(reference) if isinstance(reference, str | os.PathLike) else "(frame)",
+        "class_column": class_column,
+        "reference_pixels": len(samples),
+        "nodata_pixels_excluded": n_nodata,
+        "reference_features": len(np.unique(samples.groups)),
+    }
+    kind = "validation"
+    if fit_diagnostic is None and isinstance(reference, str | os.PathLike):
+        trained_on = read_map_tags(map_path).get("RASTERCLASS_TRAINING_SHA256", "")
+        fit_diagnostic = bool(trained_on) and trained_on == file_sha256(reference)
+    if fit_diagnostic:
+        kind = "fit diagnostic"
+        notes.append(
+            "the reference is the training data of this map: these figures describe how well "
+            "the model fits its own training pixels, not the accuracy of the map"
+        )
+    if design is None:
+        return AccuracyReport(
+            confusion=stats,
+            kind=kind,  # type: ignore[arg-type]
+            title=f"Accuracy of {os.path.basename(str(map_path))}",
+            notes=notes,
+            metadata=metadata,
+        )
+    if design != "stratified":
+        raise AccuracyError(f"unknown design {design!r}; use 'stratified' (or none)")
+    return _design_based(
+        map_path,
+        map_scene,
+        samples,
+        gdf,
+        map_codes,
+        ref_codes,
+        codes,
+        names,
+        stats,
+        strata=strata,
+        fpc=fpc,
+        notes=notes,
+        metadata=metadata,
+    )
+
+
+def _design_based(
+    map_path: PathLike,
+    map_scene: xr.DataArray,
+    samples: Samples,
+    gdf: Any,
+    map_codes: np.ndarray,
+    ref_codes: np.ndarray,
+    codes: list[int],
+    names: list[str],
+    stats: Any,
+    *,
+    strata: PathLike | None,
+    fpc: bool,
+    notes: list[str],
+    metadata: dict[str, Any],
+) -> AccuracyReport:
+    kinds = set(gdf.geometry.geom_type.unique())
+    if not kinds <= {"Point", "MultiPoint"}:
+        raise AccuracyError(
+            f"a stratified design needs a probability sample of points, got {sorted(kinds)}; "
+            "draw one with `rasterclass sample` (polygons are not a probability sample)"
+        )
+    if len(samples) < len(gdf):
+        notes.append(
+            f"{len(gdf) - len(samples)} sample points fall outside the map or on nodata and "
+            "are not part of the estimate"
+        )
+    grid = scene_grid(map_scene)
+    if strata is None:
+        strata_values = map_codes
+        sizes = mapped_pixel_counts(map_scene)
+        method_note = "strata = map classes (Olofsson et al. 2014)"
+    else:
+        strata_scene, _ = open_map(strata)
+        if scene_grid(strata_scene) != grid:
+            raise AccuracyError(
+                f"the strata raster {strata} is not on the map's grid; resample it onto the map"
+            )
+        strata_values = strata_scene.values[0, samples.rows, samples.cols]
+        if not np.isfinite(strata_values).all():
+            raise AccuracyError("some sample points fall on nodata of the strata raster")
+        strata_values = strata_values.astype(np.int64)
+        sizes = mapped_pixel_counts(strata_scene)
+        method_note = "strata from a separate raster (Stehman 2014)"
+    notes.append(
+        f"design-based estimates from a stratified random sample, {method_note}; "
+        f"{'with' if fpc else 'without'} finite-population correction; 95% CIs = ±1.96 SE"
+    )
+    small = [
+        int(h) for h, n in zip(*np.unique(strata_values, return_counts=True), strict=True) if n < 2
+    ]
+    if small:
+        notes.append(
+            f"strata {small} have fewer than 2 sample points: their variance contribution is "
+            "undefined (reported as NaN); sample at least 2 points per stratum"
+        )
+    crs = grid.crs
+    pixel_area_m2 = (
+        grid.pixel_area * (crs.linear_units_factor[1] ** 2)
+        if crs is not None and crs.is_projected
+        else None
+    )
+    estimate = stehman_estimate(
+        map_codes,
+        ref_codes,
+        strata_values,
+        {int(k): float(v) for k, v in sizes.items()},
+        fpc=fpc,
+        classes=codes,
+        class_names=names,
+        pixel_area_m2=pixel_area_m2,
+    )
+    metadata["design"] = "stratified"
+    metadata["stratum_sizes"] = {str(k): int(v) for k, v in sizes.items()}
+    return AccuracyReport(
+        confusion=stats,
+        area=estimate,
+        kind="design-based",
+        title=f"Area-adjusted accuracy of {os.path.basename(str(map_path))}",
+        notes=notes,
+        metadata=metadata,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Sample design
+# ------------------------------------------------------------------------------------------
+def _strip_counts(block: np.ndarray, excluded: np.ndarray | None, size: int) -> np.ndarray:
+    values = np.where(np.isfinite(block), block, 0).astype(np.int64)
+    if excluded is not None:
+        values[excluded] = 0
+    return np.bincount(values.ravel(), minlength=size)[:size]
+
+
+def _strip_picks(
+    block: np.ndarray, excluded: np.ndarray | None, picks: Mapping[int, np.ndarray]
+) -> np.ndarray:
+    values = np.where(np.isfinite(block), block, 0).astype(np.int64)
+    if excluded is not None:
+        values[excluded] = 0
+    flat = values.ravel()
+    out = []
+    for code, ranks in picks.items():
+        idx = np.flatnonzero(flat == code)[ranks]
+        out.append(np.column_stack([idx, np.full(len(idx), code)]))
+    return np.concatenate(out) if out else np.empty((0, 2), dtype=np.int64)
+
+
+def _exclusion(grid: Any, geoms: Any, row0: int, height: int) -> np.ndarray:
+    from affine import Affine
+    from rasterio.features import rasterize
+
+    return rasterize(
+        [(g, 1) for g in geoms],
+        out_shape=(height, grid.width),
+        transform=grid.transform @ Affine.translation(0, row0),
+        fill=0,
+        dtype="uint8",
+    ).astype(bool)
+
+
+def draw_sample(
+    map_path: PathLike,
+    n: int | None = None,
+    *,
+    target_se: float | None = None,
+    expected_ua: Mapping[str, float] | None = None,
+    default_ua: float = 0.9,
+    allocation: str = "proportional",
+    seed: int = 0,
+    training: Any = None,
+    min_distance: float = 0.0,
+    reference_column: str = "reference",
+) -> Any:
+    """Draw a stratified random sample of points from a map (strata = map classes).
+
+    Parameters
+    ----------
+    map_path
+        A class map (0 = nodata).
+    n
+        Total sample size; or give ``target_se`` (target standard error of overall
+        accuracy) and ``expected_ua`` (anticipated user's accuracy per class name;
+        ``default_ua`` for the others) to size it with Olofsson et al. (2014) eq. 13.
+    allocation
+        ``"proportional"``, ``"equal"`` or ``"min:N"`` (at least N per class, the rest
+        proportional).
+    seed
+        The same seed gives the same points (whatever the chunking).
+    training, min_distance
+        Keep points at least ``min_distance`` (map units) away from these training
+        geometries (path or GeoDataFrame). Excluded pixels are not sampled; stratum sizes
+        for estimation stay the full mapped counts, a small departure from a strict
+        probability design that the docs and the report note.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Points at pixel centres with ``id``, ``map_code``, ``map_class``, ``stratum``, ``row``,
+        ``col`` and an empty ``reference`` column to fill in by photo-interpretation.
+    """
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    map_scene, cmap = open_map(map_path)
+    grid = scene_grid(map_scene)
+    counts = mapped_pixel_counts(map_scene)
+    if counts.empty:
+        raise AccuracyError(f"the map {map_path} has no mapped pixel (all nodata)")
+    codes = [int(c) for c in counts.index]
+    names = [cmap.name_of(c) if cmap and c in cmap.codes else f"class {c}" for c in codes]
+    if n is None:
+        if target_se is None:
+            raise AccuracyError("give a sample size (-n) or a target standard error (--target-se)")
+        ua = dict(expected_ua or {})
+        unknown = [k for k in ua if k not in names]
+        if unknown:
+            raise AccuracyError(f"--expected-ua names unknown classes {unknown}; map has {names}")
+        expected = [float(ua.get(nm, default_ua)) for nm in names]
+        n = sample_size_for_overall_accuracy(
+            expected, counts.to_numpy(dtype=float), target_se=target_se
+        )
+        logger.info("sample size for a standard error of %.4f: %d", target_se, n)
+    allocated = allocate_sample(int(n), counts.to_numpy(dtype=float), allocation)
+    alloc = dict(zip(codes, (int(v) for v in allocated.to_numpy()), strict=True))
+
+    excluded_geoms = None
+    if training is not None and min_distance > 0:
+        tr = (
+            read_vector(training, grid.crs)
+            if isinstance(training, str | os.PathLike)
+            else (training.to_crs(grid.crs))
+        )
+        excluded_geoms = list(tr.geometry.buffer(min_distance))
+
+    strip_rows = max(1, _STRIP_PIXELS // max(grid.width, 1))
+    band = map_scene.data[0].rechunk((strip_rows, -1))
+    strips = band.to_delayed().ravel()
+    offsets = np.cumsum([0, *band.chunks[0]])
+    size = max(codes) + 1
+    excl = [
+        dask.delayed(_exclusion)(grid, excluded_geoms, int(offsets[i]), int(h))
+        if excluded_geoms
+        else None
+        for i, h in enumerate(band.chunks[0])
+    ]
+    per_strip = np.array(
+        dask.compute(
+            *[dask.delayed(_strip_counts)(s, e, size) for s, e in zip(strips, excl, strict=True)]
+        )
+    )
+    eligible = per_strip.sum(axis=0)
+    rng = np.random.default_rng(seed)
+    picks: list[dict[int, np.ndarray]] = [{} for _ in strips]
+    for code in codes:
+        want = int(alloc[code])
+        have = int(eligible[code])
+        if want > have:
+            warnings.warn(
+                f"class {cmap.name_of(code) if cmap else code} has only {have} eligible pixels "
+                f"for {want} sample points: taking all of them",
+                ValidationWarning,
+                stacklevel=2,
+            )
+            want = have
+        if want == 0:
+            continue
+        ranks = np.sort(rng.choice(have, size=want, replace=False))
+        bounds = np.cumsum(np.r_[0, per_strip[:, code]])
+        which = np.searchsorted(bounds, ranks, side="right") - 1
+        for i in np.unique(which):
+            picks[i][code] = ranks[which == i] - bounds[i]
+    tasks = [
+        dask.delayed(_strip_picks)(s, e, p)
+        for s, e, p in zip(strips, excl, picks, strict=True)
+        if p
+    ]
+    starts = [int(offsets[i]) for i, p in enumerate(picks) if p]
+    found = dask.compute(*tasks)
+    rows, cols, pcodes = [], [], []
+    for row0, arr in zip(starts, found, strict=True):
+        rows.append(arr[:, 0] // grid.width + row0)
+        cols.append(arr[:, 0] % grid.width)
+        pcodes.append(arr[:, 1])
+    r = np.concatenate(rows) if rows else np.empty(0, np.int64)
+    c = np.concatenate(cols) if cols else np.empty(0, np.int64)
+    k = np.concatenate(pcodes) if pcodes else np.empty(0, np.int64)
+    order = np.lexsort((c, r))
+    r, c, k = r[order], c[order], k[order]
+    t = grid.transform
+    xs = t.c + (c + 0.5) * t.a
+    ys = t.f + (r + 0.5) * t.e
+    name_of = dict(zip(codes, names, strict=True))
+    gdf = gpd.GeoDataFrame(
+        {
+            "id": np.arange(1, len(r) + 1),
+            "map_code": k,
+            "map_class": [name_of[int(v)] for v in k],
+            "stratum": k,
+            "row": r,
+            "col": c,
+            reference_column: [""] * len(r),
+        },
+        geometry=[Point(x, y) for x, y in zip(xs, ys, strict=True)],
+        crs=grid.crs,
+    )
+    gdf.attrs["allocation"] = {name_of[int(h)]: int(v) for h, v in alloc.items()}
+    logger.info("drew %d points: %s", len(gdf), gdf.attrs["allocation"])
+    return gdf
