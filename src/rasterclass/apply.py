@@ -8,6 +8,7 @@ the whole array, which is the oracle the dask path is tested against.
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from typing import Any
@@ -80,6 +81,38 @@ def _predict_block(
         idx = np.clip(np.searchsorted(labels, pred), 0, len(labels) - 1)
     out[0, valid] = codes[idx]
     return out.reshape(n_out, h, w)
+
+
+def _for_blocks(estimator: Any) -> Any:
+    """A copy of ``estimator`` with its own parallelism off (``n_jobs=1``).
+
+    Blocks already run in parallel (one per core); letting each block's predict spawn its own
+    pool oversubscribes the cores and is slower than cache-friendly blocks on one thread each.
+    Predictions are unchanged.
+    """
+    try:
+        params = estimator.get_params(deep=True)
+    except (AttributeError, TypeError):
+        return estimator
+    jobs = {k: 1 for k, v in params.items() if k.split("__")[-1] == "n_jobs" and v != 1}
+    if not jobs:
+        return estimator
+    est = copy.deepcopy(estimator)
+    est.set_params(**jobs)
+    return est
+
+
+def _model_handle(estimator: Any) -> Any:
+    """The model as one graph node: scattered once to every worker on a distributed cluster,
+    one delayed key otherwise (never embedded in each block's task)."""
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        return dask.delayed(estimator, pure=True, name=f"model-{uuid.uuid4().hex}")
+    logger.info("scattering the model to %d workers", len(client.nthreads()))
+    return client.scatter(estimator, broadcast=True, hash=False)
 
 
 def _resolve(
@@ -155,7 +188,7 @@ def predict_raster(
     if isinstance(data, da.Array):
         if len(data.chunks[0]) != 1:
             data = data.rechunk({0: -1})
-        est = dask.delayed(estimator, pure=True, name=f"model-{uuid.uuid4().hex}")
+        est = _model_handle(_for_blocks(estimator))
         result = da.map_blocks(
             _predict_block,
             data,
@@ -207,3 +240,175 @@ def stack_probabilities(prediction: xr.Dataset) -> xr.DataArray:
     proba = prediction["probabilities"]
     conf = prediction["confidence"].expand_dims(band=["confidence"])
     return xr.concat([proba, conf], dim="band")
+
+
+def _recode_block(block: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """Translate one block of class codes through ``lut``; codes outside it become 0."""
+    codes = block.astype(np.int64, copy=False)
+    inside = (codes >= 0) & (codes < len(lut))
+    out = np.zeros(block.shape, dtype=lut.dtype)
+    out[inside] = lut[codes[inside]]
+    return out
+
+
+def recode(classes: xr.DataArray, lut: np.ndarray) -> xr.DataArray:
+    """Recode a class raster through a lookup table, block by block (lazy when ``classes`` is).
+
+    Parameters
+    ----------
+    classes
+        Integer class codes (any dims), dask-backed or in memory; 0 is nodata.
+    lut
+        1-D integer array: new code of every old code (``lut[old] = new``). Old codes beyond
+        the table become 0 (nodata); ``lut[0]`` should be 0 to keep nodata.
+
+    Returns
+    -------
+    xarray.DataArray
+        Same dims, coords and attributes (CRS included), dtype of ``lut``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> classes = xr.DataArray(np.array([[0, 1, 2], [3, 2, 1]], dtype="u1"), dims=("y", "x"))
+    >>> recode(classes, np.array([0, 5, 5, 7], dtype="u1")).values.tolist()
+    [[0, 5, 5], [7, 5, 5]]
+    """
+    table = np.asarray(lut)
+    if table.ndim != 1 or table.dtype.kind not in "ui":
+        raise EstimatorError(
+            f"a lookup table is a 1-D integer array, got {table.dtype} {table.shape}"
+        )
+    if not np.issubdtype(classes.dtype, np.integer):
+        raise EstimatorError(
+            f"recode needs integer class codes, got {classes.dtype}; fill nodata with 0 and "
+            "cast first (classes.fillna(0).astype('uint16'))"
+        )
+    data = classes.data
+    if isinstance(data, da.Array):
+        out = da.map_blocks(
+            _recode_block,
+            data,
+            table,
+            dtype=table.dtype,
+            meta=np.array((), dtype=table.dtype),
+            name=f"recode-{dask.base.tokenize(data, table)}",
+        )
+    else:
+        out = _recode_block(np.asarray(data), table)
+    return classes.copy(data=out)
+
+
+def _paint_block(
+    block: np.ndarray, values: np.ndarray, keys: np.ndarray | None, fill: Any
+) -> np.ndarray:
+    """Value of every pixel's segment: ``values[id]`` (dense) or ``values[keys == id]``."""
+    ids = np.asarray(block).astype(np.int64, copy=False)
+    if keys is None:
+        inside = (ids > 0) & (ids < len(values))
+        idx = np.where(inside, ids, 0)
+    else:
+        idx = np.clip(np.searchsorted(keys, ids), 0, max(len(keys) - 1, 0))
+        inside = (ids > 0) & (keys[idx] == ids) if len(keys) else np.zeros(ids.shape, bool)
+    if len(values) == 0:
+        out = np.empty((*ids.shape, *values.shape[1:]), dtype=values.dtype)
+        out[...] = fill
+    else:
+        out = values[idx]
+        out[~inside] = fill
+    if values.ndim == 2:
+        out = np.moveaxis(out, -1, 0)
+    return out
+
+
+def paint_segments(
+    segments: xr.DataArray,
+    values: np.ndarray,
+    *,
+    keys: np.ndarray | None = None,
+    fill: Any = 0,
+    band_names: list[str] | None = None,
+) -> xr.DataArray:
+    """Paint a value per segment (class code, probabilities, final id) block by block.
+
+    Parameters
+    ----------
+    segments
+        ``(y, x)`` integer segment ids, 0 = nodata; dask-backed (lazy result) or in memory.
+    values
+        ``(n,)`` or ``(n, k)`` values, one row per segment. Its dtype is the output dtype.
+    keys
+        The ``n`` segment ids of ``values`` rows (any order, unique). Without keys, row ``i``
+        is the value of segment ``i`` (a dense lookup; row 0 is ignored).
+    fill
+        Value at nodata (id 0) and at ids without a row.
+    band_names
+        Names of the ``k`` output bands when ``values`` is 2-D.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` or ``(band, y, x)`` on the segments' grid (coords, CRS, transform).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> segs = xr.DataArray(np.array([[0, 7, 7], [9, 9, 7]], dtype="u4"), dims=("y", "x"))
+    >>> paint_segments(segs, np.array([2, 1], dtype="u1"), keys=np.array([7, 9])).values.tolist()
+    [[0, 2, 2], [1, 1, 2]]
+    """
+    from rasterclass.errors import SegmentationError
+
+    vals = np.asarray(values)
+    if vals.ndim not in (1, 2):
+        raise SegmentationError(f"values are (n,) or (n, k), got shape {vals.shape}")
+    if not np.issubdtype(segments.dtype, np.integer):
+        raise SegmentationError(
+            f"segment ids must be integers, got {segments.dtype}; cast them (0 = nodata)"
+        )
+    if keys is not None:
+        keys = np.asarray(keys, dtype=np.int64)
+        if keys.shape != (len(vals),):
+            raise SegmentationError(f"{len(vals)} values but {keys.size} segment ids")
+        order = np.argsort(keys, kind="stable")
+        keys, vals = keys[order], vals[order]
+        if np.any(keys[1:] == keys[:-1]):
+            raise SegmentationError("segment ids of the values must be unique")
+    k = vals.shape[1] if vals.ndim == 2 else None
+    data = segments.data
+    if isinstance(data, da.Array):
+        token = dask.base.tokenize(data, vals, keys, fill)
+        lut = dask.delayed(vals, pure=True, name=f"segment-values-{token}")
+        kd = None if keys is None else dask.delayed(keys, pure=True, name=f"segment-ids-{token}")
+        if k is None:
+            chunks: tuple = data.chunks
+        else:
+            chunks = ((k,), *data.chunks)
+        out = da.map_blocks(
+            _paint_block,
+            data,
+            lut,
+            kd,
+            fill,
+            chunks=chunks,
+            new_axis=None if k is None else [0],
+            dtype=vals.dtype,
+            meta=np.array((), dtype=vals.dtype),
+            name=f"paint-segments-{token}",
+        )
+    else:
+        out = _paint_block(np.asarray(data), vals, keys, fill)
+    coords = dict(segments.coords.items())
+    if k is None:
+        result = xr.DataArray(out, dims=segments.dims, coords=coords, name=segments.name)
+    else:
+        names = band_names if band_names is not None else [str(i) for i in range(k)]
+        result = xr.DataArray(
+            out, dims=("band", *segments.dims), coords={**coords, "band": list(names)}
+        )
+    crs = segments.rio.crs
+    if crs is not None:
+        result = result.rio.write_crs(crs)
+    if "x" in segments.coords and "y" in segments.coords:
+        result = result.rio.write_transform(segments.rio.transform(recalc=True))
+    return result

@@ -36,9 +36,15 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More output (-vv for debug); tracebacks.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option(
+    "--scheduler", metavar="ADDRESS", help="Run on this dask.distributed scheduler (tcp://...)."
+)
+@click.option("--workers", type=int, help="Run on a local cluster of N worker processes.")
 @click.version_option(package_name="rasterclass")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+def cli(
+    ctx: click.Context, verbose: int, quiet: bool, scheduler: str | None, workers: int | None
+) -> None:
     """Remote-sensing raster classification for scenes of any size."""
     level = (
         logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
@@ -52,6 +58,10 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     warnings.simplefilter("always" if not quiet else "ignore", RasterclassWarning)
     warnings.showwarning = _show_warning
     ctx.obj = {"verbose": verbose, "quiet": quiet}
+    if scheduler or workers:
+        from rasterclass.parallel import compute_on
+
+        ctx.with_resource(compute_on(scheduler, workers))
 
 
 def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
@@ -111,6 +121,9 @@ def training_options(kw: dict[str, Any]) -> TrainingOptions:
 
 
 def echo_summary(result: Any, started: float) -> None:
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().obj and ctx.find_root().obj.get("quiet"):
+        return
     samples = result.samples
     if samples is not None:
         counts = samples.counts()
