@@ -127,3 +127,4 @@ def classify(
 
 
 from . import cmd_accuracy  # noqa: E402,F401
+from . import cmd_plan  # noqa: E402,F401

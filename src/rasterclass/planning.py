@@ -1,0 +1,153 @@
+"""``plan``: what a run will do before it does it: grid, chunks, tasks, memory per worker.
+
+The task count comes from the very graph the run would compute (built lazily, never
+computed). The memory estimate is a model of the working set of one block during
+prediction, calibrated against the benchmark in ``benchmarks/bench_predict.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from rasterclass.apply import predict_raster, stack_probabilities
+from rasterclass.io import TILE, PathLike, auto_chunk, open_scene, scene_grid
+from rasterclass.model import RasterModel
+
+logger = logging.getLogger(__name__)
+
+#: Resident memory of a worker process with rasterclass and its libraries imported.
+BASE_PROCESS_BYTES = 350e6
+
+
+@dataclass
+class Plan:
+    """The shape and cost of a prediction run."""
+
+    width: int
+    height: int
+    bands: int
+    crs: str
+    chunk_shape: tuple[int, int]
+    n_chunks: int
+    n_tasks: int
+    workers: int
+    threads_per_worker: int
+    model_bytes: int
+    n_classes: int
+    probabilities: bool
+    bytes_per_chunk: int
+    peak_memory_per_worker: float
+    scene_bytes: int
+
+    def describe(self) -> str:
+        gb = 1e9
+        return "\n".join(
+            [
+                f"grid:        {self.width} x {self.height} px, {self.bands} bands, {self.crs}",
+                f"scene:       {self.scene_bytes / gb:.2f} GB as float32 (never loaded at once)",
+                f"chunks:      {self.chunk_shape[0]} x {self.chunk_shape[1]} px, "
+                f"{self.n_chunks} chunks",
+                f"tasks:       {self.n_tasks} in the graph",
+                f"workers:     {self.workers} x {self.threads_per_worker} threads",
+                f"model:       {self.model_bytes / 1e6:.1f} MB, {self.n_classes} classes"
+                + (", with probability layers" if self.probabilities else ""),
+                f"per chunk:   {self.bytes_per_chunk / 1e6:.0f} MB working set",
+                f"peak memory: {self.peak_memory_per_worker / gb:.2f} GB per worker (estimate)",
+            ]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def chunk_working_set(pixels: int, bands: int, n_classes: int, probabilities: bool) -> int:
+    """Bytes one block needs while it is predicted.
+
+    Scene block, valid-pixel copy and estimator input (3 x bands x 4 bytes), probability
+    accumulators of tree ensembles (2 x classes x 8 bytes), labels/indices and masks
+    (about 24 bytes), and the output (1 byte, or (classes + 2) x 4 bytes with probabilities).
+    """
+    per_pixel = 3 * bands * 4 + 2 * n_classes * 8 + 24
+    per_pixel += (n_classes + 2) * 4 if probabilities else 1
+    return int(pixels * per_pixel)
+
+
+def plan_run(
+    scene: Sequence[PathLike] | PathLike,
+    *,
+    model: RasterModel | PathLike | None = None,
+    n_classes: int = 10,
+    probabilities: bool = False,
+    chunks: int | None = None,
+    memory_budget: float | None = None,
+    workers: int | None = None,
+    threads_per_worker: int | None = None,
+    band_names: Sequence[str] | None = None,
+    reference: PathLike | None = None,
+) -> Plan:
+    """Plan a prediction run without running it.
+
+    Examples
+    --------
+    >>> print(plan_run("sample_data/scene.tif").describe())  # doctest: +SKIP
+    """
+    scene_da = open_scene(
+        scene,
+        band_names=band_names,
+        chunks=chunks,
+        memory_budget=memory_budget,
+        reference=reference,
+    )
+    grid = scene_grid(scene_da)
+    bands = scene_da.sizes["band"]
+    if model is not None and not isinstance(model, RasterModel):
+        model = RasterModel.load(model)
+    if model is not None:
+        n_classes = len(model.class_map)
+        model_bytes = len(pickle.dumps(model.estimator, protocol=pickle.HIGHEST_PROTOCOL))
+        pred = predict_raster(scene_da, model, probabilities=probabilities)
+        arrays = [pred["classes"].data]
+        if probabilities:
+            arrays.append(stack_probabilities(pred).data)
+        n_tasks = sum(len(a.__dask_graph__()) for a in arrays)
+    else:
+        model_bytes = 0
+        n_tasks = 2 * int(np.prod([len(c) for c in scene_da.chunks[1:]]))
+    cy, cx = max(scene_da.chunks[1]), max(scene_da.chunks[2])
+    n_chunks = len(scene_da.chunks[1]) * len(scene_da.chunks[2])
+    threads = threads_per_worker or (1 if workers else (os.cpu_count() or 1))
+    per_chunk = chunk_working_set(cy * cx, bands, n_classes, probabilities)
+    # the writer holds one batch of finished blocks (2 per thread) before writing them
+    out_bytes = (n_classes + 2) * 4 if probabilities else 1
+    write_side = max(TILE, round(max(cy, cx) / TILE) * TILE)
+    batch = 2 * threads * write_side * write_side * out_bytes
+    peak = BASE_PROCESS_BYTES + 2 * model_bytes + threads * per_chunk + batch
+    plan = Plan(
+        width=grid.width,
+        height=grid.height,
+        bands=bands,
+        crs=grid.crs.to_string(),
+        chunk_shape=(cy, cx),
+        n_chunks=n_chunks,
+        n_tasks=n_tasks,
+        workers=workers or 1,
+        threads_per_worker=threads,
+        model_bytes=model_bytes,
+        n_classes=n_classes,
+        probabilities=probabilities,
+        bytes_per_chunk=per_chunk,
+        peak_memory_per_worker=float(peak),
+        scene_bytes=int(grid.width * grid.height * bands * 4),
+    )
+    logger.info("planned run: %s", plan.to_dict())
+    return plan
+
+
+__all__ = ["Plan", "auto_chunk", "chunk_working_set", "plan_run"]
