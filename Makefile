@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rasterclass classify sample_data/scene.tif -t sample_data/training.gpkg -c class \
 		--legend sample_data/legend.csv -m rf --seed 0 -o out/landcover.tif \
-		--probabilities out/probabilities.tif --save-model out/model.skops --overwrite
+		--probabilities out/probabilities.tif --save-model out/model.skops \
+		--report out/cross_validation.md --overwrite
+	$(BIN)/rasterclass assess out/landcover.tif -r sample_data/validation.gpkg -c class \
+		-o out/accuracy.md --overwrite
 	@echo "Outputs are under out/ (see README.md)"
 
 test: $(STAMP)
