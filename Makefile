@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks sample_data
+	$(BIN)/ruff check src tests $(wildcard benchmarks) sample_data
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_predict.py
