@@ -44,6 +44,7 @@ from rasterclass.io import (
     scene_grid,
 )
 from rasterclass.sampling import Samples, extract_samples
+from rasterclass.stack import rasterize_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -384,14 +385,9 @@ def _strip_picks(
 
 def _exclusion(grid: Any, geoms: Any, row0: int, height: int) -> np.ndarray:
     from affine import Affine
-    from rasterio.features import rasterize
 
-    return rasterize(
-        [(g, 1) for g in geoms],
-        out_shape=(height, grid.width),
-        transform=grid.transform @ Affine.translation(0, row0),
-        fill=0,
-        dtype="uint8",
+    return rasterize_shapes(
+        [(g, 1) for g in geoms], (height, grid.width), grid.transform @ Affine.translation(0, row0)
     ).astype(bool)
 
 

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from affine import Affine
-from rasterio.features import rasterize
 from shapely.geometry import box
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import TrainingDataError
 from rasterclass.io import DEFAULT_CHUNK, read_vector, scene_grid
+from rasterclass.stack import rasterize_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -131,13 +131,8 @@ def _extract_block(
         if c_hi <= c_lo or r_hi <= r_lo:
             continue
         sub_t = transform @ Affine.translation(c_lo, r_lo)
-        mask = rasterize(
-            [(geom, 1)],
-            out_shape=(r_hi - r_lo, c_hi - c_lo),
-            transform=sub_t,
-            all_touched=all_touched,
-            fill=0,
-            dtype="uint8",
+        mask = rasterize_shapes(
+            [(geom, 1)], (r_hi - r_lo, c_hi - c_lo), sub_t, all_touched=all_touched
         )
         rr, cc = np.nonzero(mask)
         if rr.size == 0:

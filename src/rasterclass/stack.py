@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -67,6 +68,36 @@ class Grid:
             f"{self.width}x{self.height} px, pixel {self.res[0]:g}x{self.res[1]:g}, "
             f"{self.crs.to_string() if self.crs else 'no CRS'}, bounds "
             + ", ".join(f"{b:.1f}" for b in self.bounds)
+        )
+
+
+_RASTERIZE_LOCK = threading.Lock()
+
+
+def rasterize_shapes(
+    shapes: Sequence[tuple[object, int]],
+    out_shape: tuple[int, int],
+    transform: Affine,
+    *,
+    all_touched: bool = False,
+    dtype: str = "uint8",
+) -> np.ndarray:
+    """Burn (geometry, value) pairs onto a window of a grid (0 elsewhere).
+
+    Serialised with a lock: rasterio's rasterize enters ``warnings.catch_warnings()``, which
+    is not thread-safe; run from several dask threads at once it scrambles the process's
+    warning filters and loses warnings raised elsewhere.
+    """
+    from rasterio.features import rasterize
+
+    with _RASTERIZE_LOCK:
+        return rasterize(
+            shapes,
+            out_shape=out_shape,
+            transform=transform,
+            all_touched=all_touched,
+            fill=0,
+            dtype=dtype,
         )
 
 

@@ -55,6 +55,7 @@ def cli(
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    ctx.with_resource(warnings.catch_warnings())  # restored when the command ends
     warnings.simplefilter("always" if not quiet else "ignore", RasterclassWarning)
     warnings.showwarning = _show_warning
     ctx.obj = {"verbose": verbose, "quiet": quiet}
