@@ -62,3 +62,7 @@ class RasterclassWarning(UserWarning):
 
 class ValidationWarning(RasterclassWarning):
     """A validation design is weaker than asked (e.g. a class has too few polygons)."""
+
+
+class ClusteringError(RasterclassError, ValueError):
+    """Clustering cannot give a map (no valid pixel, fewer pixels than clusters, one cluster)."""

@@ -782,3 +782,158 @@ def load_model_file(path: PathLike) -> tuple[Any, dict[str, Any]]:
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ModelFileError(f"{path} is not a rasterclass model file; train one with `train`")
     return payload["estimator"], json.loads(payload["metadata"])
+
+
+# ------------------------------------------------------------------------------------------
+# Segments: segment-id rasters, feature tables, segment polygons
+# ------------------------------------------------------------------------------------------
+SEGMENTS_TAG = "RASTERCLASS_SEGMENTS"
+
+
+def _read_segment_block(path: str, nodata: float | None, block_info: Any = None) -> np.ndarray:
+    """Read one (y, x) block of a segment raster as uint32 (nodata -> 0)."""
+    loc = block_info[None]["array-location"]
+    (r0, r1), (c0, c1) = loc[0], loc[1]
+    try:
+        with rasterio.open(path) as src:
+            arr = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0))
+    except rasterio.errors.RasterioError as exc:
+        raise RasterclassIOError(
+            f"cannot read pixels of segment raster {path}: {exc}; the file is corrupt"
+        ) from None
+    out = arr.astype(np.uint32)
+    if nodata is not None and nodata != 0:
+        out[arr == nodata] = 0
+    return out
+
+
+def open_segments(
+    path: PathLike,
+    *,
+    chunks: int | tuple[Sequence[int], Sequence[int]] | None = None,
+) -> xr.DataArray:
+    """Open a segment-id raster (one integer band, 0 = nodata) lazily.
+
+    Parameters
+    ----------
+    path
+        GeoTIFF written by ``rasterclass segment`` (or any one-band integer raster of ids).
+    chunks
+        Chunk side in pixels, or the (y, x) chunk sizes of a scene to align with (used when
+        they fit the raster's size).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` uint32 ids, 0 at nodata (and at the declared nodata value), with CRS and
+        transform.
+    """
+    from rasterclass.errors import SegmentationError
+
+    p = str(path)
+    with _open_raster(p) as src:
+        if src.count != 1 or not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
+            raise SegmentationError(
+                f"{p} is not a segment raster: it needs one integer band of segment ids "
+                f"(it has {src.count} band(s) of {src.dtypes[0]})"
+            )
+        grid = Grid(src.crs, src.transform, src.width, src.height)
+        nodata = src.nodata
+    if isinstance(chunks, tuple) and (sum(chunks[0]), sum(chunks[1])) == (
+        grid.height,
+        grid.width,
+    ):
+        ychunks, xchunks = tuple(chunks[0]), tuple(chunks[1])
+    else:
+        side = chunks if isinstance(chunks, int) else DEFAULT_CHUNK
+        ychunks, xchunks = _split(grid.height, side), _split(grid.width, side)
+    token = dask.base.tokenize(p, os.path.getmtime(p), ychunks, xchunks)
+    data = da.map_blocks(
+        _read_segment_block,
+        p,
+        nodata,
+        chunks=(ychunks, xchunks),
+        dtype=np.uint32,
+        meta=np.array((), dtype=np.uint32),
+        name=f"read-segments-{token}",
+    )
+    y, x = grid.coords()
+    arr = xr.DataArray(
+        data, dims=("y", "x"), coords={"y": y, "x": x}, name="segments", attrs={"source": p}
+    )
+    if grid.crs is not None:
+        arr = arr.rio.write_crs(grid.crs)
+    return arr.rio.write_transform(grid.transform)
+
+
+def write_segments(
+    segments: xr.DataArray,
+    path: PathLike,
+    *,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+) -> str:
+    """Write a segment-id raster: uint32 GeoTIFF, nodata 0, no colour table."""
+    attrs = {k: v for k, v in segments.attrs.items() if k in ("segmentation", "n_segments")}
+    params = segments.attrs.get("params")
+    if params:
+        attrs["params"] = {k: repr(v) for k, v in dict(params).items()}
+    out = RasterOutput(
+        segments.astype(np.uint32),
+        path,
+        nodata=0,
+        descriptions=["segment"],
+        tags={SEGMENTS_TAG: json.dumps(attrs, default=str)},
+    )
+    return write_rasters([out], overwrite=overwrite, progress=progress)[0]
+
+
+def write_table(table: Any, path: PathLike, *, overwrite: bool = False) -> str:
+    """Write a pandas DataFrame (index kept) as ``.parquet`` or ``.csv``, atomically."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise RasterclassIOError(f"table {path}: use a .parquet or .csv file name")
+    check_writable([path], overwrite)
+    tmp = _tmp_path(path, suffix)
+    try:
+        if suffix == ".parquet":
+            table.to_parquet(tmp)
+        else:
+            table.to_csv(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+    logger.info("wrote %s", path)
+    return str(path)
+
+
+# ------------------------------------------------------------------------------------------
+# Tables
+# ------------------------------------------------------------------------------------------
+def table_format(path: PathLike) -> str:
+    """``"csv"`` or ``"json"`` from a table's file name."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise RasterclassIOError(f"cannot tell the table format of {path}: name it .csv or .json")
+    return suffix[1:]
+
+
+def read_table(path: PathLike) -> Any:
+    """Read a label or statistics table (CSV, or JSON records / ``{"clusters": [...]}``)."""
+    import pandas as pd
+
+    fmt = table_format(path)
+    if not os.path.exists(path):
+        raise RasterclassIOError(f"table {path} does not exist; check the path")
+    try:
+        if fmt == "csv":
+            return pd.read_csv(path, skipinitialspace=True)
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RasterclassIOError(f"cannot read table {path}: {exc}") from None
+    records = payload.get("clusters", payload) if isinstance(payload, dict) else payload
+    if not isinstance(records, list):
+        raise RasterclassIOError(f"{path} holds no list of records (or 'clusters')")
+    return pd.DataFrame.from_records(records)

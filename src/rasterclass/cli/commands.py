@@ -94,6 +94,34 @@ def predict(
     help="Also write per-class probabilities and confidence (GeoTIFF).",
 )
 @click.option("--save-model", type=click.Path(dir_okay=False), help="Also save the model.")
+@click.option("--object-based", is_flag=True, help="Classify segments (objects), not pixels.")
+@click.option(
+    "--segments",
+    "segments_path",
+    type=click.Path(dir_okay=False),
+    help="Segment raster from `rasterclass segment` (default: segment the scene).",
+)
+@click.option(
+    "--segment-method",
+    type=click.Choice(["shepherd", "slic", "felzenszwalb"]),
+    default="shepherd",
+    show_default=True,
+    help="Segmentation when --segments is not given.",
+)
+@click.option(
+    "--segment-param",
+    "segment_params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Segmentation parameter (repeatable), e.g. --segment-param min_size=50.",
+)
+@click.option(
+    "--min-overlap",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Share of a segment's pixels a training class must cover to label it.",
+)
 @overwrite_opt
 @click.pass_context
 def classify(
@@ -103,12 +131,47 @@ def classify(
     probabilities: str | None,
     save_model: str | None,
     report: str | None,
+    object_based: bool,
+    segments_path: str | None,
+    segment_method: str,
+    segment_params: tuple[str, ...],
+    min_overlap: float,
     overwrite: bool,
     **kw: Any,
 ) -> None:
-    """Train on the training polygons and classify SCENE... in one go."""
+    """Train on the training polygons and classify SCENE... in one go.
+
+    With --object-based the scene is segmented (or --segments is used), each segment is
+    described (band statistics, size, shape) and the segments are classified.
+    """
     started = time.perf_counter()
     sopts, topts = scene_options(kw), training_options(kw)
+    if object_based:
+        from rasterclass import objects
+        from rasterclass.estimators.presets import parse_params
+
+        with progress_bar(ctx, "classifying objects") as progress:
+            result = objects.classify_objects(
+                list(scene),
+                kw.pop("training"),
+                kw.pop("class_column"),
+                output,
+                topts,
+                segments=segments_path,
+                segment_method=segment_method,
+                segment_params=parse_params(segment_params),
+                min_overlap=min_overlap,
+                probabilities=probabilities,
+                model_output=save_model,
+                report_output=report,
+                overwrite=overwrite,
+                scene_options=sopts,
+                progress=progress,
+            )
+        echo_summary(result, started)
+        return
+    if segments_path or segment_params:
+        raise click.UsageError("--segments and --segment-param need --object-based")
     with progress_bar(ctx, "classifying") as progress:
         result = pipeline.classify(
             list(scene),
@@ -127,4 +190,6 @@ def classify(
 
 
 from . import cmd_accuracy  # noqa: E402,F401
+from . import cmd_cluster  # noqa: E402,F401
 from . import cmd_plan  # noqa: E402,F401
+from . import cmd_objects  # noqa: E402,F401

@@ -128,10 +128,13 @@ def echo_summary(result: Any, started: float) -> None:
     samples = result.samples
     if samples is not None:
         counts = samples.counts()
-        click.echo(f"{len(counts)} classes, {len(samples)} training pixels:")
+        unit = "segments" if samples.info.get("object_based") else "px"
+        what = "training segments" if unit == "segments" else "training pixels"
+        click.echo(f"{len(counts)} classes, {len(samples)} {what}:")
         for row in counts.itertuples():
             click.echo(
-                f"  {row.Index:>4}  {row.name:<24} {row.pixels:>8} px {row.polygons:>5} polygons"
+                f"  {row.Index:>4}  {row.name:<24} {row.pixels:>8} {unit} "
+                f"{row.polygons:>5} polygons"
             )
     report = getattr(result, "accuracy", None)
     if report is not None and report.confusion is not None:

@@ -1,0 +1,214 @@
+"""Unsupervised commands: ``cluster``, ``relabel`` and ``suggest-labels``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from rasterclass import unsupervised
+from rasterclass.estimators.presets import parse_params
+
+from .main import cli, progress_bar, scene_options
+from .options import overwrite_opt, scene_args
+
+
+def _echo_outputs(outputs: list[str], started: float) -> None:
+    for path in outputs:
+        click.echo(f"wrote {path}")
+    click.echo(f"done in {time.perf_counter() - started:.1f} s")
+
+
+@cli.command()
+@scene_args
+@click.option(
+    "-m",
+    "--method",
+    type=click.Choice(list(unsupervised.METHODS)),
+    default="kmeans",
+    show_default=True,
+    help="Clustering method.",
+)
+@click.option(
+    "-k",
+    "--clusters",
+    "n_clusters",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Number of clusters (ISODATA: the desired number; it may end with more or fewer).",
+)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Clusterer parameter (repeatable), e.g. -p max_std=8 -p min_samples=50.",
+)
+@click.option(
+    "--sample-size",
+    type=int,
+    default=unsupervised.DEFAULT_SAMPLE_SIZE,
+    show_default=True,
+    help="Valid pixels drawn at random to fit the clusterer.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--standardize", is_flag=True, help="Standardise the bands before clustering.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Map GeoTIFF.")
+@click.option(
+    "--stats",
+    type=click.Path(dir_okay=False),
+    help="Per-cluster statistics (mean, std, pixels, area): .csv or .json.",
+)
+@click.option("--save-model", type=click.Path(dir_okay=False), help="Also save the clusterer.")
+@overwrite_opt
+@click.pass_context
+def cluster(
+    ctx: click.Context,
+    scene: tuple[str, ...],
+    method: str,
+    n_clusters: int,
+    params: tuple[str, ...],
+    sample_size: int,
+    seed: int,
+    standardize: bool,
+    output: str,
+    stats: str | None,
+    save_model: str | None,
+    overwrite: bool,
+    **kw: Any,
+) -> None:
+    """Cluster SCENE... (k-means or ISODATA) and write the cluster map."""
+    started = time.perf_counter()
+    with progress_bar(ctx, "assigning clusters") as progress:
+        result = unsupervised.cluster(
+            list(scene),
+            output,
+            method,
+            n_clusters,
+            parse_params(params),
+            sample_size=sample_size,
+            seed=seed,
+            standardize=standardize,
+            statistics=stats,
+            model_output=save_model,
+            overwrite=overwrite,
+            scene_options=scene_options(kw),
+            progress=progress,
+        )
+    info = result.model.summary if result.model is not None else {}
+    click.echo(
+        f"{method}: {info.get('n_clusters')} clusters (asked {n_clusters}) after "
+        f"{info.get('n_iter')} iterations, fitted on {info.get('n_samples')} of "
+        f"{info.get('n_valid_pixels')} valid pixels"
+    )
+    if result.statistics is not None:
+        for row in result.statistics.itertuples():
+            click.echo(f"  {row.code:>4}  {row.name:<12} {row.pixels:>10} px {row.share:>7.1%}")
+    _echo_outputs(result.outputs, started)
+
+
+@cli.command()
+@click.argument("map_path", metavar="MAP", type=click.Path(dir_okay=False))
+@click.option(
+    "--table",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV with columns cluster,class (optional code,color); cluster by code or name.",
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Map GeoTIFF.")
+@click.option(
+    "--keep-unlisted",
+    is_flag=True,
+    help="Keep clusters missing from the table as classes of their own (default: error).",
+)
+@click.option("--chunks", type=int, help="Chunk side in pixels.")
+@overwrite_opt
+@click.pass_context
+def relabel(
+    ctx: click.Context,
+    map_path: str,
+    table: str,
+    output: str,
+    keep_unlisted: bool,
+    chunks: int | None,
+    overwrite: bool,
+) -> None:
+    """Turn the clusters of MAP into classes (clusters sharing a class are merged)."""
+    started = time.perf_counter()
+    with progress_bar(ctx, "relabelling") as progress:
+        result = unsupervised.relabel_map(
+            map_path,
+            table,
+            output,
+            keep_unlisted=keep_unlisted,
+            overwrite=overwrite,
+            chunks=chunks,
+            progress=progress,
+        )
+    cmap = result.class_map
+    click.echo(f"{len(cmap)} classes:")
+    for code, name in zip(cmap.codes, cmap.names, strict=True):
+        click.echo(f"  {code:>4}  {name}")
+    _echo_outputs(result.outputs, started)
+
+
+@cli.command("suggest-labels")
+@scene_args
+@click.option(
+    "--model",
+    "clusters",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Cluster model (--save-model of `cluster`) or its statistics table (--stats).",
+)
+@click.option(
+    "-t",
+    "--training",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Training polygons or points (GeoPackage, shapefile, GeoJSON; any CRS).",
+)
+@click.option("-c", "--class-column", required=True, help="Column with the class of each feature.")
+@click.option("--layer", help="Layer of the training file (multi-layer GeoPackage).")
+@click.option("--all-touched", is_flag=True, help="Use every pixel a polygon touches.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the suggestions as a label table (CSV) for `relabel --table`.",
+)
+@overwrite_opt
+@click.pass_context
+def suggest_labels(
+    ctx: click.Context,
+    scene: tuple[str, ...],
+    clusters: str,
+    training: str,
+    class_column: str,
+    layer: str | None,
+    all_touched: bool,
+    output: str | None,
+    overwrite: bool,
+    **kw: Any,
+) -> None:
+    """Suggest a class for every cluster: the training class with the nearest mean spectrum."""
+    started = time.perf_counter()
+    table = unsupervised.suggest_labels(
+        list(scene),
+        clusters,
+        training,
+        class_column,
+        layer=layer,
+        all_touched=all_touched,
+        output=output,
+        overwrite=overwrite,
+        scene_options=scene_options(kw),
+    )
+    for rec in table.to_dict(orient="records"):
+        click.echo(
+            f"  {rec['cluster_name']:<12} -> {rec['class']:<16} distance {rec['distance']:.4g}"
+        )
+    _echo_outputs([output] if output else [], started)

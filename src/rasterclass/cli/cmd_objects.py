@@ -1,0 +1,96 @@
+"""``segment``: split a scene into objects (segments) for object-based classification."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from rasterclass import objects
+from rasterclass.estimators.presets import parse_params
+
+from .main import cli, progress_bar, scene_options
+from .options import overwrite_opt, scene_args
+
+
+def _params_help() -> str:
+    return "; ".join(
+        f"{m}: " + ", ".join(f"{k}={v}" for k, v in p.items())
+        for m, p in objects.DEFAULT_PARAMS.items()
+    )
+
+
+@cli.command()
+@scene_args
+@click.option(
+    "-m",
+    "--method",
+    type=click.Choice(list(objects.SEGMENT_METHODS)),
+    default="shepherd",
+    show_default=True,
+    help="Segmentation: shepherd (k-means seeds + clump elimination; the same result for any "
+    "chunking), slic or felzenszwalb (per chunk: chunk edges are segment edges).",
+)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help=f"Segmentation parameter (repeatable). Defaults: {_params_help()}.",
+)
+@click.option("--seed", type=int, help="Random seed (same as -p seed=...).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Segment raster: uint32 GeoTIFF, 0 = nodata.",
+)
+@click.option(
+    "--features",
+    type=click.Path(dir_okay=False),
+    help="Also write the per-segment feature table (.parquet or .csv).",
+)
+@click.option(
+    "--vector",
+    type=click.Path(dir_okay=False),
+    help="Also write the segments as polygons with their features (.gpkg).",
+)
+@overwrite_opt
+@click.pass_context
+def segment(
+    ctx: click.Context,
+    scene: tuple[str, ...],
+    method: str,
+    params: tuple[str, ...],
+    seed: int | None,
+    output: str,
+    features: str | None,
+    vector: str | None,
+    overwrite: bool,
+    **kw: Any,
+) -> None:
+    """Segment SCENE... into spectrally homogeneous objects and write their ids."""
+    started = time.perf_counter()
+    values = parse_params(params)
+    if seed is not None:
+        values["seed"] = seed
+    with progress_bar(ctx, "segmenting") as progress:
+        result = objects.run_segmentation(
+            list(scene),
+            output,
+            method=method,
+            params=values,
+            features=features,
+            vector=vector,
+            overwrite=overwrite,
+            scene_options=scene_options(kw),
+            progress=progress,
+        )
+    if result.n_segments is not None:
+        click.echo(f"{result.n_segments} segments ({method})")
+    for path in result.outputs:
+        click.echo(f"wrote {path}")
+    click.echo(f"done in {time.perf_counter() - started:.1f} s")
