@@ -23,6 +23,7 @@ from rasterclass.pipeline import (
     train,
 )
 from rasterclass.sampling import Samples, extract_samples
+from rasterclass.validation import cross_validate, folds
 
 try:
     __version__ = version("rasterclass")
@@ -38,8 +39,10 @@ __all__ = [
     "TrainingOptions",
     "__version__",
     "classify",
+    "cross_validate",
     "extract_samples",
     "fit_model",
+    "folds",
     "open_scene",
     "predict",
     "predict_raster",
