@@ -56,6 +56,10 @@ class SegmentationError(RasterclassError, ValueError):
     """Segmentation inputs are invalid."""
 
 
+class ComputeError(RasterclassError, RuntimeError):
+    """The computation failed on the cluster (e.g. workers kept dying); nothing was written."""
+
+
 class RasterclassWarning(UserWarning):
     """Root of every rasterclass warning."""
 

@@ -35,6 +35,7 @@ from rasterio.windows import Window
 from rasterclass.classes import ClassMap, parse_colour
 from rasterclass.errors import (
     ClassMapError,
+    ComputeError,
     CRSError,
     OutputExistsError,
     RasterclassIOError,
@@ -484,6 +485,20 @@ def _batch_size() -> int:
         return max(2, 2 * (os.cpu_count() or 1))
 
 
+def _compute(tasks: Sequence[Any]) -> Sequence[Any]:
+    """dask.compute, with a cluster's loss of workers turned into one clear error."""
+    try:
+        return dask.compute(*tasks)
+    except Exception as exc:
+        if type(exc).__name__ in ("KilledWorker", "FutureCancelledError", "CommClosedError"):
+            raise ComputeError(
+                f"the cluster lost the workers computing the map ({type(exc).__name__}: {exc}); "
+                "nothing was written. Check the workers' memory limit (see `rasterclass plan`) "
+                "and run again"
+            ) from exc
+        raise
+
+
 def write_rasters(
     outputs: Sequence[RasterOutput],
     *,
@@ -526,7 +541,7 @@ def write_rasters(
         for start in range(0, total, step):
             batch = windows[start : start + step]
             tasks = [[d.blocks[:, i, j] for d in datas] for i, j, _ in batch]
-            results = dask.compute(*tasks)
+            results = _compute(tasks)
             for (_, _, window), blocks in zip(batch, results, strict=True):
                 for dst, block in zip(datasets, blocks, strict=True):
                     dst.write(block, window=window)
