@@ -18,6 +18,7 @@ demo: $(STAMP)
 		--report out/cross_validation.md --overwrite
 	$(BIN)/rasterclass assess out/landcover.tif -r sample_data/validation.gpkg -c class \
 		-o out/accuracy.md --overwrite
+	$(BIN)/rasterclass quicklook out/landcover.tif -o out/landcover.png --overwrite
 	@echo "Outputs are under out/ (see README.md)"
 
 test: $(STAMP)

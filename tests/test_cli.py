@@ -296,3 +296,24 @@ def test_verbose_shows_traceback(tmp_path, training_path):
             ],
             catch_exceptions=False,
         )
+
+
+def test_quicklook_renders_a_png_with_legend(tmp_path, scene_path, training_path):
+    run(
+        "classify",
+        scene_path,
+        "-t",
+        training_path,
+        "-c",
+        "class",
+        "-o",
+        tmp_path / "m.tif",
+        "--cv",
+        "0",
+    )
+    run("quicklook", tmp_path / "m.tif", "-o", tmp_path / "m.png")
+    data = (tmp_path / "m.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_clean_failure(
+        tmp_path, ["quicklook", tmp_path / "m.tif", "-o", tmp_path / "m.png"], "--overwrite"
+    )

@@ -952,3 +952,33 @@ def read_table(path: PathLike) -> Any:
     if not isinstance(records, list):
         raise RasterclassIOError(f"{path} holds no list of records (or 'clusters')")
     return pd.DataFrame.from_records(records)
+
+
+# ------------------------------------------------------------------------------------------
+# Quicklooks and figures
+# ------------------------------------------------------------------------------------------
+def read_quicklook(path: PathLike, max_size: int = 1200) -> tuple[np.ndarray, Any]:
+    """A class map decimated to at most ``max_size`` pixels a side (nearest neighbour, read
+    from overviews or by decimation, never the full map), and its transform."""
+    with _open_raster(str(path)) as src:
+        scale = max(src.width, src.height) / max_size
+        if scale <= 1:
+            return src.read(1), src.transform
+        shape = (max(1, round(src.height / scale)), max(1, round(src.width / scale)))
+        data = src.read(1, out_shape=shape, resampling=Resampling.nearest)
+        transform = src.transform * src.transform.scale(src.width / shape[1], src.height / shape[0])
+        return data, transform
+
+
+def write_figure(figure: Any, path: PathLike, *, overwrite: bool = False, dpi: int = 120) -> str:
+    """Save a matplotlib figure atomically (format from the extension)."""
+    check_writable([path], overwrite)
+    tmp = _tmp_path(path, Path(path).suffix)
+    try:
+        figure.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+    return str(path)

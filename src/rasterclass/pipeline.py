@@ -345,3 +345,13 @@ def sample_map(
     if output is not None:
         write_vector(points, output, overwrite=overwrite)
     return points
+
+
+def quicklook_map(map_path: PathLike, output: PathLike, *, overwrite: bool = False) -> str:
+    """Render a map file (legend, class colours) to a PNG/PDF/SVG."""
+    from rasterclass.io import write_figure
+    from rasterclass.plot import quicklook
+
+    check_writable([output], overwrite)
+    figure = quicklook(map_path)
+    return write_figure(figure, output, overwrite=overwrite)

@@ -127,3 +127,18 @@ def sample(
         f"wrote {output} (fill in its 'reference' column, then run `assess --design stratified`)"
     )
     click.echo(f"done in {time.perf_counter() - started:.1f} s")
+
+
+@cli.command()
+@click.argument("map_path", metavar="MAP.tif", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Figure: .png, .pdf or .svg.",
+)
+@overwrite_opt
+def quicklook(map_path: str, output: str, overwrite: bool) -> None:
+    """Render MAP.tif with its class colours and a legend."""
+    click.echo(f"wrote {pipeline.quicklook_map(map_path, output, overwrite=overwrite)}")
