@@ -23,7 +23,7 @@ from rasterclass.model import RasterModel
 logger = logging.getLogger(__name__)
 
 #: Resident memory of a worker process with rasterclass and its libraries imported.
-BASE_PROCESS_BYTES = 350e6
+BASE_PROCESS_BYTES = 400e6
 
 
 @dataclass
