@@ -1604,7 +1604,6 @@ def classify_objects(
         The model (trained on segment features), the training samples (one per segment),
         files written and timings.
     """
-    from rasterclass.estimators.presets import make_estimator
     from rasterclass.io import (
         RasterOutput,
         check_writable,
@@ -1613,7 +1612,7 @@ def classify_objects(
         write_table,
         write_vector,
     )
-    from rasterclass.pipeline import RunResult, SceneOptions, TrainingOptions, fit_model
+    from rasterclass.pipeline import RunResult, SceneOptions, TrainingOptions, fit_and_validate
 
     opts = options or TrainingOptions()
     outputs = [output, probabilities, model_output, report_output, segments_output]
@@ -1647,56 +1646,30 @@ def classify_objects(
     )
     if opts.max_per_class is not None:
         samples = samples.cap_per_class(opts.max_per_class, opts.seed)
-    if estimator is None:
-        estimator = make_estimator(opts.method, opts.params, opts.seed)
-        method = opts.method
-    else:
-        method = type(estimator).__name__
-    model = fit_model(
+    trained = fit_and_validate(
         samples,
-        estimator,
+        opts,
+        estimator=estimator,
         crs=scene.rio.crs.to_wkt() if scene.rio.crs else None,
+        training=training,
         summary={
-            "method": method,
             "object_based": True,
             "segmentation": str(segs.attrs.get("segmentation", "given")),
             "segmentation_params": {k: repr(v) for k, v in segs.attrs.get("params", {}).items()},
             "n_segments": len(features),
-            "params": {k: repr(v) for k, v in dict(opts.params).items()},
-            "seed": opts.seed,
-            "estimator": repr(estimator),
         },
-    )
-    accuracy = None
-    if opts.cv_folds and opts.cv_folds > 1:
-        from rasterclass.validation import cross_validate
-
-        accuracy = cross_validate(
-            samples, estimator, n_splits=opts.cv_folds, seed=opts.seed, grouping=opts.cv_grouping
-        )
-        accuracy.metadata["method"] = method
-        accuracy.metadata["object_based"] = True
-        accuracy.notes.append(
+        notes=[
             "object-based: one sample per training segment (not per pixel); a segment is "
             f"labelled where a class covers >= {min_overlap:.0%} of its pixels or it holds "
             f">= {min_polygon_share or 1:.0%} of a training polygon."
-        )
-        model.summary["cv_overall_accuracy"] = accuracy.confusion.overall_accuracy
-        model.summary["cv_grouping"] = opts.cv_grouping
-    if isinstance(training, str | os.PathLike):
-        from rasterclass.io import file_sha256
-
-        model.summary["training_file"] = str(training)
-        model.summary["training_sha256"] = file_sha256(training)
-    written: list[str] = []
-    if model_output is not None:
-        written.append(model.save(model_output, overwrite=overwrite))
-    if report_output is not None:
-        if accuracy is None:
-            raise TrainingDataError("a report needs cross-validation: set --cv to 2 or more folds")
-        from rasterclass.pipeline import write_report
-
-        written.append(write_report(accuracy, report_output, overwrite=overwrite))
+        ],
+        model_output=model_output,
+        report_output=report_output,
+        overwrite=overwrite,
+    )
+    model, accuracy = trained.model, trained.accuracy
+    method = str(model.summary["method"])
+    written: list[str] = list(trained.outputs)
     t3 = time.perf_counter()
     timings["training"] = t3 - t2
     classes = classify_segments(model, features, probabilities=probabilities is not None)

@@ -150,6 +150,41 @@ def train(
         layer=opts.layer,
     )
     t1 = time.perf_counter()
+    result = fit_and_validate(
+        samples,
+        opts,
+        estimator=estimator,
+        crs=scene.rio.crs.to_wkt() if scene.rio.crs else None,
+        training=training,
+        model_output=model_output,
+        report_output=report_output,
+        overwrite=overwrite,
+    )
+    result.timings["sampling"] = t1 - t0
+    return result
+
+
+def fit_and_validate(
+    samples: Samples,
+    options: TrainingOptions,
+    *,
+    estimator: Any = None,
+    crs: str | None = None,
+    training: Any = None,
+    summary: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
+    model_output: PathLike | None = None,
+    report_output: PathLike | None = None,
+    overwrite: bool = False,
+) -> RunResult:
+    """Fit the preset (or ``estimator``) on samples, cross-validate by polygon, save.
+
+    The one training step behind pixel-based and object-based classification: the model
+    summary records method, parameters, seed, the training file's hash (to recognise it later
+    as reference data) and the cross-validated accuracy.
+    """
+    opts = options
+    t0 = time.perf_counter()
     if estimator is None:
         estimator = make_estimator(opts.method, opts.params, opts.seed)
         method = opts.method
@@ -158,17 +193,18 @@ def train(
     model = fit_model(
         samples,
         estimator,
-        crs=scene.rio.crs.to_wkt() if scene.rio.crs else None,
+        crs=crs,
         summary={
             "method": method,
             "params": {k: repr(v) for k, v in dict(opts.params).items()},
             "seed": opts.seed,
             "estimator": repr(estimator),
+            **dict(summary or {}),
         },
     )
-    t2 = time.perf_counter()
-    logger.info("trained %s on %d samples in %.1f s", method, len(samples), t2 - t1)
-    result = RunResult(model, samples, timings={"sampling": t1 - t0, "training": t2 - t1})
+    t1 = time.perf_counter()
+    logger.info("trained %s on %d samples in %.1f s", method, len(samples), t1 - t0)
+    result = RunResult(model, samples, timings={"training": t1 - t0})
     if isinstance(training, str | os.PathLike):
         model.summary["training_file"] = str(training)
         model.summary["training_sha256"] = file_sha256(training)
@@ -183,9 +219,11 @@ def train(
             grouping=opts.cv_grouping,  # type: ignore[arg-type]
         )
         result.accuracy.metadata["method"] = method
+        result.accuracy.metadata.update(dict(summary or {}))
+        result.accuracy.notes.extend(notes)
         model.summary["cv_overall_accuracy"] = result.accuracy.confusion.overall_accuracy
         model.summary["cv_grouping"] = opts.cv_grouping
-        result.timings["cross-validation"] = time.perf_counter() - t2
+        result.timings["cross-validation"] = time.perf_counter() - t1
     if model_output is not None:
         model.save(model_output, overwrite=overwrite)
         result.outputs.append(str(model_output))
