@@ -317,3 +317,47 @@ def test_quicklook_renders_a_png_with_legend(tmp_path, scene_path, training_path
     assert_clean_failure(
         tmp_path, ["quicklook", tmp_path / "m.tif", "-o", tmp_path / "m.png"], "--overwrite"
     )
+
+
+def test_classify_object_based_from_the_cli(tmp_path, scene_path, training_path, truth):
+    out = tmp_path / "obj.tif"
+    res = run(
+        "classify",
+        scene_path,
+        "-t",
+        training_path,
+        "-c",
+        "class",
+        "--object-based",
+        "--segment-param",
+        "min_size=10",
+        "--cv",
+        "0",
+        "-o",
+        out,
+    )
+    assert "training segments" in res.output
+    data = read(out)
+    assert np.array_equal(data == 0, truth == 0)
+    with rasterio.open(out) as src:
+        assert src.tags()["RASTERCLASS_OBJECT_BASED"] == "true"
+    # the stripes are found: each stripe's majority class covers almost all its pixels
+    for stripe in (1, 2, 3):
+        codes = data[truth == stripe]
+        assert np.bincount(codes).max() / codes.size > 0.95
+    res = run(
+        "classify",
+        scene_path,
+        "-t",
+        training_path,
+        "-c",
+        "class",
+        "--segments",
+        out,
+        "-o",
+        tmp_path / "x.tif",
+        ok=False,
+    )
+    assert res.exit_code == 2
+    assert "--object-based" in res.output
+    assert not (tmp_path / "x.tif").exists()

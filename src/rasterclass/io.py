@@ -103,7 +103,8 @@ def _read_source(
 def _read_block(
     sources: tuple[_Source, ...], grid: Grid, dtype: str, block_info: Any = None
 ) -> np.ndarray:
-    """Read one (band, y, x) block of the stacked scene; nodata becomes NaN."""
+    """Read one (band, y, x) block of the stacked scene; nodata becomes NaN (0 for integer
+    outputs such as segment ids)."""
     loc = block_info[None]["array-location"]
     (r0, r1), (c0, c1) = loc[1], loc[2]
     window = Window(c0, r0, c1 - c0, r1 - r0)
@@ -135,9 +136,33 @@ def _read_block(
         mask = np.ma.getmaskarray(arr)
         if mask.any():
             out = out.copy() if out is arr.data else out
-            out[mask] = np.nan
+            out[mask] = np.nan if out.dtype.kind == "f" else 0
         parts.append(out)
     return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+
+
+def _lazy_read(
+    sources: tuple[_Source, ...],
+    grid: Grid,
+    dtype: str,
+    n_bands: int,
+    ychunks: tuple[int, ...],
+    xchunks: tuple[int, ...],
+) -> da.Array:
+    """The one lazy reader: a (band, y, x) dask array whose blocks :func:`_read_block` reads."""
+    token = dask.base.tokenize(
+        [(s, os.path.getmtime(s.path)) for s in sources], grid, dtype, ychunks, xchunks
+    )
+    return da.map_blocks(
+        _read_block,
+        sources,
+        grid,
+        dtype,
+        chunks=((n_bands,), ychunks, xchunks),
+        dtype=dtype,
+        meta=np.array((), dtype=dtype),
+        name=f"read-{token}",
+    )
 
 
 def _float_dtype(dtypes: Sequence[str]) -> str:
@@ -273,19 +298,7 @@ def open_scene(
     )
     ychunks = _split(grid.height, side)
     xchunks = _split(grid.width, side)
-    token = dask.base.tokenize(
-        [(s, os.path.getmtime(s.path)) for s in sources], grid, dtype, ychunks, xchunks
-    )
-    data = da.map_blocks(
-        _read_block,
-        tuple(sources),
-        grid,
-        dtype,
-        chunks=((len(names),), ychunks, xchunks),
-        dtype=dtype,
-        meta=np.array((), dtype=dtype),
-        name=f"read-scene-{token}",
-    )
+    data = _lazy_read(tuple(sources), grid, dtype, len(names), ychunks, xchunks)
     y, x = grid.coords()
     scene = xr.DataArray(
         data,
@@ -822,23 +835,6 @@ def load_model_file(path: PathLike) -> tuple[Any, dict[str, Any]]:
 SEGMENTS_TAG = "RASTERCLASS_SEGMENTS"
 
 
-def _read_segment_block(path: str, nodata: float | None, block_info: Any = None) -> np.ndarray:
-    """Read one (y, x) block of a segment raster as uint32 (nodata -> 0)."""
-    loc = block_info[None]["array-location"]
-    (r0, r1), (c0, c1) = loc[0], loc[1]
-    try:
-        with rasterio.open(path) as src:
-            arr = src.read(1, window=Window(c0, r0, c1 - c0, r1 - r0))
-    except rasterio.errors.RasterioError as exc:
-        raise RasterclassIOError(
-            f"cannot read pixels of segment raster {path}: {exc}; the file is corrupt"
-        ) from None
-    out = arr.astype(np.uint32)
-    if nodata is not None and nodata != 0:
-        out[arr == nodata] = 0
-    return out
-
-
 def open_segments(
     path: PathLike,
     *,
@@ -879,16 +875,8 @@ def open_segments(
     else:
         side = chunks if isinstance(chunks, int) else DEFAULT_CHUNK
         ychunks, xchunks = _split(grid.height, side), _split(grid.width, side)
-    token = dask.base.tokenize(p, os.path.getmtime(p), ychunks, xchunks)
-    data = da.map_blocks(
-        _read_segment_block,
-        p,
-        nodata,
-        chunks=(ychunks, xchunks),
-        dtype=np.uint32,
-        meta=np.array((), dtype=np.uint32),
-        name=f"read-segments-{token}",
-    )
+    source = _Source(p, (1,), False, Resampling.nearest.value, nodata)
+    data = _lazy_read((source,), grid, "uint32", 1, ychunks, xchunks)[0]
     y, x = grid.coords()
     arr = xr.DataArray(
         data, dims=("y", "x"), coords={"y": y, "x": x}, name="segments", attrs={"source": p}

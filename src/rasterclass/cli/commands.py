@@ -146,45 +146,37 @@ def classify(
     """
     started = time.perf_counter()
     sopts, topts = scene_options(kw), training_options(kw)
+    if not object_based and (segments_path or segment_params):
+        raise click.UsageError("--segments and --segment-param need --object-based")
+    common: dict[str, Any] = {
+        "probabilities": probabilities,
+        "model_output": save_model,
+        "report_output": report,
+        "overwrite": overwrite,
+        "scene_options": sopts,
+    }
     if object_based:
         from rasterclass import objects
         from rasterclass.estimators.presets import parse_params
 
-        with progress_bar(ctx, "classifying objects") as progress:
-            result = objects.classify_objects(
-                list(scene),
-                kw.pop("training"),
-                kw.pop("class_column"),
-                output,
-                topts,
-                segments=segments_path,
-                segment_method=segment_method,
-                segment_params=parse_params(segment_params),
-                min_overlap=min_overlap,
-                probabilities=probabilities,
-                model_output=save_model,
-                report_output=report,
-                overwrite=overwrite,
-                scene_options=sopts,
-                progress=progress,
-            )
-        echo_summary(result, started)
-        return
-    if segments_path or segment_params:
-        raise click.UsageError("--segments and --segment-param need --object-based")
+        job: Any = objects.classify_objects
+        common.update(
+            segments=segments_path,
+            segment_method=segment_method,
+            segment_params=parse_params(segment_params),
+            min_overlap=min_overlap,
+        )
+    else:
+        job = pipeline.classify
     with progress_bar(ctx, "classifying") as progress:
-        result = pipeline.classify(
+        result = job(
             list(scene),
             kw.pop("training"),
             kw.pop("class_column"),
             output,
             topts,
-            probabilities=probabilities,
-            model_output=save_model,
-            report_output=report,
-            overwrite=overwrite,
-            scene_options=sopts,
             progress=progress,
+            **common,
         )
     echo_summary(result, started)
 
