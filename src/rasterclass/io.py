@@ -35,11 +35,11 @@ from rasterio.windows import Window
 from rasterclass.classes import ClassMap, parse_colour
 from rasterclass.errors import (
     ClassMapError,
-    ComputeError,
     CRSError,
     OutputExistsError,
     RasterclassIOError,
 )
+from rasterclass.parallel import compute_stream, n_threads
 from rasterclass.stack import (
     Grid,
     band_names_from_files,
@@ -490,43 +490,15 @@ def _block_windows(chunks_y: Sequence[int], chunks_x: Sequence[int]) -> Iterator
         y0 += h
 
 
-def _n_threads() -> int:
-    """Threads that compute blocks: the cluster's when a distributed Client is active."""
-    try:
-        from distributed import default_client
-
-        return max(1, sum(default_client().nthreads().values()))
-    except (ImportError, ValueError):
-        return max(1, os.cpu_count() or 1)
-
-
-def _batch_size() -> int:
-    return max(2, 2 * _n_threads())
-
-
 def _enough_chunks(side: int, grid: Grid) -> int:
     """Shrink an automatic chunk side so that every thread gets at least two chunks.
 
     One chunk runs on one core: a scene that fits in a single default chunk would otherwise
     be predicted on one core (measured: 2x slower on 2 cores).
     """
-    threads = _n_threads()
+    threads = n_threads()
     fair = math.sqrt(grid.width * grid.height / (2 * threads))
     return int(min(side, max(TILE, round(fair / TILE) * TILE)))
-
-
-def _compute(tasks: Sequence[Any]) -> Sequence[Any]:
-    """dask.compute, with a cluster's loss of workers turned into one clear error."""
-    try:
-        return dask.compute(*tasks)
-    except Exception as exc:
-        if type(exc).__name__ in ("KilledWorker", "FutureCancelledError", "CommClosedError"):
-            raise ComputeError(
-                f"the cluster lost the workers computing the map ({type(exc).__name__}: {exc}); "
-                "nothing was written. Check the workers' memory limit (see `rasterclass plan`) "
-                "and run again"
-            ) from exc
-        raise
 
 
 def write_rasters(
@@ -538,10 +510,12 @@ def write_rasters(
     """Compute lazy rasters block by block and write them as tiled, compressed GeoTIFFs.
 
     All outputs must share the grid; their blocks are computed together (so a prediction
-    feeding a map and its probability layers runs once per block) in bounded batches on the
-    active dask scheduler (threads, processes or a ``distributed.Client``), and written from
-    this process, each tile once. Files are written under a temporary name and renamed when
-    complete; on any error the temporary files are removed and no output appears.
+    feeding a map and its probability layers runs once per block) on the active dask scheduler
+    (threads, processes or a ``distributed.Client``) with
+    :func:`~rasterclass.parallel.compute_stream`, a few blocks in flight at a time, and
+    written from this process in block order as they arrive, each tile once. Files are written
+    under a temporary name and renamed when complete;
+    on any error the temporary files are removed and no output appears.
     """
     if not outputs:
         return []
@@ -566,18 +540,14 @@ def write_rasters(
         for out, data, tmp in zip(outputs, datas, tmps, strict=True):
             datasets.append(_create_geotiff(tmp, out, data, grid, side_y, side_x))
         windows = list(_block_windows(chunks_y, chunks_x))
-        total, done = len(windows), 0
-        step = _batch_size()
-        for start in range(0, total, step):
-            batch = windows[start : start + step]
-            tasks = [[d.blocks[:, i, j] for d in datas] for i, j, _ in batch]
-            results = _compute(tasks)
-            for (_, _, window), blocks in zip(batch, results, strict=True):
-                for dst, block in zip(datasets, blocks, strict=True):
-                    dst.write(block, window=window)
-            done += len(batch)
+        tasks = [[d.blocks[:, i, j] for d in datas] for i, j, _ in windows]
+        for done, ((_, _, window), blocks) in enumerate(
+            zip(windows, compute_stream(tasks), strict=True), start=1
+        ):
+            for dst, block in zip(datasets, blocks, strict=True):
+                dst.write(block, window=window)
             if progress is not None:
-                progress(done, total)
+                progress(done, len(windows))
         for dst in datasets:
             dst.close()
         sidecars = []

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +64,7 @@ from rasterclass.errors import (
     TrainingDataError,
 )
 from rasterclass.io import PathLike, ProgressCallback
+from rasterclass.parallel import compute_stream
 
 logger = logging.getLogger(__name__)
 
@@ -144,22 +144,9 @@ def _dask_scene(scene: xr.DataArray) -> xr.DataArray:
     return scene
 
 
-def _batch() -> int:
-    try:
-        from distributed import default_client
-
-        return max(2, 2 * sum(default_client().nthreads().values()))
-    except (ImportError, ValueError):
-        return max(2, 2 * (os.cpu_count() or 1))
-
-
 def _compute(tasks: Sequence[Any]) -> list[Any]:
-    """Compute delayed tasks in bounded batches (memory stays that of a few chunks)."""
-    out: list[Any] = []
-    step = _batch()
-    for start in range(0, len(tasks), step):
-        out.extend(dask.compute(*tasks[start : start + step]))
-    return out
+    """Compute delayed tasks a few at a time (memory stays that of a few chunks)."""
+    return [result for (result,) in compute_stream([(t,) for t in tasks])]
 
 
 def _pixel_area(arr: xr.DataArray) -> float:

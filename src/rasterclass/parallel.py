@@ -8,11 +8,17 @@ CLI's ``--scheduler`` and ``--workers`` options use.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from rasterclass.errors import RasterclassError
+import dask
+import dask.local
+import dask.threaded
+
+from rasterclass.errors import ComputeError, RasterclassError
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +81,107 @@ def compute_on(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+# ------------------------------------------------------------------------------------------
+# Streaming compute: one chunked apply for every scheduler
+
+_LOST_WORKERS = ("KilledWorker", "FutureCancelledError", "CommClosedError")
+
+
+def active_client() -> Any | None:
+    """The ``distributed.Client`` dask would use now, or None."""
+    scheduler = dask.base.get_scheduler()
+    client = getattr(scheduler, "__self__", None)
+    if client is not None and type(client).__name__ == "Client":
+        return client
+    return None
+
+
+def n_threads() -> int:
+    """Threads that compute blocks: the cluster's when a distributed Client is active."""
+    client = active_client()
+    if client is not None:
+        return max(1, sum(client.nthreads().values()))
+    num = dask.config.get("num_workers", None)
+    return max(1, int(num) if num else os.cpu_count() or 1)
+
+
+def in_flight() -> int:
+    """How many blocks the streaming compute holds at once (computing or not yet consumed)."""
+    return max(2, 2 * n_threads())
+
+
+def compute_stream(
+    tasks: Sequence[Sequence[Any]], limit: int | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """Compute ``dask.compute(*task)`` for every task and yield the results in task order.
+
+    At most ``limit`` tasks (default: two per thread) are held at a time, computing or
+    finished and waiting to be consumed, so memory is that of a few blocks whatever the number
+    of tasks, and a new task starts as soon as one is consumed (no barrier after a batch: every
+    core stays busy). Yielding in order keeps the consumer deterministic (a GeoTIFF written in
+    the same tile order is byte-identical whatever the scheduler).
+
+    Runs on the active scheduler: dask's threads (a pool of per-task synchronous computes), a
+    ``distributed.Client`` (``client.compute``; the cluster's threads), the synchronous
+    scheduler, or, for anything else (``processes``, a custom ``get``), bounded batches of
+    ``dask.compute``. A cluster that loses its workers raises :class:`ComputeError`.
+    """
+    limit = limit or in_flight()
+    client = active_client()
+    try:
+        if client is not None:
+            yield from _stream_distributed(client, tasks, limit)
+            return
+        scheduler = dask.base.get_scheduler() or dask.threaded.get
+        threads = n_threads()
+        if scheduler is dask.threaded.get and threads > 1:
+            yield from _stream_threads(tasks, limit, threads)
+        elif scheduler in (dask.threaded.get, dask.local.get_sync):
+            for task in tasks:
+                yield dask.compute(*task, scheduler="sync")
+        else:
+            for start in range(0, len(tasks), limit):
+                yield from dask.compute(*[tuple(t) for t in tasks[start : start + limit]])
+    except Exception as exc:
+        if type(exc).__name__ in _LOST_WORKERS:
+            raise ComputeError(
+                f"the cluster lost the workers computing the map ({type(exc).__name__}: {exc}); "
+                "nothing was written. Check the workers' memory limit (see `rasterclass plan`) "
+                "and run again"
+            ) from exc
+        raise
+
+
+def _stream_threads(
+    tasks: Sequence[Sequence[Any]], limit: int, threads: int
+) -> Iterator[tuple[Any, ...]]:
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rasterclass")
+    pending: dict[int, Future] = {}
+    submitted = 0
+    try:
+        for k in range(len(tasks)):
+            while submitted < len(tasks) and submitted - k < limit:
+                task = tasks[submitted]
+                pending[submitted] = pool.submit(dask.compute, *task, scheduler="sync")
+                submitted += 1
+            yield pending.pop(k).result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stream_distributed(
+    client: Any, tasks: Sequence[Sequence[Any]], limit: int
+) -> Iterator[tuple[Any, ...]]:
+    pending: dict[int, list[Any]] = {}
+    submitted = 0
+    try:
+        for k in range(len(tasks)):
+            while submitted < len(tasks) and submitted - k < limit:
+                pending[submitted] = client.compute(list(tasks[submitted]))
+                submitted += 1
+            yield tuple(client.gather(pending.pop(k)))
+    finally:
+        for futures in pending.values():
+            client.cancel(futures)

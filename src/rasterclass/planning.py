@@ -124,7 +124,8 @@ def plan_run(
     n_chunks = len(scene_da.chunks[1]) * len(scene_da.chunks[2])
     threads = threads_per_worker or (1 if workers else (os.cpu_count() or 1))
     per_chunk = chunk_working_set(cy * cx, bands, n_classes, probabilities)
-    # the writer holds one batch of finished blocks (2 per thread) before writing them
+    # the writer holds at most 2 blocks per thread (computing or finished, waiting for their
+    # turn to be written: parallel.compute_stream)
     out_bytes = (n_classes + 2) * 4 if probabilities else 1
     write_side = max(TILE, round(max(cy, cx) / TILE) * TILE)
     batch = 2 * threads * write_side * write_side * out_bytes
