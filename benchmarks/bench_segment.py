@@ -1,9 +1,10 @@
 """Benchmark: Shepherd segmentation time and peak memory, sample scene vs a scene 4x its area.
 
-Each run happens in a fresh subprocess, so that its peak resident memory (``ru_maxrss``) is
-its own. The 4x scene is the sample scene tiled 2 x 2 into a temporary GeoTIFF. The peak
-memory of the large scene must stay well under 4x that of the sample scene: the label raster
-is never held in memory, only per-segment tables.
+Each run happens in a fresh subprocess, so that its peak resident memory (``VmHWM``, the
+high-water mark since exec; not ``ru_maxrss``, which inherits the parent's at fork) is its
+own. The 4x scene is the sample scene tiled 2 x 2 into a temporary GeoTIFF. The peak memory
+of the large scene must stay well under 4x that of the sample scene: the label raster is never
+held in memory, only per-segment tables.
 
 Also measures the seams of the per-chunk methods (slic, felzenszwalb) on the sample scene:
 in memory (one chunk) against 256-pixel chunks.
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -48,6 +48,15 @@ def tile_2x2(src_path: Path, dst_path: Path) -> None:
                 dst.set_band_description(i, d)
 
 
+def _vm_hwm_mb() -> float:
+    """Peak resident memory of this process since exec, in MB (Linux ``VmHWM``)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def child(path: str, chunks: int, out: str) -> None:
     """One measured run: segment, then write the segment raster (the lazy paint pass)."""
     import dask
@@ -57,14 +66,14 @@ def child(path: str, chunks: int, out: str) -> None:
     from rasterclass.objects import segment
 
     dask.config.set(scheduler="threads")
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base = _vm_hwm_mb()
     t0 = time.perf_counter()
     scene = open_scene(path, chunks=chunks)
     segs = segment(scene)
     t1 = time.perf_counter()
     write_segments(segs, out, overwrite=True)
     t2 = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _vm_hwm_mb()
     print(
         json.dumps(
             {
