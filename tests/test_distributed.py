@@ -71,6 +71,14 @@ def test_every_tile_written_from_several_workers(tmp_path, big_scene, model):
     np.testing.assert_array_equal(data, oracle)
 
 
+def test_progress_reported_per_block_on_a_cluster(tmp_path, big_scene, model):
+    calls: list[tuple[int, int]] = []
+    with compute_on(workers=2):
+        write(big_scene, model, tmp_path / "p.tif", chunks=128, progress=lambda *a: calls.append(a))
+    # 240 x 300 px written in 256 px blocks: 1 x 2 blocks, each reported as it is written
+    assert calls == [(1, 2), (2, 2)]
+
+
 def test_killed_worker_does_not_corrupt_the_map(tmp_path, scene_path, training_path):
     """A worker is killed while blocks are being computed: the run completes, identical."""
     scene, _ = synthetic_arrays()

@@ -176,6 +176,199 @@ def test_discarding_keeps_at_least_one_cluster(rng):
     np.testing.assert_array_equal(model.labels_, np.zeros(40))
 
 
+# --- min_clusters / max_clusters -------------------------------------------------------
+
+
+@pytest.fixture
+def sixteen_elongated_blobs():
+    # 16 blobs on a 4 x 4 grid, each wide along feature 0 (σ = (4, 0.5)): with θ_S = 1
+    # every blob, and every half of a blob, qualifies for splitting again and again.
+    rng = np.random.default_rng(0)
+    grid = np.array([[x, y] for x in range(0, 160, 40) for y in range(0, 160, 40)], float)
+    return np.vstack([c + rng.normal(size=(150, 2)) * [4.0, 0.5] for c in grid])
+
+
+ELONGATED = {"max_std": 1.0, "min_distance": 0.5, "max_iter": 6, "tol": 0, "random_state": 0}
+
+
+def test_split_never_exceeds_max_clusters_default_2k(sixteen_elongated_blobs, monkeypatch):
+    X = sixteen_elongated_blobs
+    # Without the cap (every qualifying cluster splits, as before min/max_clusters), one
+    # split step takes N_c from 9 to 16, past 2K = 10.
+    with monkeypatch.context() as patch:
+        patch.setattr(isodata, "_limit_splits", lambda candidates, sigma, room: candidates)
+        uncapped = ISODATA(n_clusters=5, **ELONGATED).fit(X)
+    assert [h.n_clusters for h in uncapped.history_] == [7, 7, 9, 9, 16, 16]
+
+    model = ISODATA(n_clusters=5, **ELONGATED).fit(X)
+    assert model.max_clusters_ == 10  # default: 2K
+    assert [h.n_clusters for h in model.history_] == [7, 7, 9, 9, 10, 10]
+    assert model.history_[4].n_splits == 1  # room for one of the qualifying clusters
+    assert model.n_clusters_ == 10
+
+    capped = ISODATA(n_clusters=5, max_clusters=7, **ELONGATED).fit(X)
+    assert capped.max_clusters_ == 7
+    assert max(h.n_clusters for h in capped.history_) == 7
+    assert capped.n_clusters_ == 7
+
+
+@pytest.mark.parametrize("max_iter", [10, 20])
+@pytest.mark.parametrize("n_clusters", [3, 4, 5, 6])
+def test_n_clusters_never_above_max_clusters_at_any_iteration(
+    sixteen_elongated_blobs, n_clusters, max_iter
+):
+    params = {**ELONGATED, "max_iter": max_iter}
+    for max_clusters in (None, n_clusters, n_clusters + 1):
+        model = ISODATA(n_clusters=n_clusters, max_clusters=max_clusters, **params)
+        model.fit(sixteen_elongated_blobs)
+        bound = 2 * n_clusters if max_clusters is None else max_clusters
+        assert model.max_clusters_ == bound
+        assert all(h.n_clusters <= bound for h in model.history_)
+        assert model.n_clusters_ == bound  # every cluster stays wide: growth stops at the cap
+
+
+@pytest.mark.parametrize(("width_a", "width_b"), [(6.0, 4.0), (4.0, 6.0)])
+def test_largest_sigma_splits_first_when_room_is_limited(rng, width_a, width_b):
+    # A (wide along x) and B (wide along y) both qualify (σ_max > θ_S, D̄_j > D̄ because
+    # the big tight blob C pulls D̄ down); C does not. K = 2, so max_clusters = 4 leaves
+    # room for one split from N_c = 3: the wider of A and B must be split, whatever its index.
+    a = rng.normal(size=(400, 2)) * [width_a, 0.5]
+    b = rng.normal(size=(400, 2)) * [0.5, width_b] + [60.0, 0.0]
+    c = rng.normal(size=(2000, 2)) * 0.3 + [30.0, 40.0]
+    X = np.vstack([a, b, c])
+    init = [[0.0, 0.0], [60.0, 0.0], [30.0, 40.0]]
+    params = {"n_clusters": 2, "init": init, "max_std": 1.0, "min_distance": 1.0}
+    model = ISODATA(**params, random_state=0).fit(X)
+    first = model.history_[0]
+    assert (first.branch, first.n_splits, first.n_clusters) == ("split", 1, 4)
+    assert sum(h.n_splits for h in model.history_) == 1
+    near_a = np.linalg.norm(model.cluster_centers_ - [0.0, 0.0], axis=1) < 10
+    near_b = np.linalg.norm(model.cluster_centers_ - [60.0, 0.0], axis=1) < 10
+    assert (near_a.sum(), near_b.sum()) == ((2, 1) if width_a > width_b else (1, 2))
+    # With room for both, both split.
+    roomy = ISODATA(**params, max_clusters=5, random_state=0).fit(X)
+    assert roomy.history_[0].n_splits == 2
+
+
+def test_limit_splits_largest_sigma_max_first_ties_to_lower_index():
+    sigma = np.array([[1.0, 5.0], [3.0, 1.0], [5.0, 0.0], [9.0, 9.0], [2.0, 2.0]])
+    candidates = np.array([True, True, True, False, True])
+    # σ_max of the candidates: 5, 3, 5, -, 2; cluster 3 is not a candidate.
+    pick = isodata._limit_splits
+    np.testing.assert_array_equal(pick(candidates, sigma, 1), [1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(pick(candidates, sigma, 2), [1, 0, 1, 0, 0])
+    np.testing.assert_array_equal(pick(candidates, sigma, 3), [1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(pick(candidates, sigma, 0), [0, 0, 0, 0, 0])
+    assert pick(candidates, sigma, 4) is candidates  # everything fits: unchanged
+
+
+@pytest.fixture
+def eight_close_centres(rng):
+    X = rng.normal(size=(500, 2))
+    angles = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    return X, 0.5 * np.c_[np.cos(angles), np.sin(angles)]  # 8 centres, all "too close"
+
+
+@pytest.mark.parametrize(("min_clusters", "expected"), [(None, 1), (1, 1), (3, 3), (6, 6)])
+def test_min_clusters_stops_lumping(eight_close_centres, min_clusters, expected):
+    X, init = eight_close_centres
+    model = ISODATA(
+        n_clusters=6,
+        init=init,
+        min_distance=100.0,
+        max_std=np.inf,
+        max_merge_pairs=2,
+        min_clusters=min_clusters,
+        tol=0,
+        random_state=0,
+    ).fit(X)
+    assert model.min_clusters_ == expected
+    assert all(h.n_clusters >= expected for h in model.history_)
+    assert sum(h.n_merges for h in model.history_) == 8 - expected
+    assert model.n_clusters_ == expected
+
+
+def test_min_clusters_stops_merging_within_an_iteration(eight_close_centres):
+    X, init = eight_close_centres
+    params = {"n_clusters": 6, "init": init, "min_distance": 100.0, "max_std": np.inf}
+    free = ISODATA(max_merge_pairs=4, **params).fit(X)
+    assert free.history_[0].n_merges == 3  # 3 of the 4 closest pairs are disjoint
+    floored = ISODATA(max_merge_pairs=4, min_clusters=6, **params).fit(X)
+    assert floored.history_[0].n_merges == 2  # 8 -> 6, then merging stops
+    assert [h.n_clusters for h in floored.history_] == [6] * len(floored.history_)
+
+
+@pytest.fixture
+def two_blobs_and_two_tiny_groups(rng):
+    X, _ = make_blobs(n_samples=600, centers=[[0, 0], [10, 0]], cluster_std=1.0, random_state=1)
+    five = rng.normal(size=(5, 2)) * 0.5 + [60.0, 60.0]
+    eight = rng.normal(size=(8, 2)) * 0.5 + [-60.0, 60.0]
+    init = [[0, 0], [10, 0], [60, 60], [-60, 60]]  # one initial centre on each tiny group
+    return np.vstack([X, five, eight]), init
+
+
+@pytest.mark.parametrize(
+    ("min_clusters", "n_discarded", "sizes"),
+    [(None, 2, [308, 305]), (2, 2, [308, 305]), (3, 1, [8, 300, 305]), (4, 0, [8, 300, 300, 5])],
+)
+def test_min_clusters_keeps_the_largest_too_small_clusters(
+    two_blobs_and_two_tiny_groups, min_clusters, n_discarded, sizes
+):
+    X, init = two_blobs_and_two_tiny_groups
+    model = ISODATA(
+        n_clusters=4, init=init, min_samples=20, max_std=np.inf, min_clusters=min_clusters
+    ).fit(X)
+    assert model.history_[0].n_discarded == n_discarded
+    assert all(h.n_clusters >= (min_clusters or 1) for h in model.history_)
+    assert np.bincount(model.labels_).tolist() == sizes  # min_clusters=3: the 8 survive
+
+
+def test_discard_mask_keeps_min_clusters_largest_first():
+    counts = np.array([5, 30, 0, 7, 7, 40])
+    keep = isodata._discard_mask
+    np.testing.assert_array_equal(keep(counts, 20, 1), [0, 1, 0, 0, 0, 1])
+    np.testing.assert_array_equal(keep(counts, 20, 3), [0, 1, 0, 1, 0, 1])  # tie: lower index
+    np.testing.assert_array_equal(keep(counts, 20, 5), [1, 1, 0, 1, 1, 1])
+    # Clusters without members are never kept, even below min_clusters.
+    np.testing.assert_array_equal(keep(counts, 20, 6), [1, 1, 0, 1, 1, 1])
+
+
+def test_lump_stops_at_max_merges():
+    centres = np.array([[0.0], [0.1], [5.0], [5.2], [9.0], [9.4]])
+    counts = np.ones(6)
+    new, _, n_merges = isodata._lump(centres, counts, 1.0, max_pairs=3, max_merges=2)
+    assert n_merges == 2
+    np.testing.assert_allclose(new, [[9.0], [9.4], [0.05], [5.1]])  # the two closest pairs
+    assert isodata._lump(centres, counts, 1.0, max_pairs=3, max_merges=0)[2] == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"n_clusters": 3, "min_clusters": 4}, "min_clusters=4 is more than n_clusters=3"),
+        ({"n_clusters": 3, "max_clusters": 2}, "max_clusters=2 is less than n_clusters=3"),
+        ({"n_clusters": 3, "min_clusters": 0}, "min_clusters must be an integer >= 1"),
+        ({"n_clusters": 3, "max_clusters": 0}, "max_clusters must be an integer >= 1"),
+        ({"n_clusters": 3, "max_clusters": 6.0}, "max_clusters must be an integer"),
+        ({"n_clusters": 3, "min_clusters": True}, "min_clusters must be an integer"),
+    ],
+)
+def test_invalid_cluster_bounds_raise(four_blobs, params, match):
+    X, _ = four_blobs
+    model = ISODATA(**params)
+    with pytest.raises(EstimatorError, match=match):
+        model.fit(X)
+    assert not hasattr(model, "cluster_centers_")
+
+
+def test_cluster_bounds_equal_to_n_clusters_are_valid(four_blobs):
+    X, y = four_blobs
+    model = ISODATA(n_clusters=4, min_clusters=4, max_clusters=4, random_state=0).fit(X)
+    assert (model.min_clusters_, model.max_clusters_, model.n_clusters_) == (4, 4, 4)
+    assert adjusted_rand_score(y, model.labels_) > 0.95
+    assert ISODATA(n_clusters=4, min_clusters=4, max_clusters=4).get_params()["max_clusters"] == 4
+
+
 @pytest.mark.parametrize("max_merge_pairs", [1, 2])
 def test_respects_max_merge_pairs_per_iteration(rng, max_merge_pairs):
     X = rng.normal(size=(500, 2))
@@ -311,6 +504,10 @@ def test_block_size_does_not_change_results(four_blobs, monkeypatch):
         ("max_std", -1.0),
         ("min_distance", float("nan")),
         ("max_merge_pairs", -1),
+        ("min_clusters", 0),
+        ("min_clusters", 6),  # > n_clusters=5
+        ("max_clusters", 4),  # < n_clusters=5
+        ("max_clusters", 7.5),
         ("max_iter", 0),
         ("split_fraction", 0.0),
         ("split_fraction", 1.5),
@@ -402,11 +599,14 @@ finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinit
 @st.composite
 def data_and_model(draw):
     n_features = draw(st.integers(1, 3))
+    n_clusters = draw(st.integers(1, 6))
     X = draw(arrays(np.float64, (draw(st.integers(1, 60)), n_features), elements=finite))
     X_new = draw(arrays(np.float64, (draw(st.integers(1, 30)), n_features), elements=finite))
     model = ISODATA(
-        n_clusters=draw(st.integers(1, 6)),
+        n_clusters=n_clusters,
         n_init_clusters=draw(st.none() | st.integers(1, 10)),
+        min_clusters=draw(st.none() | st.integers(1, n_clusters)),
+        max_clusters=draw(st.none() | st.integers(n_clusters, 2 * n_clusters + 2)),
         min_samples=draw(st.integers(1, 10)),
         max_merge_pairs=draw(st.integers(0, 3)),
         max_iter=draw(st.integers(1, 8)),
@@ -449,6 +649,12 @@ def test_laws_of_a_fitted_model(case):
         n_current += record.n_splits - record.n_merges - record.n_discarded
         assert record.n_clusters == n_current >= 1
         assert record.n_merges <= model.max_merge_pairs
+        # Splitting never goes above max_clusters, lumping never below min_clusters.
+        if record.n_splits:
+            assert record.n_merges == 0
+            assert record.n_clusters <= model.max_clusters_
+        if record.n_merges:
+            assert record.n_clusters >= model.min_clusters_
         assert 0.0 <= record.share_changed <= 1.0
     assert len(model.history_) == model.n_iter_ <= model.max_iter
     assert 1 <= model.n_clusters_ <= model.history_[-1].n_clusters

@@ -27,6 +27,7 @@ from rasterclass.unsupervised import (
     cluster,
     cluster_statistics,
     fit_clusterer,
+    make_clusterer,
     read_table,
     relabel,
     relabel_map,
@@ -139,7 +140,41 @@ def test_isodata_summary_has_history_and_thresholds(scene_path):
         summary["history"][0]
     )
     assert summary["thresholds"]["min_samples"] >= 1
+    assert summary["thresholds"]["min_clusters"] == 1  # defaults: 1 and 2K
+    assert summary["thresholds"]["max_clusters"] == 6
     json.dumps(summary)  # storable in a model file
+
+
+def test_isodata_cluster_bounds_pass_through_params(scene_path, truth):
+    scene = open_scene(scene_path, chunks=30)
+    # θ_S = θ_C = 0: every cluster is wide enough to split and none is lumped, so the
+    # number of clusters grows until the bound (2K = 4 by default) stops it.
+    grow = {"max_std": "0", "min_distance": "0"}
+    free = fit_clusterer(scene, "isodata", 2, grow, sample_size=3000, seed=5)
+    assert free.summary["n_clusters"] == 4 == free.summary["thresholds"]["max_clusters"]
+    capped = fit_clusterer(
+        scene, "isodata", 2, {**grow, "max_clusters": "3"}, sample_size=3000, seed=5
+    )
+    assert capped.summary["thresholds"]["max_clusters"] == 3
+    assert all(h["n_clusters"] <= 3 for h in capped.summary["history"])
+    assert capped.summary["n_clusters"] == 3
+    classes = predict_raster(scene, capped)["classes"].values
+    assert stripes(classes, truth) > 0.99
+    assert make_clusterer("isodata", 6, {"min_clusters": "2"}).min_clusters == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"min_clusters": 4}, "min_clusters=4 is more than n_clusters=3"),
+        ({"max_clusters": 2}, "max_clusters=2 is less than n_clusters=3"),
+        ({"max_clusters": "many"}, "max_clusters must be an integer"),
+    ],
+)
+def test_invalid_cluster_bounds_fail_before_reading(params, match):
+    # make_clusterer checks the combination itself (cluster() calls it before any reading).
+    with pytest.raises(EstimatorError, match=match):
+        make_clusterer("isodata", 3, params)
 
 
 def test_minibatch_kmeans_and_model_file_round_trip(tmp_path, scene_path, truth):
@@ -429,6 +464,19 @@ def test_cli_cluster_relabel_suggest_end_to_end(tmp_path, scene_path, training_p
     assert (labelled == lut[truth]).mean() > 0.99
 
 
+def test_cli_cluster_min_max_clusters(tmp_path, scene_path, truth):
+    # θ_S = θ_C = 0: clusters keep splitting and are never lumped, until the bound stops them.
+    grow = ["-m", "isodata", "-k", "2", "--sample-size", "3000", "--seed", "5"]
+    grow += ["-p", "max_std=0", "-p", "min_distance=0"]
+    res = run("cluster", scene_path, *grow, "-o", tmp_path / "free.tif")
+    assert "isodata: 4 clusters (asked 2)" in res.output  # default max_clusters = 2K
+    res = run("cluster", scene_path, *grow, "-p", "max_clusters=3", "-o", tmp_path / "cap.tif")
+    assert "isodata: 3 clusters (asked 2)" in res.output
+    assert stripes(read(tmp_path / "cap.tif"), truth) > 0.99
+    res = run("cluster", "--help")
+    assert "max_clusters=N" in res.output and "min_clusters=N" in res.output
+
+
 def assert_clean_failure(tmp_path: Path, args: list, match: str) -> None:
     before = {p.name for p in tmp_path.iterdir()}
     res = run(*args, ok=False)
@@ -454,6 +502,11 @@ def test_cli_bad_inputs(tmp_path, scene_path):
     )
     assert_clean_failure(
         tmp_path, ["cluster", scene_path, "-o", out, "--stats", tmp_path / "s.txt"], ".csv or .json"
+    )
+    assert_clean_failure(
+        tmp_path,
+        ["cluster", scene_path, "-m", "isodata", "-k", "3", "-p", "min_clusters=4", "-o", out],
+        "min_clusters=4 is more than n_clusters=3",
     )
     empty = write_raster(tmp_path / "empty.tif", np.full((2, 9, 9), np.nan, "f4"), nodata=np.nan)
     assert_clean_failure(tmp_path, ["cluster", empty, "-o", out], "nodata")
@@ -494,7 +547,7 @@ def test_rgb_isodata_nodata_is_zero_and_only_nodata(tmp_path):
 def test_landsat_isodata_separates_water_from_forest(tmp_path):
     scene = LSAT / "lsat_stack_B1-B7.tif"
     out = tmp_path / "lsat.tif"
-    run("cluster", scene, "-m", "isodata", "-k", "6", "-o", out, "--chunks", "100")
+    res = run("cluster", scene, "-m", "isodata", "-k", "6", "-o", out, "--chunks", "100")
     data = read(out)
     np.testing.assert_array_equal(data == 0, nodata_mask(scene))
     polys = gpd.read_file(LSAT / "trainingPolygons_lsat.gpkg")
@@ -505,6 +558,9 @@ def test_landsat_isodata_separates_water_from_forest(tmp_path):
         geoms = polys[polys["class"] == name].geometry
         return rasterize(geoms, out_shape=shape, transform=transform) == 1
 
+    # max_clusters defaults to 2K = 12 (one split step once took this scene from 10 to 15).
+    n_clusters = int(res.output.split("isodata: ", 1)[1].split(" clusters", 1)[0])
+    assert len(np.unique(data[data > 0])) <= n_clusters <= 12
     water, forest = data[inside("water")], data[inside("forest")]
     codes, counts = np.unique(water, return_counts=True)
     best = codes[counts.argmax()]

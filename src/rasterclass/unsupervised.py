@@ -321,6 +321,8 @@ def make_clusterer(
     params
         Further estimator parameters by name; strings are parsed as Python literals
         (``"10"`` -> 10). Unknown names raise :class:`EstimatorError` listing the valid ones.
+        ISODATA's parameters (``min_clusters``, ``max_clusters``, ``max_std``, ...) are
+        checked here, before any pixel is read.
     seed
         ``random_state`` of the estimator.
     standardize
@@ -331,6 +333,8 @@ def make_clusterer(
     --------
     >>> make_clusterer("isodata", 6, {"max_iter": "20"}, seed=1).max_iter
     20
+    >>> make_clusterer("isodata", 6, {"max_clusters": "8"}).max_clusters
+    8
     >>> make_clusterer("kmeans", 4, {"minibatch": True}).__class__.__name__
     'MiniBatchKMeans'
     """
@@ -361,6 +365,8 @@ def make_clusterer(
         estimator.set_params(**values)
     except (ValueError, TypeError) as exc:
         raise EstimatorError(f"invalid parameter for {name}: {exc}") from None
+    if isinstance(estimator, ISODATA):
+        estimator._check_params()  # e.g. min_clusters > -k fails before any reading
     if standardize:
         return Pipeline([("scale", StandardScaler()), ("cluster", estimator)])
     return estimator
@@ -488,6 +494,8 @@ def fit_clusterer(
             "min_samples": int(final.min_samples_),
             "max_std": _jsonable(float(final.max_std_)),
             "min_distance": _jsonable(float(final.min_distance_)),
+            "min_clusters": int(final.min_clusters_),
+            "max_clusters": int(final.max_clusters_),
         }
         summary["history"] = [dataclasses.asdict(h) for h in final.history_]
     logger.info(

@@ -37,7 +37,10 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
     type=int,
     default=8,
     show_default=True,
-    help="Number of clusters (ISODATA: the desired number; it may end with more or fewer).",
+    help=(
+        "Number of clusters (ISODATA: the desired number; it may end with more or fewer, "
+        "within -p min_clusters / max_clusters)."
+    ),
 )
 @click.option(
     "-p",
@@ -45,7 +48,12 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
     "params",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Clusterer parameter (repeatable), e.g. -p max_std=8 -p min_samples=50.",
+    help=(
+        "Clusterer parameter (repeatable), e.g. -p max_std=8 -p min_samples=50. ISODATA bounds "
+        "its number of clusters with -p min_clusters=N (lumping and discarding stop there; "
+        "default 1) and -p max_clusters=N (splitting stops there, largest spread first; "
+        "default 2 x -k)."
+    ),
 )
 @click.option(
     "--sample-size",

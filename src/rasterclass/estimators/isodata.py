@@ -109,15 +109,21 @@ def _distances(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return out
 
 
-def _discard_mask(counts: np.ndarray, min_samples: int) -> np.ndarray:
-    """Clusters to keep (step 3): ``counts >= min_samples``, but never none.
+def _discard_mask(counts: np.ndarray, min_samples: int, min_clusters: int = 1) -> np.ndarray:
+    """Clusters to keep (step 3): ``counts >= min_samples``, but at least ``min_clusters``.
 
-    If every cluster is smaller than ``min_samples``, the largest one is kept (ties: the
-    lowest index), so at least one cluster always survives.
+    If fewer than ``min_clusters`` (at least one) clusters reach ``min_samples``, the
+    largest of the too-small clusters are kept as well (ties: the lowest index) until
+    ``min_clusters`` are kept or no cluster with members is left; clusters without members
+    are always dropped. With ``min_clusters=1`` this keeps the largest cluster when every
+    cluster is too small, so at least one cluster always survives.
     """
     keep = counts >= min_samples
-    if not keep.any():
-        keep[int(np.argmax(counts))] = True
+    need = max(1, min_clusters) - int(keep.sum())
+    if need > 0:
+        small = np.flatnonzero(~keep & (counts > 0))
+        largest_first = small[np.argsort(-counts[small], kind="stable")]
+        keep[largest_first[:need]] = True
     return keep
 
 
@@ -174,6 +180,22 @@ def _split_candidates(
     return wide & (spread | too_few)
 
 
+def _limit_splits(candidates: np.ndarray, sigma: np.ndarray, room: int) -> np.ndarray:
+    """Keep at most ``room`` split candidates: those with the largest σ_j,max first.
+
+    Ties in σ_j,max go to the lowest cluster index. Returns a new boolean mask; the input is
+    returned unchanged when every candidate fits.
+    """
+    idx = np.flatnonzero(candidates)
+    if idx.size <= room:
+        return candidates
+    sigma_max = sigma[idx].max(axis=1)
+    order = np.lexsort((idx, -sigma_max))  # primary: σ_max descending; then index
+    limited = np.zeros_like(candidates)
+    limited[idx[order[: max(0, room)]]] = True
+    return limited
+
+
 def _split(
     centres: np.ndarray, sigma: np.ndarray, candidates: np.ndarray, split_fraction: float
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -199,20 +221,27 @@ def _split(
 
 
 def _lump(
-    centres: np.ndarray, counts: np.ndarray, min_distance: float, max_pairs: int
+    centres: np.ndarray,
+    counts: np.ndarray,
+    min_distance: float,
+    max_pairs: int,
+    max_merges: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Steps 11-13: lump the closest centre pairs closer than ``min_distance``.
 
     The (up to) ``max_pairs`` smallest pairwise distances below ``min_distance`` are taken
     in ascending order (ties: row-major pair order); a pair is lumped unless one of its
-    centres was already lumped in this call. The lumped centre is the size-weighted mean
-    (N_i z_i + N_j z_j) / (N_i + N_j). Untouched centres keep their order and come first;
-    lumped centres are appended. Returns new centres, the map old index -> new index and
-    the number of merges.
+    centres was already lumped in this call. Lumping stops after ``max_merges`` merges
+    (None: no limit), which is how ``min_clusters`` is kept. The lumped centre is the
+    size-weighted mean (N_i z_i + N_j z_j) / (N_i + N_j). Untouched centres keep their
+    order and come first; lumped centres are appended. Returns new centres, the map old
+    index -> new index and the number of merges.
     """
     n_current = centres.shape[0]
     identity = np.arange(n_current)
-    if n_current < 2 or max_pairs < 1 or not min_distance > 0:
+    if max_merges is None:
+        max_merges = n_current
+    if n_current < 2 or max_pairs < 1 or max_merges < 1 or not min_distance > 0:
         return centres, identity, 0
     rows, cols = np.triu_indices(n_current, k=1)
     pair_dist = cdist(centres, centres, "euclidean")[rows, cols]
@@ -228,6 +257,8 @@ def _lump(
             continue
         used[i] = used[j] = True
         pairs.append((i, j))
+        if len(pairs) == max_merges:
+            break
     keep = ~used
     n_keep = int(keep.sum())
     index_map = np.full(n_current, -1)
@@ -270,8 +301,8 @@ class ISODATA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, B
     ----------
     n_clusters : int, default=5
         K, the desired number of clusters (ENVI 5.x ``NUMBER_OF_CLASSES`` default 5). It
-        steers the control step; the result may have fewer or more clusters (at most about
-        2K), as in the classical algorithm.
+        steers the control step; the result may have fewer or more clusters, as in the
+        classical algorithm, within ``min_clusters`` .. ``max_clusters``.
     n_init_clusters : int or None, default=None
         N_c, the number of initial centres; None means ``n_clusters``. Capped at the number
         of samples. Must be None or equal to ``len(init)`` when ``init`` is an array.
@@ -294,6 +325,26 @@ class ISODATA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, B
     max_merge_pairs : int, default=2
         L, the maximum number of centre pairs lumped in one iteration (ENVI Classic
         "Maximum # Merge Pairs" default 2). 0 disables lumping.
+    min_clusters : int or None, default=None
+        Lower bound on the number of clusters for lumping and discarding (ENVI Classic
+        "Number of Classes" Min, PCI ``MINCLUS``): lumping stops merging pairs once N_c
+        reaches it, and discarding keeps the largest of the too-small clusters when
+        fewer than ``min_clusters`` clusters have ``min_samples`` members. None means 1,
+        i.e. no bound beyond "at least one cluster": Tou & Gonzalez have no lower bound
+        (they answer too few clusters, N_c ≤ K/2, by forced splitting), vendors disagree
+        (PCI ``MINCLUS`` defaults to the desired number, 16), and 1 keeps earlier results
+        unchanged. Must satisfy ``1 <= min_clusters <= n_clusters``. The value used is
+        ``min_clusters_``.
+    max_clusters : int or None, default=None
+        Upper bound on the number of clusters for splitting (ENVI Classic "Number of
+        Classes" Max, PCI ``MAXCLUS``): a split step never makes N_c exceed it; when more
+        clusters qualify than there is room for, those with the largest σ_j,max split
+        first (ties: the lower cluster index). The control step also lumps instead of
+        splitting once N_c ≥ ``max_clusters``. None means ``2 * n_clusters``, the bound
+        of Tou & Gonzalez's control step (lump once N_c ≥ 2K). Must satisfy
+        ``max_clusters >= n_clusters``. It bounds growth only: more initial centres
+        (``n_init_clusters`` or ``init``) are reduced only by lumping and discarding. The
+        value used is ``max_clusters_``.
     max_iter : int, default=10
         I, the maximum number of iterations (ENVI 5.x ``ITERATIONS`` default 10).
     split_fraction : float, default=0.5
@@ -331,6 +382,10 @@ default="k-means++"
         θ_S used.
     min_distance_ : float
         θ_C used.
+    min_clusters_ : int
+        Lower bound on N_c used for lumping and discarding (``min_clusters`` or 1).
+    max_clusters_ : int
+        Upper bound on N_c used for splitting (``max_clusters`` or ``2 * n_clusters``).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -346,20 +401,26 @@ default="k-means++"
 
     2. Assign every sample to the nearest centre (Euclidean; ties to the lower index).
     3. Discard clusters with N_j < θ_N; their samples are left out of steps 4-13 and
-       reassigned in the next pass. If every cluster is below θ_N, the largest is kept.
+       reassigned in the next pass. If fewer than ``min_clusters`` (at least one) clusters
+       reach θ_N, the largest of the too-small ones are kept up to ``min_clusters``.
     4. Update each centre to the mean of its members.
     5-6. D̄_j (mean member distance to z_j) and D̄ = Σ N_j D̄_j / N.
     7. Control: last iteration (or converged, see ``tol``) → no split, no lump;
-       N_c ≤ K/2 → split; even iteration or N_c ≥ 2K → lump; otherwise split.
+       N_c ≤ K/2 → split; even iteration or N_c ≥ ``max_clusters`` (default 2K) → lump;
+       otherwise split.
     8-10. Split every cluster with σ_j,max > θ_S and [(D̄_j > D̄ and N_j > 2(θ_N + 1))
-       or N_c ≤ K/2], all evaluated with N_c at the start of the step. A split replaces z_j
-       by z_j+ and z_j- (exactly one centre more). If nothing was split, go on to lumping.
+       or N_c ≤ K/2], all evaluated with N_c at the start of the step, but at most
+       ``max_clusters - N_c`` of them: the largest σ_j,max first (ties: lower index). A
+       split replaces z_j by z_j+ and z_j- (exactly one centre more). If nothing was
+       split, go on to lumping.
     11-13. Lump the (up to) L closest pairs closer than θ_C, ascending, each centre at most
-       once; the new centre is the size-weighted mean.
+       once, stopping when N_c reaches ``min_clusters``; the new centre is the
+       size-weighted mean.
 
     Additions to the card, all deterministic: after the last iteration every sample is
     assigned to the nearest final centre once more (so ``labels_ == predict(X)``), clusters
-    left without members by that pass are dropped, and clusters are relabelled in
+    left without members by that pass are dropped (the only way N_c can end below
+    ``min_clusters``), and clusters are relabelled in
     lexicographic order of their centres. Samples are never left unclassified.
 
     Internally distances are computed in float64 in blocks of rows (no loop over samples),
@@ -400,6 +461,8 @@ default="k-means++"
         max_std=None,
         min_distance=None,
         max_merge_pairs=2,
+        min_clusters=None,
+        max_clusters=None,
         max_iter=10,
         split_fraction=0.5,
         tol=0.02,
@@ -412,6 +475,8 @@ default="k-means++"
         self.max_std = max_std
         self.min_distance = min_distance
         self.max_merge_pairs = max_merge_pairs
+        self.min_clusters = min_clusters
+        self.max_clusters = max_clusters
         self.max_iter = max_iter
         self.split_fraction = split_fraction
         self.tol = tol
@@ -437,6 +502,22 @@ default="k-means++"
         positive_int("max_iter", 1)
         if self.n_init_clusters is not None:
             positive_int("n_init_clusters", 1)
+        if self.min_clusters is not None:
+            positive_int("min_clusters", 1)
+            if self.min_clusters > self.n_clusters:
+                raise EstimatorError(
+                    f"ISODATA: min_clusters={self.min_clusters} is more than "
+                    f"n_clusters={self.n_clusters}; need 1 <= min_clusters <= n_clusters "
+                    "<= max_clusters."
+                )
+        if self.max_clusters is not None:
+            positive_int("max_clusters", 1)
+            if self.max_clusters < self.n_clusters:
+                raise EstimatorError(
+                    f"ISODATA: max_clusters={self.max_clusters} is less than "
+                    f"n_clusters={self.n_clusters}; need 1 <= min_clusters <= n_clusters "
+                    "<= max_clusters."
+                )
         for name in ("max_std", "min_distance"):
             value = getattr(self, name)
             if value is not None and (not _is_real(value) or value < 0):
@@ -506,6 +587,8 @@ default="k-means++"
         n_samples = X.shape[0]
         rng = check_random_state(self.random_state)
         k_desired = self.n_clusters
+        min_clusters = 1 if self.min_clusters is None else int(self.min_clusters)
+        max_clusters = 2 * k_desired if self.max_clusters is None else int(self.max_clusters)
 
         min_samples = min(self.min_samples, max(1, n_samples // (2 * k_desired)))
         if min_samples < self.min_samples:
@@ -539,7 +622,7 @@ default="k-means++"
 
             # Step 3: discard small clusters (their samples sit out until the next pass).
             n_before = centres.shape[0]
-            keep = _discard_mask(np.bincount(labels, minlength=n_before), min_samples)
+            keep = _discard_mask(np.bincount(labels, minlength=n_before), min_samples, min_clusters)
             n_kept = int(keep.sum())
             index_map = np.full(n_before, -1)
             index_map[keep] = np.arange(n_kept)
@@ -561,8 +644,11 @@ default="k-means++"
 
             # Step 7: control.
             n_current = centres.shape[0]
-            could_split = bool(candidates.any()) and n_current < 2 * k_desired
-            could_lump = _lump(centres, counts, min_distance, self.max_merge_pairs)[2] > 0
+            max_merges = n_current - min_clusters  # lumping never goes below min_clusters
+            could_split = bool(candidates.any()) and n_current < max_clusters
+            could_lump = (
+                _lump(centres, counts, min_distance, self.max_merge_pairs, max_merges)[2] > 0
+            )
             converged = (
                 iteration > 1 and share_changed < self.tol and not could_split and not could_lump
             )
@@ -570,20 +656,29 @@ default="k-means++"
                 branch = "final"
             elif 2 * n_current <= k_desired:
                 branch = "split"
-            elif iteration % 2 == 0 or n_current >= 2 * k_desired:
+            elif iteration % 2 == 0 or n_current >= max_clusters:
                 branch = "lump"
             else:
                 branch = "split"
 
             n_splits = n_merges = 0
             if branch == "split":
-                centres, split_map, n_splits = _split(
-                    centres, sigma, candidates, self.split_fraction
-                )
+                room = max(0, max_clusters - n_current)
+                chosen = _limit_splits(candidates, sigma, room)
+                if chosen is not candidates:
+                    logger.debug(
+                        "ISODATA iteration %d: %d clusters qualify for a split, room for %d "
+                        "(max_clusters=%d); the largest sigma_max split first.",
+                        iteration,
+                        int(candidates.sum()),
+                        room,
+                        max_clusters,
+                    )
+                centres, split_map, n_splits = _split(centres, sigma, chosen, self.split_fraction)
                 index_map = _compose(index_map, split_map)
             if branch == "lump" or (branch == "split" and n_splits == 0):
                 centres, lump_map, n_merges = _lump(
-                    centres, counts, min_distance, self.max_merge_pairs
+                    centres, counts, min_distance, self.max_merge_pairs, max_merges
                 )
                 index_map = _compose(index_map, lump_map)
 
@@ -620,6 +715,8 @@ default="k-means++"
         self.min_samples_ = int(min_samples)
         self.max_std_ = max_std
         self.min_distance_ = min_distance
+        self.min_clusters_ = min_clusters
+        self.max_clusters_ = max_clusters
         logger.info(
             "ISODATA: %d clusters after %d iterations (n_clusters=%d).",
             self.n_clusters_,
