@@ -66,13 +66,20 @@ def compute_on(
             ) from None
         cluster = None
     else:
-        cluster = LocalCluster(
-            n_workers=int(workers or 1),
-            threads_per_worker=threads_per_worker,
-            processes=True,
-            memory_limit=memory_limit,
-            dashboard_address=None,
-        )
+        # distributed sets MALLOC_TRIM_THRESHOLD_ in its workers, which turns off glibc's
+        # dynamic mmap threshold: every large temporary (a forest's per-tree probabilities on a
+        # block) becomes a fresh, page-faulting mmap. Measured on 2 workers, 4 Mpixels, RF 100:
+        # 12 % more CPU per block with it, 3-10 % more peak memory per worker without it.
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            cluster = LocalCluster(
+                n_workers=int(workers or 1),
+                threads_per_worker=threads_per_worker,
+                processes=True,
+                memory_limit=memory_limit,
+                dashboard_address=None,
+            )
         client = Client(cluster)
     logger.info("computing on %s (%d workers)", client.scheduler.address, len(client.nthreads()))
     try:
