@@ -55,6 +55,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import _measure  # benchmarks/_measure.py (the script's folder is on sys.path)
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
@@ -321,75 +322,8 @@ CHILDREN = {
 # ------------------------------------------------------------------------------------------
 # Measuring a subprocess: wall time, peak RSS of the whole tree
 # ------------------------------------------------------------------------------------------
-def _high_water(pid: int) -> int:
-    """Peak RSS of a process since its exec (``VmHWM``), in bytes; 0 if it is gone.
-
-    Not ``ru_maxrss``: on Linux a child's ru_maxrss starts at its parent's RSS at fork time
-    (the kernel keeps the pre-exec high-water mark), so every child of a big benchmark
-    process would report at least the benchmark's own memory.
-    """
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-def run_measured(cmd: list[str], log: Path) -> dict[str, Any]:
-    """Run ``cmd``; wall time, CPU time, peak RSS summed over the process tree (polled every
-    0.1 s) and peak RSS of the largest single process (its high-water mark, ``VmHWM``)."""
-    import psutil
-
-    with open(log, "w") as fout:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=fout, stderr=subprocess.STDOUT)
-        root = psutil.Process(proc.pid)
-        peak_tree, per_pid = 0, {}
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                procs = [root]
-            total = 0
-            for p in procs:
-                try:
-                    rss = p.memory_info().rss
-                except psutil.Error:
-                    continue
-                total += rss
-                per_pid[p.pid] = max(per_pid.get(p.pid, 0), rss, _high_water(p.pid))
-            peak_tree = max(peak_tree, total)
-            time.sleep(0.1)
-        wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    output = log.read_text()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
-    largest = max(per_pid.values(), default=0)
-    return {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "peak_tree": max(peak_tree, largest),
-        "peak_process": largest,
-        "n_processes": len(per_pid),
-        "output": output,
-    }
-
-
 def run_child(mode: str, log: Path, **kw: Any) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", mode]
-    for k, v in kw.items():
-        cmd += [f"--{k.replace('_', '-')}", str(v)]
-    res = run_measured(cmd, log)
-    last = [ln for ln in res["output"].splitlines() if ln.startswith("{")][-1]
-    res.update(json.loads(last))
-    return res
+    return _measure.run_child(__file__, mode, log, **kw)
 
 
 def rasterclass_cmd() -> list[str]:
@@ -454,7 +388,7 @@ def run_otb(scene: Path, size: int, workdir: Path, trees: int, depth: int) -> di
     out = workdir / "otb_map.tif"
     cmd = ["otbcli_ImageClassifier", "-in", str(scene), "-model", str(model)]
     cmd += ["-out", str(out), "uint8", "-nodatalabel", "0", "-ram", "1024"]
-    return run_measured(cmd, workdir / "otb.log")
+    return _measure.run_measured(cmd, workdir / "otb.log")
 
 
 # ------------------------------------------------------------------------------------------
@@ -592,7 +526,7 @@ def bench(a: argparse.Namespace) -> None:
         rc_runs, naive_runs = [], []
         for i in range(a.repeat):  # alternate, so that both see the same machine load
             rc_runs.append(
-                run_measured(
+                _measure.run_measured(
                     [*rc, *predict_args(scene, model, out, a.chunks)], logs / f"rc_{k}_{i}.log"
                 )
             )
@@ -665,7 +599,7 @@ def bench(a: argparse.Namespace) -> None:
             rows.append(row("Orfeo ToolBox ImageClassifier", k, otb, px=px))
         if k == scales[0] and not a.no_workers:
             wout = work / f"map_rc_w2_{side}.tif"
-            w2 = r["w2"] = run_measured(
+            w2 = r["w2"] = _measure.run_measured(
                 [*rc, "--workers", "2", *predict_args(scene, model, wout, a.chunks)],
                 logs / f"rc_w2_{k}.log",
             )

@@ -1,36 +1,53 @@
-"""Benchmark: Shepherd segmentation time and peak memory, sample scene vs a scene 4x its area.
+"""Benchmark: Shepherd segmentation time and peak memory at 1x, 4x and 16x the sample scene.
 
 Each run happens in a fresh subprocess, so that its peak resident memory (``VmHWM``, the
-high-water mark since exec; not ``ru_maxrss``, which inherits the parent's at fork) is its
-own. The 4x scene is the sample scene tiled 2 x 2 into a temporary GeoTIFF. The peak memory
-of the large scene must stay well under 4x that of the sample scene: the label raster is never
-held in memory, only per-segment tables.
+high-water mark since exec, read by the child from ``/proc/self/status`` after the segment
+raster is written; not ``ru_maxrss``, which on Linux inherits the parent's RSS at fork) is its
+own. The kx scene is the 1000 x 1000 sample scene tiled sqrt(k) x sqrt(k) (2 x 2 for 4x, 4 x 4
+for 16x) into a temporary GeoTIFF. The label raster of the scene is never held in memory, only
+per-segment tables (sizes, band sums, first pixels, adjacency pairs). Those tables start with
+one row per seed component (connected pixels of equal k-means seed, before clump elimination),
+so the peak grows with the number of seed components, i.e. with the scene's area.
+
+Prints, per scale: pixels, chunks, seed components, final segments, time of the tables
+(segmentation) and of the write (the lazy paint pass), process wall time (interpreter start and
+imports included), peak RSS (``VmHWM``) at the end and before the write, and the RSS after the
+imports; then the ratios against the 1x run of the same invocation: peak(kx) / peak(1x), peak
+above the imports, time, segments and seed components.
 
 Also measures the seams of the per-chunk methods (slic, felzenszwalb) on the sample scene:
 in memory (one chunk) against 256-pixel chunks.
 
 Usage::
 
-    python benchmarks/bench_segment.py [--chunks 512] [--no-seams]
+    python benchmarks/bench_segment.py [--scales 1,4,16] [--chunks 512] [--no-seams]
+
+(about 75 s on two cores with the defaults.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import math
 import os
+import platform
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+
+import _measure  # benchmarks/_measure.py (the script's folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "scene.tif"
 
 
-def tile_2x2(src_path: Path, dst_path: Path) -> None:
-    """Write the scene tiled 2 x 2 (4x the area) as a tiled, compressed GeoTIFF."""
+def tile_scene(src_path: Path, dst_path: Path, n: int) -> None:
+    """Write the scene tiled n x n (n^2 times the area) as a tiled, compressed GeoTIFF."""
     import numpy as np
     import rasterio
 
@@ -38,7 +55,7 @@ def tile_2x2(src_path: Path, dst_path: Path) -> None:
         data = src.read()
         profile = src.profile
         descriptions = src.descriptions
-    big = np.tile(data, (1, 2, 2))
+    big = np.tile(data, (1, n, n))
     profile.update(width=big.shape[2], height=big.shape[1], tiled=True, blockxsize=256,
                    blockysize=256, compress="deflate")  # fmt: skip
     with rasterio.open(dst_path, "w", **profile) as dst:
@@ -50,11 +67,20 @@ def tile_2x2(src_path: Path, dst_path: Path) -> None:
 
 def _vm_hwm_mb() -> float:
     """Peak resident memory of this process since exec, in MB (Linux ``VmHWM``)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return _measure.high_water() / 2**20
+
+
+class _SeedComponents(logging.Handler):
+    """Catches the number of seed components (before clump elimination) that
+    ``rasterclass.objects`` logs: the per-segment tables are this long until elimination."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.n = -1
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith("%d seed components") and record.args:
+            self.n = int(record.args[0])
 
 
 def child(path: str, chunks: int, out: str) -> None:
@@ -66,11 +92,16 @@ def child(path: str, chunks: int, out: str) -> None:
     from rasterclass.objects import segment
 
     dask.config.set(scheduler="threads")
+    components = _SeedComponents()
+    log = logging.getLogger("rasterclass.objects")
+    log.addHandler(components)
+    log.setLevel(logging.INFO)
     base = _vm_hwm_mb()
     t0 = time.perf_counter()
     scene = open_scene(path, chunks=chunks)
     segs = segment(scene)
     t1 = time.perf_counter()
+    peak_tables = _vm_hwm_mb()
     write_segments(segs, out, overwrite=True)
     t2 = time.perf_counter()
     peak = _vm_hwm_mb()
@@ -80,9 +111,11 @@ def child(path: str, chunks: int, out: str) -> None:
                 "pixels": scene.shape[1] * scene.shape[2],
                 "chunks": len(scene.data.chunks[1]) * len(scene.data.chunks[2]),
                 "segments": int(segs.attrs["n_segments"]),
+                "components": components.n,
                 "tables_s": t1 - t0,
                 "write_s": t2 - t1,
                 "peak_mb": peak,
+                "peak_tables_mb": peak_tables,
                 "after_imports_mb": base,
             }
         )
@@ -90,10 +123,14 @@ def child(path: str, chunks: int, out: str) -> None:
 
 
 def run(path: Path, chunks: int, tmp: Path) -> dict:
+    """One measured run in a fresh subprocess; its JSON report plus the process wall time."""
     cmd = [sys.executable, __file__, "--child", str(path), "--chunks", str(chunks),
            "--out", str(tmp / f"segs_{path.stem}.tif")]  # fmt: skip
+    t0 = time.perf_counter()
     res = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    out["wall_s"] = time.perf_counter() - t0
+    return out
 
 
 def seams() -> None:
@@ -123,6 +160,11 @@ def seams() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scales",
+        default="1,4,16",
+        help="scene areas as multiples of the sample scene, perfect squares (default 1,4,16)",
+    )
     parser.add_argument("--chunks", type=int, default=512)
     parser.add_argument("--child")
     parser.add_argument("--out")
@@ -131,34 +173,62 @@ def main() -> None:
     if args.child:
         child(args.child, args.chunks, args.out)
         return
+    scales = sorted({int(k) for k in args.scales.split(",")})
+    for k in scales:
+        if math.isqrt(k) ** 2 != k:
+            parser.error(f"scale {k} is not a perfect square (the scene is tiled n x n)")
+    if scales[0] != 1:
+        parser.error("the scales must include 1 (the baseline of the ratios)")
+    started = time.perf_counter()
+    print(f"command: python benchmarks/bench_segment.py {' '.join(sys.argv[1:])}".rstrip())
+    print(
+        f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.platform()}; "
+        f"nproc {os.cpu_count()}; load average {os.getloadavg()[0]:.1f} at start"
+    )
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        big = tmp / "scene_4x.tif"
-        tile_2x2(SAMPLE, big)
         print(f"Shepherd segmentation (default parameters), chunks {args.chunks}, "
               f"{os.cpu_count()} CPUs")  # fmt: skip
         results = {}
-        for name, path in (("sample 1000x1000", SAMPLE), ("4x area 2000x2000", big)):
+        for k in scales:
+            n = math.isqrt(k)
+            if n == 1:
+                path = SAMPLE
+            else:
+                path = tmp / f"scene_{k}x.tif"
+                tile_scene(SAMPLE, path, n)
             r = run(path, args.chunks, tmp)
-            results[name] = r
+            results[k] = r
+            side = f"{n * 1000}x{n * 1000}"
             print(
-                f"  {name:<18} {r['pixels']:>9} px {r['chunks']:>3} chunks "
-                f"{r['segments']:>6} segments  tables {r['tables_s']:5.1f} s  "
-                f"write {r['write_s']:5.1f} s  peak RSS {r['peak_mb']:6.0f} MB "
-                f"(after imports {r['after_imports_mb']:.0f} MB)"
+                f"  {k:>2}x {side:<9} {r['pixels'] / 1e6:4.0f} Mpx {r['chunks']:>3} chunks "
+                f"{r['components']:>9} seed components -> {r['segments']:>6} segments  "
+                f"tables {r['tables_s']:5.1f} s  write {r['write_s']:4.1f} s  "
+                f"process {r['wall_s']:5.1f} s  peak RSS {r['peak_mb']:5.0f} MB (after imports "
+                f"{r['after_imports_mb']:.0f} MB, above them "
+                f"{r['peak_mb'] - r['after_imports_mb']:.0f} MB; "
+                f"peak before the write {r['peak_tables_mb']:.0f} MB)",
+                flush=True,
             )
-        small, large = results.values()
-        ratio = large["peak_mb"] / small["peak_mb"]
-        growth = (large["peak_mb"] - large["after_imports_mb"]) / max(
-            small["peak_mb"] - small["after_imports_mb"], 1
-        )
-        time_ratio = (large["tables_s"] + large["write_s"]) / (small["tables_s"] + small["write_s"])
-        print(
-            f"  4x area: peak memory x{ratio:.2f} (above the imports: x{growth:.2f}), "
-            f"time x{time_ratio:.2f}"
-        )
+        small = results[1]
+        small_time = small["tables_s"] + small["write_s"]
+        small_above = max(small["peak_mb"] - small["after_imports_mb"], 1)
+        print("ratios against the 1x run:")
+        for k in scales[1:]:
+            large = results[k]
+            ratio = large["peak_mb"] / small["peak_mb"]
+            growth = (large["peak_mb"] - large["after_imports_mb"]) / small_above
+            time_ratio = (large["tables_s"] + large["write_s"]) / small_time
+            print(
+                f"  {k:>2}x area: peak memory x{ratio:.2f} (above the imports: x{growth:.2f}), "
+                f"time x{time_ratio:.2f} (x{time_ratio / k:.2f} per pixel), "
+                f"process wall x{large['wall_s'] / small['wall_s']:.2f}, "
+                f"segments x{large['segments'] / small['segments']:.2f}, "
+                f"seed components x{large['components'] / small['components']:.2f}"
+            )
     if not args.no_seams:
         seams()
+    print(f"benchmark wall time {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
