@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import xml.etree.ElementTree as ET
 
 import dask
@@ -28,6 +29,9 @@ from rasterclass import (
 from rasterclass.apply import stack_probabilities
 from rasterclass.errors import EstimatorError, OutputExistsError
 from rasterclass.estimators.presets import make_estimator
+from rasterclass.io import _write_chunks
+from rasterclass.model import class_map_for
+from tests.conftest import synthetic_arrays, write_raster
 
 
 @pytest.fixture
@@ -195,6 +199,39 @@ def test_no_overwrite_without_flag_and_failure_leaves_nothing(tmp_path, scene_pa
     with pytest.raises(RuntimeError, match="boom"):
         write_map(predict_raster(scene, bad)["classes"], target, model.class_map)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("chunks", [13, 100, 300])
+def test_writer_predicts_every_pixel_once_whatever_the_chunks(tmp_path, chunks):
+    """Write windows are runs of whole chunks: a chunk side that does not divide the 256 px
+    tile (300), or tiny chunks (13), must not make the writer compute a chunk twice."""
+    scene_arr, _ = synthetic_arrays()
+    path = write_raster(tmp_path / "big.tif", np.tile(scene_arr, (1, 6, 5)), nodata=float("nan"))
+    lock, predicted = threading.Lock(), [0]
+
+    class Counting(RandomForestClassifier):
+        def predict(self, X):
+            with lock:
+                predicted[0] += len(X)
+            return super().predict(X)
+
+    rng = np.random.default_rng(0)
+    est = Counting(n_estimators=3, random_state=0).fit(rng.random((40, 3)), [1, 2] * 20)
+    scene = open_scene(path, chunks=chunks)
+    valid = int(np.isfinite(scene.values).all(axis=0).sum())
+    out = write_map(predict_raster(scene, est)["classes"], tmp_path / "m.tif", class_map_for(est))
+    assert predicted[0] == valid
+    with rasterio.open(out) as src:
+        data = src.read(1)
+    expected = predict_raster(scene.compute(), est)["classes"].values
+    np.testing.assert_array_equal(data, expected)
+
+
+def test_write_chunks_are_runs_of_whole_chunks():
+    assert _write_chunks((512, 512, 100)) == (512, 512, 100)
+    assert _write_chunks((300, 300, 40)) == (300, 300, 40)
+    assert _write_chunks((100,) * 7 + (30,)) == (300, 300, 130)
+    assert sum(_write_chunks((13,) * 77)) == 13 * 77
 
 
 def test_write_probabilities(tmp_path, scene_path, model):

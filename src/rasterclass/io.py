@@ -472,8 +472,23 @@ def _tmp_path(path: PathLike, suffix: str = "") -> str:
     return str(p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp{suffix}"))
 
 
-def _write_chunk_side(n: int) -> int:
-    return max(TILE, round(n / TILE) * TILE)
+def _write_chunks(chunks: Sequence[int]) -> tuple[int, ...]:
+    """Write windows along one axis: runs of whole source chunks, each at least one tile long.
+
+    Windows never cut a source chunk, so no chunk (no prediction) is computed twice, and tiny
+    chunks are grouped so that GDAL gets tile-sized writes. Chunks that are multiples of the
+    256 px tile (the default) give tile-aligned windows.
+    """
+    out: list[int] = []
+    run = 0
+    for c in chunks:
+        run += c
+        if run >= TILE:
+            out.append(run)
+            run = 0
+    if run:
+        out.append(run)
+    return tuple(out)
 
 
 def _as_3d(arr: xr.DataArray) -> xr.DataArray:
@@ -521,24 +536,19 @@ def write_rasters(
         return []
     check_writable([o.path for o in outputs], overwrite)
     grid = scene_grid(outputs[0].array)
-    arrays = []
+    datas = []
     for out in outputs:
         arr = _as_3d(out.array)
         if (arr.sizes["y"], arr.sizes["x"]) != (grid.height, grid.width):
             raise RasterclassIOError("all outputs written together must share one grid")
-        data = arr.data if isinstance(arr.data, da.Array) else da.from_array(arr.data)
-        side_y = _write_chunk_side(max(data.chunks[1]))
-        side_x = _write_chunk_side(max(data.chunks[2]))
-        arrays.append((out, data, side_y, side_x))
-    side_y = max(a[2] for a in arrays)
-    side_x = max(a[3] for a in arrays)
-    chunks_y, chunks_x = _split(grid.height, side_y), _split(grid.width, side_x)
-    datas = [d.rechunk((d.shape[0], chunks_y, chunks_x)) for _, d, _, _ in arrays]
+        datas.append(arr.data if isinstance(arr.data, da.Array) else da.from_array(arr.data))
+    chunks_y, chunks_x = _write_chunks(datas[0].chunks[1]), _write_chunks(datas[0].chunks[2])
+    datas = [d.rechunk((d.shape[0], chunks_y, chunks_x)) for d in datas]
     tmps = [_tmp_path(o.path, ".tif") for o in outputs]
     datasets = []
     try:
         for out, data, tmp in zip(outputs, datas, tmps, strict=True):
-            datasets.append(_create_geotiff(tmp, out, data, grid, side_y, side_x))
+            datasets.append(_create_geotiff(tmp, out, data, grid))
         windows = list(_block_windows(chunks_y, chunks_x))
         tasks = [[d.blocks[:, i, j] for d in datas] for i, j, _ in windows]
         for done, ((_, _, window), blocks) in enumerate(
@@ -573,9 +583,7 @@ def write_rasters(
     return [str(o.path) for o in outputs]
 
 
-def _create_geotiff(
-    tmp: str, out: RasterOutput, data: da.Array, grid: Grid, side_y: int, side_x: int
-) -> Any:
+def _create_geotiff(tmp: str, out: RasterOutput, data: da.Array, grid: Grid) -> Any:
     dtype = np.dtype(data.dtype)
     profile = {
         "driver": "GTiff",

@@ -8,6 +8,7 @@ prediction, calibrated against the benchmark in ``benchmarks/bench_predict.py``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
 from collections.abc import Sequence
@@ -127,7 +128,8 @@ def plan_run(
     # the writer holds at most 2 blocks per thread (computing or finished, waiting for their
     # turn to be written: parallel.compute_stream)
     out_bytes = (n_classes + 2) * 4 if probabilities else 1
-    write_side = max(TILE, round(max(cy, cx) / TILE) * TILE)
+    # write windows are runs of whole chunks, at least a tile long (io._write_chunks)
+    write_side = math.ceil(TILE / max(cy, cx)) * max(cy, cx)
     batch = 2 * threads * write_side * write_side * out_bytes
     peak = BASE_PROCESS_BYTES + 2 * model_bytes + threads * per_chunk + batch
     plan = Plan(
