@@ -11,7 +11,7 @@ from rasterclass import unsupervised
 from rasterclass.estimators.presets import parse_params
 
 from .main import cli, progress_bar, scene_options
-from .options import overwrite_opt, scene_args
+from .options import overwrite_opt, scene_args, vector_args
 
 
 def _echo_outputs(outputs: list[str], started: float) -> None:
@@ -172,16 +172,7 @@ def relabel(
     type=click.Path(dir_okay=False),
     help="Cluster model (--save-model of `cluster`) or its statistics table (--stats).",
 )
-@click.option(
-    "-t",
-    "--training",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Training polygons or points (GeoPackage, shapefile, GeoJSON; any CRS).",
-)
-@click.option("-c", "--class-column", required=True, help="Column with the class of each feature.")
-@click.option("--layer", help="Layer of the training file (multi-layer GeoPackage).")
-@click.option("--all-touched", is_flag=True, help="Use every pixel a polygon touches.")
+@vector_args
 @click.option(
     "-o",
     "--output",

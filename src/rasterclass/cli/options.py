@@ -42,7 +42,7 @@ scene_args = _stack(
     ),
 )
 
-training_args = _stack(
+vector_args = _stack(
     click.option(
         "-t",
         "--training",
@@ -53,6 +53,16 @@ training_args = _stack(
     click.option(
         "-c", "--class-column", required=True, help="Column with the class of each feature."
     ),
+    click.option("--layer", help="Layer of the training file (multi-layer GeoPackage)."),
+    click.option(
+        "--all-touched",
+        is_flag=True,
+        help="Sample every pixel a polygon touches (default: pixel centre inside).",
+    ),
+)
+
+training_args = _stack(
+    vector_args,
     click.option(
         "-m",
         "--method",
@@ -70,14 +80,8 @@ training_args = _stack(
         help="Classifier parameter (repeatable), e.g. -p n_estimators=300.",
     ),
     click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
-    click.option(
-        "--all-touched",
-        is_flag=True,
-        help="Sample every pixel a polygon touches (default: pixel centre inside).",
-    ),
     click.option("--max-samples-per-class", type=int, help="Cap of training pixels per class."),
     click.option("--legend", type=click.Path(dir_okay=False), help="Legend CSV: code,name,color."),
-    click.option("--layer", help="Layer of the training file (multi-layer GeoPackage)."),
     click.option(
         "--cv",
         "cv_folds",
