@@ -1,13 +1,15 @@
-"""Benchmark: Shepherd segmentation time and peak memory at 1x, 4x and 16x the sample scene.
+"""Benchmark: Shepherd segmentation time and peak memory at 1x, 4x and 16x a base scene.
 
 Each run happens in a fresh subprocess, so that its peak resident memory (``VmHWM``, the
 high-water mark since exec, read by the child from ``/proc/self/status`` after the segment
 raster is written; not ``ru_maxrss``, which on Linux inherits the parent's RSS at fork) is its
-own. The kx scene is the 1000 x 1000 sample scene tiled sqrt(k) x sqrt(k) (2 x 2 for 4x, 4 x 4
-for 16x) into a temporary GeoTIFF. The label raster of the scene is never held in memory, only
-per-segment tables (sizes, band sums, first pixels, adjacency pairs). Those tables start with
-one row per seed component (connected pixels of equal k-means seed, before clump elimination),
-so the peak grows with the number of seed components, i.e. with the scene's area.
+own. The 1x scene is the 1000 x 1000 sample scene tiled ``--base`` x ``--base`` (default 2:
+2000 x 2000, four 1024-pixel segmentation tiles, so that both threads of a 2-core machine are
+busy already at 1x); the kx scene is the sample tiled ``base * sqrt(k)`` times each way (8000 x
+8000 for 16x), in a temporary GeoTIFF. Shepherd segments in fixed tiles (``-p tile=1024``):
+each tile's seed components and clumps are handled inside the tile, and only the segments that
+touch a tile edge (and their neighbours) are joined across tiles, so the peak should follow the
+tile size and the threads, not the scene's area.
 
 Prints, per scale: pixels, chunks, seed components, final segments, time of the tables
 (segmentation) and of the write (the lazy paint pass), process wall time (interpreter start and
@@ -16,13 +18,14 @@ imports; then the ratios against the 1x run of the same invocation: peak(kx) / p
 above the imports, time, segments and seed components.
 
 Also measures the seams of the per-chunk methods (slic, felzenszwalb) on the sample scene:
-in memory (one chunk) against 256-pixel chunks.
+in memory (one chunk) against 256-pixel chunks; and Shepherd's chunk invariance (256-pixel
+chunks against one chunk) and the effect of its tiles (``tile=256`` against one tile).
 
 Usage::
 
-    python benchmarks/bench_segment.py [--scales 1,4,16] [--chunks 512] [--no-seams]
+    python benchmarks/bench_segment.py [--scales 1,4,16] [--base 2] [--chunks 512] [--no-seams]
 
-(about 75 s on two cores with the defaults.)
+(about 3 minutes on two cores with the defaults.)
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def _vm_hwm_mb() -> float:
 
 class _SeedComponents(logging.Handler):
     """Catches the number of seed components (before clump elimination) that
-    ``rasterclass.objects`` logs: the per-segment tables are this long until elimination."""
+    ``rasterclass.objects`` logs (summed over the tiles)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -141,16 +144,18 @@ def seams() -> None:
     from rasterclass.objects import seam_statistics, segment
 
     print("\nseams of the per-chunk methods (sample scene, 256-px chunks vs one chunk):")
-    for method in ("slic", "felzenszwalb", "shepherd"):
+    runs = [("slic", {}), ("felzenszwalb", {}), ("shepherd", {}), ("shepherd", {"tile": 256})]
+    for method, params in runs:
         whole = segment(open_scene(SAMPLE, chunks=1000), method).values
         t0 = time.perf_counter()
-        tiled = segment(open_scene(SAMPLE, chunks=256), method).values
+        tiled = segment(open_scene(SAMPLE, chunks=256), method, **params).values
         dt = time.perf_counter() - t0
         valid = whole > 0
         ari = adjusted_rand_score(whole[valid], tiled[valid])
         sw, st = seam_statistics(whole, 256), seam_statistics(tiled, 256)
         print(
-            f"  {method:<13} {dt:5.1f} s  segments {len(set(tiled[valid].tolist())):>6}  "
+            f"  {method + ''.join(f' {k}={v}' for k, v in params.items()):<22} {dt:5.1f} s  "
+            f"segments {len(set(tiled[valid].tolist())):>6}  "
             f"boundary share on chunk lines: one chunk {sw['face_boundary_share']:.3f}, "
             f"chunked {st['face_boundary_share']:.3f} (all pairs {sw['boundary_share']:.3f}); "
             f"segments crossing chunk lines {int(sw['cut_segments'])} -> "
@@ -163,7 +168,13 @@ def main() -> None:
     parser.add_argument(
         "--scales",
         default="1,4,16",
-        help="scene areas as multiples of the sample scene, perfect squares (default 1,4,16)",
+        help="scene areas as multiples of the 1x scene, perfect squares (default 1,4,16)",
+    )
+    parser.add_argument(
+        "--base",
+        type=int,
+        default=2,
+        help="the 1x scene is the sample scene tiled BASE x BASE (default 2: 2000 x 2000)",
     )
     parser.add_argument("--chunks", type=int, default=512)
     parser.add_argument("--child")
@@ -191,7 +202,7 @@ def main() -> None:
               f"{os.cpu_count()} CPUs")  # fmt: skip
         results = {}
         for k in scales:
-            n = math.isqrt(k)
+            n = math.isqrt(k) * args.base
             if n == 1:
                 path = SAMPLE
             else:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import dask
 import dask.array as da
 import geopandas as gpd
 import numpy as np
@@ -12,7 +14,10 @@ import pytest
 import rasterio
 import xarray as xr
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
+from sklearn.metrics import adjusted_rand_score
 
 from rasterclass import extract_samples, open_scene
 from rasterclass.apply import paint_segments
@@ -110,6 +115,84 @@ def test_shepherd_chunk_invariance_synthetic(scene_path, chunks, connectivity):
         mask = segs == sid
         assert ndimage.label(mask, structure=structure)[1] == 1
         assert mask.sum() >= 6
+
+
+def check_segments(segs: np.ndarray, valid: np.ndarray, connectivity: int, min_size: int) -> None:
+    """0 exactly at nodata, ids 1..n, every segment connected, and every segment smaller than
+    ``min_size`` has no neighbouring segment (only nodata around it)."""
+    np.testing.assert_array_equal(segs > 0, valid)
+    assert np.array_equal(np.unique(segs[segs > 0]), np.arange(1, segs.max() + 1))
+    structure = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
+    sizes = np.bincount(segs.ravel())
+    for sid, sl in enumerate(ndimage.find_objects(segs), start=1):
+        mask = segs[sl] == sid
+        assert ndimage.label(mask, structure=structure)[1] == 1, sid
+        if sizes[sid] < min_size:
+            ring = ndimage.binary_dilation(segs == sid, structure=structure)
+            assert set(np.unique(segs[ring]).tolist()) <= {0, sid}, sid
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+@pytest.mark.parametrize("tile", [16, 23, 40])
+def test_shepherd_tiles_do_not_depend_on_the_chunks(scene_path, tile, connectivity, caplog):
+    """Segments cross the fixed tiles (joined across tile edges); any chunking gives the same
+    ids, and only the segments touching tile edges are joined globally."""
+    params = {"n_clusters": 6, "min_size": 6, "connectivity": connectivity, "seed": 3}
+    with caplog.at_level("INFO", logger="rasterclass.objects"):
+        oracle = segment(open_scene(scene_path).compute(), tile=tile, **params).values
+    joined = [r for r in caplog.records if r.msg.startswith("join across")]
+    assert len(joined) == 1 and joined[0].args[0] == math.ceil(61 / tile) * math.ceil(75 / tile)
+    for chunks in [(7, 11), (61, 9), (23, 23), (61, 75)]:
+        scene = open_scene(scene_path).chunk({"y": chunks[0], "x": chunks[1]})
+        np.testing.assert_array_equal(segment(scene, tile=tile, **params).values, oracle)
+    _, truth = synthetic_arrays()
+    check_segments(oracle, truth > 0, connectivity, 6)
+    # close to the one-tile segmentation (the tiles change only decisions near their edges),
+    # and segments cross tile lines as often: the tiles are not seams
+    whole = segment(open_scene(scene_path).compute(), **params).values
+    valid = whole > 0
+    assert adjusted_rand_score(whole[valid], oracle[valid]) > 0.8
+    rows = np.arange(tile, 61, tile)
+
+    def crossing(segs: np.ndarray) -> float:
+        return float((segs[rows - 1] == segs[rows])[segs[rows] > 0].mean())
+
+    assert crossing(oracle) > 0.3
+    assert abs(crossing(oracle) - crossing(whole)) < 0.1
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    tile=st.integers(3, 50),
+    cy=st.integers(4, 40),
+    cx=st.integers(4, 40),
+    min_size=st.integers(1, 20),
+    connectivity=st.sampled_from([4, 8]),
+    seed=st.integers(0, 3),
+)
+def test_shepherd_laws_hypothesis(tile, cy, cx, min_size, connectivity, seed):
+    """For any tile, chunking, min_size and seed: the chunked result equals the in-memory one,
+    nodata stays nodata, segments are connected and reach min_size unless isolated."""
+    data, truth = synthetic_arrays(37, 45, seed=seed)
+    data[:, 20:24, 5:40] = np.nan  # a nodata band across tiles
+    truth[20:24, 5:40] = 0
+    scene = xr.DataArray(data, dims=("band", "y", "x"), coords={"band": ["a", "b", "c"]})
+    params = {"n_clusters": 8, "min_size": min_size, "connectivity": connectivity, "seed": 0}
+    oracle = segment(scene, tile=tile, **params).values
+    chunked = segment(scene.chunk({"y": cy, "x": cx}), tile=tile, **params).values
+    np.testing.assert_array_equal(chunked, oracle)
+    check_segments(oracle, truth > 0, connectivity, min_size)
+
+
+def test_shepherd_tiles_same_map_on_every_local_scheduler(scene_path):
+    """Tables on one scheduler, tiles painted on another (processes: pickled, other
+    interpreters): the same ids."""
+    params = {"n_clusters": 6, "min_size": 6, "seed": 3, "tile": 20}
+    segs = segment(open_scene(scene_path, chunks=16), **params)
+    threads = segs.data.compute(scheduler="threads")
+    with dask.config.set(scheduler="sync"):
+        np.testing.assert_array_equal(segment(open_scene(scene_path), **params).values, threads)
+    np.testing.assert_array_equal(segs.data.compute(scheduler="processes", num_workers=2), threads)
 
 
 # --- 2. features chunked == numpy -----------------------------------------------------------
