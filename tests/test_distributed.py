@@ -59,6 +59,21 @@ def test_byte_identical_on_threads_processes_and_local_cluster(tmp_path, big_sce
     assert digest(threads) == digest(procs) == digest(dist)
 
 
+def test_segmentation_byte_identical_on_a_local_cluster(tmp_path, big_scene):
+    """Shepherd segmentation (tables and paint pass) in 64 px tiles: the same file on threads
+    and on two worker processes."""
+    from rasterclass.io import write_segments
+    from rasterclass.objects import segment
+
+    params = {"n_clusters": 6, "min_size": 6, "seed": 3, "tile": 64}
+    segs = segment(open_scene(big_scene, chunks=48), **params)
+    threads = write_segments(segs, tmp_path / "t.tif")
+    with compute_on(workers=2):
+        segs = segment(open_scene(big_scene, chunks=100), **params)
+        dist = write_segments(segs, tmp_path / "d.tif")
+    assert digest(threads) == digest(dist)
+
+
 def test_every_tile_written_from_several_workers(tmp_path, big_scene, model):
     oracle = predict_raster(open_scene(big_scene).compute(), model)["classes"].values
     with compute_on(workers=2):
