@@ -96,3 +96,17 @@ def test_an_error_in_a_task_propagates_and_stops_the_stream():
         for (v,) in compute_stream(tasks, limit=2):
             seen.append(v)
     assert seen == [0, 1, 2]
+
+
+def _pid(_: int) -> int:
+    return os.getpid()
+
+
+def test_processes_use_one_pool_for_the_whole_stream():
+    """dask's ``processes`` scheduler starts a pool (new interpreters, all imports) per
+    ``dask.compute``; a stream of 12 tasks in batches of 2 runs in the same 2 processes."""
+    tasks = [(dask.delayed(_pid)(k),) for k in range(12)]
+    with dask.config.set(scheduler="processes", num_workers=2):
+        pids = {pid for (pid,) in compute_stream(tasks, limit=2)}
+    assert 1 <= len(pids) <= 2
+    assert os.getpid() not in pids

@@ -16,6 +16,7 @@ from typing import Any
 
 import dask
 import dask.local
+import dask.multiprocessing
 import dask.threaded
 
 from rasterclass.errors import ComputeError, RasterclassError
@@ -132,8 +133,9 @@ def compute_stream(
 
     Runs on the active scheduler: dask's threads (a pool of per-task synchronous computes), a
     ``distributed.Client`` (``client.compute``; the cluster's threads), the synchronous
-    scheduler, or, for anything else (``processes``, a custom ``get``), bounded batches of
-    ``dask.compute``. A cluster that loses its workers raises :class:`ComputeError`.
+    scheduler, ``processes`` (bounded batches on one process pool for the whole stream) or,
+    for anything else (a custom ``get``), bounded batches of ``dask.compute``. A cluster that
+    loses its workers raises :class:`ComputeError`.
     """
     limit = limit or in_flight()
     client = active_client()
@@ -148,6 +150,8 @@ def compute_stream(
         elif scheduler in (dask.threaded.get, dask.local.get_sync):
             for task in tasks:
                 yield dask.compute(*task, scheduler="sync")
+        elif scheduler is dask.multiprocessing.get and dask.config.get("pool", None) is None:
+            yield from _stream_processes(tasks, limit)
         else:
             for start in range(0, len(tasks), limit):
                 yield from dask.compute(*[tuple(t) for t in tasks[start : start + limit]])
@@ -176,6 +180,22 @@ def _stream_threads(
             yield pending.pop(k).result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stream_processes(tasks: Sequence[Sequence[Any]], limit: int) -> Iterator[tuple[Any, ...]]:
+    """Bounded batches on one process pool for the whole stream.
+
+    dask's ``processes`` scheduler starts a new pool (new interpreters, every import again) for
+    each ``dask.compute`` that is given none: one pool per batch.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    context = dask.multiprocessing.get_context()
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for start in range(0, len(tasks), limit):
+            batch = [tuple(t) for t in tasks[start : start + limit]]
+            yield from dask.compute(*batch, scheduler="processes", pool=pool)
 
 
 def _stream_distributed(
