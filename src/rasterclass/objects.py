@@ -1021,20 +1021,32 @@ def _group_reduce(ufunc: np.ufunc, inv: np.ndarray, values: np.ndarray, n: int) 
 def _feature_block(
     block: np.ndarray, seg: np.ndarray, r0: int, c0: int, ndvi: tuple[int, int] | None
 ) -> dict[str, Any]:
-    """Partial per-segment statistics of one block."""
+    """Partial per-segment statistics of one block (band by band: float64 temporaries are one
+    band of the block, not all of them)."""
     n_bands, _, w = block.shape
     s = np.where(np.isfinite(block).all(axis=0), np.asarray(seg).astype(np.int64), 0)
     flat = s.ravel()
     where = np.flatnonzero(flat > 0)
     ids, inv = np.unique(flat[where], return_inverse=True)
     n = len(ids)
-    X = block.reshape(n_bands, -1)[:, where].astype(np.float64).T  # (p, bands)
     count = np.bincount(inv, minlength=n)
-    mean = np.stack([np.bincount(inv, X[:, b], n) for b in range(n_bands)], axis=1)
-    mean /= np.maximum(count, 1)[:, None]
-    m2 = np.stack(
-        [np.bincount(inv, (X[:, b] - mean[inv, b]) ** 2, n) for b in range(n_bands)], axis=1
-    )
+    order = np.argsort(inv, kind="stable")  # groups of pixels, for the min / max reductions
+    starts = np.r_[0, np.flatnonzero(np.diff(inv[order])) + 1] if n else np.empty(0, np.intp)
+
+    def band(b: int) -> np.ndarray:
+        return block[b].reshape(-1)[where].astype(np.float64)
+
+    def reduce(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+        return ufunc.reduceat(values[order], starts, axis=0) if n else values[:0]
+
+    mean, m2 = np.empty((n, n_bands)), np.empty((n, n_bands))
+    vmin, vmax = np.empty((n, n_bands)), np.empty((n, n_bands))
+    for b in range(n_bands):
+        v = band(b)
+        mean[:, b] = np.bincount(inv, v, n) / np.maximum(count, 1)
+        m2[:, b] = np.bincount(inv, (v - mean[inv, b]) ** 2, n)
+        vmin[:, b] = reduce(np.minimum, v)
+        vmax[:, b] = reduce(np.maximum, v)
     rows, cols = np.divmod(where, w)
     rows = rows + r0
     cols = cols + c0
@@ -1044,14 +1056,14 @@ def _feature_block(
         "count": count,
         "mean": mean,
         "m2": m2,
-        "min": _group_reduce(np.minimum, inv, X, n) if n else np.empty((0, n_bands)),
-        "max": _group_reduce(np.maximum, inv, X, n) if n else np.empty((0, n_bands)),
-        "rc_min": _group_reduce(np.minimum, inv, rc, n) if n else np.empty((0, 2), np.int64),
-        "rc_max": _group_reduce(np.maximum, inv, rc, n) if n else np.empty((0, 2), np.int64),
+        "min": vmin,
+        "max": vmax,
+        "rc_min": reduce(np.minimum, rc),
+        "rc_max": reduce(np.maximum, rc),
         "rc_sum": np.stack([np.bincount(inv, rows, n), np.bincount(inv, cols, n)], axis=1),
     }
     if ndvi is not None:
-        red, nir = X[:, ndvi[0]], X[:, ndvi[1]]
+        red, nir = band(ndvi[0]), band(ndvi[1])
         den = nir + red
         v = np.divide(nir - red, den, out=np.zeros_like(den), where=den != 0)
         out["ndvi"] = np.bincount(inv, v, n)
