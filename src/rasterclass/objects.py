@@ -1212,59 +1212,66 @@ def _combine_features(
     names: list[str],
     with_ndvi: bool,
 ) -> pd.DataFrame:
+    """Combine the blocks' partial statistics into one row per segment.
+
+    The partials are taken out of ``parts`` key by key as they are combined (their memory is
+    freed as the table grows), and the float columns are written into one block that the
+    DataFrame takes without a copy.
+    """
     n_bands = len(names)
-    all_ids = np.concatenate([p["ids"] for p in parts])
-    uid, ginv = np.unique(all_ids, return_inverse=True)
-    n = len(uid)
-    cnt = np.concatenate([p["count"] for p in parts]).astype(np.float64)
-    mean_i = np.concatenate([p["mean"] for p in parts]).reshape(-1, n_bands)
-    m2_i = np.concatenate([p["m2"] for p in parts]).reshape(-1, n_bands)
-    total = np.bincount(ginv, cnt, n)
-    mean = np.stack([np.bincount(ginv, cnt * mean_i[:, b], n) for b in range(n_bands)], axis=1)
-    mean /= np.maximum(total, 1)[:, None]
-    m2 = np.stack(
-        [
-            np.bincount(ginv, m2_i[:, b] + cnt * (mean_i[:, b] - mean[ginv, b]) ** 2, n)
-            for b in range(n_bands)
-        ],
-        axis=1,
-    )
-    std = np.sqrt(np.maximum(m2, 0) / np.maximum(total, 1)[:, None])
 
     def cat(key: str, width: int) -> np.ndarray:
-        return np.concatenate([p[key] for p in parts]).reshape(-1, width)
+        return np.concatenate([p.pop(key) for p in parts]).reshape(-1, width)
 
-    if n:
-        vmin = _group_reduce(np.minimum, ginv, cat("min", n_bands), n)
-        vmax = _group_reduce(np.maximum, ginv, cat("max", n_bands), n)
-        rc_min = _group_reduce(np.minimum, ginv, cat("rc_min", 2), n)
-        rc_max = _group_reduce(np.maximum, ginv, cat("rc_max", 2), n)
-    else:
-        vmin = vmax = np.empty((0, n_bands))
-        rc_min = rc_max = np.empty((0, 2))
-    rc_sum = np.stack([np.bincount(ginv, cat("rc_sum", 2)[:, k], n) for k in range(2)], axis=1)
-    perim = np.bincount(ginv, np.concatenate([p["perimeter"] for p in parts]), n)
-    perim += _edge_perimeter(parts, layout, chunks, uid)
-    frame: dict[str, Any] = {
-        "pixels": total.astype(np.int64),
-        "area": total,
-        "perimeter": perim.astype(np.int64),
-        "compactness": 4 * math.pi * total / np.maximum(perim, 1) ** 2,
-    }
-    side = rc_max - rc_min + 1
-    frame["elongation"] = side.max(axis=1) / np.maximum(side.min(axis=1), 1)
-    frame["centroid_row"] = rc_sum[:, 0] / np.maximum(total, 1)
-    frame["centroid_col"] = rc_sum[:, 1] / np.maximum(total, 1)
+    uid, ginv = np.unique(cat("ids", 1)[:, 0], return_inverse=True)
+    n = len(uid)
+    columns = ["area", "compactness", "elongation", "centroid_row", "centroid_col"]
+    columns += [f"{name}_{stat}" for name in names for stat in ("mean", "std", "min", "max")]
+    columns += ["ndvi_mean"] if with_ndvi else []
+    values = np.empty((n, len(columns)))
+    col = {c: k for k, c in enumerate(columns)}
+
+    def put(name: str, v: np.ndarray) -> None:
+        values[:, col[name]] = v
+
+    cnt = cat("count", 1)[:, 0].astype(np.float64)
+    total = np.bincount(ginv, cnt, n)
+    safe_total = np.maximum(total, 1)
+    mean_i = cat("mean", n_bands)
+    m2_i = cat("m2", n_bands)
     for b, name in enumerate(names):
-        frame[f"{name}_mean"] = mean[:, b]
-        frame[f"{name}_std"] = std[:, b]
-        frame[f"{name}_min"] = vmin[:, b]
-        frame[f"{name}_max"] = vmax[:, b]
+        mean = np.bincount(ginv, cnt * mean_i[:, b], n) / safe_total
+        m2 = np.bincount(ginv, m2_i[:, b] + cnt * (mean_i[:, b] - mean[ginv]) ** 2, n)
+        put(f"{name}_mean", mean)
+        put(f"{name}_std", np.sqrt(np.maximum(m2, 0) / safe_total))
+    del mean_i, m2_i, cnt
+    for key, ufunc in (("min", np.minimum), ("max", np.maximum)):
+        v = cat(key, n_bands)
+        reduced = _group_reduce(ufunc, ginv, v, n) if n else np.empty((0, n_bands))
+        for b, name in enumerate(names):
+            put(f"{name}_{key}", reduced[:, b])
+        del v, reduced
+    if n:
+        side = _group_reduce(np.maximum, ginv, cat("rc_max", 2), n)
+        side -= _group_reduce(np.minimum, ginv, cat("rc_min", 2), n) - 1
+    else:
+        side = np.empty((0, 2))
+    put("elongation", side.max(axis=1) / np.maximum(side.min(axis=1), 1))
+    rc_sum = cat("rc_sum", 2)
+    put("centroid_row", np.bincount(ginv, rc_sum[:, 0], n) / safe_total)
+    put("centroid_col", np.bincount(ginv, rc_sum[:, 1], n) / safe_total)
+    del rc_sum
+    perim = np.bincount(ginv, cat("perimeter", 1)[:, 0], n)
+    perim += _edge_perimeter(parts, layout, chunks, uid)
+    put("area", total)
+    put("compactness", 4 * math.pi * total / np.maximum(perim, 1) ** 2)
     if with_ndvi:
-        frame["ndvi_mean"] = np.bincount(ginv, np.concatenate([p["ndvi"] for p in parts]), n) / (
-            np.maximum(total, 1)
-        )
-    return pd.DataFrame(frame, index=pd.Index(uid.astype(np.int64), name="segment"))
+        put("ndvi_mean", np.bincount(ginv, cat("ndvi", 1)[:, 0], n) / safe_total)
+    index = pd.Index(uid.astype(np.int64), name="segment")
+    table = pd.DataFrame(values, index=index, columns=columns, copy=False)
+    table.insert(0, "pixels", total.astype(np.int64))
+    table.insert(2, "perimeter", perim.astype(np.int64))
+    return table
 
 
 def _edge_perimeter(
