@@ -470,8 +470,9 @@ def test_cli_segment(tmp_path, scene_path):
 
     out = tmp_path / "segs.tif"
     args = [
-        "segment", str(scene_path), "-p", "min_size=10", "-p", "n_clusters=5", "--chunks", "25",
-        "-o", str(out), "--features", str(tmp_path / "f.csv"), "--vector", str(tmp_path / "v.gpkg"),
+        "segment", str(scene_path), "-p", "min_size=10", "-p", "n_clusters=5", "-p", "tile=20",
+        "--chunks", "25", "-o", str(out), "--features", str(tmp_path / "f.csv"),
+        "--vector", str(tmp_path / "v.gpkg"),
     ]  # fmt: skip
     res = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
@@ -481,16 +482,20 @@ def test_cli_segment(tmp_path, scene_path):
         with pytest.raises(ValueError):  # no colour table
             src.colormap(1)
         data = src.read(1)
-    oracle = segment(open_scene(scene_path).compute(), min_size=10, n_clusters=5).values
+    # 20-px tiles (several per scene) with 25-px chunks: the in-memory result, ids included
+    oracle = segment(open_scene(scene_path).compute(), min_size=10, n_clusters=5, tile=20).values
     np.testing.assert_array_equal(data, oracle)
     table = pd.read_csv(tmp_path / "f.csv", index_col="segment")
     assert len(table) == data.max()
+    np.testing.assert_array_equal(table["pixels"], np.bincount(data.ravel())[1:])
+    assert len(gpd.read_file(tmp_path / "v.gpkg")) == data.max()
     # bad input: one clear line, exit code 1, no new file
     before = set(tmp_path.iterdir())
     for bad, match in (
         (["-p", "min_size=999999"], "larger than the scene"),
         (["-m", "slic", "-p", "n_clusters=3"], "unknown parameter"),
         (["-p", "min_size"], "name=value"),
+        (["-p", "tile=0"], "tile must be >= 1"),
     ):
         res = CliRunner().invoke(
             cli, ["segment", str(scene_path), *bad, "-o", str(tmp_path / "x.tif")]

@@ -529,8 +529,8 @@ def write_rasters(
     (threads, processes or a ``distributed.Client``) with
     :func:`~rasterclass.parallel.compute_stream`, a few blocks in flight at a time, and
     written from this process in block order as they arrive, each tile once. Files are written
-    under a temporary name and renamed when complete;
-    on any error the temporary files are removed and no output appears.
+    under a temporary name and renamed when complete; on any error the temporary files are
+    removed and no output appears.
     """
     if not outputs:
         return []

@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from rasterclass.apply import paint_segments
+from rasterclass.apply import _predict_block, paint_segments
 from rasterclass.classes import ClassMap
 from rasterclass.errors import (
     BandMismatchError,
@@ -270,8 +270,12 @@ class SeedAssigner:
                 self.scale_.tobytes())  # fmt: skip
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        Z = (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_
-        return self._tree.query(Z, k=1)[1].astype(np.int64)
+        X = np.asarray(X)
+        out = np.empty(len(X), dtype=np.int64)
+        for s in range(0, len(X), 2**16):  # float64 temporaries of 65536 rows, not of all
+            Z = (X[s : s + 2**16].astype(np.float64) - self.mean_) / self.scale_
+            out[s : s + 2**16] = self._tree.query(Z, k=1)[1]
+        return out
 
 
 def fit_seeds(
@@ -336,18 +340,10 @@ def _tiles(height: int, width: int, tile: int) -> list[_Tile]:
 
 
 def _seeds(block: np.ndarray, assigner: SeedAssigner) -> np.ndarray:
-    """Seed label of every pixel (1..k, 0 at nodata), in slabs of rows (bounded temporaries)."""
-    n_bands, h, w = block.shape
-    seeds = np.zeros((h, w), dtype=np.uint8)
-    step = max(1, 2**18 // max(w, 1))
-    for r in range(0, h, step):
-        part = block[:, r : r + step].reshape(n_bands, -1).T
-        valid = np.isfinite(part).all(axis=1)
-        if valid.any():
-            out = seeds[r : r + step].reshape(-1)
-            out[valid] = assigner.predict(part[valid]) + 1
-            seeds[r : r + step] = out.reshape(-1, w)
-    return seeds
+    """Seed label of every pixel of a tile (1..k, 0 where any band is nodata): the block step of
+    the chunked apply (:func:`rasterclass.apply._predict_block`)."""
+    codes = np.arange(1, len(assigner.cluster_centers_) + 1, dtype=np.uint8)
+    return _predict_block(block, assigner, None, codes, "uint8", False)[0]
 
 
 def _tile_segments(

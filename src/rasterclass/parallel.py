@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -188,8 +188,6 @@ def _stream_processes(tasks: Sequence[Sequence[Any]], limit: int) -> Iterator[tu
     dask's ``processes`` scheduler starts a new pool (new interpreters, every import again) for
     each ``dask.compute`` that is given none: one pool per batch.
     """
-    from concurrent.futures import ProcessPoolExecutor
-
     workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
     context = dask.multiprocessing.get_context()
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
