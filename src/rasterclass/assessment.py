@@ -33,18 +33,20 @@ from rasterclass.accuracy import (
     stehman_estimate,
 )
 from rasterclass.classes import ClassMap
-from rasterclass.errors import AccuracyError, ValidationWarning
+from rasterclass.errors import AccuracyError, TrainingReferenceWarning, ValidationWarning
 from rasterclass.io import (
     PathLike,
     file_sha256,
     open_scene,
     read_class_map,
     read_map_tags,
+    read_training_pixels,
     read_vector,
     scene_grid,
 )
 from rasterclass.sampling import Samples, extract_samples
 from rasterclass.stack import rasterize_shapes
+from rasterclass.training_pixels import FIT_DIAGNOSTIC_SHARE, SHA256_TAG
 
 logger = logging.getLogger(__name__)
 
@@ -198,8 +200,14 @@ def assess(
     fpc
         Apply the finite-population correction (Stehman estimator).
     fit_diagnostic
-        Label the report a fit diagnostic. Default: detected when the reference file is the
-        very file the map's model was trained on.
+        Label the report a fit diagnostic (True) or not (False). Default: detected. A map
+        written by rasterclass carries the positions of its model's training pixels; the
+        share of reference pixels that were training pixels is reported
+        (``metadata["training_pixel_share"]``), from 50 % on the report is labelled a fit
+        diagnostic, and below that any overlap warns (:class:`TrainingReferenceWarning`).
+        Whatever file the reference comes from counts (a reprojected copy, a subset, shifted
+        polygons). Maps without that record: labelled when the reference file is the very
+        file the model was trained on (same SHA-256).
 
     Returns
     -------
@@ -238,16 +246,10 @@ def assess(
         "nodata_pixels_excluded": n_nodata,
         "reference_features": len(np.unique(samples.groups)),
     }
-    kind = "validation"
-    if fit_diagnostic is None and isinstance(reference, str | os.PathLike):
-        trained_on = read_map_tags(map_path).get("RASTERCLASS_TRAINING_SHA256", "")
-        fit_diagnostic = bool(trained_on) and trained_on == file_sha256(reference)
-    if fit_diagnostic:
-        kind = "fit diagnostic"
-        notes.append(
-            "the reference is the training data of this map: these figures describe how well "
-            "the model fits its own training pixels, not the accuracy of the map"
-        )
+    fit_diagnostic = _training_overlap(
+        map_path, map_scene, samples, reference, fit_diagnostic, notes, metadata
+    )
+    kind = "fit diagnostic" if fit_diagnostic else "validation"
     if design is None:
         return AccuracyReport(
             confusion=stats,
@@ -272,7 +274,67 @@ def assess(
         fpc=fpc,
         notes=notes,
         metadata=metadata,
+        fit_diagnostic=fit_diagnostic,
     )
+
+
+def _training_overlap(
+    map_path: PathLike,
+    map_scene: xr.DataArray,
+    samples: Samples,
+    reference: Any,
+    fit_diagnostic: bool | None,
+    notes: list[str],
+    metadata: dict[str, Any],
+) -> bool:
+    """Whether the report is a fit diagnostic: how many reference pixels were training pixels.
+
+    A map written by rasterclass carries the positions of its model's training pixels
+    (:mod:`rasterclass.training_pixels`): the share of reference pixels among them goes into
+    the report's metadata; from :data:`FIT_DIAGNOSTIC_SHARE` on the report is labelled a fit
+    diagnostic, below it (above 0) the assessment warns. Maps without the record fall back
+    on the training file's SHA-256 (the reference file is the training file itself).
+    ``fit_diagnostic`` given (True/False) overrides the detection.
+    """
+    record, problem = read_training_pixels(map_path)
+    if problem:
+        logger.warning("%s; cannot tell which reference pixels were training pixels", problem)
+        notes.append(f"{problem}: training pixels in the reference cannot be counted")
+    n_ref = len(samples)
+    share = None
+    if record is not None:
+        inside = record.contains(samples.rows, samples.cols, scene_grid(map_scene))
+        n_in = int(inside.sum())
+        share = n_in / n_ref if n_ref else 0.0
+        metadata["training_pixels_in_reference"] = n_in
+        metadata["training_pixel_share"] = share
+        if fit_diagnostic is None:
+            fit_diagnostic = share >= FIT_DIAGNOSTIC_SHARE
+        if n_in and not fit_diagnostic:
+            msg = (
+                f"{share:.1%} of the reference pixels ({n_in} of {n_ref}) were training pixels "
+                "of this map's model, so the accuracy is optimistic; remove the training "
+                "polygons from the reference or use independent reference data"
+            )
+            warnings.warn(msg, TrainingReferenceWarning, stacklevel=3)
+            notes.append(msg)
+    elif fit_diagnostic is None and isinstance(reference, str | os.PathLike):
+        trained_on = read_map_tags(map_path).get(SHA256_TAG, "")
+        fit_diagnostic = bool(trained_on) and trained_on == file_sha256(reference)
+    if not fit_diagnostic:
+        return False
+    if share is None:
+        notes.append(
+            "the reference is the training data of this map: these figures describe how well "
+            "the model fits its own training pixels, not the accuracy of the map"
+        )
+    else:
+        notes.append(
+            f"{share:.1%} of the reference pixels ({metadata['training_pixels_in_reference']} "
+            f"of {n_ref}) were training pixels of this map's model: these figures describe "
+            "how well the model fits its training data, not the accuracy of the map"
+        )
+    return True
 
 
 def _design_based(
@@ -290,6 +352,7 @@ def _design_based(
     fpc: bool,
     notes: list[str],
     metadata: dict[str, Any],
+    fit_diagnostic: bool = False,
 ) -> AccuracyReport:
     kinds = set(gdf.geometry.geom_type.unique())
     if not kinds <= {"Point", "MultiPoint"}:
@@ -352,7 +415,7 @@ def _design_based(
     return AccuracyReport(
         confusion=stats,
         area=estimate,
-        kind="design-based",
+        kind="fit diagnostic" if fit_diagnostic else "design-based",
         title=f"Area-adjusted accuracy of {os.path.basename(str(map_path))}",
         notes=notes,
         metadata=metadata,

@@ -70,3 +70,7 @@ class ValidationWarning(RasterclassWarning):
 
 class ClusteringError(RasterclassError, ValueError):
     """Clustering cannot give a map (no valid pixel, fewer pixels than clusters, one cluster)."""
+
+
+class TrainingReferenceWarning(ValidationWarning):
+    """Reference pixels of an assessment were training pixels of the map's model."""

@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import uuid
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,12 @@ from rasterclass.stack import (
     check_crs,
     choose_grid,
     resolve_band_names,
+)
+from rasterclass.training_pixels import (
+    RECORD_TAG,
+    SIDECAR_SUFFIX,
+    TrainingPixels,
+    read_sidecar_deltas,
 )
 
 logger = logging.getLogger(__name__)
@@ -425,6 +432,31 @@ def read_map_tags(path: PathLike) -> dict[str, str]:
         return dict(src.tags())
 
 
+def read_training_pixels(path: PathLike) -> tuple[TrainingPixels | None, str | None]:
+    """The training-pixel record a map carries (tag or sidecar), and why it is unusable.
+
+    Returns ``(record, None)``; ``(None, None)`` for a map without a record (written by
+    another tool or an older rasterclass); ``(None, reason)`` when the map names a record
+    that cannot be read (its sidecar ``MAP.tif.training.npz`` is missing or damaged).
+    """
+    text = read_map_tags(path).get(RECORD_TAG, "")
+    if not text:
+        return None, None
+    sidecar = f"{path}{SIDECAR_SUFFIX}"
+    try:
+        header = json.loads(text)
+        if "sidecar" in header:
+            if not os.path.exists(sidecar):
+                return None, (
+                    f"the map's training-pixel record {sidecar} is missing (copy it with the map)"
+                )
+            deltas = read_sidecar_deltas(Path(sidecar).read_bytes())
+            return TrainingPixels.decode(header, deltas), None
+        return TrainingPixels.decode(header), None
+    except (ValueError, KeyError, TypeError, OSError, zlib.error) as exc:
+        return None, f"the map's training-pixel record cannot be read ({exc})"
+
+
 def read_class_map(path: PathLike) -> ClassMap | None:
     """The ClassMap a map file carries (rasterclass tag, else colour table codes), or None."""
     with _open_raster(str(path)) as src:
@@ -447,6 +479,8 @@ class RasterOutput:
     class_map: ClassMap | None = None
     descriptions: Sequence[str] | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    #: Extra sidecar files: suffix appended to ``path`` -> content, written with the raster.
+    sidecars: dict[str, bytes] = field(default_factory=dict)
 
 
 def check_writable(paths: Sequence[PathLike | None], overwrite: bool) -> None:
@@ -566,7 +600,11 @@ def write_rasters(
         for tmp_side, final_side in sidecars:
             os.replace(tmp_side, final_side)
         for out, tmp in zip(outputs, tmps, strict=True):
-            for stale in (f"{out.path}.aux.xml", str(Path(out.path).with_suffix(".qml"))):
+            for stale in (
+                f"{out.path}.aux.xml",
+                str(Path(out.path).with_suffix(".qml")),
+                f"{out.path}{SIDECAR_SUFFIX}",
+            ):
                 if os.path.exists(stale) and stale not in {s[1] for s in sidecars}:
                     os.remove(stale)
             os.replace(tmp, out.path)
@@ -624,16 +662,23 @@ def _create_geotiff(tmp: str, out: RasterOutput, data: da.Array, grid: Grid) -> 
 
 
 def _write_sidecars(out: RasterOutput, tmp: str) -> list[tuple[str, str]]:
-    """GDAL PAM (.aux.xml: category names + raster attribute table) and a QGIS .qml style."""
+    """GDAL PAM (.aux.xml: category names + raster attribute table), a QGIS .qml style and
+    the output's extra sidecars, as (temporary, final) paths."""
+    pairs = []
+    for suffix, content in out.sidecars.items():
+        final = f"{out.path}{suffix}"
+        tmp_side = _tmp_path(final)
+        Path(tmp_side).write_bytes(content)
+        pairs.append((tmp_side, final))
     if out.class_map is None:
-        return []
+        return pairs
     cm = out.class_map
     final_aux = f"{out.path}.aux.xml"
     final_qml = str(Path(out.path).with_suffix(".qml"))
     tmp_aux, tmp_qml = _tmp_path(final_aux), _tmp_path(final_qml)
     Path(tmp_aux).write_text(class_map_pam_xml(cm), encoding="utf-8")
     Path(tmp_qml).write_text(class_map_qml(cm), encoding="utf-8")
-    return [(tmp_aux, final_aux), (tmp_qml, final_qml)]
+    return [*pairs, (tmp_aux, final_aux), (tmp_qml, final_qml)]
 
 
 def class_map_pam_xml(cm: ClassMap) -> str:

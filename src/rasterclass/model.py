@@ -12,6 +12,7 @@ import numpy as np
 from rasterclass.classes import ClassMap
 from rasterclass.errors import ModelFileError
 from rasterclass.io import PathLike, load_model_file, save_model_file
+from rasterclass.training_pixels import TrainingPixels
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ class RasterModel:
         Training summary: samples and polygons per class, method, parameters, seed.
     versions
         Library versions at training time.
+    training_pixels
+        Positions of the training pixels on the training scene's grid; maps written with
+        the model carry them so that assessing against training data is recognised.
     """
 
     estimator: Any
@@ -55,6 +59,7 @@ class RasterModel:
     summary: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=library_versions)
     labels_are_codes: bool = True
+    training_pixels: TrainingPixels | None = None
 
     def label_codes(self) -> tuple[np.ndarray | None, np.ndarray]:
         """(estimator labels, map codes): how predictions translate into map codes.
@@ -76,6 +81,8 @@ class RasterModel:
             "versions": self.versions,
             "labels_are_codes": self.labels_are_codes,
         }
+        if self.training_pixels is not None:
+            metadata["training_pixels"] = self.training_pixels.encode()
         return save_model_file(self.estimator, metadata, path, overwrite=overwrite)
 
     @classmethod
@@ -90,6 +97,11 @@ class RasterModel:
                 summary=meta.get("summary", {}),
                 versions=meta.get("versions", {}),
                 labels_are_codes=bool(meta.get("labels_are_codes", True)),
+                training_pixels=(
+                    TrainingPixels.decode(meta["training_pixels"])
+                    if meta.get("training_pixels")
+                    else None
+                ),
             )
         except KeyError as exc:
             raise ModelFileError(f"model file {path} lacks {exc}; re-train the model") from None

@@ -1473,6 +1473,7 @@ def label_segments(
             "class_column": class_column,
             "all_touched": all_touched,
         },
+        footprint=pixels.footprint,
     )
 
 
@@ -1786,6 +1787,7 @@ def classify_objects(
         write_vector,
     )
     from rasterclass.pipeline import RunResult, SceneOptions, TrainingOptions, fit_and_validate
+    from rasterclass.training_pixels import provenance_tags
 
     opts = options or TrainingOptions()
     outputs = [output, probabilities, model_output, report_output, segments_output]
@@ -1846,17 +1848,15 @@ def classify_objects(
     t3 = time.perf_counter()
     timings["training"] = t3 - t2
     classes = classify_segments(model, features, probabilities=probabilities is not None)
+    tags, sidecars = provenance_tags(model.summary, model.training_pixels)
     outs = [
         RasterOutput(
             paint_classes(segs, classes, model.class_map),
             output,
             nodata=0,
             class_map=model.class_map,
-            tags={
-                "RASTERCLASS_METHOD": method,
-                "RASTERCLASS_OBJECT_BASED": "true",
-                "RASTERCLASS_TRAINING_SHA256": str(model.summary.get("training_sha256", "")),
-            },
+            tags={"RASTERCLASS_METHOD": method, "RASTERCLASS_OBJECT_BASED": "true", **tags},
+            sidecars=sidecars,
         )
     ]
     if probabilities is not None:

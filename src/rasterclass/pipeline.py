@@ -30,6 +30,7 @@ from rasterclass.io import (
 )
 from rasterclass.model import RasterModel
 from rasterclass.sampling import Samples, check_trainable, extract_samples
+from rasterclass.training_pixels import provenance_tags
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def fit_model(
         class_map=_used_classes(samples.class_map, samples.y),
         crs=crs,
         summary=info,
+        training_pixels=samples.footprint,
     )
 
 
@@ -276,16 +278,15 @@ def write_prediction(
 ) -> list[str]:
     """Predict lazily and write map and probabilities in one chunked pass."""
     pred = predict_raster(scene, model, probabilities=probabilities is not None)
+    tags, sidecars = provenance_tags(model.summary, model.training_pixels)
     outs = [
         RasterOutput(
             pred["classes"],
             output,
             nodata=0,
             class_map=model.class_map,
-            tags={
-                "RASTERCLASS_METHOD": str(model.summary.get("method", "")),
-                "RASTERCLASS_TRAINING_SHA256": str(model.summary.get("training_sha256", "")),
-            },
+            tags={"RASTERCLASS_METHOD": str(model.summary.get("method", "")), **tags},
+            sidecars=sidecars,
         )
     ]
     if probabilities is not None:

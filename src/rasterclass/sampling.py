@@ -26,6 +26,7 @@ from rasterclass.classes import ClassMap
 from rasterclass.errors import TrainingDataError
 from rasterclass.io import DEFAULT_CHUNK, read_vector, scene_grid
 from rasterclass.stack import rasterize_shapes
+from rasterclass.training_pixels import TrainingPixels
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ class Samples:
         Pixel position in the scene.
     band_names : list of str
     class_map : ClassMap
+    footprint : TrainingPixels, optional
+        Every valid pixel under the geometries (before any cap per class), on the scene's
+        grid: what a model keeps to recognise its training data later (see
+        :mod:`rasterclass.training_pixels`).
     """
 
     X: np.ndarray
@@ -56,6 +61,7 @@ class Samples:
     band_names: list[str]
     class_map: ClassMap
     info: dict[str, Any] = field(default_factory=dict)
+    footprint: TrainingPixels | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -78,6 +84,7 @@ class Samples:
             list(self.band_names),
             self.class_map,
             dict(self.info),
+            self.footprint,
         )
 
     def cap_per_class(self, max_per_class: int, seed: int = 0) -> Samples:
@@ -338,6 +345,7 @@ def extract_samples(
             "class_column": class_column,
             "nodata_pixels": nodata_pixels,
         },
+        footprint=TrainingPixels.from_positions(records[:, 0], records[:, 1], grid),
     )
     _check_classes(samples, gdf, class_column, codes, require_all_classes)
     if max_per_class is not None:
