@@ -42,6 +42,17 @@ def _predict_is_argmax(estimator: Any) -> bool:
     return isinstance(final, known)
 
 
+def probability_order(codes: np.ndarray, class_map: ClassMap) -> np.ndarray:
+    """Columns of ``predict_proba`` in the class map's order (the order of the bands).
+
+    ``codes[j]`` is the map code of the estimator's ``j``-th class (its ``classes_`` order);
+    the result lists, for every class of ``class_map`` the estimator knows, in class-map
+    order (legend order, else code order), the column holding its probability.
+    """
+    column = {int(c): j for j, c in enumerate(np.asarray(codes).tolist())}
+    return np.array([column[c] for c in class_map.codes if c in column], dtype=np.int64)
+
+
 def _predict_block(
     block: np.ndarray,
     estimator: Any,
@@ -49,16 +60,21 @@ def _predict_block(
     codes: np.ndarray,
     out_dtype: str,
     probabilities: bool,
+    columns: np.ndarray | None = None,
 ) -> np.ndarray:
     """Predict one (band, y, x) block.
 
     Returns (1, y, x) class codes (0 where any band is NaN), or, with ``probabilities``,
-    a float32 (2 + K, y, x) stack: codes, K class probabilities, confidence (NaN at nodata).
+    a float32 (2 + K, y, x) stack: codes, K class probabilities (the ``predict_proba``
+    columns listed in ``columns``, default all in ``classes_`` order), confidence (NaN at
+    nodata).
     """
     n_bands, h, w = block.shape
     pixels = block.reshape(n_bands, -1).T
     valid = np.isfinite(pixels).all(axis=1)
-    n_out = 1 + (len(codes) + 1 if probabilities else 0)
+    if columns is None:
+        columns = np.arange(len(codes))
+    n_out = 1 + (len(columns) + 1 if probabilities else 0)
     out = np.zeros((n_out, h * w), dtype=np.float32 if probabilities else np.dtype(out_dtype))
     if probabilities:
         out[1:] = np.nan
@@ -67,7 +83,7 @@ def _predict_block(
     X = pixels[valid]
     if probabilities:
         proba = np.asarray(estimator.predict_proba(X))
-        out[1 : 1 + len(codes), valid] = proba.T
+        out[1 : 1 + len(columns), valid] = proba[:, columns].T
         out[-1, valid] = proba.max(axis=1)
         if _predict_is_argmax(estimator):
             pred = np.asarray(estimator.classes_)[proba.argmax(axis=1)]
@@ -159,7 +175,9 @@ def predict_raster(
     xarray.Dataset
         ``classes`` (y, x) uint8/uint16 codes, 0 at nodata; with ``probabilities`` also
         ``probabilities`` (band=class name, y, x) and ``confidence`` (y, x), float32, NaN
-        at nodata. Lazy when the scene is.
+        at nodata. Probability bands are in the class map's order (legend order, else code
+        order) and carry their class code in the ``class_code`` coordinate. Lazy when the
+        scene is.
 
     Examples
     --------
@@ -182,7 +200,8 @@ def predict_raster(
     else:
         labels, codes = label_codes(estimator, cmap)
     out_dtype = cmap.dtype.name
-    k = len(codes)
+    columns = probability_order(codes, cmap)
+    k = len(columns)
     n_out = 1 + (k + 1 if probabilities else 0)
     data = scene.data
     if isinstance(data, da.Array):
@@ -197,6 +216,7 @@ def predict_raster(
             codes,
             out_dtype,
             probabilities,
+            columns,
             chunks=((n_out,), *data.chunks[1:]),
             dtype=np.float32 if probabilities else out_dtype,
             meta=np.array((), dtype=np.float32 if probabilities else out_dtype),
@@ -204,17 +224,22 @@ def predict_raster(
         )
     else:
         result = _predict_block(
-            np.asarray(data), estimator, labels, codes, out_dtype, probabilities
+            np.asarray(data), estimator, labels, codes, out_dtype, probabilities, columns
         )
     coords = {k_: v for k_, v in scene.coords.items() if k_ != "band"}
     classes = result[0].astype(out_dtype) if probabilities else result[0]
     ds = xr.Dataset(coords=coords)
     ds["classes"] = xr.DataArray(classes, dims=("y", "x"), coords=coords)
     if probabilities:
+        band_codes = [int(codes[j]) for j in columns]
         ds["probabilities"] = xr.DataArray(
             result[1 : 1 + k],
             dims=("band", "y", "x"),
-            coords={**coords, "band": list(cmap.names)},
+            coords={
+                **coords,
+                "band": [cmap.name_of(c) for c in band_codes],
+                "class_code": ("band", band_codes),
+            },
         )
         ds["confidence"] = xr.DataArray(result[-1], dims=("y", "x"), coords=coords)
     ds.attrs["class_map"] = cmap.to_dict()
@@ -236,9 +261,17 @@ def _keep_georef(ds: xr.Dataset, scene: xr.DataArray) -> xr.Dataset:
 
 
 def stack_probabilities(prediction: xr.Dataset) -> xr.DataArray:
-    """Probability layers plus the confidence layer as one (band, y, x) array for writing."""
+    """Probability layers plus the confidence layer as one (band, y, x) array for writing.
+
+    Bands are in class-map order (legend order, else code order), each named by its class
+    and carrying its code in the ``class_code`` coordinate; the last band is ``confidence``
+    (``class_code`` 0: not a class).
+    """
     proba = prediction["probabilities"]
+    if "class_code" not in proba.coords:
+        proba = proba.assign_coords(class_code=("band", [0] * proba.sizes["band"]))
     conf = prediction["confidence"].expand_dims(band=["confidence"])
+    conf = conf.assign_coords(class_code=("band", [0]))
     return xr.concat([proba, conf], dim="band")
 
 

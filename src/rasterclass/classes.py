@@ -3,6 +3,11 @@
 Code 0 is reserved for nodata in every map rasterclass writes. Classes get codes 1..K.
 A ClassMap is built from a training column (strings or integers), stored in every model
 file and every map, and can be overridden from a legend file (CSV ``code,name,color``).
+
+The order of a ClassMap is *the* class order of everything that lists classes: probability
+bands, band descriptions, QGIS styles, statistics tables and accuracy reports. It is the
+legend's row order when a legend is given, else code order. (Tables indexed by code, a
+colour table, GDAL category names and the raster attribute table, are in code order.)
 """
 
 from __future__ import annotations
@@ -171,26 +176,37 @@ class ClassMap:
         return cls(codes_t, names_t, colours, codes_t)
 
     def with_legend(self, legend: ClassMap | Mapping[Any, Any]) -> ClassMap:
-        """Override names/colours/codes from a legend.
+        """Override names/colours/codes from a legend, and take the legend's order.
 
         Legend entries are matched to classes by name (or original value), then by code.
-        Classes the legend does not list keep their defaults.
+        Classes the legend does not list keep their defaults and follow the listed ones in
+        code order. The result is in the legend's row order (the class order of every band,
+        table and report).
         """
         if not isinstance(legend, ClassMap):
             raise ClassMapError("legend must be a ClassMap (see rasterclass.io.read_legend)")
         by_name = {n.lower(): i for i, n in enumerate(legend.names)}
         codes, names, colours = list(self.codes), list(self.names), list(self.colors)
+        rank: list[tuple[int, int]] = []
         for k, (value, name) in enumerate(zip(self.values, self.names, strict=True)):
             idx = by_name.get(str(name).lower(), by_name.get(str(value).lower()))
             if idx is None and isinstance(value, int) and value in legend.codes:
                 idx = legend.codes.index(value)
             if idx is None:
                 logger.info("legend has no entry for class %r: keeping default colour", name)
+                rank.append((len(legend), codes[k]))
                 continue
             codes[k] = legend.codes[idx]
             names[k] = legend.names[idx]
             colours[k] = legend.colors[idx]
-        return ClassMap(tuple(codes), tuple(names), tuple(colours), self.values)
+            rank.append((idx, 0))
+        order = sorted(range(len(codes)), key=lambda k: rank[k])
+        return ClassMap(
+            tuple(codes[k] for k in order),
+            tuple(names[k] for k in order),
+            tuple(colours[k] for k in order),
+            tuple(self.values[k] for k in order),
+        )
 
     # --- lookups -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -240,6 +256,10 @@ class ClassMap:
         cmap: dict[int, RGBA] = {0: (0, 0, 0, 0)}
         cmap.update(dict(zip(self.codes, self.colors, strict=True)))
         return cmap
+
+    def code_order(self) -> list[int]:
+        """Positions of the classes sorted by code (for tables indexed by code)."""
+        return sorted(range(len(self.codes)), key=lambda i: self.codes[i])
 
     def hex_colors(self) -> list[str]:
         return ["#{:02x}{:02x}{:02x}".format(*c[:3]) for c in self.colors]

@@ -64,6 +64,8 @@ ProgressCallback = Callable[[int, int], None]
 DEFAULT_CHUNK = 512
 #: GeoTIFF tile size of every raster rasterclass writes.
 TILE = 256
+#: Rasters with a side longer than this get internal overviews by default.
+OVERVIEW_MIN_SIDE = 1024
 CLASSMAP_TAG = "RASTERCLASS_CLASSMAP"
 
 
@@ -471,7 +473,28 @@ def read_class_map(path: PathLike) -> ClassMap | None:
 # ------------------------------------------------------------------------------------------
 @dataclass
 class RasterOutput:
-    """One raster to write: a lazy (band, y, x) or (y, x) array, its path and metadata."""
+    """One raster to write: a lazy (band, y, x) or (y, x) array, its path and metadata.
+
+    Attributes
+    ----------
+    array, path, nodata
+        The pixels, where they go, the nodata value.
+    class_map
+        For a thematic map: colour table, class names (in the GeoTIFF, a GDAL ``.aux.xml``
+        and a QGIS ``.qml``).
+    descriptions
+        One description per band.
+    tags
+        Dataset metadata.
+    band_tags
+        One dict of metadata per band (e.g. ``class_code`` of a probability band).
+    resampling
+        Resampling of the overviews; default ``mode`` for class maps, ``average`` for float
+        layers, ``nearest`` for other integers (segment ids).
+    style
+        A QGIS ``.qml`` style written next to the file (class maps get theirs from
+        ``class_map``).
+    """
 
     array: xr.DataArray
     path: PathLike
@@ -481,6 +504,16 @@ class RasterOutput:
     tags: dict[str, str] = field(default_factory=dict)
     #: Extra sidecar files: suffix appended to ``path`` -> content, written with the raster.
     sidecars: dict[str, bytes] = field(default_factory=dict)
+    band_tags: Sequence[dict[str, str]] | None = None
+    resampling: str | None = None
+    style: str | None = None
+
+    def overview_resampling(self, dtype: np.dtype) -> Resampling:
+        if self.resampling is not None:
+            return Resampling[self.resampling]
+        if self.class_map is not None:
+            return Resampling.mode
+        return Resampling.average if np.dtype(dtype).kind == "f" else Resampling.nearest
 
 
 def check_writable(paths: Sequence[PathLike | None], overwrite: bool) -> None:
@@ -550,11 +583,28 @@ def _enough_chunks(side: int, grid: Grid) -> int:
     return int(min(side, max(TILE, round(fair / TILE) * TILE)))
 
 
+def overview_factors(width: int, height: int, *, cog: bool = False) -> list[int]:
+    """Overview levels (2, 4, 8...) down to one tile, for rasters worth them.
+
+    A raster gets overviews when a side is longer than :data:`OVERVIEW_MIN_SIDE` pixels
+    (a Cloud Optimized GeoTIFF: longer than one tile), as GDAL's COG driver does.
+    """
+    side = max(width, height)
+    if side <= (TILE if cog else OVERVIEW_MIN_SIDE):
+        return []
+    factors = [2]
+    while math.ceil(side / factors[-1]) > TILE:
+        factors.append(factors[-1] * 2)
+    return factors
+
+
 def write_rasters(
     outputs: Sequence[RasterOutput],
     *,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
+    cog: bool = False,
+    overviews: bool | None = None,
 ) -> list[str]:
     """Compute lazy rasters block by block and write them as tiled, compressed GeoTIFFs.
 
@@ -565,6 +615,22 @@ def write_rasters(
     written from this process in block order as they arrive, each tile once. Files are written
     under a temporary name and renamed when complete; on any error the temporary files are
     removed and no output appears.
+
+    Parameters
+    ----------
+    outputs
+        The rasters to write (one grid).
+    overwrite
+        Replace existing files.
+    progress
+        Called with (blocks done, blocks in all).
+    cog
+        Write Cloud Optimized GeoTIFFs: overviews down to one tile, then the file is copied
+        with its overviews ahead of the full-resolution tiles (GDAL ``COPY_SRC_OVERVIEWS``).
+    overviews
+        Internal overviews (``mode`` for class maps, ``average`` for probabilities). Default:
+        on when a side is longer than :data:`OVERVIEW_MIN_SIDE` pixels (always with ``cog``
+        when longer than a tile). Overviews keep nodata (0 in class maps, NaN in floats).
     """
     if not outputs:
         return []
@@ -578,7 +644,13 @@ def write_rasters(
         datas.append(arr.data if isinstance(arr.data, da.Array) else da.from_array(arr.data))
     chunks_y, chunks_x = _write_chunks(datas[0].chunks[1]), _write_chunks(datas[0].chunks[2])
     datas = [d.rechunk((d.shape[0], chunks_y, chunks_x)) for d in datas]
+    factors = overview_factors(grid.width, grid.height, cog=cog)
+    if overviews is False:
+        factors = []
+    elif overviews and not factors and max(grid.width, grid.height) > TILE:
+        factors = overview_factors(grid.width, grid.height, cog=True)
     tmps = [_tmp_path(o.path, ".tif") for o in outputs]
+    cog_tmps = [_tmp_path(o.path, ".cog.tif") for o in outputs] if cog else []
     datasets = []
     try:
         for out, data, tmp in zip(outputs, datas, tmps, strict=True):
@@ -588,12 +660,22 @@ def write_rasters(
         for done, ((_, _, window), blocks) in enumerate(
             zip(windows, compute_stream(tasks), strict=True), start=1
         ):
-            for dst, block in zip(datasets, blocks, strict=True):
+            for out, dst, block in zip(outputs, datasets, blocks, strict=True):
+                if out.class_map is not None:
+                    _check_codes(block, out)
                 dst.write(block, window=window)
             if progress is not None:
                 progress(done, len(windows))
-        for dst in datasets:
+        for out, dst, data in zip(outputs, datasets, datas, strict=True):
+            if factors:
+                method = out.overview_resampling(data.dtype)
+                dst.build_overviews(factors, method)
+                dst.update_tags(ns="rio_overview", resampling=method.name)
             dst.close()
+        if cog:
+            for out, data, tmp, cog_tmp in zip(outputs, datas, tmps, cog_tmps, strict=True):
+                _copy_as_cog(tmp, cog_tmp, out, data)
+                os.replace(cog_tmp, tmp)
         sidecars = []
         for out, tmp in zip(outputs, tmps, strict=True):
             sidecars.extend(_write_sidecars(out, tmp))
@@ -613,12 +695,69 @@ def write_rasters(
         for dst in datasets:
             with contextlib.suppress(Exception):
                 dst.close()
-        for tmp in tmps:
+        for tmp in [*tmps, *cog_tmps]:
             for p in (tmp, f"{tmp}.aux.xml"):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(p)
         raise
     return [str(o.path) for o in outputs]
+
+
+def _check_codes(block: np.ndarray, out: RasterOutput) -> None:
+    """Refuse class codes above the class map's largest code (they have no colour or name,
+    and a map stored with fewer bits per pixel could not hold them)."""
+    assert out.class_map is not None
+    top = max(out.class_map.codes)
+    if block.size and int(block.max()) > top:
+        from rasterclass.errors import ClassMapError as _ClassMapError
+
+        bad = sorted({int(v) for v in np.unique(block) if v > top})
+        raise _ClassMapError(
+            f"{out.path}: the map holds codes {bad[:10]} that its class map does not list "
+            f"(codes {list(out.class_map.codes)}); pass a class_map that lists every code"
+        )
+
+
+def _creation_options(out: RasterOutput, dtype: np.dtype, count: int) -> dict[str, Any]:
+    """GeoTIFF creation options shared by the streaming write and the COG copy."""
+    options: dict[str, Any] = {
+        "tiled": True,
+        "blockxsize": TILE,
+        "blockysize": TILE,
+        "compress": "deflate",
+        "predictor": 3 if dtype.kind == "f" else 1,
+        "BIGTIFF": "IF_SAFER",
+    }
+    if count > 1:  # layers, not a colour composite: band-interleaved, grey
+        options["interleave"] = "band"
+        options["photometric"] = "minisblack"
+    nbits = class_map_nbits(out.class_map, dtype) if out.class_map is not None else None
+    if nbits is not None:
+        options["nbits"] = nbits
+    return options
+
+
+def class_map_nbits(cm: ClassMap, dtype: np.dtype) -> int | None:
+    """Bits per pixel of a class map: just enough for its largest code.
+
+    A GeoTIFF colour table always has 2**bits entries; a map stored with only the bits its
+    codes need carries a colour table without rows past the last class (a 7-class uint8 map
+    has 8 rows, nodata + 7 classes, not 256). None when the codes need every bit.
+    """
+    bits = max(1, int(max(cm.codes)).bit_length())
+    return bits if bits < np.dtype(dtype).itemsize * 8 else None
+
+
+def _copy_as_cog(tmp: str, cog_tmp: str, out: RasterOutput, data: da.Array) -> None:
+    """Copy a finished GeoTIFF (with its overviews) into a Cloud Optimized GeoTIFF layout."""
+    from rasterio.shutil import copy as rio_copy
+
+    options = _creation_options(out, np.dtype(data.dtype), data.shape[0])
+    try:
+        rio_copy(tmp, cog_tmp, driver="GTiff", COPY_SRC_OVERVIEWS="YES", **options)
+    except rasterio.errors.RasterioError as exc:
+        raise RasterclassIOError(f"cannot write {out.path} as a COG: {exc}") from None
+    os.remove(tmp)
 
 
 def _create_geotiff(tmp: str, out: RasterOutput, data: da.Array, grid: Grid) -> Any:
@@ -632,12 +771,7 @@ def _create_geotiff(tmp: str, out: RasterOutput, data: da.Array, grid: Grid) -> 
         "crs": grid.crs,
         "transform": grid.transform,
         "nodata": out.nodata,
-        "tiled": True,
-        "blockxsize": TILE,
-        "blockysize": TILE,
-        "compress": "deflate",
-        "predictor": 3 if dtype.kind == "f" else 1,
-        "BIGTIFF": "IF_SAFER",
+        **_creation_options(out, dtype, data.shape[0]),
     }
     try:
         dst = rasterio.open(tmp, "w", **profile)
@@ -646,14 +780,19 @@ def _create_geotiff(tmp: str, out: RasterOutput, data: da.Array, grid: Grid) -> 
     if out.descriptions is not None:
         for i, d in enumerate(out.descriptions, start=1):
             dst.set_band_description(i, str(d))
+    if out.band_tags is not None:
+        for i, band in enumerate(out.band_tags, start=1):
+            if band:
+                dst.update_tags(i, **{k: str(v) for k, v in band.items()})
     tags = dict(out.tags)
     if out.class_map is not None:
         cm = out.class_map
         dst.write_colormap(1, cm.colormap())
         tags[CLASSMAP_TAG] = json.dumps(cm.to_dict())
-        tags["CLASS_NAMES"] = json.dumps(
-            {str(c): n for c, n in zip(cm.codes, cm.names, strict=True)}
-        )
+        names = json.dumps({str(cm.codes[i]): cm.names[i] for i in cm.code_order()})
+        tags["CLASS_NAMES"] = names
+        # the names inside the GeoTIFF (GDAL keeps category names in the .aux.xml only)
+        dst.update_tags(1, CLASS_NAMES=names)
         if out.descriptions is None:
             dst.set_band_description(1, "class")
     if tags:
@@ -670,11 +809,15 @@ def _write_sidecars(out: RasterOutput, tmp: str) -> list[tuple[str, str]]:
         tmp_side = _tmp_path(final)
         Path(tmp_side).write_bytes(content)
         pairs.append((tmp_side, final))
-    if out.class_map is None:
-        return pairs
-    cm = out.class_map
     final_aux = f"{out.path}.aux.xml"
     final_qml = str(Path(out.path).with_suffix(".qml"))
+    if out.class_map is None:
+        if out.style is None:
+            return pairs
+        tmp_qml = _tmp_path(final_qml)
+        Path(tmp_qml).write_text(out.style, encoding="utf-8")
+        return [*pairs, (tmp_qml, final_qml)]
+    cm = out.class_map
     tmp_aux, tmp_qml = _tmp_path(final_aux), _tmp_path(final_qml)
     Path(tmp_aux).write_text(class_map_pam_xml(cm), encoding="utf-8")
     Path(tmp_qml).write_text(class_map_qml(cm), encoding="utf-8")
@@ -682,7 +825,11 @@ def _write_sidecars(out: RasterOutput, tmp: str) -> list[tuple[str, str]]:
 
 
 def class_map_pam_xml(cm: ClassMap) -> str:
-    """GDAL PAM XML with CategoryNames and a thematic raster attribute table for band 1."""
+    """GDAL PAM XML with CategoryNames and a thematic raster attribute table for band 1.
+
+    Both are indexed by code: category ``i`` names code ``i``, attribute table rows are in
+    code order.
+    """
     names = [""] * (max(cm.codes) + 1)
     for code, name in zip(cm.codes, cm.names, strict=True):
         names[code] = name
@@ -695,7 +842,8 @@ def class_map_pam_xml(cm: ClassMap) -> str:
         for i, (n, t, u) in enumerate(fields)
     )
     rows = []
-    for r, (code, name, rgba) in enumerate(zip(cm.codes, cm.names, cm.colors, strict=True)):
+    for r, i in enumerate(cm.code_order()):
+        code, name, rgba = cm.codes[i], cm.names[i], cm.colors[i]
         cells = [str(code), escape(name), *(str(v) for v in rgba)]
         rows.append(f'      <Row index="{r}">' + "".join(f"<F>{c}</F>" for c in cells) + "</Row>")
     return (
@@ -713,7 +861,11 @@ def class_map_pam_xml(cm: ClassMap) -> str:
 
 
 def class_map_qml(cm: ClassMap) -> str:
-    """A QGIS style (paletted renderer with class names) that QGIS loads as the default."""
+    """A QGIS style (paletted renderer with class names) that QGIS loads as the default.
+
+    Entries are in the class map's order (legend order, else code order): the order of the
+    QGIS legend.
+    """
     entries = "\n".join(
         f'        <paletteEntry value="{code}" color="#{r:02x}{g:02x}{b:02x}" alpha="{a}" '
         f'label="{escape(name, {chr(34): "&quot;"})}"/>'
@@ -742,15 +894,111 @@ def write_map(
     *,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
+    cog: bool = False,
+    overviews: bool | None = None,
 ) -> str:
     """Write a thematic map: uint8/uint16 GeoTIFF, nodata 0, colour table and class names.
 
-    Class names are stored in a GDAL ``.aux.xml`` (category names and a raster attribute
-    table that ``gdalinfo`` and QGIS show), in a QGIS ``.qml`` default style, and in the
-    GeoTIFF's own metadata (``CLASS_NAMES``), so they survive whichever file travels.
+    The colour table covers the codes in use (the map is stored with just the bits its
+    largest code needs, so the table has no rows past the last class; code 0 is nodata,
+    transparent). Class names are stored in the GeoTIFF's own metadata (``CLASS_NAMES`` of
+    the file and of band 1, and the full class map), in a GDAL ``.aux.xml`` (category names
+    and a raster attribute table, in code order, that ``gdalinfo`` and QGIS show) and in a
+    QGIS ``.qml`` default style, so they survive whichever file travels. ``cog`` and
+    ``overviews``: see :func:`write_rasters` (overviews of a class map use ``mode`` and keep
+    nodata 0).
     """
     out = RasterOutput(classes.astype(class_map.dtype), path, nodata=0, class_map=class_map)
-    return write_rasters([out], overwrite=overwrite, progress=progress)[0]
+    return write_rasters(
+        [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
+    )[0]
+
+
+#: Band tag values of probability layers.
+PROBABILITY_LAYER = "probability"
+CONFIDENCE_LAYER = "confidence"
+
+
+def probability_output(probabilities: xr.DataArray, path: PathLike) -> RasterOutput:
+    """How a probability stack is written: one band per class, described and coded.
+
+    Every band's description is its name (the class name, or ``confidence``); class bands
+    carry the tags ``layer=probability``, ``class_code`` and ``class_name`` (from the
+    ``class_code`` coordinate that :func:`rasterclass.predict_raster` and
+    :func:`rasterclass.apply.stack_probabilities` set), the confidence band
+    ``layer=confidence``. The file is band-interleaved and grey (not an RGB composite), with
+    ``average`` overviews and a QGIS ``.qml`` style that shows the confidence band (else the
+    first band) from 0 to 1.
+    """
+    arr = _as_3d(probabilities)
+    names = [str(b) for b in arr["band"].values]
+    if "class_code" in arr.coords:
+        codes = [int(c) for c in np.atleast_1d(arr["class_code"].values)]
+    else:
+        codes = [0] * len(names)
+    band_tags: list[dict[str, str]] = []
+    listing = []
+    for i, (name, code) in enumerate(zip(names, codes, strict=True), start=1):
+        if code > 0:
+            band_tags.append(
+                {"layer": PROBABILITY_LAYER, "class_code": str(code), "class_name": name}
+            )
+            listing.append({"band": i, "class_code": code, "class_name": name})
+        elif name == CONFIDENCE_LAYER:
+            band_tags.append({"layer": CONFIDENCE_LAYER, "definition": "highest class probability"})
+        else:
+            band_tags.append({"layer": name})
+    shown = names.index(CONFIDENCE_LAYER) + 1 if CONFIDENCE_LAYER in names else 1
+    return RasterOutput(
+        arr,
+        path,
+        nodata=float("nan"),
+        descriptions=names,
+        band_tags=band_tags,
+        tags={"RASTERCLASS_PROBABILITY_BANDS": json.dumps(listing)} if listing else {},
+        resampling="average",
+        style=probabilities_qml(shown, names[shown - 1]),
+    )
+
+
+def probabilities_qml(band: int, name: str) -> str:
+    """A QGIS style for a probability file: band ``band`` in a 0..1 colour ramp.
+
+    QGIS opens a multiband raster as an RGB composite of bands 1-3 unless a style says
+    otherwise; this default style (``<file>.qml``) shows one layer instead.
+    """
+    ramp = [(0.0, "#d7191c"), (0.25, "#fdae61"), (0.5, "#ffffbf"), (0.75, "#a6d96a")]
+    ramp.append((1.0, "#1a9641"))
+    items = "\n".join(
+        f'          <item value="{v:g}" color="{c}" alpha="255" label="{v:g}"/>' for v, c in ramp
+    )
+    title = escape(name, {chr(34): "&quot;"})
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        '<qgis version="3.28.0" styleCategories="AllStyleCategories">\n'
+        "  <pipe>\n"
+        f'    <rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" '
+        f'alphaBand="-1" classificationMin="0" classificationMax="1" nodataColor="">\n'
+        "      <rasterTransparency/>\n"
+        "      <minMaxOrigin>\n"
+        "        <limits>None</limits>\n"
+        "        <extent>WholeRaster</extent>\n"
+        "        <statAccuracy>Estimated</statAccuracy>\n"
+        "        <cumulativeCutLower>0.02</cumulativeCutLower>\n"
+        "        <cumulativeCutUpper>0.98</cumulativeCutUpper>\n"
+        "        <stdDevFactor>2</stdDevFactor>\n"
+        "      </minMaxOrigin>\n"
+        "      <rastershader>\n"
+        '        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" '
+        f'clip="0" minimumValue="0" maximumValue="1" labelPrecision="2">\n'
+        f"{items}\n"
+        "        </colorrampshader>\n"
+        "      </rastershader>\n"
+        "    </rasterrenderer>\n"
+        "  </pipe>\n"
+        f"  <!-- rasterclass: band {band} ({title}) -->\n"
+        "</qgis>\n"
+    )
 
 
 def write_probabilities(
@@ -759,11 +1007,19 @@ def write_probabilities(
     *,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
+    cog: bool = False,
+    overviews: bool | None = None,
 ) -> str:
-    """Write per-class probability (and confidence) layers as float32, nodata NaN."""
-    names = [str(b) for b in probabilities["band"].values]
-    out = RasterOutput(probabilities, path, nodata=float("nan"), descriptions=names)
-    return write_rasters([out], overwrite=overwrite, progress=progress)[0]
+    """Write per-class probability (and confidence) layers as float32, nodata NaN.
+
+    See :func:`probability_output` for the layout (one described, coded band per class in
+    class-map order, band-interleaved, a QGIS style) and :func:`write_rasters` for ``cog``
+    and ``overviews`` (``average`` overviews).
+    """
+    out = probability_output(probabilities, path)
+    return write_rasters(
+        [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
+    )[0]
 
 
 def write_text(path: PathLike, text: str, *, overwrite: bool = False) -> str:
@@ -915,8 +1171,13 @@ def write_segments(
     *,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
+    cog: bool = False,
+    overviews: bool | None = None,
 ) -> str:
-    """Write a segment-id raster: uint32 GeoTIFF, nodata 0, no colour table."""
+    """Write a segment-id raster: uint32 GeoTIFF, nodata 0, no colour table.
+
+    ``cog`` and ``overviews``: see :func:`write_rasters` (``nearest`` overviews).
+    """
     attrs = {k: v for k, v in segments.attrs.items() if k in ("segmentation", "n_segments")}
     params = segments.attrs.get("params")
     if params:
@@ -928,7 +1189,9 @@ def write_segments(
         descriptions=["segment"],
         tags={SEGMENTS_TAG: json.dumps(attrs, default=str)},
     )
-    return write_rasters([out], overwrite=overwrite, progress=progress)[0]
+    return write_rasters(
+        [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
+    )[0]
 
 
 def write_table(table: Any, path: PathLike, *, overwrite: bool = False) -> str:

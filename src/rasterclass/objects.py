@@ -1530,8 +1530,10 @@ def classify_segments(
     out["code"] = codes[idx]
     out["class"] = [model.class_map.name_of(c) for c in out["code"]]
     if probabilities:
-        for k, name in enumerate(model.class_map.names):
-            out[name] = proba[:, k].astype(np.float32)
+        from rasterclass.apply import probability_order
+
+        for k in probability_order(codes, model.class_map):
+            out[model.class_map.name_of(int(codes[k]))] = proba[:, k].astype(np.float32)
         out["confidence"] = proba.max(axis=1).astype(np.float32)
     return out
 
@@ -1550,16 +1552,24 @@ def paint_classes(
 def paint_probabilities(
     segments: xr.DataArray, classes: pd.DataFrame, class_map: ClassMap
 ) -> xr.DataArray:
-    """Lazy (band, y, x) float32 stack: class probabilities and confidence, NaN at nodata."""
-    names = [*class_map.names, "confidence"]
+    """Lazy (band, y, x) float32 stack: class probabilities and confidence, NaN at nodata.
+
+    Bands are in the class map's order (legend order, else code order), named by class, with
+    the class code in the ``class_code`` coordinate (0 for ``confidence``), as
+    :func:`rasterclass.apply.stack_probabilities` gives for pixel-based maps.
+    """
+    present = [n for n in class_map.names if n in classes.columns]
+    names = [*present, "confidence"]
     values = classes[names].to_numpy(np.float32)
-    return paint_segments(
+    painted = paint_segments(
         segments,
         values,
         keys=classes.index.to_numpy(np.int64),
         fill=np.float32(np.nan),
         band_names=names,
     )
+    band_codes = [class_map.code_of(n) for n in present] + [0]
+    return painted.assign_coords(class_code=("band", band_codes))
 
 
 # ------------------------------------------------------------------------------------------
@@ -1680,11 +1690,12 @@ def run_segmentation(
     overwrite: bool = False,
     scene_options: Any = None,
     progress: ProgressCallback | None = None,
+    cog: bool = False,
 ) -> SegmentationResult:
     """Segment a scene and write the segment raster (uint32, 0 = nodata).
 
     Optionally also the feature table (``.parquet`` or ``.csv``) and the segment polygons
-    with their features (GeoPackage).
+    with their features (GeoPackage). ``cog`` writes the raster as a Cloud Optimized GeoTIFF.
     """
     from rasterclass.io import check_writable, write_segments, write_table, write_vector
     from rasterclass.pipeline import SceneOptions
@@ -1697,7 +1708,7 @@ def run_segmentation(
     t0 = time.perf_counter()
     segs = segment(scene, method, **dict(params or {}))
     t1 = time.perf_counter()
-    outputs = [write_segments(segs, output, overwrite=overwrite, progress=progress)]
+    outputs = [write_segments(segs, output, overwrite=overwrite, progress=progress, cog=cog)]
     t2 = time.perf_counter()
     timings = {"segmentation": t1 - t0, "writing": t2 - t1}
     table = None
@@ -1736,6 +1747,7 @@ def classify_objects(
     segments_output: PathLike | None = None,
     features_output: PathLike | None = None,
     vector_output: PathLike | None = None,
+    cog: bool = False,
 ) -> Any:
     """Object-based classification: segment, describe, train on segments, classify, paint.
 
@@ -1757,6 +1769,8 @@ def classify_objects(
         Segmentation when ``segments`` is None (see :func:`segment`).
     probabilities
         Also write per-class probabilities and confidence of each segment (GeoTIFF).
+    cog
+        Write the rasters as Cloud Optimized GeoTIFFs.
     estimator
         Any scikit-learn classifier; overrides ``options.method``.
     min_overlap, min_polygon_share
@@ -1781,6 +1795,7 @@ def classify_objects(
     from rasterclass.io import (
         RasterOutput,
         check_writable,
+        probability_output,
         read_legend,
         write_rasters,
         write_table,
@@ -1861,21 +1876,14 @@ def classify_objects(
     ]
     if probabilities is not None:
         proba = paint_probabilities(segs, classes, model.class_map)
-        outs.append(
-            RasterOutput(
-                proba,
-                probabilities,
-                nodata=float("nan"),
-                descriptions=[str(b) for b in proba["band"].values],
-            )
-        )
+        outs.append(probability_output(proba, probabilities))
     if segments_output is not None:
         outs.append(
             RasterOutput(
                 segs.astype(np.uint32), segments_output, nodata=0, descriptions=["segment"]
             )
         )
-    written.extend(write_rasters(outs, overwrite=overwrite, progress=progress))
+    written.extend(write_rasters(outs, overwrite=overwrite, progress=progress, cog=cog))
     table = features.join(classes)
     if features_output is not None:
         written.append(write_table(table, features_output, overwrite=overwrite))

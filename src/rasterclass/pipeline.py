@@ -24,6 +24,7 @@ from rasterclass.io import (
     check_writable,
     file_sha256,
     open_scene,
+    probability_output,
     read_legend,
     write_rasters,
     write_text,
@@ -253,8 +254,12 @@ def predict(
     overwrite: bool = False,
     scene_options: SceneOptions | None = None,
     progress: ProgressCallback | None = None,
+    cog: bool = False,
 ) -> RunResult:
-    """Apply a model to a scene and write the map (and probability layers)."""
+    """Apply a model to a scene and write the map (and probability layers).
+
+    ``cog`` writes Cloud Optimized GeoTIFFs (see :func:`rasterclass.io.write_rasters`).
+    """
     t0 = time.perf_counter()
     check_writable([output, probabilities], overwrite)
     if not isinstance(model, RasterModel):
@@ -262,7 +267,13 @@ def predict(
     if not isinstance(scene, xr.DataArray):
         scene = (scene_options or SceneOptions()).open(scene)
     outputs = write_prediction(
-        scene, model, output, probabilities=probabilities, overwrite=overwrite, progress=progress
+        scene,
+        model,
+        output,
+        probabilities=probabilities,
+        overwrite=overwrite,
+        progress=progress,
+        cog=cog,
     )
     return RunResult(model, outputs=outputs, timings={"prediction": time.perf_counter() - t0})
 
@@ -275,8 +286,14 @@ def write_prediction(
     probabilities: PathLike | None = None,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
+    cog: bool = False,
 ) -> list[str]:
-    """Predict lazily and write map and probabilities in one chunked pass."""
+    """Predict lazily and write map and probabilities in one chunked pass.
+
+    Probability bands are in the model's class order (legend order, else code order), each
+    described by its class name and tagged with its code (see
+    :func:`rasterclass.io.probability_output`).
+    """
     pred = predict_raster(scene, model, probabilities=probabilities is not None)
     tags, sidecars = provenance_tags(model.summary, model.training_pixels)
     outs = [
@@ -290,16 +307,8 @@ def write_prediction(
         )
     ]
     if probabilities is not None:
-        proba = stack_probabilities(pred)
-        outs.append(
-            RasterOutput(
-                proba,
-                probabilities,
-                nodata=float("nan"),
-                descriptions=[str(b) for b in proba["band"].values],
-            )
-        )
-    return write_rasters(outs, overwrite=overwrite, progress=progress)
+        outs.append(probability_output(stack_probabilities(pred), probabilities))
+    return write_rasters(outs, overwrite=overwrite, progress=progress, cog=cog)
 
 
 def classify(
@@ -316,10 +325,12 @@ def classify(
     estimator: Any = None,
     scene_options: SceneOptions | None = None,
     progress: ProgressCallback | None = None,
+    cog: bool = False,
 ) -> RunResult:
     """Train on the training geometries and classify the scene in one go.
 
-    See :func:`train` for the cross-validation report and the model file.
+    See :func:`train` for the cross-validation report and the model file; ``cog`` writes
+    Cloud Optimized GeoTIFFs.
     """
     check_writable([output, probabilities, model_output, report_output], overwrite)
     if not isinstance(scene, xr.DataArray):
@@ -343,6 +354,7 @@ def classify(
             probabilities=probabilities,
             overwrite=overwrite,
             progress=progress,
+            cog=cog,
         )
     )
     result.timings["prediction"] = time.perf_counter() - t0

@@ -43,7 +43,8 @@ def plot_map(
         interpolation="nearest",
         extent=extent,
     )
-    entries = sorted(zip(class_map.codes, class_map.colors, class_map.names, strict=True))
+    # the class map's order (legend order, else code order), as in every other listing
+    entries = list(zip(class_map.codes, class_map.colors, class_map.names, strict=True))
     handles = [
         Patch(facecolor=np.array(c[:3]) / 255, edgecolor="0.3", label=f"{code} {n}")
         for code, c, n in entries

@@ -736,6 +736,7 @@ def cluster(
     overwrite: bool = False,
     scene_options: SceneOptions | None = None,
     progress: ProgressCallback | None = None,
+    cog: bool = False,
 ) -> ClusterResult:
     """Cluster a scene and write the cluster map (and statistics, model file).
 
@@ -743,7 +744,8 @@ def cluster(
     block with :func:`rasterclass.predict_raster`, writes the map with
     :func:`rasterclass.write_map` (uint8, nodata 0, colour table, names ``cluster 1``..),
     and, when ``statistics`` is given, computes :func:`cluster_statistics` in a second
-    chunked pass and writes them (CSV or JSON by extension).
+    chunked pass and writes them (CSV or JSON by extension). ``cog`` writes the map as a
+    Cloud Optimized GeoTIFF.
 
     Examples
     --------
@@ -771,7 +773,7 @@ def cluster(
     t1 = time.perf_counter()
     classes = predict_raster(scene, model)["classes"]
     result.outputs.append(
-        write_map(classes, output, model.class_map, overwrite=overwrite, progress=progress)
+        write_map(classes, output, model.class_map, overwrite=overwrite, progress=progress, cog=cog)
     )
     t2 = time.perf_counter()
     result.timings = {"fit": t1 - t0, "assign": t2 - t1}
@@ -993,12 +995,13 @@ def relabel_map(
     overwrite: bool = False,
     chunks: int | None = None,
     progress: ProgressCallback | None = None,
+    cog: bool = False,
 ) -> ClusterResult:
     """Relabel a cluster map file with a label table file and write the class map.
 
     See :func:`relabel`. The clusters come from the map's class map (written by
     ``rasterclass cluster``); a map without one takes its cluster codes from the table, and
-    codes the table does not list become nodata.
+    codes the table does not list become nodata. ``cog`` writes a Cloud Optimized GeoTIFF.
 
     Examples
     --------
@@ -1024,7 +1027,7 @@ def relabel_map(
     classes = scene.isel(band=0, drop=True).fillna(0).astype(np.uint16)
     t0 = time.perf_counter()
     new, new_map = relabel(classes, class_map, frame, keep_unlisted=keep_unlisted)
-    path = write_map(new, output, new_map, overwrite=overwrite, progress=progress)
+    path = write_map(new, output, new_map, overwrite=overwrite, progress=progress, cog=cog)
     return ClusterResult(new_map, outputs=[path], timings={"relabel": time.perf_counter() - t0})
 
 

@@ -11,7 +11,7 @@ from rasterclass import unsupervised
 from rasterclass.estimators.presets import parse_params
 
 from .main import cli, progress_bar, scene_options
-from .options import overwrite_opt, scene_args, vector_args
+from .options import cog_opt, overwrite_opt, scene_args, vector_args
 
 
 def _echo_outputs(outputs: list[str], started: float) -> None:
@@ -71,6 +71,7 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
     help="Per-cluster statistics (mean, std, pixels, area): .csv or .json.",
 )
 @click.option("--save-model", type=click.Path(dir_okay=False), help="Also save the clusterer.")
+@cog_opt
 @overwrite_opt
 @click.pass_context
 def cluster(
@@ -85,6 +86,7 @@ def cluster(
     output: str,
     stats: str | None,
     save_model: str | None,
+    cog: bool,
     overwrite: bool,
     **kw: Any,
 ) -> None:
@@ -105,6 +107,7 @@ def cluster(
             overwrite=overwrite,
             scene_options=scene_options(kw),
             progress=progress,
+            cog=cog,
         )
     info = result.model.summary if result.model is not None else {}
     click.echo(
@@ -133,6 +136,7 @@ def cluster(
     help="Keep clusters missing from the table as classes of their own (default: error).",
 )
 @click.option("--chunks", type=int, help="Chunk side in pixels.")
+@cog_opt
 @overwrite_opt
 @click.pass_context
 def relabel(
@@ -142,6 +146,7 @@ def relabel(
     output: str,
     keep_unlisted: bool,
     chunks: int | None,
+    cog: bool,
     overwrite: bool,
 ) -> None:
     """Turn the clusters of MAP into classes (clusters sharing a class are merged)."""
@@ -155,6 +160,7 @@ def relabel(
             overwrite=overwrite,
             chunks=chunks,
             progress=progress,
+            cog=cog,
         )
     cmap = result.class_map
     click.echo(f"{len(cmap)} classes:")

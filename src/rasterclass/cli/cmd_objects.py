@@ -11,7 +11,7 @@ from rasterclass import objects
 from rasterclass.estimators.presets import parse_params
 
 from .main import cli, progress_bar, scene_options
-from .options import overwrite_opt, scene_args
+from .options import cog_opt, overwrite_opt, scene_args
 
 
 def _params_help() -> str:
@@ -58,6 +58,7 @@ def _params_help() -> str:
     type=click.Path(dir_okay=False),
     help="Also write the segments as polygons with their features (.gpkg).",
 )
+@cog_opt
 @overwrite_opt
 @click.pass_context
 def segment(
@@ -69,6 +70,7 @@ def segment(
     output: str,
     features: str | None,
     vector: str | None,
+    cog: bool,
     overwrite: bool,
     **kw: Any,
 ) -> None:
@@ -88,6 +90,7 @@ def segment(
             overwrite=overwrite,
             scene_options=scene_options(kw),
             progress=progress,
+            cog=cog,
         )
     if result.n_segments is not None:
         click.echo(f"{result.n_segments} segments ({method})")

@@ -10,7 +10,7 @@ import click
 from rasterclass import pipeline
 
 from .main import cli, echo_summary, progress_bar, scene_options, training_options
-from .options import overwrite_opt, scene_args, training_args
+from .options import cog_opt, overwrite_opt, scene_args, training_args
 
 
 @cli.command()
@@ -58,6 +58,7 @@ def train(
     type=click.Path(dir_okay=False),
     help="Also write per-class probabilities and confidence (GeoTIFF).",
 )
+@cog_opt
 @overwrite_opt
 @click.pass_context
 def predict(
@@ -66,6 +67,7 @@ def predict(
     model_path: str,
     output: str,
     probabilities: str | None,
+    cog: bool,
     overwrite: bool,
     **kw: Any,
 ) -> None:
@@ -80,6 +82,7 @@ def predict(
             overwrite=overwrite,
             scene_options=scene_options(kw),
             progress=progress,
+            cog=cog,
         )
     echo_summary(result, started)
 
@@ -122,6 +125,7 @@ def predict(
     show_default=True,
     help="Share of a segment's pixels a training class must cover to label it.",
 )
+@cog_opt
 @overwrite_opt
 @click.pass_context
 def classify(
@@ -136,6 +140,7 @@ def classify(
     segment_method: str,
     segment_params: tuple[str, ...],
     min_overlap: float,
+    cog: bool,
     overwrite: bool,
     **kw: Any,
 ) -> None:
@@ -154,6 +159,7 @@ def classify(
         "report_output": report,
         "overwrite": overwrite,
         "scene_options": sopts,
+        "cog": cog,
     }
     if object_based:
         from rasterclass import objects

@@ -104,6 +104,13 @@ training_args = _stack(
 
 overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 
+cog_opt = click.option(
+    "--cog",
+    is_flag=True,
+    help="Write rasters as Cloud Optimized GeoTIFFs (overviews first, for web and network "
+    "drives). Without it, rasters longer than 1024 px on a side get internal overviews.",
+)
+
 
 def parse_size(text: str | None) -> float | None:
     """'2GB' -> 2e9 bytes; plain numbers are bytes."""
