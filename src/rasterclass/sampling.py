@@ -565,9 +565,18 @@ def _check_classes(
         if n["geometries"] == 0:
             why = f"{n['features']} feature(s), none with a geometry"
         elif n["inside"] == 0:
-            why = f"all {n['geometries']} geometries lie outside the scene"
+            k = n["geometries"]
+            why = (
+                "its 1 geometry lies outside the scene"
+                if k == 1
+                else f"all its {k} geometries lie outside the scene"
+            )
         elif not n["touched"]:
-            why = f"{n['inside']} geometries cover no pixel centre (smaller than a pixel)"
+            k = n["inside"]
+            why = (
+                f"{k} geometr{'y holds' if k == 1 else 'ies hold'} no pixel centre: smaller "
+                "than a pixel"
+            )
             small = True
         else:
             pieces = []
@@ -592,7 +601,7 @@ def _check_classes(
         parts.append(f"features without a class, ignored: {', '.join(rows)}")
     text = f"{what}: {'; '.join(parts)}"
     fixes, cli_fixes = [], []
-    if small:
+    if small and role == "training":
         fixes.append("set all_touched=True for polygons smaller than a pixel")
         cli_fixes.append("use --all-touched for polygons smaller than a pixel")
     fix = "fix or remove these features" if lost else "give them a class or remove them"
