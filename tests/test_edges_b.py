@@ -405,3 +405,34 @@ def test_every_fold_trains_on_the_classes_it_tests(scene_path, training_path, se
         assert set(np.unique(sub.y[test_idx])) <= set(np.unique(sub.y[train_idx]))
     report = cross_validate(sub, make_estimator("rf", {"n_estimators": 10}), plan=plan)
     assert report.confusion.overall_accuracy > 0.9
+
+
+def test_folds_are_reduced_when_a_fold_would_test_an_unseen_class(
+    scene_path, training_path, monkeypatch
+):
+    """StratifiedGroupKFold rarely does it, but a fold testing both water polygons would
+    train without water: fewer folds are used, and the report says so."""
+    import rasterclass.validation as validation
+
+    real = validation.StratifiedGroupKFold
+
+    class Splitter:
+        def __init__(self, n_splits: int, shuffle: bool, random_state: int) -> None:
+            self.n_splits = n_splits
+            self.real = real(n_splits=n_splits, shuffle=shuffle, random_state=random_state)
+
+        def split(self, X, y, groups):
+            if self.n_splits == 5:  # both polygons of water (0 and 1) tested together
+                test = np.isin(groups, [0, 1])
+                yield np.flatnonzero(~test), np.flatnonzero(test)
+            yield from self.real.split(X, y, groups)
+
+    monkeypatch.setattr(validation, "StratifiedGroupKFold", Splitter)
+    samples = extract_samples(open_scene(scene_path), training_path, "class")
+    sub = samples.subset(np.flatnonzero(np.isin(samples.groups, [0, 1, 5, 6, 10, 11])))
+    with pytest.warns(ValidationWarning) as record:
+        report = cross_validate(sub, make_estimator("rf", {"n_estimators": 10}), n_splits=5)
+    assert any("using 4 folds instead of 5" in str(w.message) for w in record)
+    assert report.metadata["folds"] == 4
+    assert any("using 4 folds instead of 5" in n for n in report.notes)
+    assert report.confusion.overall_accuracy > 0.9
