@@ -102,6 +102,13 @@ def _match_classes(
     translate: dict[int, int] = {}
     unmatched: list[str] = []
     by_name = {n.strip().lower(): c for c, n in zip(codes, names, strict=True)}
+    map_values: dict[int, int] = {}
+    if map_cmap is not None:
+        map_values = {
+            int(v): c
+            for v, c in zip(map_cmap.values, map_cmap.codes, strict=True)
+            if not isinstance(v, str)
+        }
     for ref_code, value, name in zip(ref_cmap.codes, ref_cmap.values, ref_cmap.names, strict=True):
         if strings:
             if map_cmap is None:
@@ -112,9 +119,15 @@ def _match_classes(
                 )
             target = by_name.get(str(name).strip().lower())
         else:
-            target = int(value) if int(value) in codes or map_cmap is None else None
+            # the map's training values first (a map trained on codes 0..K-1 writes them
+            # as 1..K), then its codes, then its names; never the nodata code 0
+            target = map_values.get(int(value))
+            if target is None and (int(value) in codes or map_cmap is None):
+                target = int(value)
             if target is None:  # integers on a named map: match by code, else by name
                 target = by_name.get(str(name).strip().lower())
+            if target == 0:
+                target = None
         if target is None:
             unmatched.append(str(name))
             target = max([*codes, *translate.values(), 0]) + 1
@@ -128,10 +141,11 @@ def _match_classes(
 
 
 def _dedupe_pixels(samples: Samples) -> Samples:
-    """One reference label per pixel: where geometries overlap the last feature wins.
+    """One reference label per pixel.
 
-    This is what rasterising the reference layer would give (later features burn over
-    earlier ones).
+    :func:`extract_samples` already samples each pixel once (pixels under features of
+    different classes are dropped with a warning); this keeps the guarantee for samples
+    from elsewhere: where records of one pixel repeat, the last one wins.
     """
     if len(samples) == 0:
         return samples

@@ -74,3 +74,41 @@ class ClusteringError(RasterclassError, ValueError):
 
 class TrainingReferenceWarning(ValidationWarning):
     """Reference pixels of an assessment were training pixels of the map's model."""
+
+
+class TrainingClassesError(TrainingDataError):
+    """A class of the training data ends with no sample; the message lists each and why.
+
+    ``cli_message`` words the fix with the command line's option names.
+    """
+
+    def __init__(self, message: str, cli_message: str | None = None) -> None:
+        super().__init__(message)
+        self.cli_message = cli_message or message
+
+
+class TrainingDataWarning(RasterclassWarning):
+    """Training or reference data were corrected, or some of them give no sample.
+
+    Duplicated polygons removed, pixels claimed by polygons of different classes dropped,
+    class codes 0..K-1 shifted to 1..K, features or classes without a sample named.
+    ``cli_message`` words the fix with the command line's option names.
+    """
+
+    def __init__(self, message: str, cli_message: str | None = None) -> None:
+        super().__init__(message)
+        self.cli_message = cli_message or message
+
+
+class CrossValidationDesignError(TrainingDataError):
+    """Cross-validation grouped by polygon cannot measure the accuracy of every class.
+
+    ``problem`` says what cannot be done; the message adds the fix in Python parameter
+    names, ``cli_message`` in the command line's option names.
+    """
+
+    def __init__(self, problem: str, fix: str = "", cli_fix: str = "") -> None:
+        super().__init__(f"{problem}; {fix}" if fix else problem)
+        self.problem = problem
+        self.cli_fix = cli_fix
+        self.cli_message = f"{problem}; {cli_fix}" if cli_fix else problem

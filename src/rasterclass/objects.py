@@ -57,6 +57,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,7 @@ from rasterclass.errors import (
     GridMismatchError,
     SegmentationError,
     TrainingDataError,
+    TrainingDataWarning,
 )
 from rasterclass.io import PathLike, ProgressCallback
 from rasterclass.parallel import compute_stream
@@ -1445,10 +1447,17 @@ def label_segments(
     cmap = pixels.class_map
     missing = sorted(set(np.unique(pixels.y).tolist()) - set(np.unique(codes).tolist()))
     if missing:
-        logger.warning(
-            "class(es) %s cover no segment sufficiently and get no training segment; use "
-            "smaller segments or larger polygons",
-            [cmap.name_of(c) for c in missing],
+        warnings.warn(
+            TrainingDataWarning(
+                f"class(es) {[cmap.name_of(c) for c in missing]} cover no segment "
+                "sufficiently and get no training segment: the map will not show them; use "
+                "smaller segments or larger polygons, or lower min_overlap",
+                f"class(es) {[cmap.name_of(c) for c in missing]} cover no segment "
+                "sufficiently and get no training segment: the map will not show them; use "
+                "smaller segments (--segment-param min_size=...) or larger polygons, or lower "
+                "--min-overlap",
+            ),
+            stacklevel=2,
         )
     logger.info(
         "%d of %d touched segments labelled (overlap >= %.0f%%): %s",
@@ -1472,6 +1481,16 @@ def label_segments(
             "segments": ids,
             "class_column": class_column,
             "all_touched": all_touched,
+            **{
+                key: pixels.info[key]
+                for key in (
+                    "contested_pixels",
+                    "overlap_pixels_merged",
+                    "duplicate_features_removed",
+                    "features_without_class",
+                )
+                if key in pixels.info
+            },
         },
         footprint=pixels.footprint,
     )

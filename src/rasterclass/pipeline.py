@@ -188,6 +188,7 @@ def fit_and_validate(
     """
     opts = options
     t0 = time.perf_counter()
+    plan = _cv_plan(samples, opts)  # a design that cannot be validated stops before fitting
     if estimator is None:
         estimator = make_estimator(opts.method, opts.params, opts.seed)
         method = opts.method
@@ -211,7 +212,7 @@ def fit_and_validate(
     if isinstance(training, str | os.PathLike):
         model.summary["training_file"] = str(training)
         model.summary["training_sha256"] = file_sha256(training)
-    if opts.cv_folds and opts.cv_folds > 1:
+    if plan is not None:
         from rasterclass.validation import cross_validate
 
         result.accuracy = cross_validate(
@@ -220,6 +221,7 @@ def fit_and_validate(
             n_splits=opts.cv_folds,
             seed=opts.seed,
             grouping=opts.cv_grouping,  # type: ignore[arg-type]
+            plan=plan,
         )
         result.accuracy.metadata["method"] = method
         result.accuracy.metadata.update(dict(summary or {}))
@@ -236,6 +238,37 @@ def fit_and_validate(
         write_report(result.accuracy, report_output, overwrite=overwrite)
         result.outputs.append(str(report_output))
     return result
+
+
+def _cv_plan(samples: Samples, opts: TrainingOptions) -> Any:
+    """The cross-validation folds (None without CV); what the design concedes is warned.
+
+    A design error is reworded with :class:`TrainingOptions`' field names.
+    """
+    if not (opts.cv_folds and opts.cv_folds > 1):
+        return None
+    import warnings
+
+    from rasterclass.errors import CrossValidationDesignError, ValidationWarning
+    from rasterclass.validation import plan_folds
+
+    try:
+        plan = plan_folds(
+            samples,
+            opts.cv_folds,
+            seed=opts.seed,
+            grouping=opts.cv_grouping,  # type: ignore[arg-type]
+        )
+    except CrossValidationDesignError as exc:
+        raise CrossValidationDesignError(
+            exc.problem,
+            "draw more polygons for them, validate by pixel (cv_grouping='pixel'; "
+            "optimistic) or do not cross-validate (cv_folds=0)",
+            exc.cli_fix,
+        ) from None
+    for note in plan.notes:
+        warnings.warn(note, ValidationWarning, stacklevel=3)
+    return plan
 
 
 def write_report(report: Any, path: PathLike, *, overwrite: bool = False) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -19,7 +20,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from rasterclass.accuracy import AccuracyReport, confusion_matrix_from_labels, confusion_statistics
-from rasterclass.errors import TrainingDataError, ValidationWarning
+from rasterclass.errors import CrossValidationDesignError, TrainingDataError, ValidationWarning
 from rasterclass.sampling import Samples, check_trainable
 
 logger = logging.getLogger(__name__)
@@ -40,15 +41,44 @@ def _polygons_per_class(samples: Samples) -> dict[int, int]:
     return out
 
 
-def folds(
-    samples: Samples, n_splits: int = 5, *, seed: int = 0, grouping: Grouping = "polygon"
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (train index, test index) pairs.
+@dataclass
+class FoldPlan:
+    """The folds of a cross-validation and what the design had to concede (notes)."""
 
-    ``grouping="polygon"`` (default) keeps every polygon on one side (scikit-learn's
-    StratifiedGroupKFold, shuffled with ``seed``). A class with fewer polygons than folds
-    cannot be in every fold: a :class:`ValidationWarning` says so. ``grouping="pixel"`` is
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    grouping: str
+    n_splits: int
+    notes: list[str] = field(default_factory=list)
+
+
+_GROUP_FIX = (
+    "draw more polygons for them, validate by pixel (grouping='pixel'; optimistic) or do "
+    "not cross-validate"
+)
+_GROUP_FIX_CLI = (
+    "draw more polygons for them, validate by pixel (--cv-pixels; optimistic) or do not "
+    "cross-validate (--cv 0)"
+)
+
+
+def plan_folds(
+    samples: Samples, n_splits: int = 5, *, seed: int = 0, grouping: Grouping = "polygon"
+) -> FoldPlan:
+    """Folds of a cross-validation, checked before any model is fitted.
+
+    ``grouping="polygon"`` (default) keeps every polygon (every part of a multipolygon) on
+    one side (scikit-learn's StratifiedGroupKFold, shuffled with ``seed``), and every
+    class a fold tests must also be on its training side: otherwise the fold would score
+    the fold design, not the classifier. A class in one polygon only cannot be validated
+    so (:class:`CrossValidationDesignError`); when the polygons do not spread over
+    ``n_splits`` folds so, fewer folds are used with a :class:`ValidationWarning`. A class
+    with fewer polygons than folds is not in every fold (warned). ``grouping="pixel"`` is
     a plain stratified pixel split (optimistic; only on request).
+
+    Raises
+    ------
+    CrossValidationDesignError
+        Grouped folds cannot test a class with a model that saw the class.
     """
     if grouping not in ("polygon", "pixel"):
         raise TrainingDataError(f"grouping must be 'polygon' or 'pixel', got {grouping!r}")
@@ -59,32 +89,76 @@ def folds(
         if k < 2:
             raise TrainingDataError("a class has a single pixel: pixel-level CV is impossible")
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        yield from splitter.split(samples.X, samples.y)
-        return
-    n_groups = len(np.unique(samples.groups))
-    if n_groups < 2:
-        raise TrainingDataError(
-            "grouped validation needs at least two polygons; draw more training polygons"
+        return FoldPlan(list(splitter.split(samples.X, samples.y)), grouping, k)
+    name = samples.class_map.name_of
+    per_class = _polygons_per_class(samples)
+    lone = [name(c) for c, n in per_class.items() if n < 2]
+    if lone:
+        raise CrossValidationDesignError(
+            f"cross-validation grouped by polygon cannot measure class(es) {lone}: each lies "
+            "in a single polygon, so the fold that tests it trains without the class and "
+            "would score every pixel of it wrong (a multipolygon counts one polygon per part)",
+            _GROUP_FIX,
+            _GROUP_FIX_CLI,
         )
+    n_groups = len(np.unique(samples.groups))
+    notes: list[str] = []
     k = min(n_splits, n_groups)
     if k < n_splits:
-        warnings.warn(
-            f"only {n_groups} polygons: using {k} folds instead of {n_splits}",
-            ValidationWarning,
-            stacklevel=2,
-        )
-    few = {
-        samples.class_map.name_of(c): n for c, n in _polygons_per_class(samples).items() if n < k
-    }
+        notes.append(f"only {n_groups} polygons: using {k} folds instead of {n_splits}")
+    few = {name(c): n for c, n in per_class.items() if n < k}
     if few:
-        warnings.warn(
-            f"class(es) with fewer polygons than the {k} folds cannot be in every fold: {few}; "
-            "their accuracy rests on few polygons (draw more polygons for them)",
-            ValidationWarning,
-            stacklevel=2,
+        notes.append(
+            f"class(es) with fewer polygons than the {k} folds cannot be in every fold: "
+            f"{few}; their accuracy rests on few polygons (draw more polygons for them)"
         )
-    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    yield from splitter.split(samples.X, samples.y, samples.groups)
+    if k < 2:
+        raise TrainingDataError(f"cross-validation needs n_splits >= 2, got {n_splits}")
+    asked = k
+    unseen: list[int] = []
+    while k >= 2:
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        splits = list(splitter.split(samples.X, samples.y, samples.groups))
+        unseen = sorted(
+            {
+                int(c)
+                for train, test in splits
+                for c in np.setdiff1d(np.unique(samples.y[test]), samples.y[train])
+            }
+        )
+        if not unseen:
+            break
+        k -= 1
+    else:
+        raise CrossValidationDesignError(
+            f"no split of the polygons into folds trains every fold on the classes it tests "
+            f"(class(es) {[name(c) for c in unseen]} have too few polygons)",
+            _GROUP_FIX,
+            _GROUP_FIX_CLI,
+        )
+    if k < asked:
+        notes.append(
+            f"using {k} folds instead of {asked}: with {asked} folds the polygons of some "
+            "class would all fall in one test fold, leaving its training side without the class"
+        )
+    return FoldPlan(splits, grouping, k, notes)
+
+
+def folds(
+    samples: Samples, n_splits: int = 5, *, seed: int = 0, grouping: Grouping = "polygon"
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (train index, test index) pairs (see :func:`plan_folds`).
+
+    ``grouping="polygon"`` (default) keeps every polygon on one side (scikit-learn's
+    StratifiedGroupKFold, shuffled with ``seed``). What the design concedes (fewer folds,
+    classes not in every fold) is said in a :class:`ValidationWarning`; a class in one
+    polygon only raises :class:`CrossValidationDesignError`. ``grouping="pixel"`` is a
+    plain stratified pixel split (optimistic; only on request).
+    """
+    plan = plan_folds(samples, n_splits, seed=seed, grouping=grouping)
+    for note in plan.notes:
+        warnings.warn(note, ValidationWarning, stacklevel=2)
+    yield from plan.splits
 
 
 def cross_validate(
@@ -94,12 +168,16 @@ def cross_validate(
     n_splits: int = 5,
     seed: int = 0,
     grouping: Grouping = "polygon",
+    plan: FoldPlan | None = None,
 ) -> AccuracyReport:
     """Cross-validated accuracy: each pixel predicted once by a model that did not see it.
 
     Returns an :class:`AccuracyReport` of kind ``"cross-validation"`` whose confusion matrix
     pools the held-out predictions of all folds (rows = predicted, columns = reference),
-    with the per-fold overall accuracies in ``metadata``.
+    with the per-fold overall accuracies in ``metadata``. The folds come from
+    :func:`plan_folds` (or ``plan``, made beforehand); what the design concedes is warned
+    and written in the report's notes. A design that cannot be grouped raises
+    :class:`CrossValidationDesignError` before any model is fitted.
 
     Examples
     --------
@@ -110,7 +188,12 @@ def cross_validate(
     fold_oa = []
     leaks = 0
     n_folds = 0
-    for train, test in folds(samples, n_splits, seed=seed, grouping=grouping):
+    if plan is None:
+        plan = plan_folds(samples, n_splits, seed=seed, grouping=grouping)
+        for note in plan.notes:
+            warnings.warn(note, ValidationWarning, stacklevel=2)
+    grouping = plan.grouping  # type: ignore[assignment]
+    for train, test in plan.splits:
         n_folds += 1
         leaks += len(np.intersect1d(samples.groups[train], samples.groups[test]))
         model = clone(estimator).fit(samples.X[train], samples.y[train])
@@ -127,7 +210,7 @@ def cross_validate(
         list(cmap.names),
         polygon_counts=[polygons.get(c, 0) for c in codes],
     )
-    notes = [] if grouping == "polygon" else [PIXEL_SPLIT_NOTE]
+    notes = list(plan.notes) if grouping == "polygon" else [PIXEL_SPLIT_NOTE]
     if grouping == "polygon":
         notes.append(
             f"{n_folds}-fold cross-validation grouped by training polygon: no polygon "

@@ -29,7 +29,8 @@ class _Group(click.Group):
         except RasterclassError as exc:
             if ctx.obj and ctx.obj.get("verbose", 0) > 0:
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            # errors that know the command line word their fix with its option names
+            click.echo(f"Error: {getattr(exc, 'cli_message', None) or exc}", err=True)
             ctx.exit(1)
 
 
@@ -67,7 +68,7 @@ def cli(
 
 def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
     if issubclass(category, RasterclassWarning):
-        click.echo(f"Warning: {message}", err=True)
+        click.echo(f"Warning: {getattr(message, 'cli_message', None) or message}", err=True)
     else:
         logger.debug("%s: %s", category.__name__, message)
 
@@ -136,6 +137,15 @@ def echo_summary(result: Any, started: float) -> None:
                 f"  {row.Index:>4}  {row.name:<24} {row.pixels:>8} {unit} "
                 f"{row.polygons:>5} polygons"
             )
+        info = samples.info
+        for key, text in (
+            ("contested_pixels", "pixels under polygons of different classes, dropped"),
+            ("overlap_pixels_merged", "pixels under several polygons of one class, kept once"),
+            ("duplicate_features_removed", "duplicated features removed"),
+            ("features_without_class", "features without a class, ignored"),
+        ):
+            if info.get(key):
+                click.echo(f"  {info[key]} {text}")
     report = getattr(result, "accuracy", None)
     if report is not None and report.confusion is not None:
         stats = report.confusion
