@@ -70,3 +70,12 @@ class ValidationWarning(RasterclassWarning):
 
 class ClusteringError(RasterclassError, ValueError):
     """Clustering cannot give a map (no valid pixel, fewer pixels than clusters, one cluster)."""
+
+
+class SceneError(RasterclassError, ValueError):
+    """A scene array cannot be used as a scene (dims, band coordinate, scale/offset)."""
+
+
+class RadiometryWarning(RasterclassWarning):
+    """A scene to classify is stored differently (dtype, scale, offset, nodata) from the
+    scene the model was trained on."""

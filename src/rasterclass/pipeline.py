@@ -21,6 +21,7 @@ from rasterclass.io import (
     PathLike,
     ProgressCallback,
     RasterOutput,
+    as_scene,
     check_writable,
     file_sha256,
     open_scene,
@@ -53,6 +54,16 @@ class SceneOptions:
             reference=self.reference,
             resampling=self.resampling,
         )
+
+
+def _scene(
+    scene: Sequence[PathLike] | PathLike | xr.DataArray, scene_options: SceneOptions | None
+) -> xr.DataArray:
+    """Open scene files, or bring a scene array to scene form (see :func:`as_scene`)."""
+    if isinstance(scene, xr.DataArray):
+        opts = scene_options or SceneOptions()
+        return as_scene(scene, band_names=opts.band_names)
+    return (scene_options or SceneOptions()).open(scene)
 
 
 @dataclass
@@ -99,6 +110,7 @@ def fit_model(
         class_map=_used_classes(samples.class_map, samples.y),
         crs=crs,
         summary=info,
+        radiometry=samples.radiometry,
     )
 
 
@@ -136,8 +148,7 @@ def train(
     opts = options or TrainingOptions()
     check_writable([model_output, report_output], overwrite)
     t0 = time.perf_counter()
-    if not isinstance(scene, xr.DataArray):
-        scene = (scene_options or SceneOptions()).open(scene)
+    scene = _scene(scene, scene_options)
     legend = read_legend(opts.legend) if opts.legend else None
     samples = extract_samples(
         scene,
@@ -257,8 +268,7 @@ def predict(
     check_writable([output, probabilities], overwrite)
     if not isinstance(model, RasterModel):
         model = RasterModel.load(model)
-    if not isinstance(scene, xr.DataArray):
-        scene = (scene_options or SceneOptions()).open(scene)
+    scene = _scene(scene, scene_options)
     outputs = write_prediction(
         scene, model, output, probabilities=probabilities, overwrite=overwrite, progress=progress
     )
@@ -321,8 +331,7 @@ def classify(
     See :func:`train` for the cross-validation report and the model file.
     """
     check_writable([output, probabilities, model_output, report_output], overwrite)
-    if not isinstance(scene, xr.DataArray):
-        scene = (scene_options or SceneOptions()).open(scene)
+    scene = _scene(scene, scene_options)
     result = train(
         scene,
         training,

@@ -24,7 +24,7 @@ from shapely.geometry import box
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import TrainingDataError
-from rasterclass.io import DEFAULT_CHUNK, read_vector, scene_grid
+from rasterclass.io import DEFAULT_CHUNK, as_scene, read_vector, scene_grid, scene_radiometry
 from rasterclass.stack import rasterize_shapes
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,11 @@ class Samples:
         Pixel position in the scene.
     band_names : list of str
     class_map : ClassMap
+    info : dict
+        What the extraction did (recorded in the model summary).
+    radiometry : list of dict or None
+        How each band of the scene was stored (see :func:`rasterclass.open_scene`); the
+        model keeps it to warn when a scene to classify is stored differently.
     """
 
     X: np.ndarray
@@ -56,6 +61,7 @@ class Samples:
     band_names: list[str]
     class_map: ClassMap
     info: dict[str, Any] = field(default_factory=dict)
+    radiometry: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -78,6 +84,7 @@ class Samples:
             list(self.band_names),
             self.class_map,
             dict(self.info),
+            self.radiometry,
         )
 
     def cap_per_class(self, max_per_class: int, seed: int = 0) -> Samples:
@@ -207,7 +214,8 @@ def extract_samples(
     Parameters
     ----------
     scene
-        A scene from :func:`rasterclass.open_scene` (lazy or in memory).
+        A scene from :func:`rasterclass.open_scene` (lazy or in memory), or any raster
+        array (e.g. ``rioxarray.open_rasterio(path)``; see :func:`rasterclass.io.as_scene`).
     training
         Path of a GeoPackage/shapefile/GeoJSON, or a GeoDataFrame, in any CRS (reprojected
         to the scene CRS).
@@ -235,6 +243,7 @@ def extract_samples(
     >>> samples = extract_samples(scene, "training.gpkg", "class")  # doctest: +SKIP
     >>> samples.counts()  # doctest: +SKIP
     """
+    scene = as_scene(scene)
     grid = scene_grid(scene)
     what = f"{role} file {training}" if isinstance(training, str | os.PathLike) else role
     if isinstance(training, str | os.PathLike):
@@ -338,6 +347,7 @@ def extract_samples(
             "class_column": class_column,
             "nodata_pixels": nodata_pixels,
         },
+        radiometry=scene_radiometry(scene),
     )
     _check_classes(samples, gdf, class_column, codes, require_all_classes)
     if max_per_class is not None:
