@@ -449,7 +449,7 @@ def _per_band(value: Any, n: int, coords: Sequence[Any], what: str) -> list[floa
     if all(isinstance(c, int | np.integer) and 1 <= int(c) <= len(values) for c in coords):
         return [values[int(c) - 1] for c in coords]  # bands selected from a file's bands
     raise SceneError(
-        f"the scene array has {n} bands but its '{what}' attribute {len(values)} values; "
+        f"the scene array has {n} bands but its '{what}' attribute has {len(values)} values; "
         "select bands by their number (isel keeps rioxarray's band coordinate) or drop the "
         "attribute after decoding the values yourself"
     )
