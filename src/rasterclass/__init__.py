@@ -6,6 +6,7 @@ from rasterclass.apply import predict_raster
 from rasterclass.classes import ClassMap
 from rasterclass.errors import RasterclassError
 from rasterclass.io import (
+    as_scene,
     open_scene,
     read_class_map,
     read_legend,
@@ -38,6 +39,7 @@ __all__ = [
     "SceneOptions",
     "TrainingOptions",
     "__version__",
+    "as_scene",
     "classify",
     "cross_validate",
     "extract_samples",

@@ -9,6 +9,7 @@ the whole array, which is the oracle the dask path is tested against.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import uuid
 from typing import Any
@@ -20,7 +21,8 @@ import xarray as xr
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import BandMismatchError, EstimatorError
-from rasterclass.model import RasterModel, class_map_for, label_codes
+from rasterclass.io import CLASSMAP_TAG, as_scene, scene_radiometry
+from rasterclass.model import RasterModel, check_radiometry, class_map_for, label_codes
 from rasterclass.stack import match_bands
 
 logger = logging.getLogger(__name__)
@@ -134,8 +136,14 @@ def _model_handle(estimator: Any) -> Any:
 def _resolve(
     scene: xr.DataArray, model: Any, class_map: ClassMap | None
 ) -> tuple[xr.DataArray, Any, ClassMap]:
+    scene = as_scene(scene)
     if isinstance(model, RasterModel):
-        return match_bands(scene, model.band_names), model.estimator, model.class_map
+        matched = match_bands(scene, model.band_names, model.band_aliases)
+        records = {str(r.get("band")): r for r in scene_radiometry(scene) or []}
+        ordered = [records.get(str(b)) for b in matched["band"].values]
+        if all(r is not None for r in ordered):
+            check_radiometry(model, ordered)  # type: ignore[arg-type]
+        return matched, model.estimator, model.class_map
     estimator = model
     if not hasattr(estimator, "predict"):
         raise EstimatorError(f"{type(estimator).__name__} has no predict(); pass a fitted model")
@@ -160,10 +168,17 @@ def predict_raster(
     Parameters
     ----------
     scene
-        ``(band, y, x)`` DataArray, dask-backed (lazy) or in memory; NaN marks nodata.
+        ``(band, y, x)`` DataArray, dask-backed (lazy) or in memory: a scene from
+        :func:`rasterclass.open_scene`, or any raster array, e.g.
+        ``rioxarray.open_rasterio(path)`` (masked or not): it is brought to scene form by
+        :func:`rasterclass.io.as_scene` (nodata from ``rio.nodata``/``_FillValue`` or NaN,
+        scale/offset applied, band names from the ``band`` coordinate, ``long_name`` or
+        positions ``band_1``...).
     model
-        A :class:`RasterModel` (bands matched by name) or any fitted scikit-learn estimator
-        or Pipeline (bands taken in order) with ``predict``.
+        A :class:`RasterModel` (bands matched by name, or by position where both sides are
+        unnamed; warns with :class:`~rasterclass.errors.RadiometryWarning` when the scene is
+        stored differently from the training scene) or any fitted scikit-learn estimator or
+        Pipeline (bands taken in order) with ``predict``.
     class_map
         Codes/names/colours for a plain estimator; default from its ``classes_``.
     probabilities
@@ -177,7 +192,11 @@ def predict_raster(
         ``probabilities`` (band=class name, y, x) and ``confidence`` (y, x), float32, NaN
         at nodata. Probability bands are in the class map's order (legend order, else code
         order) and carry their class code in the ``class_code`` coordinate. Lazy when the
-        scene is.
+        scene is. Every layer carries its nodata (``rio.nodata``: 0 for classes, NaN for
+        probabilities), CRS and transform, so ``ds["classes"].rio.to_raster(path)`` writes a
+        map with nodata; ``classes`` also carries the class map
+        (``attrs["RASTERCLASS_CLASSMAP"]``, JSON, as map files do; ``ds.attrs["class_map"]``
+        as a dict), which :func:`rasterclass.write_map` reads.
 
     Examples
     --------
@@ -243,7 +262,32 @@ def predict_raster(
         )
         ds["confidence"] = xr.DataArray(result[-1], dims=("y", "x"), coords=coords)
     ds.attrs["class_map"] = cmap.to_dict()
-    return _keep_georef(ds, scene)
+    ds = _keep_georef(ds, scene)
+    return _with_nodata(ds, cmap)
+
+
+def _with_nodata(ds: xr.Dataset, cmap: ClassMap) -> xr.Dataset:
+    """Nodata (0 for codes, NaN for probabilities) and class names on the output layers."""
+    ds["classes"] = ds["classes"].rio.write_nodata(0, encoded=False)
+    ds["classes"].attrs.update(
+        {
+            "long_name": "class",
+            CLASSMAP_TAG: json.dumps(cmap.to_dict()),
+            "CLASS_NAMES": json.dumps(
+                {str(c): n for c, n in zip(cmap.codes, cmap.names, strict=True)}
+            ),
+        }
+    )
+    for name in ("probabilities", "confidence"):
+        if name in ds:
+            ds[name] = ds[name].rio.write_nodata(np.nan, encoded=False)
+    if "probabilities" in ds:
+        ds["probabilities"].attrs["long_name"] = tuple(
+            str(b) for b in ds["probabilities"]["band"].values
+        )
+    if "confidence" in ds:
+        ds["confidence"].attrs["long_name"] = "confidence"
+    return ds
 
 
 def _keep_georef(ds: xr.Dataset, scene: xr.DataArray) -> xr.Dataset:
@@ -272,7 +316,9 @@ def stack_probabilities(prediction: xr.Dataset) -> xr.DataArray:
         proba = proba.assign_coords(class_code=("band", [0] * proba.sizes["band"]))
     conf = prediction["confidence"].expand_dims(band=["confidence"])
     conf = conf.assign_coords(class_code=("band", [0]))
-    return xr.concat([proba, conf], dim="band")
+    stacked = xr.concat([proba, conf], dim="band")
+    stacked.attrs["long_name"] = tuple(str(b) for b in stacked["band"].values)
+    return stacked
 
 
 def _recode_block(block: np.ndarray, lut: np.ndarray) -> np.ndarray:

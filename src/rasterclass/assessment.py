@@ -61,7 +61,7 @@ _STRIP_PIXELS = 4_000_000
 # ------------------------------------------------------------------------------------------
 def open_map(path: PathLike, *, chunks: int | None = None) -> tuple[xr.DataArray, ClassMap | None]:
     """A map as a lazy (band=1, y, x) scene (0 -> NaN) and the ClassMap it carries, if any."""
-    scene = open_scene(path, chunks=chunks, nodata=0, band_names=["class"])
+    scene = open_scene(path, chunks=chunks, nodata=0, band_names=["class"], unscale=False)
     return scene, read_class_map(path)
 
 

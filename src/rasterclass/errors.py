@@ -112,3 +112,10 @@ class CrossValidationDesignError(TrainingDataError):
         self.problem = problem
         self.cli_fix = cli_fix
         self.cli_message = f"{problem}; {cli_fix}" if cli_fix else problem
+class SceneError(RasterclassError, ValueError):
+    """A scene array cannot be used as a scene (dims, band coordinate, scale/offset)."""
+
+
+class RadiometryWarning(RasterclassWarning):
+    """A scene to classify is stored differently (dtype, scale, offset, nodata) from the
+    scene the model was trained on."""

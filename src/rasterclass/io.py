@@ -39,6 +39,7 @@ from rasterclass.errors import (
     CRSError,
     OutputExistsError,
     RasterclassIOError,
+    SceneError,
 )
 from rasterclass.parallel import compute_stream, n_threads
 from rasterclass.stack import (
@@ -46,6 +47,8 @@ from rasterclass.stack import (
     band_names_from_files,
     check_crs,
     choose_grid,
+    is_positional,
+    positional_name,
     resolve_band_names,
 )
 from rasterclass.training_pixels import (
@@ -67,6 +70,8 @@ TILE = 256
 #: Rasters with a side longer than this get internal overviews by default.
 OVERVIEW_MIN_SIDE = 1024
 CLASSMAP_TAG = "RASTERCLASS_CLASSMAP"
+#: Scene attribute holding how each band is stored (JSON list of records).
+RADIOMETRY_ATTR = "radiometry"
 
 
 # ------------------------------------------------------------------------------------------
@@ -81,6 +86,9 @@ class _Source:
     warp: bool
     resampling: int
     nodata: float | None
+    #: GDAL scale and offset of each band read (None: values are used as stored).
+    scales: tuple[float, ...] | None = None
+    offsets: tuple[float, ...] | None = None
 
 
 def _open_raster(path: str) -> Any:
@@ -141,13 +149,36 @@ def _read_block(
                 f"cannot read pixels {window} of {source.path}: {exc}; the file is corrupt or "
                 "truncated (re-export or re-download it)"
             ) from None
-        out = arr.data.astype(dtype, copy=False)
-        mask = np.ma.getmaskarray(arr)
-        if mask.any():
-            out = out.copy() if out is arr.data else out
-            out[mask] = np.nan if out.dtype.kind == "f" else 0
-        parts.append(out)
+        parts.append(
+            _to_values(arr.data, np.ma.getmaskarray(arr), dtype, source.scales, source.offsets)
+        )
     return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+
+
+def _to_values(
+    raw: np.ndarray,
+    mask: np.ndarray | None,
+    dtype: str,
+    scales: Sequence[float] | None = None,
+    offsets: Sequence[float] | None = None,
+) -> np.ndarray:
+    """Stored (band, y, x) values to scene values: ``value * scale + offset`` per band
+    (computed in float64), cast to ``dtype``; masked pixels become NaN (0 for integer
+    outputs such as segment ids). The one conversion behind every scene, read from files by
+    :func:`open_scene` or handed over as an array to :func:`as_scene`."""
+    if scales is not None or offsets is not None:
+        n = raw.shape[0]
+        scale = np.asarray(scales if scales is not None else [1.0] * n, dtype=np.float64)
+        offset = np.asarray(offsets if offsets is not None else [0.0] * n, dtype=np.float64)
+        out = (raw.astype(np.float64) * scale[:, None, None] + offset[:, None, None]).astype(
+            dtype, copy=False
+        )
+    else:
+        out = raw.astype(dtype, copy=False)
+    if mask is not None and mask.any():
+        out = out.copy() if out is raw else out
+        out[mask] = np.nan if out.dtype.kind == "f" else 0
+    return out
 
 
 def _lazy_read(
@@ -203,8 +234,19 @@ def open_scene(
     resampling: str = "nearest",
     crs: Any = None,
     nodata: float | None = None,
+    unscale: bool = True,
 ) -> xr.DataArray:
     """Open one multiband raster, or several rasters stacked in order, as a lazy scene.
+
+    Values are read as GDAL defines them: a band's declared scale and offset are applied
+    on read, ``value = stored * scale + offset`` (in float64, then stored in the scene's
+    float type), so a scene stored as scaled integers (Sentinel-2 L2A since processing
+    baseline 04.00: reflectance = (DN - 1000) / 10000, i.e. scale 0.0001 and offset -0.1)
+    gives the same values as the same reflectance stored as floats. Pixels equal to the
+    nodata value (compared with the stored value, before scaling) become NaN. How each band
+    is stored (dtype, scale, offset, nodata) is recorded in ``attrs["radiometry"]``; a model
+    trained on the scene keeps that record and warns (:class:`RadiometryWarning`) when a
+    scene to classify is stored differently.
 
     Parameters
     ----------
@@ -213,7 +255,8 @@ def open_scene(
         (Landsat/Sentinel-2 one-file-per-band style).
     band_names
         Names for the bands. Default: band descriptions when every band has a unique one,
-        else names derived from the file names (``..._B4.TIF`` -> ``B4``).
+        else the file name for one-band files (``..._B4.TIF`` -> ``B4``) and the position
+        for bands of multiband files (``band_1``, ``band_2``..., as GDAL numbers them).
     chunks
         Chunk side in pixels (band is always one chunk). Default: from ``memory_budget`` or
         1024.
@@ -229,14 +272,19 @@ def open_scene(
     crs
         Assign this CRS to inputs that have none.
     nodata
-        Override the nodata value declared in the files.
+        Override the nodata value declared in the files (a stored value, before scaling).
+    unscale
+        Apply the bands' scale and offset (default). ``False`` reads stored values (class
+        maps, codes).
 
     Returns
     -------
     xarray.DataArray
         Dims ``("band", "y", "x")``, float32 (float64 for 32-bit integer or float64 input),
-        nodata as NaN, a ``band`` coordinate of names, CRS and transform via rioxarray, dask
-        chunks with ``band`` in one chunk.
+        nodata as NaN, scale and offset applied, a ``band`` coordinate of names, CRS and
+        transform via rioxarray, dask chunks with ``band`` in one chunk,
+        ``attrs["radiometry"]`` (one record per band: ``band``, ``dtype``, ``scale``,
+        ``offset``, ``nodata``) and ``attrs["source_files"]``.
 
     Examples
     --------
@@ -266,6 +314,8 @@ def open_scene(
                     "descriptions": list(src.descriptions),
                     "dtypes": list(src.dtypes),
                     "nodata": src.nodata,
+                    "scales": tuple(float(v) for v in src.scales),
+                    "offsets": tuple(float(v) for v in src.offsets),
                     "native_crs": src.crs is not None and bool(src.crs.to_wkt()),
                 }
             )
@@ -294,14 +344,39 @@ def open_scene(
         warp = not info["grid"].same_as(grid) or not info["native_crs"]
         if warp:
             logger.info("resampling %s onto the scene grid (%s)", p, resampling)
+        scaled = unscale and (
+            any(v != 1.0 for v in info["scales"]) or any(v != 0.0 for v in info["offsets"])
+        )
+        if scaled:
+            logger.info(
+                "%s: applying band scale %s and offset %s on read",
+                p,
+                list(info["scales"]),
+                list(info["offsets"]),
+            )
         sources.append(
-            _Source(p, tuple(range(1, info["count"] + 1)), warp, resampling_enum.value, nodata)
+            _Source(
+                p,
+                tuple(range(1, info["count"] + 1)),
+                warp,
+                resampling_enum.value,
+                nodata,
+                info["scales"] if scaled else None,
+                info["offsets"] if scaled else None,
+            )
         )
     described = [d for i in infos for d in i["descriptions"]]
     names = resolve_band_names(
         described, band_names_from_files(path_list, [i["count"] for i in infos]), band_names
     )
     dtype = _float_dtype([d for i in infos for d in i["dtypes"]])
+    radiometry = radiometry_records(
+        names,
+        [d for i in infos for d in i["dtypes"]],
+        [v for i in infos for v in (i["scales"] if unscale else (1.0,) * i["count"])],
+        [v for i in infos for v in (i["offsets"] if unscale else (0.0,) * i["count"])],
+        [nodata if nodata is not None else i["nodata"] for i in infos for _ in range(i["count"])],
+    )
     side = chunks or _enough_chunks(
         auto_chunk(len(names), memory_budget, np.dtype(dtype).itemsize), grid
     )
@@ -314,10 +389,278 @@ def open_scene(
         dims=("band", "y", "x"),
         coords={"band": names, "y": y, "x": x},
         name="scene",
-        attrs={"source_files": list(path_list)},
+        attrs={"source_files": list(path_list), RADIOMETRY_ATTR: json.dumps(radiometry)},
     )
     scene = scene.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     logger.info("opened scene %s: %d bands %s, %s", path_list, len(names), names, grid.describe())
+    return scene
+
+
+def radiometry_records(
+    names: Sequence[str],
+    dtypes: Sequence[str],
+    scales: Sequence[float],
+    offsets: Sequence[float],
+    nodatas: Sequence[float | None],
+) -> list[dict[str, Any]]:
+    """One record per band of how its values are stored: ``band``, ``dtype``, ``scale``,
+    ``offset``, ``nodata`` (None when there is none, or NaN)."""
+    out = []
+    for name, dtype, scale, offset, nd in zip(names, dtypes, scales, offsets, nodatas, strict=True):
+        nodata_value = None if nd is None or math.isnan(float(nd)) else float(nd)
+        out.append(
+            {
+                "band": str(name),
+                "dtype": str(np.dtype(dtype).name),
+                "scale": float(scale),
+                "offset": float(offset),
+                "nodata": nodata_value,
+            }
+        )
+    return out
+
+
+def scene_radiometry(scene: xr.DataArray) -> list[dict[str, Any]] | None:
+    """The radiometry records of a scene (see :func:`open_scene`), or None."""
+    value = scene.attrs.get(RADIOMETRY_ATTR)
+    if value is None:
+        return None
+    try:
+        records = json.loads(value) if isinstance(value, str) else list(value)
+    except (TypeError, ValueError):
+        return None
+    return [dict(r) for r in records] if isinstance(records, list) else None
+
+
+#: Attributes of an incoming array that describe its stored values; they do not carry over
+#: to the scene (whose values are decoded).
+_ENCODING_ATTRS = (
+    "_FillValue",
+    "missing_value",
+    "nodata",
+    "scale_factor",
+    "add_offset",
+    "scales",
+    "offsets",
+    "long_name",
+)
+
+
+def _per_band(value: Any, n: int, coords: Sequence[Any], what: str) -> list[float] | None:
+    """A per-band attribute (one value, or one per band of the file) for ``n`` bands."""
+    if value is None:
+        return None
+    if np.ndim(value) == 0:
+        return [float(value)] * n
+    values = [float(v) for v in value]
+    if len(values) == n:
+        return values
+    if all(isinstance(c, int | np.integer) and 1 <= int(c) <= len(values) for c in coords):
+        return [values[int(c) - 1] for c in coords]  # bands selected from a file's bands
+    raise SceneError(
+        f"the scene array has {n} bands but its '{what}' attribute has {len(values)} values; "
+        "select bands by their number (isel keeps rioxarray's band coordinate) or drop the "
+        "attribute after decoding the values yourself"
+    )
+
+
+def _band_coord_names(arr: xr.DataArray) -> list[str]:
+    """Band names of an array: strings kept, band numbers (rioxarray's 1..n) and missing
+    coordinates become position names (``band_1``...)."""
+    n = arr.sizes["band"]
+    if "band" not in arr.coords:
+        return [positional_name(i) for i in range(1, n + 1)]
+    values = list(arr["band"].values)
+    if all(isinstance(v, int | np.integer) for v in values) or all(
+        isinstance(v, str) and v.isdigit() for v in values
+    ):
+        return [positional_name(int(v)) for v in values]
+    return [str(v) for v in values]
+
+
+def _long_names(arr: xr.DataArray) -> list[str | None]:
+    long_name = arr.attrs.get("long_name")
+    n = arr.sizes["band"]
+    if isinstance(long_name, str):
+        return [long_name] if n == 1 else [None] * n
+    if isinstance(long_name, list | tuple) and len(long_name) == n:
+        return [str(v) if v else None for v in long_name]
+    return [None] * n
+
+
+def as_scene(
+    scene: xr.DataArray,
+    *,
+    band_names: Sequence[str] | None = None,
+    nodata: float | None = None,
+) -> xr.DataArray:
+    """Bring any raster DataArray to the scene form every rasterclass function works on.
+
+    The same invariants as :func:`open_scene`: dims ``("band", "y", "x")``, float values
+    with NaN at nodata, scale and offset applied, a ``band`` coordinate of unique names,
+    ``band`` in one dask chunk, and ``attrs["radiometry"]`` recording how the values were
+    stored. Every public function that takes a scene array calls it, so an array from
+    ``rioxarray.open_rasterio(path)`` (masked or not, with or without ``chunks=``), a
+    scene from :func:`open_scene` and an in-memory array all give the same result.
+
+    - nodata: ``nodata`` if given, else ``scene.rio.nodata`` (from ``_FillValue``); with
+      ``masked=True`` / ``mask_and_scale=True`` the masked pixels are already NaN (the
+      encoded value is not compared again). NaN in float input is nodata.
+    - scale/offset: ``scale_factor``/``add_offset`` (or per-band ``scales``/``offsets``)
+      attributes are applied, ``value * scale + offset``, as :func:`open_scene` applies
+      GDAL's; values already decoded by rioxarray (``mask_and_scale=True``) are not scaled
+      again.
+    - band names: ``band_names`` if given, else the ``band`` coordinate when it holds names,
+      else ``long_name`` (GDAL band descriptions) when every band has a unique one, else
+      positions (``band_1``...): rioxarray's band numbers 1..n are positions.
+
+    A scene that already has these invariants is returned as it is (cheap to call again).
+
+    Parameters
+    ----------
+    scene
+        ``(band, y, x)`` or ``(y, x)`` DataArray, dask-backed or in memory, any dtype.
+    band_names
+        Names for the bands (overrides the array's).
+    nodata
+        Stored value that marks nodata (overrides the array's).
+
+    Returns
+    -------
+    xarray.DataArray
+        The scene; lazy when the input is dask-backed. CRS and transform are kept.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> raw = xr.DataArray(np.array([[[0, 1200]], [[0, 3000]]], dtype="u2"),
+    ...                    dims=("band", "y", "x"), coords={"band": [1, 2]},
+    ...                    attrs={"_FillValue": 0, "scale_factor": 1e-4, "add_offset": -0.1})
+    >>> scene = as_scene(raw)
+    >>> [str(b) for b in scene["band"].values]
+    ['band_1', 'band_2']
+    >>> scene.values[:, 0, 1].astype(float).round(4).tolist()
+    [0.02, 0.2]
+    >>> bool(np.isnan(scene.values[:, 0, 0]).all())
+    True
+    """
+    if not isinstance(scene, xr.DataArray):
+        raise SceneError(
+            f"a scene is an xarray.DataArray (band, y, x), got {type(scene).__name__}; open "
+            "files with open_scene() or rioxarray.open_rasterio()"
+        )
+    if scene.ndim == 2 and set(scene.dims) == {"y", "x"}:
+        scene = scene.expand_dims("band")
+    if set(scene.dims) != {"band", "y", "x"}:
+        raise SceneError(
+            f"a scene has dims ('band', 'y', 'x'), got {scene.dims}; rename or transpose them "
+            "(scene.rename(...)), or open the file with open_scene()"
+        )
+    if scene.dims != ("band", "y", "x"):
+        scene = scene.transpose("band", "y", "x")
+    attrs = scene.attrs
+    done = (
+        RADIOMETRY_ATTR in attrs
+        and scene.dtype.kind == "f"
+        and nodata is None
+        and not any(k in attrs for k in _ENCODING_ATTRS)
+        and "band" in scene.coords
+        and all(isinstance(v, str) for v in scene["band"].values)
+    )
+    if done:
+        if band_names is not None:
+            current = [str(b) for b in scene["band"].values]
+            scene = scene.assign_coords(band=resolve_band_names(current, current, band_names))
+        return _band_in_one_chunk(scene)
+    n = scene.sizes["band"]
+    coords = list(scene["band"].values) if "band" in scene.coords else list(range(1, n + 1))
+    coord_names = _band_coord_names(scene)
+    if band_names is None and not is_positional(coord_names):
+        names = resolve_band_names(coord_names, coord_names, None)
+    else:
+        names = resolve_band_names(_long_names(scene), coord_names, band_names)
+    stored = str(scene.encoding.get("dtype", scene.dtype))
+    if nodata is None:
+        try:
+            nodata = scene.rio.nodata
+        except Exception:  # a malformed attribute: fall back to the plain attribute
+            nodata = attrs.get("_FillValue")
+    if nodata is not None and math.isnan(float(nodata)):
+        nodata = None
+    encoded = None
+    if nodata is None:
+        with contextlib.suppress(Exception):
+            encoded = scene.rio.encoded_nodata
+    scales = _per_band(attrs.get("scale_factor", attrs.get("scales")), n, coords, "scales")
+    offsets = _per_band(attrs.get("add_offset", attrs.get("offsets")), n, coords, "offsets")
+    if scales is not None and all(v == 1.0 for v in scales):
+        scales = None
+    if offsets is not None and all(v == 0.0 for v in offsets):
+        offsets = None
+    decoded_scale = scene.encoding.get("scale_factor", 1.0)
+    decoded_offset = scene.encoding.get("add_offset", 0.0)
+    record_nodata = nodata if nodata is not None else encoded
+    radiometry = radiometry_records(
+        names,
+        [stored] * n,
+        scales or [float(decoded_scale)] * n,
+        offsets or [float(decoded_offset)] * n,
+        [record_nodata] * n,
+    )
+    dtype = _float_dtype([stored, scene.dtype.name])
+    scale_arr = None if scales is None else tuple(scales)
+    offset_arr = None if offsets is None else tuple(offsets)
+    data = scene.data
+    if isinstance(data, da.Array):
+        if len(data.chunks[0]) != 1:
+            data = data.rechunk({0: -1})
+        values = data.map_blocks(
+            _decode_block,
+            nodata,
+            scale_arr,
+            offset_arr,
+            dtype,
+            dtype=dtype,
+            meta=np.array((), dtype=dtype),
+        )
+    else:
+        values = _decode_block(np.asarray(data), nodata, scale_arr, offset_arr, dtype)
+    keep = {k: v for k, v in attrs.items() if k not in _ENCODING_ATTRS}
+    keep[RADIOMETRY_ATTR] = json.dumps(radiometry)
+    out = xr.DataArray(
+        values,
+        dims=("band", "y", "x"),
+        coords={**{k: v for k, v in scene.coords.items() if k != "band"}, "band": names},
+        name=scene.name,
+        attrs=keep,
+    )
+    if nodata is not None or scales is not None or offsets is not None:
+        logger.info(
+            "scene array: nodata %s, scale %s, offset %s applied; bands %s",
+            nodata,
+            scales,
+            offsets,
+            names,
+        )
+    return out
+
+
+def _decode_block(
+    block: np.ndarray,
+    nodata: float | None,
+    scales: tuple[float, ...] | None,
+    offsets: tuple[float, ...] | None,
+    dtype: str,
+) -> np.ndarray:
+    raw = np.asarray(block)
+    mask = None if nodata is None else raw == nodata
+    return _to_values(raw, mask, dtype, scales, offsets)
+
+
+def _band_in_one_chunk(scene: xr.DataArray) -> xr.DataArray:
+    data = scene.data
+    if isinstance(data, da.Array) and len(data.chunks[0]) != 1:
+        return scene.chunk({"band": -1})
     return scene
 
 
@@ -888,9 +1231,9 @@ def class_map_qml(cm: ClassMap) -> str:
 
 
 def write_map(
-    classes: xr.DataArray,
+    classes: xr.DataArray | xr.Dataset,
     path: PathLike,
-    class_map: ClassMap,
+    class_map: ClassMap | None = None,
     *,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
@@ -907,7 +1250,45 @@ def write_map(
     QGIS ``.qml`` default style, so they survive whichever file travels. ``cog`` and
     ``overviews``: see :func:`write_rasters` (overviews of a class map use ``mode`` and keep
     nodata 0).
+
+    Parameters
+    ----------
+    classes
+        ``(y, x)`` class codes (0 = nodata), or the Dataset
+        :func:`rasterclass.predict_raster` returns (its ``classes`` are written). Nodata
+        of the array (``rio.nodata``, NaN) is written as 0.
+    path
+        Output GeoTIFF.
+    class_map
+        Codes, names and colours. Default: the class map the Dataset or the array carries
+        (``predict_raster`` outputs carry theirs).
+    overwrite, progress
+        Replace an existing file; a ``(done, total)`` callback.
     """
+    if isinstance(classes, xr.Dataset):
+        if "classes" not in classes:
+            raise ClassMapError(
+                "the Dataset has no 'classes' variable; pass predict_raster's result or a "
+                "class DataArray"
+            )
+        if class_map is None and "class_map" in classes.attrs:
+            class_map = _class_map_attr(classes.attrs["class_map"])
+        classes = classes["classes"]
+    if class_map is None:
+        value = classes.attrs.get(CLASSMAP_TAG, classes.attrs.get("class_map"))
+        if value is None:
+            raise ClassMapError(
+                "the class array carries no class map; pass class_map= (e.g. the model's "
+                "class_map, or ClassMap.from_codes(...))"
+            )
+        class_map = _class_map_attr(value)
+    nodata = None
+    with contextlib.suppress(Exception):
+        nodata = classes.rio.nodata
+    if classes.dtype.kind == "f":
+        classes = classes.fillna(0)
+    if nodata is not None and not np.isnan(nodata) and nodata != 0:
+        classes = classes.where(classes != nodata, 0)
     out = RasterOutput(classes.astype(class_map.dtype), path, nodata=0, class_map=class_map)
     return write_rasters(
         [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
@@ -1001,8 +1382,17 @@ def probabilities_qml(band: int, name: str) -> str:
     )
 
 
+def _class_map_attr(value: Any) -> ClassMap:
+    try:
+        return ClassMap.from_dict(json.loads(value) if isinstance(value, str) else dict(value))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ClassMapError(
+            f"cannot read the class map the array carries ({exc}); pass class_map="
+        ) from None
+
+
 def write_probabilities(
-    probabilities: xr.DataArray,
+    probabilities: xr.DataArray | xr.Dataset,
     path: PathLike,
     *,
     overwrite: bool = False,
@@ -1012,10 +1402,21 @@ def write_probabilities(
 ) -> str:
     """Write per-class probability (and confidence) layers as float32, nodata NaN.
 
-    See :func:`probability_output` for the layout (one described, coded band per class in
-    class-map order, band-interleaved, a QGIS style) and :func:`write_rasters` for ``cog``
-    and ``overviews`` (``average`` overviews).
+    ``probabilities`` is a ``(band, y, x)`` array of layers named by class, or the Dataset
+    :func:`rasterclass.predict_raster` returns with ``probabilities=True`` (its probability
+    layers and the confidence layer are written). See :func:`probability_output` for the
+    layout (one described, coded band per class in class-map order, band-interleaved, a QGIS
+    style) and :func:`write_rasters` for ``cog`` and ``overviews`` (``average`` overviews).
     """
+    if isinstance(probabilities, xr.Dataset):
+        from rasterclass.apply import stack_probabilities
+
+        if "probabilities" not in probabilities:
+            raise ClassMapError(
+                "the Dataset has no probability layers; call predict_raster(..., "
+                "probabilities=True)"
+            )
+        probabilities = stack_probabilities(probabilities)
     out = probability_output(probabilities, path)
     return write_rasters(
         [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews

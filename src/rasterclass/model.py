@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -10,11 +12,17 @@ from typing import Any
 import numpy as np
 
 from rasterclass.classes import ClassMap
-from rasterclass.errors import ModelFileError
+from rasterclass.errors import ModelFileError, RadiometryWarning
 from rasterclass.io import PathLike, load_model_file, save_model_file
+from rasterclass.stack import legacy_positional_names
 from rasterclass.training_pixels import TrainingPixels
 
 logger = logging.getLogger(__name__)
+
+#: How scene bands without descriptions are named when models are trained (recorded in model
+#: files: files without it come from a rasterclass that named multiband files' bands after
+#: the file).
+BAND_NAMING = "position"
 
 _VERSIONED = ("rasterclass", "scikit-learn", "numpy", "rasterio", "skops")
 
@@ -50,6 +58,13 @@ class RasterModel:
     training_pixels
         Positions of the training pixels on the training scene's grid; maps written with
         the model carry them so that assessing against training data is recognised.
+    radiometry
+        How each band of the training scene was stored: records of ``band``, ``dtype``,
+        ``scale``, ``offset``, ``nodata`` (see :func:`rasterclass.open_scene`); None for
+        models trained on plain arrays or saved by an older rasterclass.
+    band_aliases
+        Other names of the same bands, matched too (a model file from a rasterclass that
+        named the bands of a multiband file after the file: ``scene_2023_1`` is ``band_1``).
     """
 
     estimator: Any
@@ -60,6 +75,8 @@ class RasterModel:
     versions: dict[str, str] = field(default_factory=library_versions)
     labels_are_codes: bool = True
     training_pixels: TrainingPixels | None = None
+    radiometry: list[dict[str, Any]] | None = None
+    band_aliases: list[str] | None = None
 
     def label_codes(self) -> tuple[np.ndarray | None, np.ndarray]:
         """(estimator labels, map codes): how predictions translate into map codes.
@@ -80,6 +97,9 @@ class RasterModel:
             "summary": self.summary,
             "versions": self.versions,
             "labels_are_codes": self.labels_are_codes,
+            "radiometry": self.radiometry,
+            "band_aliases": self.band_aliases,
+            "band_naming": BAND_NAMING,
         }
         if self.training_pixels is not None:
             metadata["training_pixels"] = self.training_pixels.encode()
@@ -102,9 +122,20 @@ class RasterModel:
                     if meta.get("training_pixels")
                     else None
                 ),
+                radiometry=meta.get("radiometry"),
+                band_aliases=meta.get("band_aliases"),
             )
         except KeyError as exc:
             raise ModelFileError(f"model file {path} lacks {exc}; re-train the model") from None
+        if "band_naming" not in meta and model.band_aliases is None:
+            model.band_aliases = legacy_positional_names(model.band_names)
+            if model.band_aliases is not None:
+                logger.info(
+                    "model %s names bands after its training file (older rasterclass); its "
+                    "bands also match by position as %s",
+                    path,
+                    model.band_aliases,
+                )
         now = library_versions()
         for pkg in ("scikit-learn", "numpy"):
             then = model.versions.get(pkg)
@@ -118,6 +149,57 @@ class RasterModel:
                     now[pkg],
                 )
         return model
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None:
+        return "none" if key == "nodata" else "unknown"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def radiometry_differences(
+    trained: list[dict[str, Any]] | None,
+    scene: list[dict[str, Any]] | None,
+    band_names: list[str],
+) -> list[str]:
+    """Per band, how a scene's storage (dtype, scale, offset, nodata) differs from the
+    training scene's; bands compared in the model's order (the scene's bands matched)."""
+    if not trained or not scene or len(trained) != len(scene):
+        return []
+    lines = []
+    for name, then, now in zip(band_names, trained, scene, strict=True):
+        diffs = [
+            f"{key} {_fmt(key, now.get(key))} (training: {_fmt(key, then.get(key))})"
+            for key in ("dtype", "scale", "offset", "nodata")
+            if not _same(then.get(key), now.get(key))
+        ]
+        if diffs:
+            lines.append(f"{name}: " + ", ".join(diffs))
+    return lines
+
+
+def check_radiometry(model: RasterModel, scene_radiometry: list[dict[str, Any]] | None) -> None:
+    """Warn (:class:`RadiometryWarning`) when a scene is stored differently from the scene
+    the model was trained on (``scene_radiometry`` in the model's band order)."""
+    lines = radiometry_differences(model.radiometry, scene_radiometry, list(model.band_names))
+    if not lines:
+        return
+    shown = "; ".join(lines[:4]) + (f"; and {len(lines) - 4} more bands" if len(lines) > 4 else "")
+    warnings.warn(
+        f"the scene is stored differently from the scene the model was trained on (band "
+        f"{shown}); scale and offset are applied on read, so the map is right only if both "
+        "scenes hold the same quantity (e.g. surface reflectance): check the files' scale/"
+        "offset metadata (gdalinfo; set it with gdal_edit.py -scale/-offset) and processing "
+        "level",
+        RadiometryWarning,
+        stacklevel=3,
+    )
 
 
 def label_codes(estimator: Any, class_map: ClassMap) -> tuple[np.ndarray | None, np.ndarray]:

@@ -147,11 +147,11 @@ def _layout(chunks_y: Sequence[int], chunks_x: Sequence[int]) -> list[_Block]:
 
 
 def _dask_scene(scene: xr.DataArray) -> xr.DataArray:
-    """The scene as a dask array with ``band`` in one chunk (one chunk if in memory)."""
-    if scene.dims != ("band", "y", "x"):
-        raise SegmentationError(
-            f"a scene has dims ('band', 'y', 'x'), got {scene.dims}; open it with open_scene()"
-        )
+    """The scene as a dask array with ``band`` in one chunk (one chunk if in memory), in
+    scene form (:func:`rasterclass.io.as_scene`: nodata NaN, scale/offset applied, names)."""
+    from rasterclass.io import as_scene
+
+    scene = as_scene(scene)
     if not isinstance(scene.data, da.Array):
         return scene.chunk({"band": -1, "y": -1, "x": -1})
     if len(scene.data.chunks[0]) != 1:
@@ -1493,6 +1493,7 @@ def label_segments(
             },
         },
         footprint=pixels.footprint,
+        radiometry=pixels.radiometry,
     )
 
 

@@ -21,6 +21,7 @@ from rasterclass.io import (
     PathLike,
     ProgressCallback,
     RasterOutput,
+    as_scene,
     check_writable,
     file_sha256,
     open_scene,
@@ -55,6 +56,16 @@ class SceneOptions:
             reference=self.reference,
             resampling=self.resampling,
         )
+
+
+def _scene(
+    scene: Sequence[PathLike] | PathLike | xr.DataArray, scene_options: SceneOptions | None
+) -> xr.DataArray:
+    """Open scene files, or bring a scene array to scene form (see :func:`as_scene`)."""
+    if isinstance(scene, xr.DataArray):
+        opts = scene_options or SceneOptions()
+        return as_scene(scene, band_names=opts.band_names)
+    return (scene_options or SceneOptions()).open(scene)
 
 
 @dataclass
@@ -102,6 +113,7 @@ def fit_model(
         crs=crs,
         summary=info,
         training_pixels=samples.footprint,
+        radiometry=samples.radiometry,
     )
 
 
@@ -139,8 +151,7 @@ def train(
     opts = options or TrainingOptions()
     check_writable([model_output, report_output], overwrite)
     t0 = time.perf_counter()
-    if not isinstance(scene, xr.DataArray):
-        scene = (scene_options or SceneOptions()).open(scene)
+    scene = _scene(scene, scene_options)
     legend = read_legend(opts.legend) if opts.legend else None
     samples = extract_samples(
         scene,
@@ -297,8 +308,7 @@ def predict(
     check_writable([output, probabilities], overwrite)
     if not isinstance(model, RasterModel):
         model = RasterModel.load(model)
-    if not isinstance(scene, xr.DataArray):
-        scene = (scene_options or SceneOptions()).open(scene)
+    scene = _scene(scene, scene_options)
     outputs = write_prediction(
         scene,
         model,
@@ -366,8 +376,7 @@ def classify(
     Cloud Optimized GeoTIFFs.
     """
     check_writable([output, probabilities, model_output, report_output], overwrite)
-    if not isinstance(scene, xr.DataArray):
-        scene = (scene_options or SceneOptions()).open(scene)
+    scene = _scene(scene, scene_options)
     result = train(
         scene,
         training,

@@ -25,7 +25,7 @@ from shapely.geometry import box
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import TrainingClassesError, TrainingDataError, TrainingDataWarning
-from rasterclass.io import DEFAULT_CHUNK, read_vector, scene_grid
+from rasterclass.io import DEFAULT_CHUNK, as_scene, read_vector, scene_grid, scene_radiometry
 from rasterclass.stack import rasterize_shapes
 from rasterclass.training_pixels import TrainingPixels
 
@@ -57,6 +57,11 @@ class Samples:
         Every valid pixel under the geometries (before any cap per class), on the scene's
         grid: what a model keeps to recognise its training data later (see
         :mod:`rasterclass.training_pixels`).
+    info : dict
+        What the extraction did (recorded in the model summary).
+    radiometry : list of dict or None
+        How each band of the scene was stored (see :func:`rasterclass.open_scene`); the
+        model keeps it to warn when a scene to classify is stored differently.
     """
 
     X: np.ndarray
@@ -68,6 +73,7 @@ class Samples:
     class_map: ClassMap
     info: dict[str, Any] = field(default_factory=dict)
     footprint: TrainingPixels | None = None
+    radiometry: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -91,6 +97,7 @@ class Samples:
             self.class_map,
             dict(self.info),
             self.footprint,
+            self.radiometry,
         )
 
     def cap_per_class(self, max_per_class: int, seed: int = 0) -> Samples:
@@ -260,7 +267,8 @@ def extract_samples(
     Parameters
     ----------
     scene
-        A scene from :func:`rasterclass.open_scene` (lazy or in memory).
+        A scene from :func:`rasterclass.open_scene` (lazy or in memory), or any raster
+        array (e.g. ``rioxarray.open_rasterio(path)``; see :func:`rasterclass.io.as_scene`).
     training
         Path of a GeoPackage/shapefile/GeoJSON, or a GeoDataFrame, in any CRS (reprojected
         to the scene CRS).
@@ -288,6 +296,7 @@ def extract_samples(
     >>> samples = extract_samples(scene, "training.gpkg", "class")  # doctest: +SKIP
     >>> samples.counts()  # doctest: +SKIP
     """
+    scene = as_scene(scene)
     grid = scene_grid(scene)
     what = f"{role} file {training}" if isinstance(training, str | os.PathLike) else role
     if isinstance(training, str | os.PathLike):
@@ -432,6 +441,7 @@ def extract_samples(
             "features_without_class": sum(len(r) for r in unlabelled.values()),
         },
         footprint=TrainingPixels.from_positions(records[:, 0], records[:, 1], grid),
+        radiometry=scene_radiometry(scene),
     )
     per_class = {
         int(c): {

@@ -142,10 +142,31 @@ def check_crs(crs: CRS | None, what: str) -> CRS:
     return crs
 
 
-def band_names_from_files(paths: Sequence[str], counts: Sequence[int]) -> list[str]:
-    """Band names from file names (Landsat ``LT05_..._B4.TIF`` -> ``B4``).
+#: Prefix of the names of bands known only by their position (``band_1``...), as GDAL and
+#: rioxarray number them.
+POSITIONAL_PREFIX = "band_"
+_POSITIONAL = re.compile(rf"^{POSITIONAL_PREFIX}(\d+)$")
 
-    The ``_``/``-``/``.``-separated tokens that all file names share at the start are dropped.
+
+def positional_name(position: int) -> str:
+    """The name of the band at 1-based ``position`` when it has no name (``band_3``)."""
+    return f"{POSITIONAL_PREFIX}{int(position)}"
+
+
+def is_positional(names: Sequence[str]) -> bool:
+    """True when every name is a position name (``band_1``, ``band_2``...)."""
+    return bool(names) and all(_POSITIONAL.match(str(n)) for n in names)
+
+
+def band_names_from_files(paths: Sequence[str], counts: Sequence[int]) -> list[str]:
+    """Band names for bands without a description.
+
+    A one-band file is named after its file name (Landsat ``LT05_..._B4.TIF`` -> ``B4``; the
+    ``_``/``-``/``.``-separated tokens that all file names share at the start are dropped):
+    one-band-per-file stacks carry the band in the file name. A band of a multiband file is
+    named by its position in the stacked scene (``band_1``, ``band_2``..., as GDAL and
+    rioxarray number bands), never after its file name, so the same sensor's scene of another
+    date, in a file of another name, gets the same names.
     """
     stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
     tokens = [re.split(r"[_\-. ]+", s) for s in stems]
@@ -155,24 +176,24 @@ def band_names_from_files(paths: Sequence[str], counts: Sequence[int]) -> list[s
             shared += 1
     names: list[str] = []
     for stem, toks, count in zip(stems, tokens, counts, strict=True):
-        short = "_".join(toks[shared:]) or stem
         if count == 1:
-            names.append(short)
+            names.append("_".join(toks[shared:]) or stem)
         else:
-            names.extend(f"{short}_{i}" for i in range(1, count + 1))
+            names.extend(positional_name(len(names) + 1) for _ in range(count))
     return names
 
 
 def resolve_band_names(
     described: Sequence[str | None], from_files: Sequence[str], given: Sequence[str] | None
 ) -> list[str]:
-    """Band names: given > band descriptions > file-derived names; unique."""
+    """Band names: given > band descriptions > file-derived or position names; unique."""
     n = len(from_files)
     if given is not None:
         names = [str(g) for g in given]
         if len(names) != n:
             raise BandMismatchError(
-                f"{len(names)} band names given for a scene of {n} bands; give one name per band"
+                f"{len(names)} band names given for a scene of {n} bands; give one name per "
+                "band (band_names= in Python, --band-names on the command line)"
             )
     elif all(d for d in described) and len(set(described)) == n:
         names = [str(d) for d in described]
@@ -181,9 +202,33 @@ def resolve_band_names(
     if len(set(names)) != n:
         dup = sorted({x for x in names if names.count(x) > 1})
         raise BandMismatchError(
-            f"band names must be unique, got duplicates {dup}; pass band_names= / --band-names"
+            f"band names must be unique, got duplicates {dup}; name the bands with "
+            "band_names= in Python (--band-names on the command line)"
         )
     return names
+
+
+def legacy_positional_names(names: Sequence[str]) -> list[str] | None:
+    """Position names for the bands an older rasterclass named after a multiband file.
+
+    Before bands without descriptions were named by position, the bands of a multiband file
+    ``scene_2023.tif`` were named ``scene_2023_1``, ``scene_2023_2``... Runs of such names
+    (one prefix, suffixes 1..k, k >= 2) become ``band_<position>``; None when there is none.
+    """
+    out = [str(n) for n in names]
+    i, changed = 0, False
+    while i < len(out):
+        m = re.match(r"^(.+)_1$", out[i])
+        k = 1
+        if m:
+            while i + k < len(out) and out[i + k] == f"{m.group(1)}_{k + 1}":
+                k += 1
+        if m and k >= 2:
+            for j in range(i, i + k):
+                out[j] = positional_name(j + 1)
+            changed = True
+        i += k
+    return out if changed else None
 
 
 def valid_mask(scene: xr.DataArray) -> xr.DataArray:
@@ -191,22 +236,57 @@ def valid_mask(scene: xr.DataArray) -> xr.DataArray:
     return scene.notnull().all("band")
 
 
-def match_bands(scene: xr.DataArray, band_names: Sequence[str]) -> xr.DataArray:
+def _names(names: Sequence[str]) -> str:
+    shown = list(names)
+    if len(shown) > 8:
+        return "[" + ", ".join(shown[:3]) + f", ... {len(shown) - 4} more ..., {shown[-1]}]"
+    return "[" + ", ".join(shown) + "]"
+
+
+def match_bands(
+    scene: xr.DataArray, band_names: Sequence[str], aliases: Sequence[str] | None = None
+) -> xr.DataArray:
     """Select and order the scene's bands to ``band_names`` (a model's training bands).
 
-    Bands are matched by name; a scene with other bands raises :class:`BandMismatchError`.
+    Bands are matched by name where names are meaningful (band descriptions, file names,
+    given names) and by position where both sides are named by position (``band_1``...,
+    bands without a description). ``aliases`` are other names of the same bands (a model file
+    from an older rasterclass). A scene with other bands raises :class:`BandMismatchError`
+    saying which case it is and how to fix it.
     """
     have = [str(b) for b in scene["band"].values]
+    for want in (list(band_names), list(aliases) if aliases is not None else None):
+        if want is None:
+            continue
+        if have == want:
+            return scene
+        if sorted(have) == sorted(want) and len(set(want)) == len(want):
+            logger.info("reordering scene bands to the model's order %s", want)
+            return scene.sel(band=want)
     want = list(band_names)
-    if have == want:
-        return scene
+    fix = "name the scene's bands with band_names= in Python (--band-names on the command line)"
+    if is_positional(want) and is_positional(have):
+        raise BandMismatchError(
+            f"the scene has {len(have)} bands, the model was trained on {len(want)}; both "
+            "are bands without names, matched by position (band_1, band_2...), so the scene "
+            f"must hold the model's {len(want)} bands in the training scene's order"
+        )
+    if is_positional(want) and len(have) == len(want):
+        raise BandMismatchError(
+            f"the model was trained on {len(want)} bands without names (matched by position: "
+            f"{_names(want)}), the scene's bands are named {_names(have)}; if they are the "
+            f"same bands in the same order, {fix}: {','.join(want)}"
+        )
+    if is_positional(have) and len(have) == len(want):
+        raise BandMismatchError(
+            f"the scene's {len(have)} bands have no names (named by position: {_names(have)}), "
+            f"the model was trained on bands named {_names(want)}; if they are the model's "
+            f"bands in this order, {fix}: {','.join(want)}"
+        )
     missing = [b for b in want if b not in have]
     extra = [b for b in have if b not in want]
-    if missing or extra or len(have) != len(want):
-        raise BandMismatchError(
-            f"the scene's bands differ from the model's: the model was trained on {want}, the "
-            f"scene has {have} (missing {missing}, unexpected {extra}). Give the same bands, "
-            "or rename them with --band-names / band_names= if only the names differ"
-        )
-    logger.info("reordering scene bands to the model's order %s", want)
-    return scene.sel(band=want)
+    raise BandMismatchError(
+        f"the scene's bands differ from the model's (matched by name): the model was trained "
+        f"on {_names(want)}, the scene has {_names(have)} (missing {missing}, unexpected "
+        f"{extra}). Give the same bands, or, if only the names differ, {fix}"
+    )

@@ -60,10 +60,12 @@ from rasterclass.estimators.presets import parse_value
 from rasterclass.io import (
     PathLike,
     ProgressCallback,
+    as_scene,
     check_writable,
     open_scene,
     read_class_map,
     read_table,
+    scene_radiometry,
     table_format,
     write_map,
     write_text,
@@ -194,12 +196,8 @@ def _merge_samples(parts: Sequence[_Partial], n: int) -> _Partial:
 
 
 def _as_scene_array(scene: xr.DataArray) -> np.ndarray | da.Array:
-    if scene.dims != ("band", "y", "x"):
-        scene = scene.transpose("band", "y", "x")
-    data = scene.data
-    if isinstance(data, da.Array) and len(data.chunks[0]) != 1:
-        data = data.rechunk({0: -1})
-    return data
+    """The values of a scene in scene form (:func:`rasterclass.io.as_scene`)."""
+    return as_scene(scene).data
 
 
 def _block_origins(data: da.Array) -> list[tuple[int, int, int, int]]:
@@ -257,6 +255,7 @@ def sample_valid_pixels(
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise EstimatorError(f"the seed must be a non-negative integer, got {seed!r}")
     n = int(n)
+    scene = as_scene(scene)
     data = _as_scene_array(scene)
     width = int(data.shape[2])
     offset = _seed_offset(int(seed))
@@ -436,6 +435,7 @@ def fit_clusterer(
     """
     estimator = make_clusterer(method, n_clusters, params, seed, standardize)
     method = str(method).lower().replace("-", "")
+    scene = as_scene(scene)
     t0 = time.perf_counter()
     sample = sample_valid_pixels(scene, sample_size, seed)
     if sample.n_valid == 0:
@@ -515,6 +515,7 @@ def fit_clusterer(
         crs=crs.to_wkt() if crs is not None else None,
         summary=summary,
         labels_are_codes=False,
+        radiometry=scene_radiometry(scene),
     )
 
 
@@ -611,6 +612,7 @@ def cluster_statistics(
     >>> stats["pixels"].tolist(), stats["mean_b1"].tolist(), stats["std_b1"].tolist()
     ([2, 1], [1.5, 3.0], [0.5, 0.0])
     """
+    scene = as_scene(scene)
     data = _as_scene_array(scene)
     band_names = [str(b) for b in scene["band"].values]
     n_bands = len(band_names)
@@ -717,7 +719,8 @@ def _open(
     scene: Sequence[PathLike] | PathLike | xr.DataArray, scene_options: SceneOptions | None
 ) -> xr.DataArray:
     if isinstance(scene, xr.DataArray):
-        return scene
+        opts = scene_options or SceneOptions()
+        return as_scene(scene, band_names=opts.band_names)
     return (scene_options or SceneOptions()).open(scene)
 
 
@@ -1019,7 +1022,7 @@ def relabel_map(
             list(class_map.codes),
         )
         keep_unlisted = True
-    scene = open_scene(map_path, chunks=chunks)
+    scene = open_scene(map_path, chunks=chunks, unscale=False)
     if scene.sizes["band"] != 1:
         raise ClassMapError(
             f"{map_path} has {scene.sizes['band']} bands; a cluster map has one band of codes"
