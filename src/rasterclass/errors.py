@@ -70,3 +70,12 @@ class ValidationWarning(RasterclassWarning):
 
 class ClusteringError(RasterclassError, ValueError):
     """Clustering cannot give a map (no valid pixel, fewer pixels than clusters, one cluster)."""
+
+
+class SingularCovarianceWarning(RasterclassWarning):
+    """A class covariance is singular (a band constant within the class, collinear bands or
+    too few samples) and was regularised."""
+
+
+class CalibrationWarning(RasterclassWarning):
+    """A probability calibration used fewer folds than asked, because a class is small."""
