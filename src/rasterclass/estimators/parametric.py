@@ -511,11 +511,12 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
                         shrinkage,
                     )
                 else:
+                    names = getattr(self, "feature_names_in_", None)
                     logger.warning(
-                        "Class %r: %s; its covariance is singular and is shrunk towards the "
-                        "common covariance (shrinkage=%g).",
+                        "Class %r: %s, so its covariance is singular; it is shrunk towards "
+                        "the common covariance (shrinkage=%g).",
                         label,
-                        _describe_problem(reason, bands, None),
+                        _describe_problem(reason, bands, None if names is None else list(names)),
                         shrinkage,
                     )
                 if reg_covar > 0:
