@@ -90,11 +90,14 @@ def check_training(options: TrainingOptions, estimator: Any = None) -> None:
         An invalid option (named, with what is allowed).
     """
     opts = options
-    if not _is_int(opts.seed) or not 0 <= opts.seed < 2**32:
+    if opts.seed is not None and (not _is_int(opts.seed) or not 0 <= opts.seed < 2**32):
         raise TrainingDataError(f"seed must be an integer in [0, 2**32 - 1], got {opts.seed!r}")
-    if not _is_int(opts.cv_folds) or opts.cv_folds == 1 or opts.cv_folds < 0:
+    if opts.cv_folds is not None and (
+        not _is_int(opts.cv_folds) or opts.cv_folds == 1 or opts.cv_folds < 0
+    ):
         raise TrainingDataError(
-            f"cv_folds must be 0 (no cross-validation) or an integer >= 2, got {opts.cv_folds!r}"
+            f"cv_folds must be 0 or None (no cross-validation) or an integer >= 2, got "
+            f"{opts.cv_folds!r}"
         )
     if opts.cv_grouping not in ("polygon", "pixel"):
         raise TrainingDataError(
@@ -161,7 +164,7 @@ def _warn_singular(estimator: Any, samples: Samples) -> None:
         warnings.warn(
             f"maximum likelihood: {note}, so its covariance is singular; it was shrunk "
             f"towards the common covariance of the other classes (parameter shrinkage="
-            f"{shrinkage}). Check that class's training areas, or drop the band.",
+            f"{shrinkage}). Check the training areas of that class.",
             SingularCovarianceWarning,
             stacklevel=3,
         )
