@@ -322,9 +322,10 @@ def stack_probabilities(prediction: xr.Dataset) -> xr.DataArray:
 
 
 def _recode_block(block: np.ndarray, lut: np.ndarray) -> np.ndarray:
-    """Translate one block of class codes through ``lut``; codes outside it become 0."""
+    """Translate one block of class codes through ``lut``; 0 (nodata) and codes outside it
+    become 0."""
     codes = block.astype(np.int64, copy=False)
-    inside = (codes >= 0) & (codes < len(lut))
+    inside = (codes > 0) & (codes < len(lut))
     out = np.zeros(block.shape, dtype=lut.dtype)
     out[inside] = lut[codes[inside]]
     return out
@@ -339,7 +340,8 @@ def recode(classes: xr.DataArray, lut: np.ndarray) -> xr.DataArray:
         Integer class codes (any dims), dask-backed or in memory; 0 is nodata.
     lut
         1-D integer array: new code of every old code (``lut[old] = new``). Old codes beyond
-        the table become 0 (nodata); ``lut[0]`` should be 0 to keep nodata.
+        the table become 0 (nodata). Nodata stays nodata: 0 becomes 0 whatever ``lut[0]``
+        says.
 
     Returns
     -------
@@ -379,9 +381,14 @@ def recode(classes: xr.DataArray, lut: np.ndarray) -> xr.DataArray:
 
 
 def _paint_block(
-    block: np.ndarray, values: np.ndarray, keys: np.ndarray | None, fill: Any
+    block: np.ndarray,
+    values: np.ndarray,
+    keys: np.ndarray | None,
+    fill: Any,
+    valid: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Value of every pixel's segment: ``values[id]`` (dense) or ``values[keys == id]``."""
+    """Value of every pixel's segment: ``values[id]`` (dense) or ``values[keys == id]``;
+    ``fill`` at id 0, at ids without a row and where ``valid`` is False (scene nodata)."""
     ids = np.asarray(block).astype(np.int64, copy=False)
     if keys is None:
         inside = (ids > 0) & (ids < len(values))
@@ -389,6 +396,8 @@ def _paint_block(
     else:
         idx = np.clip(np.searchsorted(keys, ids), 0, max(len(keys) - 1, 0))
         inside = (ids > 0) & (keys[idx] == ids) if len(keys) else np.zeros(ids.shape, bool)
+    if valid is not None:
+        inside &= np.asarray(valid, dtype=bool)
     if len(values) == 0:
         out = np.empty((*ids.shape, *values.shape[1:]), dtype=values.dtype)
         out[...] = fill
@@ -400,6 +409,50 @@ def _paint_block(
     return out
 
 
+def valid_pixels(scene: xr.DataArray) -> xr.DataArray:
+    """The scene's validity mask: True where every band has a value (lazy when the scene is).
+
+    Parameters
+    ----------
+    scene
+        ``(band, y, x)`` scene; NaN marks nodata.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` bool on the scene's grid and chunks.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> scene = xr.DataArray(np.array([[[1.0, np.nan]], [[2.0, 3.0]]]), dims=("band", "y", "x"))
+    >>> valid_pixels(scene).values.tolist()
+    [[True, False]]
+    """
+    out = np.isfinite(scene).all(dim="band")
+    return out.rename("valid")
+
+
+def _valid_data(valid: xr.DataArray | np.ndarray, segments: xr.DataArray) -> Any:
+    """``valid`` as an array on the segments' shape (and chunks when they are dask)."""
+    from rasterclass.errors import GridMismatchError
+
+    mask = valid.data if isinstance(valid, xr.DataArray) else valid
+    if tuple(mask.shape) != tuple(segments.shape):
+        raise GridMismatchError(
+            f"the validity mask is {tuple(mask.shape)}, the segments {tuple(segments.shape)}: "
+            "give the mask of the scene the segments were drawn on"
+        )
+    if mask.dtype != bool:
+        raise GridMismatchError(f"a validity mask is boolean, got {mask.dtype}")
+    data = segments.data
+    if isinstance(data, da.Array):
+        if not isinstance(mask, da.Array):
+            return da.from_array(np.asarray(mask), chunks=data.chunks)
+        return mask.rechunk(data.chunks) if mask.chunks != data.chunks else mask
+    return np.asarray(mask)
+
+
 def paint_segments(
     segments: xr.DataArray,
     values: np.ndarray,
@@ -407,8 +460,13 @@ def paint_segments(
     keys: np.ndarray | None = None,
     fill: Any = 0,
     band_names: list[str] | None = None,
+    valid: xr.DataArray | np.ndarray | None = None,
 ) -> xr.DataArray:
     """Paint a value per segment (class code, probabilities, final id) block by block.
+
+    Nodata in, ``fill`` out: pixels of id 0, of ids without a row and, with ``valid``, the
+    scene's nodata pixels are ``fill`` whatever segment covers them (a segment raster drawn
+    elsewhere may cover nodata).
 
     Parameters
     ----------
@@ -423,6 +481,9 @@ def paint_segments(
         Value at nodata (id 0) and at ids without a row.
     band_names
         Names of the ``k`` output bands when ``values`` is 2-D.
+    valid
+        ``(y, x)`` boolean validity mask of the scene (:func:`valid_pixels`); False pixels
+        are ``fill``. Default: every pixel with a segment id is valid.
 
     Returns
     -------
@@ -455,8 +516,9 @@ def paint_segments(
             raise SegmentationError("segment ids of the values must be unique")
     k = vals.shape[1] if vals.ndim == 2 else None
     data = segments.data
+    mask = None if valid is None else _valid_data(valid, segments)
     if isinstance(data, da.Array):
-        token = dask.base.tokenize(data, vals, keys, fill)
+        token = dask.base.tokenize(data, vals, keys, fill, mask)
         lut = dask.delayed(vals, pure=True, name=f"segment-values-{token}")
         kd = None if keys is None else dask.delayed(keys, pure=True, name=f"segment-ids-{token}")
         if k is None:
@@ -469,6 +531,7 @@ def paint_segments(
             lut,
             kd,
             fill,
+            mask,
             chunks=chunks,
             new_axis=None if k is None else [0],
             dtype=vals.dtype,
@@ -476,7 +539,7 @@ def paint_segments(
             name=f"paint-segments-{token}",
         )
     else:
-        out = _paint_block(np.asarray(data), vals, keys, fill)
+        out = _paint_block(np.asarray(data), vals, keys, fill, mask)
     coords = dict(segments.coords.items())
     if k is None:
         result = xr.DataArray(out, dims=segments.dims, coords=coords, name=segments.name)

@@ -119,3 +119,10 @@ class SceneError(RasterclassError, ValueError):
 class RadiometryWarning(RasterclassWarning):
     """A scene to classify is stored differently (dtype, scale, offset, nodata) from the
     scene the model was trained on."""
+class SingularCovarianceWarning(RasterclassWarning):
+    """A class covariance is singular (a band constant within the class, collinear bands or
+    too few samples) and was regularised."""
+
+
+class CalibrationWarning(RasterclassWarning):
+    """A probability calibration used fewer folds than asked, because a class is small."""

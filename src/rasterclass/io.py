@@ -295,6 +295,7 @@ def open_scene(
     path_list = [str(paths)] if isinstance(paths, str | os.PathLike) else [str(p) for p in paths]
     if not path_list:
         raise RasterclassIOError("no scene file given; pass at least one raster")
+    check_chunks(chunks, memory_budget)
     infos = []
     for p in path_list:
         with _open_raster(p) as src:
@@ -662,6 +663,29 @@ def _band_in_one_chunk(scene: xr.DataArray) -> xr.DataArray:
     if isinstance(data, da.Array) and len(data.chunks[0]) != 1:
         return scene.chunk({"band": -1})
     return scene
+def check_chunks(chunks: Any, memory_budget: Any = None) -> None:
+    """Refuse a chunk side that is not a positive integer and a budget that is not positive.
+
+    Raises
+    ------
+    RasterclassIOError
+        Naming the parameter, the value and what is allowed.
+    """
+    if chunks is not None and (
+        isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks < 1
+    ):
+        raise RasterclassIOError(
+            f"chunks is a chunk side in pixels, an integer >= 1 (or None for automatic), got "
+            f"{chunks!r}"
+        )
+    if memory_budget is not None and (
+        isinstance(memory_budget, bool)
+        or not isinstance(memory_budget, int | float | np.number)
+        or not 0 < memory_budget < math.inf
+    ):
+        raise RasterclassIOError(
+            f"memory_budget is a number of bytes > 0 (or None), got {memory_budget!r}"
+        )
 
 
 def _split(n: int, side: int) -> tuple[int, ...]:
@@ -1539,6 +1563,8 @@ def open_segments(
     from rasterclass.errors import SegmentationError
 
     p = str(path)
+    if not isinstance(chunks, tuple):
+        check_chunks(chunks)
     with _open_raster(p) as src:
         if src.count != 1 or not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
             raise SegmentationError(

@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from rasterclass.apply import _predict_block, paint_segments
+from rasterclass.apply import _predict_block, paint_segments, valid_pixels
 from rasterclass.classes import ClassMap
 from rasterclass.errors import (
     BandMismatchError,
@@ -716,14 +716,30 @@ def _check_params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(default, int) and not isinstance(default, bool):
             if not isinstance(value, int | np.integer) or isinstance(value, bool):
                 raise SegmentationError(f"{method} parameter {name} must be an integer: {value!r}")
-        elif isinstance(default, float) and not isinstance(value, int | float | np.number):
-            raise SegmentationError(f"{method} parameter {name} must be a number: {value!r}")
+        elif isinstance(default, float) and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float | np.number)
+            or not np.isfinite(value)
+        ):
+            raise SegmentationError(
+                f"{method} parameter {name} must be a finite number, got {value!r}"
+            )
     positive = {
         "n_clusters", "min_size", "sample_size", "max_iter", "region_size", "max_num_iter", "tile"
     }  # fmt: skip
     for name in positive & set(out):
         if out[name] < 1:
             raise SegmentationError(f"{method} parameter {name} must be >= 1, got {out[name]}")
+    if not 0 <= out["seed"] < 2**32:
+        raise SegmentationError(
+            f"{method} parameter seed must be an integer in [0, 2**32 - 1], got {out['seed']}"
+        )
+    for name, low, closed in (("compactness", 0, False), ("scale", 0, False), ("sigma", 0, True)):
+        if name in out and not (out[name] >= low if closed else out[name] > low):
+            sign = ">=" if closed else ">"
+            raise SegmentationError(
+                f"{method} parameter {name} must be {sign} {low}, got {out[name]}"
+            )
     if method == "shepherd" and out["connectivity"] not in (4, 8):
         raise SegmentationError(f"connectivity is 4 or 8, got {out['connectivity']}")
     if method == "shepherd" and out["n_clusters"] > 254:
@@ -1559,24 +1575,56 @@ def classify_segments(
 
 
 def paint_classes(
-    segments: xr.DataArray, classes: pd.DataFrame, class_map: ClassMap
+    segments: xr.DataArray,
+    classes: pd.DataFrame,
+    class_map: ClassMap,
+    *,
+    scene: xr.DataArray | None = None,
 ) -> xr.DataArray:
-    """Lazy class map of a segment raster: every pixel takes its segment's ``code``."""
+    """Lazy class map of a segment raster: every pixel takes its segment's ``code``.
+
+    Parameters
+    ----------
+    segments
+        ``(y, x)`` segment ids (0 = nodata).
+    classes
+        :func:`classify_segments` table, indexed by segment id.
+    class_map
+        The model's class map (sets the output dtype).
+    scene
+        The scene the segments describe: its nodata pixels are 0 in the map even where a
+        segment covers them (nodata in, 0 out). Segments without a row are 0 as well.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` class codes, 0 at nodata.
+    """
     codes = classes["code"].to_numpy().astype(class_map.dtype)
-    out = paint_segments(segments, codes, keys=classes.index.to_numpy(np.int64))
+    out = paint_segments(
+        segments,
+        codes,
+        keys=classes.index.to_numpy(np.int64),
+        valid=None if scene is None else valid_pixels(_dask_scene(scene)),
+    )
     out.name = "classes"
     out.attrs = {"class_map": class_map.to_dict()}
     return out
 
 
 def paint_probabilities(
-    segments: xr.DataArray, classes: pd.DataFrame, class_map: ClassMap
+    segments: xr.DataArray,
+    classes: pd.DataFrame,
+    class_map: ClassMap,
+    *,
+    scene: xr.DataArray | None = None,
 ) -> xr.DataArray:
     """Lazy (band, y, x) float32 stack: class probabilities and confidence, NaN at nodata.
 
     Bands are in the class map's order (legend order, else code order), named by class, with
     the class code in the ``class_code`` coordinate (0 for ``confidence``), as
-    :func:`rasterclass.apply.stack_probabilities` gives for pixel-based maps.
+    :func:`rasterclass.apply.stack_probabilities` gives for pixel-based maps. ``scene``: as for
+    :func:`paint_classes` (its nodata pixels are NaN in every band).
     """
     present = [n for n in class_map.names if n in classes.columns]
     names = [*present, "confidence"]
@@ -1587,6 +1635,7 @@ def paint_probabilities(
         keys=classes.index.to_numpy(np.int64),
         fill=np.float32(np.nan),
         band_names=names,
+        valid=None if scene is None else valid_pixels(_dask_scene(scene)),
     )
     band_codes = [class_map.code_of(n) for n in present] + [0]
     return painted.assign_coords(class_code=("band", band_codes))
@@ -1687,7 +1736,12 @@ def resolve_segments(
     method: str = "shepherd",
     params: Mapping[str, Any] | None = None,
 ) -> xr.DataArray:
-    """Segments for a scene: segment it, open a segment raster, or check a given array."""
+    """Segments for a scene: segment it, open a segment raster, or check a given array.
+
+    Given segments (a file or an array drawn elsewhere) may cover the scene's nodata; they
+    are masked lazily by the scene's validity (id 0 where any band is nodata), so that no
+    later step (features, labels, painting, vector or raster copies) sees nodata pixels.
+    """
     from rasterclass.io import open_segments
 
     scene = _dask_scene(scene)
@@ -1696,7 +1750,46 @@ def resolve_segments(
     if not isinstance(segments, xr.DataArray):
         segments = open_segments(segments, chunks=scene.data.chunks[1:])
     _check_grid(segments, scene)
-    return segments
+    if not np.issubdtype(segments.dtype, np.integer):
+        raise SegmentationError(
+            f"segment ids must be integers, got {segments.dtype}; cast them (0 = nodata)"
+        )
+    return mask_segments(segments, scene)
+
+
+def mask_segments(segments: xr.DataArray, scene: xr.DataArray) -> xr.DataArray:
+    """Segment ids with 0 wherever the scene is nodata (lazy when either is).
+
+    Parameters
+    ----------
+    segments
+        ``(y, x)`` integer segment ids on the scene's grid.
+    scene
+        ``(band, y, x)`` scene; a pixel is nodata where any band is NaN.
+
+    Returns
+    -------
+    xarray.DataArray
+        The ids (same dtype, coords, attributes), 0 at the scene's nodata.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> scene = xr.DataArray(np.array([[[1.0, np.nan, 2.0]]]), dims=("band", "y", "x"))
+    >>> segs = xr.DataArray(np.array([[4, 4, 5]], dtype="u4"), dims=("y", "x"))
+    >>> mask_segments(segs, scene).values.tolist()
+    [[4, 0, 5]]
+    """
+    scene = _dask_scene(scene)
+    _check_grid(segments, scene)
+    valid = valid_pixels(scene).data
+    data = segments.data
+    if not isinstance(data, da.Array):
+        data = da.from_array(np.asarray(data), chunks=valid.chunks)
+    elif valid.chunks != data.chunks:
+        valid = valid.rechunk(data.chunks)
+    out = da.where(valid, data, np.zeros((), dtype=segments.dtype)).astype(segments.dtype)
+    return segments.copy(data=out)
 
 
 def run_segmentation(
@@ -1821,10 +1914,23 @@ def classify_objects(
         write_table,
         write_vector,
     )
-    from rasterclass.pipeline import RunResult, SceneOptions, TrainingOptions, fit_and_validate
+    from rasterclass.pipeline import (
+        RunResult,
+        SceneOptions,
+        TrainingOptions,
+        check_training,
+        fit_and_validate,
+    )
     from rasterclass.training_pixels import provenance_tags
 
     opts = options or TrainingOptions()
+    check_training(opts, estimator)
+    for name, share in (("min_overlap", min_overlap), ("min_polygon_share", min_polygon_share)):
+        if share is not None and not 0 < share <= 1:
+            raise TrainingDataError(f"{name} is a share in (0, 1], got {share}")
+    seg_params = {"seed": opts.seed, **dict(segment_params or {})}
+    if segments is None:
+        _check_params(segment_method, seg_params)
     outputs = [output, probabilities, model_output, report_output, segments_output]
     check_writable([*outputs, features_output, vector_output], overwrite)
     if vector_output is not None and not str(vector_output).lower().endswith(".gpkg"):
@@ -1834,7 +1940,6 @@ def classify_objects(
     scene = _dask_scene(scene)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    seg_params = {"seed": opts.seed, **dict(segment_params or {})}
     segs = resolve_segments(scene, segments, segment_method, seg_params)
     t1 = time.perf_counter()
     timings["segmentation"] = t1 - t0
@@ -1886,7 +1991,7 @@ def classify_objects(
     tags, sidecars = provenance_tags(model.summary, model.training_pixels)
     outs = [
         RasterOutput(
-            paint_classes(segs, classes, model.class_map),
+            paint_classes(segs, classes, model.class_map, scene=scene),
             output,
             nodata=0,
             class_map=model.class_map,
@@ -1895,7 +2000,7 @@ def classify_objects(
         )
     ]
     if probabilities is not None:
-        proba = paint_probabilities(segs, classes, model.class_map)
+        proba = paint_probabilities(segs, classes, model.class_map, scene=scene)
         outs.append(probability_output(proba, probabilities))
     if segments_output is not None:
         outs.append(

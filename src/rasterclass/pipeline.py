@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +16,8 @@ from sklearn.base import clone
 
 from rasterclass.apply import predict_raster, stack_probabilities
 from rasterclass.classes import ClassMap
-from rasterclass.errors import TrainingDataError
-from rasterclass.estimators.presets import make_estimator
+from rasterclass.errors import CalibrationWarning, SingularCovarianceWarning, TrainingDataError
+from rasterclass.estimators.presets import check_params, fit_ready, make_estimator
 from rasterclass.io import (
     PathLike,
     ProgressCallback,
@@ -83,6 +84,50 @@ class TrainingOptions:
     cv_grouping: str = "polygon"
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def check_training(options: TrainingOptions, estimator: Any = None) -> None:
+    """Validate training options and the classifier's parameters before any data is read.
+
+    Builds the preset (``options.method`` with ``options.params``, every value validated) or
+    validates ``estimator``'s parameters, and checks ``seed``, ``cv_folds``,
+    ``cv_grouping`` and ``max_per_class``.
+
+    Raises
+    ------
+    EstimatorError
+        A parameter value the classifier does not accept (named, with what is allowed).
+    TrainingDataError
+        An invalid option (named, with what is allowed).
+    """
+    opts = options
+    if opts.seed is not None and (not _is_int(opts.seed) or not 0 <= opts.seed < 2**32):
+        raise TrainingDataError(f"seed must be an integer in [0, 2**32 - 1], got {opts.seed!r}")
+    if opts.cv_folds is not None and (
+        not _is_int(opts.cv_folds) or opts.cv_folds == 1 or opts.cv_folds < 0
+    ):
+        raise TrainingDataError(
+            f"cv_folds must be 0 or None (no cross-validation) or an integer >= 2, got "
+            f"{opts.cv_folds!r}"
+        )
+    if opts.cv_grouping not in ("polygon", "pixel"):
+        raise TrainingDataError(
+            f"cv_grouping must be 'polygon' or 'pixel', got {opts.cv_grouping!r}"
+        )
+    if opts.max_per_class is not None and (
+        not _is_int(opts.max_per_class) or opts.max_per_class < 1
+    ):
+        raise TrainingDataError(
+            f"max_per_class must be None (no cap) or an integer >= 1, got {opts.max_per_class!r}"
+        )
+    if estimator is None:
+        make_estimator(opts.method, opts.params, opts.seed)
+    else:
+        check_params(estimator)
+
+
 @dataclass
 class RunResult:
     """What a job did: the model, its samples, files written and timings (seconds)."""
@@ -103,8 +148,13 @@ def fit_model(
 ) -> RasterModel:
     """Fit a (cloned) estimator on samples and wrap it with its band schema and classes."""
     check_trainable(samples)
-    est = clone(estimator)
+    est, notes = fit_ready(
+        clone(estimator), samples.y, class_map=samples.class_map, where="the training data"
+    )
+    for note in notes:
+        warnings.warn(note, CalibrationWarning, stacklevel=2)
     est.fit(samples.X, samples.y)
+    _warn_singular(est, samples)
     info = {**samples.summary(), **(summary or {})}
     return RasterModel(
         estimator=est,
@@ -115,6 +165,29 @@ def fit_model(
         training_pixels=samples.footprint,
         radiometry=samples.radiometry,
     )
+
+
+def _warn_singular(estimator: Any, samples: Samples) -> None:
+    """A :class:`SingularCovarianceWarning` per class whose covariance had to be regularised
+    (maximum likelihood), naming the class and the bands."""
+    from rasterclass.estimators.parametric import singular_class_notes
+
+    cmap = samples.class_map
+    names = {c: cmap.name_of(c) for c in np.unique(samples.y).tolist()}
+    for note in singular_class_notes(estimator, list(samples.band_names), names):
+        shrinkage = _final_step(estimator).get_params().get("shrinkage")
+        warnings.warn(
+            f"maximum likelihood: {note}, so its covariance is singular; it was shrunk "
+            f"towards the common covariance of the other classes (parameter shrinkage="
+            f"{shrinkage}). Check the training areas of that class.",
+            SingularCovarianceWarning,
+            stacklevel=3,
+        )
+
+
+def _final_step(estimator: Any) -> Any:
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator
 
 
 def _used_classes(cmap: ClassMap, y: np.ndarray) -> ClassMap:
@@ -149,6 +222,7 @@ def train(
     saved to ``model_output`` when given.
     """
     opts = options or TrainingOptions()
+    check_training(opts, estimator)
     check_writable([model_output, report_output], overwrite)
     t0 = time.perf_counter()
     scene = _scene(scene, scene_options)
@@ -204,6 +278,7 @@ def fit_and_validate(
         estimator = make_estimator(opts.method, opts.params, opts.seed)
         method = opts.method
     else:
+        check_params(estimator)
         method = type(estimator).__name__
     model = fit_model(
         samples,
@@ -375,6 +450,7 @@ def classify(
     See :func:`train` for the cross-validation report and the model file; ``cog`` writes
     Cloud Optimized GeoTIFFs.
     """
+    check_training(options or TrainingOptions(), estimator)
     check_writable([output, probabilities, model_output, report_output], overwrite)
     scene = _scene(scene, scene_options)
     result = train(

@@ -56,7 +56,7 @@ from rasterclass.errors import (
     RasterclassError,
 )
 from rasterclass.estimators.isodata import ISODATA
-from rasterclass.estimators.presets import parse_value
+from rasterclass.estimators.presets import check_params, parse_value
 from rasterclass.io import (
     PathLike,
     ProgressCallback,
@@ -364,8 +364,9 @@ def make_clusterer(
         estimator.set_params(**values)
     except (ValueError, TypeError) as exc:
         raise EstimatorError(f"invalid parameter for {name}: {exc}") from None
-    if isinstance(estimator, ISODATA):
-        estimator._check_params()  # e.g. min_clusters > -k fails before any reading
+    # every value validated before any reading (scikit-learn's constraints for k-means,
+    # ISODATA's own checks, e.g. min_clusters > -k)
+    check_params(estimator, name)
     if standardize:
         return Pipeline([("scale", StandardScaler()), ("cluster", estimator)])
     return estimator

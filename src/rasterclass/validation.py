@@ -20,7 +20,13 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from rasterclass.accuracy import AccuracyReport, confusion_matrix_from_labels, confusion_statistics
-from rasterclass.errors import CrossValidationDesignError, TrainingDataError, ValidationWarning
+from rasterclass.errors import (
+    CalibrationWarning,
+    CrossValidationDesignError,
+    TrainingDataError,
+    ValidationWarning,
+)
+from rasterclass.estimators.presets import calibration_folds, fit_ready
 from rasterclass.sampling import Samples, check_trainable
 
 logger = logging.getLogger(__name__)
@@ -161,6 +167,33 @@ def folds(
     yield from plan.splits
 
 
+def _calibratable(
+    estimator: Any, samples: Samples, train: np.ndarray, fold: int
+) -> tuple[np.ndarray, list[str]]:
+    """The training side of a fold, less the classes a probability calibration cannot
+    split (a single pixel in the fold; the fold model never predicts them, which counts
+    against it), with a note naming them."""
+    if not calibration_folds(estimator):
+        return train, []
+    labels, counts = np.unique(samples.y[train], return_counts=True)
+    lonely = labels[counts < 2]
+    if not lonely.size:
+        return train, []
+    keep = train[~np.isin(samples.y[train], lonely)]
+    if len(np.unique(samples.y[keep])) < 2:
+        raise TrainingDataError(
+            f"the training side of cross-validation fold {fold} has fewer than two classes "
+            "with 2 or more pixels, which the probability calibration needs; use fewer "
+            "folds or add training polygons"
+        )
+    names = ", ".join(repr(samples.class_map.name_of(int(c))) for c in lonely)
+    return keep, [
+        f"class {names} has 1 training sample on the training side of fold {fold} and is "
+        "left out of that fold's model (the probability calibration needs at least 2 per "
+        "class)"
+    ]
+
+
 def cross_validate(
     samples: Samples,
     estimator: Any,
@@ -188,6 +221,7 @@ def cross_validate(
     fold_oa = []
     leaks = 0
     n_folds = 0
+    adjusted: list[str] = []
     if plan is None:
         plan = plan_folds(samples, n_splits, seed=seed, grouping=grouping)
         for note in plan.notes:
@@ -196,9 +230,20 @@ def cross_validate(
     for train, test in plan.splits:
         n_folds += 1
         leaks += len(np.intersect1d(samples.groups[train], samples.groups[test]))
-        model = clone(estimator).fit(samples.X[train], samples.y[train])
+        fit_on, note = _calibratable(estimator, samples, train, n_folds)
+        adjusted.extend(note)
+        model, notes = fit_ready(
+            clone(estimator),
+            samples.y[fit_on],
+            class_map=samples.class_map,
+            where=f"the training side of fold {n_folds}",
+        )
+        adjusted.extend(notes)
+        model.fit(samples.X[fit_on], samples.y[fit_on])
         predicted[test] = model.predict(samples.X[test])
         fold_oa.append(float((predicted[test] == samples.y[test]).mean()))
+    if adjusted:
+        warnings.warn("cross-validation: " + "; ".join(adjusted), CalibrationWarning, stacklevel=2)
     if grouping == "polygon" and leaks:  # pragma: no cover - guarded by StratifiedGroupKFold
         raise AssertionError("a polygon fell on both sides of a grouped split")
     cmap = samples.class_map

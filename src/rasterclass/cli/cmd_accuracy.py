@@ -10,7 +10,7 @@ import click
 from rasterclass import pipeline
 
 from .main import cli
-from .options import overwrite_opt
+from .options import POSITIVE, SEED, overwrite_opt
 
 
 @cli.command()
@@ -83,29 +83,40 @@ def _ua_pairs(values: tuple[str, ...]) -> dict[str, float]:
 
 @cli.command()
 @click.argument("map_path", metavar="MAP.tif", type=click.Path(dir_okay=False))
-@click.option("-n", "n", type=int, help="Total number of sample points.")
-@click.option("--target-se", type=float, help="Target standard error of overall accuracy.")
+@click.option("-n", "n", type=POSITIVE, help="Total number of sample points.")
+@click.option(
+    "--target-se",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Target standard error of overall accuracy.",
+)
 @click.option(
     "--expected-ua",
     multiple=True,
     metavar="CLASS=UA",
     help="Anticipated user's accuracy of a class (repeatable; others: --default-ua).",
 )
-@click.option("--default-ua", type=float, default=0.9, show_default=True)
+@click.option(
+    "--default-ua", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True
+)
 @click.option(
     "--allocation",
     default="proportional",
     show_default=True,
     help="proportional, equal, or min:N (at least N points per class).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
     "-t",
     "--training",
     type=click.Path(dir_okay=False),
     help="Training polygons to keep away from (with --min-distance).",
 )
-@click.option("--min-distance", type=float, default=0.0, help="Distance from training (map units).")
+@click.option(
+    "--min-distance",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Distance from training (map units).",
+)
 @click.option(
     "-o",
     "--output",

@@ -11,7 +11,7 @@ from rasterclass import unsupervised
 from rasterclass.estimators.presets import parse_params
 
 from .main import cli, progress_bar, scene_options
-from .options import cog_opt, overwrite_opt, scene_args, vector_args
+from .options import CHUNK_SIDE, POSITIVE, SEED, cog_opt, overwrite_opt, scene_args, vector_args
 
 
 def _echo_outputs(outputs: list[str], started: float) -> None:
@@ -57,12 +57,12 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
 )
 @click.option(
     "--sample-size",
-    type=int,
+    type=POSITIVE,
     default=unsupervised.DEFAULT_SAMPLE_SIZE,
     show_default=True,
     help="Valid pixels drawn at random to fit the clusterer.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option("--standardize", is_flag=True, help="Standardise the bands before clustering.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Map GeoTIFF.")
 @click.option(
@@ -135,7 +135,7 @@ def cluster(
     is_flag=True,
     help="Keep clusters missing from the table as classes of their own (default: error).",
 )
-@click.option("--chunks", type=int, help="Chunk side in pixels.")
+@click.option("--chunks", type=CHUNK_SIDE, help="Chunk side in pixels.")
 @cog_opt
 @overwrite_opt
 @click.pass_context

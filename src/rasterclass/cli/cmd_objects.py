@@ -11,7 +11,7 @@ from rasterclass import objects
 from rasterclass.estimators.presets import parse_params
 
 from .main import cli, progress_bar, scene_options
-from .options import cog_opt, overwrite_opt, scene_args
+from .options import SEED, cog_opt, overwrite_opt, scene_args
 
 
 def _params_help() -> str:
@@ -40,7 +40,7 @@ def _params_help() -> str:
     metavar="NAME=VALUE",
     help=f"Segmentation parameter (repeatable). Defaults: {_params_help()}.",
 )
-@click.option("--seed", type=int, help="Random seed (same as -p seed=...).")
+@click.option("--seed", type=SEED, help="Random seed (same as -p seed=...).")
 @click.option(
     "-o",
     "--output",

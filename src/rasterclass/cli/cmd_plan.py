@@ -19,7 +19,7 @@ from .options import scene_args
 @click.option(
     "--classes",
     "n_classes",
-    type=int,
+    type=click.IntRange(min=1),
     default=10,
     show_default=True,
     help="Number of classes when no model is given.",

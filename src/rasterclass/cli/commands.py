@@ -120,7 +120,7 @@ def predict(
 )
 @click.option(
     "--min-overlap",
-    type=float,
+    type=click.FloatRange(0, 1, min_open=True),
     default=0.5,
     show_default=True,
     help="Share of a segment's pixels a training class must cover to label it.",

@@ -40,7 +40,9 @@ class _Group(click.Group):
 @click.option(
     "--scheduler", metavar="ADDRESS", help="Run on this dask.distributed scheduler (tcp://...)."
 )
-@click.option("--workers", type=int, help="Run on a local cluster of N worker processes.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Run on a local cluster of N worker processes."
+)
 @click.version_option(package_name="rasterclass")
 @click.pass_context
 def cli(

@@ -11,6 +11,28 @@ from rasterclass.estimators.presets import PRESETS
 
 F = Callable[..., Any]
 
+#: Option types that refuse impossible values while parsing, naming the option and value.
+CHUNK_SIDE = click.IntRange(min=1)
+SEED = click.IntRange(0, 2**32 - 1)
+POSITIVE = click.IntRange(min=1)
+
+
+def _cv_folds(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and (value == 1 or value < 0):
+        raise click.BadParameter(
+            f"{value} is neither 0 (no cross-validation) nor a number of folds >= 2", ctx, param
+        )
+    return value
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_size(value)
+        except click.BadParameter as exc:
+            raise click.BadParameter(exc.message, ctx, param) from None
+    return value
+
 
 def _stack(*decorators: F) -> Callable[[F], F]:
     def wrap(func: F) -> F:
@@ -35,9 +57,12 @@ scene_args = _stack(
         show_default=True,
         help="Resampling for files not on the reference grid (nearest, bilinear, cubic...).",
     ),
-    click.option("--chunks", type=int, help="Chunk side in pixels (default: from the budget)."),
+    click.option(
+        "--chunks", type=CHUNK_SIDE, help="Chunk side in pixels (default: from the budget)."
+    ),
     click.option(
         "--memory-budget",
+        callback=_size,
         help="Memory a run may use, e.g. 2GB (sets the chunk size when --chunks is not given).",
     ),
 )
@@ -79,13 +104,16 @@ training_args = _stack(
         metavar="NAME=VALUE",
         help="Classifier parameter (repeatable), e.g. -p n_estimators=300.",
     ),
-    click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
-    click.option("--max-samples-per-class", type=int, help="Cap of training pixels per class."),
+    click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed."),
+    click.option(
+        "--max-samples-per-class", type=POSITIVE, help="Cap of training pixels per class."
+    ),
     click.option("--legend", type=click.Path(dir_okay=False), help="Legend CSV: code,name,color."),
     click.option(
         "--cv",
         "cv_folds",
         type=int,
+        callback=_cv_folds,
         default=5,
         show_default=True,
         help="Folds of the cross-validation grouped by polygon (0: none).",
@@ -119,8 +147,9 @@ def parse_size(text: str | None) -> float | None:
     units = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
     t = text.strip().lower().rstrip("b").rstrip("i")
     try:
-        if t and t[-1] in units:
-            return float(t[:-1]) * units[t[-1]]
-        return float(t)
+        size = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a size like 512MB or 2GB") from None
+    if not size > 0 or size == float("inf"):
+        raise click.BadParameter(f"{text!r} is not a positive size like 512MB or 2GB")
+    return size

@@ -21,6 +21,13 @@ References
 ----------
 J. A. Richards, *Remote Sensing Digital Image Analysis*, 6th ed., Springer, 2022,
 chapter 8 (maximum likelihood, minimum distance, thresholds).
+
+J. H. Friedman, "Regularized discriminant analysis", *Journal of the American Statistical
+Association* 84(405), 165-175, 1989 (shrinking class covariances towards the pooled one).
+
+J. P. Hoffbeck and D. A. Landgrebe, "Covariance matrix estimation and classification with
+limited training data", *IEEE Transactions on Pattern Analysis and Machine Intelligence*
+18(7), 763-767, 1996.
 """
 
 from __future__ import annotations
@@ -28,16 +35,19 @@ from __future__ import annotations
 import logging
 import numbers
 from collections.abc import Mapping
+from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 from scipy import linalg, stats
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rasterclass.errors import EstimatorError, TrainingDataError
 
-__all__ = ["MaximumLikelihoodClassifier", "MinimumDistanceClassifier"]
+__all__ = ["MaximumLikelihoodClassifier", "MinimumDistanceClassifier", "singular_class_notes"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +92,19 @@ def _check_threshold(threshold: object) -> float | None:
             "of their class than 99 % of that class's own pixels."
         )
     return float(threshold)
+
+
+def _check_shrinkage(shrinkage: object) -> float:
+    if (
+        isinstance(shrinkage, bool)
+        or not isinstance(shrinkage, numbers.Real)
+        or not 0.0 < shrinkage <= 1.0
+    ):
+        raise EstimatorError(
+            f"shrinkage must be a number in (0, 1], got {shrinkage!r}; it is the weight of "
+            "the common covariance in the covariance of a singular class (default 0.5)."
+        )
+    return float(shrinkage)
 
 
 def _validate_training_data(
@@ -135,6 +158,72 @@ def _regularisation_scale(X: np.ndarray) -> np.ndarray:
     positive = variance[variance > 0]
     fallback = float(positive.mean()) if positive.size else 1.0
     return np.where(variance > 0, variance, fallback)
+
+
+#: A class's variance in a band below this share of the band's variance over the training
+#: set counts as zero (the band is constant, or nearly, within the class).
+_ZERO_VARIANCE_SHARE = 1e-6
+
+#: Smallest eigenvalue of a class's correlation matrix below which its bands are collinear
+#: (the covariance is rank-deficient even though every band varies).
+_COLLINEAR_EIGENVALUE = 1e-8
+
+
+def _degenerate_bands(
+    covariance: np.ndarray, scale: np.ndarray, n_samples: int
+) -> tuple[str, list[int]] | None:
+    """Why a class covariance is singular or nearly so, and the bands concerned; or None.
+
+    ``scale`` is the variance of every band over the whole training set. Reasons:
+    ``"samples"`` (no more samples than bands: every band concerned), ``"constant"``
+    (bands whose class variance is below ``_ZERO_VARIANCE_SHARE`` of ``scale``),
+    ``"collinear"`` (the bands loading on a near-zero eigenvalue of the class's
+    correlation matrix). Invariant to a gain and offset per band.
+    """
+    n_features = covariance.shape[0]
+    if n_samples <= n_features:
+        return "samples", list(range(n_features))
+    variance = np.diag(covariance)
+    constant = np.flatnonzero(variance <= _ZERO_VARIANCE_SHARE * scale)
+    if constant.size:
+        return "constant", constant.tolist()
+    sd = np.sqrt(variance)
+    correlation = covariance / np.outer(sd, sd)
+    values, vectors = np.linalg.eigh(correlation)
+    if values[0] < _COLLINEAR_EIGENVALUE:
+        loading = np.abs(vectors[:, 0])
+        return "collinear", np.flatnonzero(loading >= 0.1 * loading.max()).tolist()
+    return None
+
+
+def _describe_problem(reason: str, bands: list[int], names: list[str] | None) -> str:
+    """Words for a :func:`_degenerate_bands` finding (bands by name, or ``band 3``)."""
+    listed = ", ".join(repr(names[b]) if names is not None else f"band {b + 1}" for b in bands)
+    if reason == "constant":
+        what = "is" if len(bands) == 1 else "are"
+        return f"{listed} {what} constant (zero variance) within the class"
+    if reason == "collinear":
+        return f"{listed} are collinear (linearly dependent) within the class"
+    return f"fewer training samples than {len(bands)} bands"
+
+
+def _common_covariance(
+    scatter: np.ndarray, counts: np.ndarray, flagged: np.ndarray, scale: np.ndarray
+) -> np.ndarray:
+    """Pooled within-class covariance of the classes with a regular covariance.
+
+    All classes when every class is flagged; bands with no within-class variance at all
+    take their variance over the training set (``scale``), so that a singular class is
+    never shrunk towards a singular target.
+    """
+    use = ~flagged if (~flagged).any() else np.ones_like(flagged)
+    dof = max(int(counts[use].sum() - use.sum()), 1)
+    common = scatter[use].sum(axis=0) / dof
+    diagonal = np.diag(common).copy()
+    empty = diagonal <= _ZERO_VARIANCE_SHARE * scale
+    if empty.any():
+        common[np.diag_indices_from(common)] = np.where(empty, scale, diagonal)
+    return common
 
 
 def _precision_cholesky(covariance: np.ndarray, what: str, reg_covar: float) -> np.ndarray:
@@ -256,10 +345,27 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
         ``reg_covar`` times the variance of each feature over the whole training set
         (features constant in the training set use the mean variance of the others, or 1).
         Scaling by the feature variance keeps the classifier invariant to a gain and offset
-        per band (DN vs reflectance). It makes singular covariances usable: a class with no
-        more training pixels than features has a singular covariance; it is regularised and
-        a warning is logged. With ``reg_covar=0`` such a class raises
+        per band (DN vs reflectance). With ``reg_covar=0`` nothing is regularised (not even
+        by ``shrinkage``) and a singular class covariance raises
         :class:`~rasterclass.errors.TrainingDataError`.
+    shrinkage : float in (0, 1], default=0.5
+        Weight :math:`\lambda` of the common covariance in the covariance of a class whose
+        own covariance is singular or nearly so: :math:`S_i \leftarrow (1-\lambda) S_i +
+        \lambda S_{common}`, where :math:`S_{common}` is the pooled within-class covariance
+        of the classes with a regular covariance (bands with no within-class variance at all
+        take their variance over the training set). A class is singular when it has no more
+        training pixels than features, when a band is constant within it (variance below
+        1e-6 of the band's variance over the training set: e.g. a saturated or clipped band)
+        or when its bands are collinear (an eigenvalue of its correlation matrix below 1e-8).
+        Without this, such a class has a near-zero variance along the degenerate direction
+        and wins every pixel that shares its constant value, whatever the other bands say.
+        This is the regularised discriminant analysis of Friedman (1989), which
+        Hoffbeck & Landgrebe (1996) use for classes with few training samples (the
+        MultiSpec practice of mixing a class covariance with the common covariance); the
+        default 0.5 gives the singular class half the common spread along its degenerate
+        bands. Regular classes are not changed. The classes concerned are listed in
+        ``singular_classes_`` and logged; rasterclass's training jobs warn with
+        :class:`~rasterclass.errors.SingularCovarianceWarning`, naming class and bands.
     threshold : float or None, default=None
         Chi-square probability threshold used only by :meth:`predict_with_rejection`
         (like ENVI's probability threshold). A pixel is left unclassified when its squared
@@ -282,6 +388,9 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
         Class covariance matrices, regularised as used by the classifier.
     precisions_cholesky_ : ndarray of shape (n_classes, n_features, n_features)
         Upper-triangular :math:`P_i` with :math:`P_i P_i^T = S_i^{-1}`.
+    singular_classes_ : dict
+        ``{label: (reason, band indices)}`` of the classes whose covariance was singular and
+        shrunk (reason ``"samples"``, ``"constant"`` or ``"collinear"``); empty when none.
     n_features_in_ : int
         Number of features (bands) seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -321,10 +430,18 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
     array(['water', 'unclassified'], dtype='<U12')
     """
 
-    def __init__(self, priors=None, reg_covar=1e-6, threshold=None):
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "priors": [None, StrOptions({"proportional"}), "array-like", dict],
+        "reg_covar": [Interval(Real, 0, None, closed="left")],
+        "threshold": [None, Interval(Real, 0, 1, closed="neither")],
+        "shrinkage": [Interval(Real, 0, 1, closed="right")],
+    }
+
+    def __init__(self, priors=None, reg_covar=1e-6, threshold=None, shrinkage=0.5):
         self.priors = priors
         self.reg_covar = reg_covar
         self.threshold = threshold
+        self.shrinkage = shrinkage
 
     def fit(self, X, y):
         """Estimate class means and covariances from training pixels.
@@ -351,37 +468,65 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
         """
         reg_covar = _check_reg_covar(self.reg_covar)
         _check_threshold(self.threshold)
+        _check_shrinkage(self.shrinkage)
         X, y_encoded, classes, counts = _validate_training_data(self, X, y)
         priors = self._resolve_priors(classes, counts)
         n_features = X.shape[1]
 
         means, scatter = _class_means_and_scatter(X, y_encoded, classes.size)
-        ridge = reg_covar * _regularisation_scale(X)
+        scale = _regularisation_scale(X)
+        ridge = reg_covar * scale
+        shrinkage = float(self.shrinkage)
+        raw = scatter / np.maximum(counts - 1, 1)[:, None, None]
+        problems = {
+            k: found
+            for k in range(classes.size)
+            if (found := _degenerate_bands(raw[k], scale, int(counts[k]))) is not None
+        }
+        flagged = np.array([k in problems for k in range(classes.size)])
+        common = _common_covariance(scatter, counts, flagged, scale) if problems else None
         covariances = np.empty_like(scatter)
         precisions_cholesky = np.empty_like(scatter)
+        singular: dict[object, tuple[str, list[int]]] = {}
         for k, label in enumerate(classes.tolist()):
             n_k = int(counts[k])
-            if n_k <= n_features:
-                if reg_covar == 0:
+            covariance = raw[k].copy()
+            if k in problems:
+                reason, bands = problems[k]
+                singular[label] = (reason, bands)
+                if reg_covar == 0 and reason == "samples":
                     raise TrainingDataError(
                         f"Class {label!r} has {n_k} training samples for {n_features} "
                         "features, so its covariance matrix is singular; set reg_covar > 0 "
                         f"(e.g. 1e-6) or add at least {n_features + 1 - n_k} samples."
                     )
-                logger.warning(
-                    "Class %r has %d training samples for %d features: its covariance is "
-                    "singular and is regularised with reg_covar=%g. Add samples of this "
-                    "class for a reliable model.",
-                    label,
-                    n_k,
-                    n_features,
-                    reg_covar,
-                )
-            covariance = scatter[k] / max(n_k - 1, 1)
+                if reason == "samples":
+                    logger.warning(
+                        "Class %r has %d training samples for %d features: its covariance "
+                        "is singular and is shrunk towards the common covariance "
+                        "(shrinkage=%g). Add samples of this class for a reliable model.",
+                        label,
+                        n_k,
+                        n_features,
+                        shrinkage,
+                    )
+                else:
+                    names = getattr(self, "feature_names_in_", None)
+                    logger.warning(
+                        "Class %r: %s, so its covariance is singular; it is shrunk towards "
+                        "the common covariance (shrinkage=%g).",
+                        label,
+                        _describe_problem(reason, bands, None if names is None else list(names)),
+                        shrinkage,
+                    )
+                if reg_covar > 0:
+                    assert common is not None
+                    covariance = (1.0 - shrinkage) * covariance + shrinkage * common
             covariance[np.diag_indices(n_features)] += ridge
             covariances[k] = covariance
             precisions_cholesky[k] = _precision_cholesky(covariance, f"class {label!r}", reg_covar)
 
+        self.singular_classes_ = singular
         self.classes_ = classes
         self.class_count_ = counts
         self.priors_ = priors
@@ -604,6 +749,44 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
         return labels
 
 
+def singular_class_notes(
+    estimator: object, band_names: list[str] | None = None, class_names: Mapping | None = None
+) -> list[str]:
+    """One sentence per class whose covariance a fitted maximum likelihood model regularised.
+
+    Parameters
+    ----------
+    estimator
+        A fitted :class:`MaximumLikelihoodClassifier`, or a Pipeline ending in one; any
+        other estimator gives no notes.
+    band_names
+        Names of the features (bands), in order; default ``band 1``, ``band 2``...
+    class_names
+        ``{label: name}`` to name classes; default the labels.
+
+    Returns
+    -------
+    list of str
+        E.g. ``"class 'water': 'nir' is constant (zero variance) within the class"``.
+    """
+    final = getattr(estimator, "steps", None)
+    model = final[-1][1] if final else estimator
+    found = getattr(model, "singular_classes_", None)
+    if not found:
+        return []
+    names = dict(class_names or {})
+    counts = dict(zip(model.classes_.tolist(), model.class_count_.tolist(), strict=True))
+    out = []
+    for label, (reason, bands) in found.items():
+        name = names.get(label, label)
+        if reason == "samples":
+            what = f"{counts[label]} training samples for {model.n_features_in_} bands"
+        else:
+            what = _describe_problem(reason, bands, band_names)
+        out.append(f"class {name!r}: {what}")
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # Minimum distance
 # --------------------------------------------------------------------------------------
@@ -673,6 +856,11 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
     >>> hasattr(model, "predict_proba")
     False
     """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "metric": [StrOptions(set(_METRICS))],
+        "reg_covar": [Interval(Real, 0, None, closed="left")],
+    }
 
     def __init__(self, metric="euclidean", reg_covar=1e-6):
         self.metric = metric

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import ast
 import logging
+import numbers
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sklearn.base import BaseEstimator
+import numpy as np
+from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from rasterclass.errors import EstimatorError
+from rasterclass.errors import EstimatorError, TrainingDataError
 from rasterclass.estimators.parametric import (
     MaximumLikelihoodClassifier,
     MinimumDistanceClassifier,
@@ -82,10 +85,85 @@ def parse_params(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _components(estimator: Any) -> list[Any]:
+    """The estimator and every estimator nested in it (Pipeline steps, wrapped estimators)."""
+    out = [estimator]
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps:
+            if step is not None and step != "passthrough":
+                out.extend(_components(step))
+    inner = getattr(estimator, "estimator", None)
+    if isinstance(estimator, CalibratedClassifierCV) and inner is not None:
+        out.extend(_components(inner))
+    return out
+
+
+_SKLEARN_MESSAGE = re.compile(
+    r"The '(?P<name>[^']+)' parameter of (?P<owner>\w+) must be (?P<allowed>.*)\. "
+    r"Got (?P<value>.*) instead\.?$",
+    re.DOTALL,
+)
+
+
+def _translate(exc: Exception, what: str) -> str:
+    """scikit-learn's InvalidParameterError as 'rf parameter n_estimators=0 ...: it must be'."""
+    text = str(exc).strip()
+    m = _SKLEARN_MESSAGE.match(text)
+    if m is None:
+        return f"invalid parameter of {what}: {text}"
+    return f"{what} parameter {m['name']}={m['value']} is invalid: it must be {m['allowed']}"
+
+
+def check_params(estimator: Any, what: str | None = None) -> None:
+    """Validate every parameter value of an unfitted estimator, before any data is read.
+
+    Runs scikit-learn's own parameter validation (``_validate_params`` and each estimator's
+    ``_parameter_constraints``) on the estimator and everything nested in it (Pipeline
+    steps, the estimator a calibration wraps); rasterclass's estimators declare their
+    constraints the same way. Strings are not numbers here: ``"abc"`` or ``1.5`` for an
+    integer parameter are refused.
+
+    Parameters
+    ----------
+    estimator
+        A scikit-learn estimator or Pipeline (not fitted).
+    what
+        Name used in the message (e.g. the preset ``"rf"``); default: the class name.
+
+    Raises
+    ------
+    EstimatorError
+        Naming the parameter, the value given and what is allowed.
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import RandomForestClassifier
+    >>> try:
+    ...     check_params(RandomForestClassifier(n_estimators=0), "rf")
+    ... except EstimatorError as exc:
+    ...     print(exc)
+    rf parameter n_estimators=0 is invalid: it must be an int in the range [1, inf)
+    """
+    for part in _components(estimator):
+        name = what or type(part).__name__
+        validate = getattr(part, "_validate_params", None)
+        if validate is not None and hasattr(part, "_parameter_constraints"):
+            try:
+                validate()
+            except (ValueError, TypeError) as exc:
+                raise EstimatorError(_translate(exc, name)) from None
+        own = getattr(part, "_check_params", None)
+        if callable(own) and type(part).__module__.startswith("rasterclass."):
+            own()
+
+
 def make_estimator(
     method: str, params: Mapping[str, Any] | None = None, seed: int = 0
 ) -> BaseEstimator:
     """Build a preset classifier, with parameters applied to its final estimator.
+
+    Every parameter value is validated here (:func:`check_params`), so a wrong value fails
+    before any data is read.
 
     Examples
     --------
@@ -115,4 +193,88 @@ def make_estimator(
             target.set_params(**params)
         except (ValueError, TypeError) as exc:
             raise EstimatorError(f"invalid parameter for {method}: {exc}") from None
+    check_params(est, method)
     return est
+
+
+def _class_name(code: Any, class_map: Any) -> str:
+    if class_map is not None:
+        try:
+            return repr(class_map.name_of(code))
+        except (KeyError, ValueError, IndexError, AttributeError):
+            pass
+    return repr(code.item() if hasattr(code, "item") else code)
+
+
+def calibration_folds(estimator: Any) -> list[tuple[Any, int]]:
+    """The probability calibrations inside ``estimator`` that split the training data into
+    a number of folds, with that number (``CalibratedClassifierCV(cv=k)``; ``cv=None`` is
+    scikit-learn's 5)."""
+    out = []
+    for part in _components(estimator):
+        if isinstance(part, CalibratedClassifierCV):
+            cv = part.cv
+            if cv is None:
+                out.append((part, 5))
+            elif isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
+                out.append((part, int(cv)))
+    return out
+
+
+def fit_ready(
+    estimator: Any,
+    y: np.ndarray,
+    *,
+    class_map: Any = None,
+    where: str = "the training data",
+) -> tuple[Any, list[str]]:
+    """An estimator that can be fitted on labels ``y``: calibration folds fit the classes.
+
+    A probability calibration by ``k`` folds (the ``svm`` preset: ``cv=3``) needs every
+    class ``k`` times in ``y``. When the smallest class has ``2 <= n < k`` samples the
+    estimator is cloned with ``cv=n`` (returned notes say so); with a single sample no
+    split is possible and :class:`TrainingDataError` names the class and the minimum.
+
+    Parameters
+    ----------
+    estimator
+        Unfitted estimator or Pipeline.
+    y
+        Training labels.
+    class_map
+        To name classes in messages.
+    where
+        What ``y`` is, for the messages (e.g. ``"cross-validation fold 2"``).
+
+    Returns
+    -------
+    (estimator, notes)
+        The estimator to fit (the same object when nothing changes) and the changes made.
+    """
+    found = calibration_folds(estimator)
+    if not found:
+        return estimator, []
+    labels, counts = np.unique(np.asarray(y), return_counts=True)
+    if labels.size == 0:
+        return estimator, []
+    smallest = int(counts.min())
+    small = labels[counts == smallest]
+    need = max(k for _, k in found)
+    if smallest >= need:
+        return estimator, []
+    names = ", ".join(_class_name(c, class_map) for c in small)
+    if smallest < 2:
+        raise TrainingDataError(
+            f"class {names} has {smallest} training sample in {where}; the probability "
+            f"calibration ({need} folds, as in the svm preset) needs at least 2 per class: "
+            "add training pixels of it or leave it out"
+        )
+    est = clone(estimator)
+    for part in calibration_folds(est):
+        if part[1] > smallest:
+            part[0].set_params(cv=smallest)
+    note = (
+        f"class {names} has only {smallest} training samples in {where}: the probability "
+        f"calibration uses {smallest} folds instead of {need} (give it at least {need})"
+    )
+    return est, [note]
