@@ -259,5 +259,5 @@ def test_model_file_round_trip_and_band_order(tmp_path, scene_path, model):
     with pytest.raises(BandMismatchError, match="missing"):
         predict_raster(scene.isel(band=[0, 1]), loaded)
     renamed = scene.assign_coords(band=["b1", "b2", "b3"])
-    with pytest.raises(BandMismatchError, match="--band-names"):
+    with pytest.raises(BandMismatchError, match="band_names="):
         predict_raster(renamed, loaded)

@@ -3,12 +3,73 @@
 Every user mistake raises a :class:`RasterclassError` subclass whose message names the fix.
 Where a builtin fits, the error also subclasses it (``RasterclassIOError`` is an ``OSError``),
 so callers can catch either.
+
+Messages name the parameters a user can change through :func:`param` placeholders
+(``"set " + param("cv_folds") + " to 2 or more"``). ``str(error)`` renders them as Python
+keyword arguments (``cv_folds=``); the command line renders the same error with its option
+names (``--cv``) through :meth:`RasterclassError.render`, so the library never speaks CLI and
+the CLI never speaks Python.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 
-class RasterclassError(Exception):
+#: ``{name=}`` or ``{name=value}``: a parameter placeholder in a message (see :func:`param`).
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)=([^{}]*)\}")
+
+#: Renders one placeholder: (parameter name, value or None) -> text, or None to keep the
+#: Python form.
+ParamRenderer = Callable[[str, "str | None"], "str | None"]
+
+
+def param(name: str, value: object = None) -> str:
+    """A placeholder for a parameter in an error or warning message.
+
+    ``param("cv_folds")`` reads ``cv_folds=`` from Python and ``--cv`` on the command line;
+    ``param("overwrite", True)`` reads ``overwrite=True`` and ``--overwrite``;
+    ``param("min_size", "...")`` reads ``min_size=...`` and ``-p min_size=...``.
+    """
+    return "{" + name + "=" + ("" if value is None else str(value)) + "}"
+
+
+def render_message(template: str, renderer: ParamRenderer | None = None) -> str:
+    """Fill the :func:`param` placeholders of a message, by default as Python keywords."""
+
+    def fill(match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2) or None
+        text = renderer(name, value) if renderer is not None else None
+        return text if text is not None else f"{name}={value or ''}"
+
+    return _PARAM.sub(fill, template)
+
+
+def message_params(template: str) -> list[str]:
+    """The parameter names a message template refers to, in order."""
+    return [m.group(1) for m in _PARAM.finditer(template)]
+
+
+class _Templated:
+    """Keeps a message template; ``str()`` gives it with Python parameter names."""
+
+    template: str
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        self.template = str(message)
+        super().__init__(render_message(self.template), *args)  # type: ignore[call-arg]
+
+    @property
+    def params(self) -> list[str]:
+        """The parameters the message names (Python names)."""
+        return message_params(self.template)
+
+    def render(self, renderer: ParamRenderer | None = None) -> str:
+        """The message with each parameter written by ``renderer`` (e.g. as CLI options)."""
+        return render_message(self.template, renderer)
+
+
+class RasterclassError(_Templated, Exception):
     """Root of every rasterclass error."""
 
 
@@ -60,7 +121,7 @@ class ComputeError(RasterclassError, RuntimeError):
     """The computation failed on the cluster (e.g. workers kept dying); nothing was written."""
 
 
-class RasterclassWarning(UserWarning):
+class RasterclassWarning(_Templated, UserWarning):
     """Root of every rasterclass warning."""
 
 
@@ -70,3 +131,11 @@ class ValidationWarning(RasterclassWarning):
 
 class ClusteringError(RasterclassError, ValueError):
     """Clustering cannot give a map (no valid pixel, fewer pixels than clusters, one cluster)."""
+
+
+class OutputCollisionError(RasterclassError, ValueError):
+    """An output path is also an input of the run, or another output of it.
+
+    Raised before anything is read or written; ``overwrite`` never lets an output replace
+    an input.
+    """

@@ -23,7 +23,7 @@ from affine import Affine
 from shapely.geometry import box
 
 from rasterclass.classes import ClassMap
-from rasterclass.errors import TrainingDataError
+from rasterclass.errors import TrainingDataError, param
 from rasterclass.io import DEFAULT_CHUNK, read_vector, scene_grid
 from rasterclass.stack import rasterize_shapes
 
@@ -155,7 +155,7 @@ def _clean_training(gdf: Any, class_column: str, what: str) -> Any:
         cols = [c for c in gdf.columns if c != gdf.geometry.name]
         raise TrainingDataError(
             f"{what} has no column {class_column!r}; its columns are {cols}. "
-            "Pass the class column with -c/--class-column"
+            f"Pass the class column as {param('class_column')}"
         )
     gdf = gdf.reset_index(drop=True)
     gdf["_pid"] = np.arange(len(gdf))
@@ -360,7 +360,8 @@ def _check_classes(
         names = [samples.class_map.name_of(c) for c in empty]
         msg = (
             f"class(es) {names} have no valid pixel: their geometries cover only nodata or are "
-            "smaller than a pixel; use --all-touched, fix the polygons, or remove the class"
+            f"smaller than a pixel; use {param('all_touched', True)}, fix the polygons, or "
+            "remove the class"
         )
         if strict:
             raise TrainingDataError(msg)

@@ -18,7 +18,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
 
-from rasterclass.errors import BandMismatchError, CRSError, GridMismatchError
+from rasterclass.errors import BandMismatchError, CRSError, GridMismatchError, param
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def choose_grid(grids: Sequence[Grid], names: Sequence[str], reference: int | No
     lines = "; ".join(f"{n}: {g.describe()}" for n, g in zip(names, grids, strict=True))
     raise GridMismatchError(
         "the scene files are on different grids and cannot be stacked as they are "
-        f"({lines}); pass a reference grid (--reference FILE, or reference= in Python) to "
+        f"({lines}); pass a reference grid ({param('reference', 'FILE')}) to "
         "resample every file onto that file's grid"
     )
 
@@ -181,7 +181,7 @@ def resolve_band_names(
     if len(set(names)) != n:
         dup = sorted({x for x in names if names.count(x) > 1})
         raise BandMismatchError(
-            f"band names must be unique, got duplicates {dup}; pass band_names= / --band-names"
+            f"band names must be unique, got duplicates {dup}; pass {param('band_names')}"
         )
     return names
 
@@ -206,7 +206,7 @@ def match_bands(scene: xr.DataArray, band_names: Sequence[str]) -> xr.DataArray:
         raise BandMismatchError(
             f"the scene's bands differ from the model's: the model was trained on {want}, the "
             f"scene has {have} (missing {missing}, unexpected {extra}). Give the same bands, "
-            "or rename them with --band-names / band_names= if only the names differ"
+            f"or rename them with {param('band_names')} if only the names differ"
         )
     logger.info("reordering scene bands to the model's order %s", want)
     return scene.sel(band=want)

@@ -9,31 +9,33 @@ from __future__ import annotations
 import ast
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sklearn.base import BaseEstimator
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+from rasterclass.errors import EstimatorError, param
 
-from rasterclass.errors import EstimatorError
-from rasterclass.estimators.parametric import (
-    MaximumLikelihoodClassifier,
-    MinimumDistanceClassifier,
-)
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+
+# scikit-learn is imported by the factories, not here: the command line lists the presets
+# (``-m``, ``--help``) without loading it.
 
 logger = logging.getLogger(__name__)
 
 
 def _rf(seed: int) -> BaseEstimator:
+    from sklearn.ensemble import RandomForestClassifier
+
     return RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=seed)
 
 
 def _svm(seed: int) -> BaseEstimator:
     # Probabilities from a calibration of the SVM's decision function (Platt sigmoid, as
     # libsvm's probability=True did); with ensemble=False, predict is their argmax.
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
     svc = SVC(kernel="rbf", C=10.0, gamma="scale", random_state=seed)
     return make_pipeline(
         StandardScaler(), CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False)
@@ -41,10 +43,14 @@ def _svm(seed: int) -> BaseEstimator:
 
 
 def _maxlike(seed: int) -> BaseEstimator:
+    from rasterclass.estimators.parametric import MaximumLikelihoodClassifier
+
     return MaximumLikelihoodClassifier()
 
 
 def _mindist(seed: int) -> BaseEstimator:
+    from rasterclass.estimators.parametric import MinimumDistanceClassifier
+
     return MinimumDistanceClassifier()
 
 
@@ -76,7 +82,9 @@ def parse_params(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise EstimatorError(f"parameter {item!r} is not name=value; write e.g. -p C=10")
+            raise EstimatorError(
+                f"parameter {item!r} is not name=value; write e.g. {param('C', 10)}"
+            )
         name, value = item.split("=", 1)
         out[name.strip()] = parse_value(value)
     return out
@@ -92,6 +100,9 @@ def make_estimator(
     >>> make_estimator("rf", {"n_estimators": 50}).n_estimators
     50
     """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+
     try:
         factory = PRESETS[method][0]
     except KeyError:
