@@ -186,7 +186,7 @@ def test_no_overwrite_without_flag_and_failure_leaves_nothing(tmp_path, scene_pa
     out = tmp_path / "map.tif"
     out.write_text("precious")
     before = sorted(p.name for p in tmp_path.iterdir())
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
         write_map(predict_raster(scene, model)["classes"], out, model.class_map)
     assert out.read_text() == "precious"
 

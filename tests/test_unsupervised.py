@@ -208,7 +208,7 @@ def test_bad_parameters_name_the_valid_ones(scene_path):
         fit_clusterer(scene, "isodata", 3, {"max_stdev": 5})
     with pytest.raises(EstimatorError, match="minibatch"):
         fit_clusterer(scene, "kmeans", 3, {"n_neighbours": 5})
-    with pytest.raises(EstimatorError, match="--seed"):
+    with pytest.raises(EstimatorError, match="with seed="):
         fit_clusterer(scene, "kmeans", 3, {"random_state": 5})
     with pytest.raises(EstimatorError, match="unknown clustering method"):
         fit_clusterer(scene, "dbscan", 3)
