@@ -360,6 +360,16 @@ def test_param_placeholders_render_for_python_and_for_the_cli():
     assert again.template == exc.template and str(again) == str(exc)
 
 
+def test_warnings_speak_the_commands_options(capsys):
+    from rasterclass.errors import ValidationWarning
+
+    warning = ValidationWarning(f"few polygons; lower {param('cv_folds')}")
+    assert str(warning) == "few polygons; lower cv_folds="
+    show = cli_main._warning_printer(cli.get_command(click.Context(cli), "classify"))
+    show(warning, ValidationWarning, "x.py", 1)
+    assert capsys.readouterr().err == "Warning: few polygons; lower --cv\n"
+
+
 @pytest.mark.parametrize("chunks", CHUNKS)
 def test_same_mistake_python_names_vs_cli_options(tmp_path, files, chunks):
     """Each pair: the library call names the Python parameter, the CLI the option."""
@@ -594,9 +604,11 @@ def test_import_rasterclass_is_lazy_but_complete():
         "import sys, rasterclass\n"
         f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
         "print(rasterclass.open_scene.__module__, rasterclass.classify.__module__)\n"
+        "print(rasterclass.io.open_segments.__name__, rasterclass.estimators.presets.__name__)\n"
         "print(all(hasattr(rasterclass, n) for n in rasterclass.__all__))\n"
     )
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout
     assert "rasterclass.io rasterclass.pipeline" in done.stdout
+    assert "open_segments rasterclass.estimators.presets" in done.stdout  # submodules too
     assert done.stdout.strip().endswith("True")

@@ -8,6 +8,7 @@ scikit-learn until they are needed.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ def __getattr__(name: str) -> Any:
         value: Any = _version()
     elif name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")  # rasterclass.io etc.
     else:
         raise AttributeError(f"module 'rasterclass' has no attribute {name!r}")
     globals()[name] = value

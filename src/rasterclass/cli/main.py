@@ -214,7 +214,7 @@ def _set_up(ctx: click.Context, obj: Mapping[str, Any]) -> None:
     root.propagate = False
     ctx.with_resource(warnings.catch_warnings())  # restored when the command ends
     warnings.simplefilter("always" if not quiet else "ignore", RasterclassWarning)
-    warnings.showwarning = _show_warning
+    warnings.showwarning = _warning_printer(ctx.command)
     scheduler, workers = obj.get("scheduler"), obj.get("workers")
     if scheduler or workers:
         from rasterclass.parallel import compute_on
@@ -292,7 +292,7 @@ class _Group(click.Group):
 def cli(ctx: click.Context, **options: Any) -> None:
     """Remote-sensing raster classification for scenes of any size.
 
-    The options below may also come after the command (``rasterclass classify ... -v``).
+    The options below may also come after the command: rasterclass classify ... -v
     """
     ctx.obj = {
         "verbose": options.get("verbose") or 0,
@@ -305,15 +305,19 @@ def cli(ctx: click.Context, **options: Any) -> None:
 cli.params[:0] = _global_options()
 
 
-def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-    if issubclass(category, RasterclassWarning):
-        ctx = click.get_current_context(silent=True)
-        text = str(message)
-        if isinstance(message, RasterclassWarning) and ctx is not None:
-            text = message.render(option_renderer(ctx.command))
-        click.echo(f"Warning: {text}", err=True)
-    else:
-        logger.debug("%s: %s", category.__name__, message)
+def _warning_printer(command: click.Command) -> Callable[..., None]:
+    """Print RasterclassWarnings as one line in the command's option names (from any thread);
+    other warnings go to the debug log."""
+    render = option_renderer(command)
+
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, RasterclassWarning):
+            text = message.render(render) if isinstance(message, RasterclassWarning) else message
+            click.echo(f"Warning: {text}", err=True)
+        else:
+            logger.debug("%s: %s", category.__name__, message)
+
+    return show
 
 
 @contextmanager
