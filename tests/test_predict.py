@@ -186,7 +186,7 @@ def test_no_overwrite_without_flag_and_failure_leaves_nothing(tmp_path, scene_pa
     out = tmp_path / "map.tif"
     out.write_text("precious")
     before = sorted(p.name for p in tmp_path.iterdir())
-    with pytest.raises(OutputExistsError, match="--overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite=True"):
         write_map(predict_raster(scene, model)["classes"], out, model.class_map)
     assert out.read_text() == "precious"
 
@@ -259,5 +259,5 @@ def test_model_file_round_trip_and_band_order(tmp_path, scene_path, model):
     with pytest.raises(BandMismatchError, match="missing"):
         predict_raster(scene.isel(band=[0, 1]), loaded)
     renamed = scene.assign_coords(band=["b1", "b2", "b3"])
-    with pytest.raises(BandMismatchError, match="--band-names"):
+    with pytest.raises(BandMismatchError, match="band_names="):
         predict_raster(renamed, loaded)

@@ -85,7 +85,7 @@ def test_incompatible_grids_need_a_reference(tmp_path):
     a = write_raster(tmp_path / "a.tif", np.ones((10, 10), np.float32))
     shifted = Affine(30.0, 0, TRANSFORM.c + 45, 0, -30.0, TRANSFORM.f - 100)
     b = write_raster(tmp_path / "b.tif", np.full((12, 9), 2, np.float32), transform=shifted)
-    with pytest.raises(GridMismatchError, match="--reference"):
+    with pytest.raises(GridMismatchError, match="reference=FILE"):
         open_scene([a, b])
     scene = open_scene([a, b], reference=a, resampling="nearest")
     assert scene.shape == (2, 10, 10)

@@ -1,35 +1,92 @@
-"""rasterclass: remote-sensing raster classification for scenes of any size."""
+"""rasterclass: remote-sensing raster classification for scenes of any size.
 
-from importlib.metadata import PackageNotFoundError, version
+The public names below are imported on first use (PEP 562), so that ``import rasterclass``
+(and the command line's ``--help``) does not load numpy, dask, xarray, rasterio and
+scikit-learn until they are needed.
+"""
 
-from rasterclass.apply import predict_raster
-from rasterclass.classes import ClassMap
-from rasterclass.errors import RasterclassError
-from rasterclass.io import (
-    as_scene,
-    open_scene,
-    read_class_map,
-    read_legend,
-    read_vector,
-    write_map,
-    write_probabilities,
-)
-from rasterclass.model import RasterModel
-from rasterclass.pipeline import (
-    SceneOptions,
-    TrainingOptions,
-    classify,
-    fit_model,
-    predict,
-    train,
-)
-from rasterclass.sampling import Samples, extract_samples
-from rasterclass.validation import cross_validate, folds
+from __future__ import annotations
 
-try:
-    __version__ = version("rasterclass")
-except PackageNotFoundError:  # pragma: no cover
-    __version__ = "0+unknown"
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rasterclass.apply import predict_raster
+    from rasterclass.classes import ClassMap
+    from rasterclass.errors import RasterclassError
+    from rasterclass.io import (
+        as_scene,
+        open_scene,
+        read_class_map,
+        read_legend,
+        read_vector,
+        write_map,
+        write_probabilities,
+    )
+    from rasterclass.model import RasterModel
+    from rasterclass.pipeline import (
+        SceneOptions,
+        TrainingOptions,
+        classify,
+        fit_model,
+        predict,
+        train,
+    )
+    from rasterclass.sampling import Samples, extract_samples
+    from rasterclass.validation import cross_validate, folds
+
+#: Public name -> module that defines it.
+_EXPORTS: dict[str, str] = {
+    "predict_raster": "rasterclass.apply",
+    "ClassMap": "rasterclass.classes",
+    "RasterclassError": "rasterclass.errors",
+    "as_scene": "rasterclass.io",
+    "open_scene": "rasterclass.io",
+    "read_class_map": "rasterclass.io",
+    "read_legend": "rasterclass.io",
+    "read_vector": "rasterclass.io",
+    "write_map": "rasterclass.io",
+    "write_probabilities": "rasterclass.io",
+    "RasterModel": "rasterclass.model",
+    "SceneOptions": "rasterclass.pipeline",
+    "TrainingOptions": "rasterclass.pipeline",
+    "classify": "rasterclass.pipeline",
+    "fit_model": "rasterclass.pipeline",
+    "predict": "rasterclass.pipeline",
+    "train": "rasterclass.pipeline",
+    "Samples": "rasterclass.sampling",
+    "extract_samples": "rasterclass.sampling",
+    "cross_validate": "rasterclass.validation",
+    "folds": "rasterclass.validation",
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rasterclass")
+    except PackageNotFoundError:  # pragma: no cover
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value: Any = _version()
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")  # rasterclass.io etc.
+    else:
+        raise AttributeError(f"module 'rasterclass' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS, "__version__"})
+
 
 __all__ = [
     "ClassMap",

@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from rasterclass.classes import ClassMap
-from rasterclass.errors import BandMismatchError, EstimatorError
+from rasterclass.errors import BandMismatchError, EstimatorError, param
 from rasterclass.io import CLASSMAP_TAG, as_scene, scene_radiometry
 from rasterclass.model import RasterModel, check_radiometry, class_map_for, label_codes
 from rasterclass.stack import match_bands
@@ -212,7 +212,8 @@ def predict_raster(
     if probabilities and not hasattr(estimator, "predict_proba"):
         raise EstimatorError(
             f"{type(estimator).__name__} has no predict_proba, so there are no probability "
-            "layers; drop --probabilities or use a probabilistic model (rf, svm, maxlike)"
+            f"layers; leave out {param('probabilities')} or use a probabilistic model "
+            "(rf, svm, maxlike)"
         )
     if isinstance(model, RasterModel):
         labels, codes = model.label_codes()

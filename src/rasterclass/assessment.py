@@ -33,7 +33,7 @@ from rasterclass.accuracy import (
     stehman_estimate,
 )
 from rasterclass.classes import ClassMap
-from rasterclass.errors import AccuracyError, TrainingReferenceWarning, ValidationWarning
+from rasterclass.errors import AccuracyError, TrainingReferenceWarning, ValidationWarning, param
 from rasterclass.io import (
     PathLike,
     file_sha256,
@@ -520,11 +520,16 @@ def draw_sample(
     names = [cmap.name_of(c) if cmap and c in cmap.codes else f"class {c}" for c in codes]
     if n is None:
         if target_se is None:
-            raise AccuracyError("give a sample size (-n) or a target standard error (--target-se)")
+            raise AccuracyError(
+                f"give a sample size ({param('n')}) or a target standard error "
+                f"({param('target_se')})"
+            )
         ua = dict(expected_ua or {})
         unknown = [k for k in ua if k not in names]
         if unknown:
-            raise AccuracyError(f"--expected-ua names unknown classes {unknown}; map has {names}")
+            raise AccuracyError(
+                f"{param('expected_ua')} names unknown classes {unknown}; the map has {names}"
+            )
         expected = [float(ua.get(nm, default_ua)) for nm in names]
         n = sample_size_for_overall_accuracy(
             expected, counts.to_numpy(dtype=float), target_se=target_se

@@ -3,12 +3,73 @@
 Every user mistake raises a :class:`RasterclassError` subclass whose message names the fix.
 Where a builtin fits, the error also subclasses it (``RasterclassIOError`` is an ``OSError``),
 so callers can catch either.
+
+Messages name the parameters a user can change through :func:`param` placeholders
+(``"set " + param("cv_folds") + " to 2 or more"``). ``str(error)`` renders them as Python
+keyword arguments (``cv_folds=``); the command line renders the same error with its option
+names (``--cv``) through :meth:`RasterclassError.render`, so the library never speaks CLI and
+the CLI never speaks Python.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 
-class RasterclassError(Exception):
+#: ``{name=}`` or ``{name=value}``: a parameter placeholder in a message (see :func:`param`).
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)=([^{}]*)\}")
+
+#: Renders one placeholder: (parameter name, value or None) -> text, or None to keep the
+#: Python form.
+ParamRenderer = Callable[[str, "str | None"], "str | None"]
+
+
+def param(name: str, value: object = None) -> str:
+    """A placeholder for a parameter in an error or warning message.
+
+    ``param("cv_folds")`` reads ``cv_folds=`` from Python and ``--cv`` on the command line;
+    ``param("overwrite", True)`` reads ``overwrite=True`` and ``--overwrite``;
+    ``param("min_size", "...")`` reads ``min_size=...`` and ``-p min_size=...``.
+    """
+    return "{" + name + "=" + ("" if value is None else str(value)) + "}"
+
+
+def render_message(template: str, renderer: ParamRenderer | None = None) -> str:
+    """Fill the :func:`param` placeholders of a message, by default as Python keywords."""
+
+    def fill(match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2) or None
+        text = renderer(name, value) if renderer is not None else None
+        return text if text is not None else f"{name}={value or ''}"
+
+    return _PARAM.sub(fill, template)
+
+
+def message_params(template: str) -> list[str]:
+    """The parameter names a message template refers to, in order."""
+    return [m.group(1) for m in _PARAM.finditer(template)]
+
+
+class _Templated:
+    """Keeps a message template; ``str()`` gives it with Python parameter names."""
+
+    template: str
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        self.template = str(message)
+        super().__init__(render_message(self.template), *args)  # type: ignore[call-arg]
+
+    @property
+    def params(self) -> list[str]:
+        """The parameters the message names (Python names)."""
+        return message_params(self.template)
+
+    def render(self, renderer: ParamRenderer | None = None) -> str:
+        """The message with each parameter written by ``renderer`` (e.g. as CLI options)."""
+        return render_message(self.template, renderer)
+
+
+class RasterclassError(_Templated, Exception):
     """Root of every rasterclass error."""
 
 
@@ -60,7 +121,7 @@ class ComputeError(RasterclassError, RuntimeError):
     """The computation failed on the cluster (e.g. workers kept dying); nothing was written."""
 
 
-class RasterclassWarning(UserWarning):
+class RasterclassWarning(_Templated, UserWarning):
     """Root of every rasterclass warning."""
 
 
@@ -77,14 +138,7 @@ class TrainingReferenceWarning(ValidationWarning):
 
 
 class TrainingClassesError(TrainingDataError):
-    """A class of the training data ends with no sample; the message lists each and why.
-
-    ``cli_message`` words the fix with the command line's option names.
-    """
-
-    def __init__(self, message: str, cli_message: str | None = None) -> None:
-        super().__init__(message)
-        self.cli_message = cli_message or message
+    """A class of the training data ends with no sample; the message lists each and why."""
 
 
 class TrainingDataWarning(RasterclassWarning):
@@ -92,26 +146,20 @@ class TrainingDataWarning(RasterclassWarning):
 
     Duplicated polygons removed, pixels claimed by polygons of different classes dropped,
     class codes 0..K-1 shifted to 1..K, features or classes without a sample named.
-    ``cli_message`` words the fix with the command line's option names.
     """
-
-    def __init__(self, message: str, cli_message: str | None = None) -> None:
-        super().__init__(message)
-        self.cli_message = cli_message or message
 
 
 class CrossValidationDesignError(TrainingDataError):
     """Cross-validation grouped by polygon cannot measure the accuracy of every class.
 
-    ``problem`` says what cannot be done; the message adds the fix in Python parameter
-    names, ``cli_message`` in the command line's option names.
+    ``problem`` says what cannot be done; the message adds the fix.
     """
 
-    def __init__(self, problem: str, fix: str = "", cli_fix: str = "") -> None:
+    def __init__(self, problem: str, fix: str = "") -> None:
         super().__init__(f"{problem}; {fix}" if fix else problem)
         self.problem = problem
-        self.cli_fix = cli_fix
-        self.cli_message = f"{problem}; {cli_fix}" if cli_fix else problem
+
+
 class SceneError(RasterclassError, ValueError):
     """A scene array cannot be used as a scene (dims, band coordinate, scale/offset)."""
 
@@ -119,6 +167,8 @@ class SceneError(RasterclassError, ValueError):
 class RadiometryWarning(RasterclassWarning):
     """A scene to classify is stored differently (dtype, scale, offset, nodata) from the
     scene the model was trained on."""
+
+
 class SingularCovarianceWarning(RasterclassWarning):
     """A class covariance is singular (a band constant within the class, collinear bands or
     too few samples) and was regularised."""
@@ -126,3 +176,11 @@ class SingularCovarianceWarning(RasterclassWarning):
 
 class CalibrationWarning(RasterclassWarning):
     """A probability calibration used fewer folds than asked, because a class is small."""
+
+
+class OutputCollisionError(RasterclassError, ValueError):
+    """An output path is also an input of the run, or another output of it.
+
+    Raised before anything is read or written; ``overwrite`` never lets an output replace
+    an input.
+    """

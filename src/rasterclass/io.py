@@ -16,7 +16,7 @@ import math
 import os
 import uuid
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -663,6 +663,8 @@ def _band_in_one_chunk(scene: xr.DataArray) -> xr.DataArray:
     if isinstance(data, da.Array) and len(data.chunks[0]) != 1:
         return scene.chunk({"band": -1})
     return scene
+
+
 def check_chunks(chunks: Any, memory_budget: Any = None) -> None:
     """Refuse a chunk side that is not a positive integer and a budget that is not positive.
 
@@ -883,19 +885,142 @@ class RasterOutput:
         return Resampling.average if np.dtype(dtype).kind == "f" else Resampling.nearest
 
 
-def check_writable(paths: Sequence[PathLike | None], overwrite: bool) -> None:
-    """Raise before any work when an output exists and ``overwrite`` is false.
+def _raster_sidecars(path: str) -> list[str]:
+    """Files written beside a raster output: GDAL PAM metadata and the QGIS default style."""
+    return [f"{path}.aux.xml", str(Path(path).with_suffix(".qml"))]
 
-    Missing parent folders are created.
+
+#: The parts of an ESRI shapefile besides ``.shp``.
+SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+#: Files that belong to an input file when they exist beside it: GDAL PAM metadata, external
+#: overviews and masks, and a QGIS style.
+_INPUT_SIDECARS = (".aux.xml", ".ovr", ".msk")
+
+
+def output_files(path: PathLike, *, raster: bool = False) -> list[str]:
+    """Every file writing ``path`` creates or replaces.
+
+    A raster output (written by :func:`write_rasters`) also writes or removes
+    ``PATH.aux.xml`` and ``STEM.qml``; a shapefile writes its ``.shx``, ``.dbf``, ``.prj``
+    and ``.cpg``.
     """
-    for p in paths:
-        if p is None:
-            continue
-        if os.path.exists(p) and not overwrite:
-            raise OutputExistsError(
-                f"{p} already exists; pass --overwrite (overwrite=True) or choose another path"
+    p = str(path)
+    files = [p]
+    if raster:
+        files += _raster_sidecars(p)
+    if Path(p).suffix.lower() == ".shp":
+        files += [str(Path(p).with_suffix(ext)) for ext in SHAPEFILE_PARTS[:4]]
+    return files
+
+
+def input_files(value: Any) -> list[tuple[str, str]]:
+    """The files an input of a job consists of, as (input file, file) pairs.
+
+    A path gives itself and what GDAL/OGR and QGIS keep beside it when that exists
+    (``.aux.xml``, ``.ovr``, ``.msk``, ``.qml``, the parts of a shapefile); a scene or segment
+    raster opened by rasterclass gives its source files; sequences give the files of their
+    items; in-memory data (GeoDataFrame, model object) gives none.
+    """
+    if value is None:
+        return []
+    if isinstance(value, str | os.PathLike):
+        p = str(value)
+        stem = Path(p)
+        beside = [*(p + ext for ext in _INPUT_SIDECARS), str(stem.with_suffix(".qml"))]
+        if stem.suffix.lower() == ".shp":
+            beside += [str(stem.with_suffix(ext)) for ext in SHAPEFILE_PARTS]
+        return [(p, p)] + [(p, f) for f in beside if f != p and os.path.isfile(f)]
+    if isinstance(value, list | tuple):
+        return [pair for item in value for pair in input_files(item)]
+    attrs = getattr(value, "attrs", None)
+    if isinstance(attrs, dict):
+        sources = attrs.get("source_files", attrs.get("source"))
+        if isinstance(sources, str | os.PathLike | list | tuple):
+            return input_files(sources)
+    return []
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file: resolved paths (links followed), or the same inode
+    (hard links, case-insensitive file systems) when both exist."""
+    if os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b)):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_writable(
+    outputs: Mapping[str, PathLike | None] | Sequence[PathLike | None],
+    overwrite: bool = False,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    rasters: Collection[str] = (),
+) -> None:
+    """Check a run's outputs before anything is read or written; create missing folders.
+
+    Parameters
+    ----------
+    outputs
+        Output paths by the name of the parameter that gave them (``{"output": ...,
+        "probabilities": ...}``), or a plain sequence; ``None`` entries are skipped.
+    overwrite
+        Whether existing outputs may be replaced.
+    inputs
+        The run's inputs by what they are (``{"scene file": paths, "model file": path}``):
+        paths, sequences of paths, scenes or segment rasters opened by rasterclass (their
+        source files), or in-memory data (ignored).
+    rasters
+        Names in ``outputs`` written as GeoTIFFs, whose ``.aux.xml`` and ``.qml`` sidecars
+        are written too (see :func:`output_files`).
+
+    Raises
+    ------
+    OutputCollisionError
+        An output (or a file written beside it) is an input or its sidecar, or two outputs
+        write the same file. ``overwrite`` never allows this: it only replaces files of
+        earlier runs.
+    OutputExistsError
+        An output exists and ``overwrite`` is false.
+    """
+    from rasterclass.errors import OutputCollisionError, param
+
+    named: list[tuple[str, str]] = (
+        [(k, str(v)) for k, v in outputs.items() if v is not None]
+        if isinstance(outputs, Mapping)
+        else [("output", str(v)) for v in outputs if v is not None]
+    )
+    parts = [(role, pair) for role, value in (inputs or {}).items() for pair in input_files(value)]
+    # (entry index, output name, output path, file written)
+    written = [
+        (i, name, path, f)
+        for i, (name, path) in enumerate(named)
+        for f in output_files(path, raster=name in rasters)
+    ]
+    for _, name, path, f in written:
+        for role, (main, part) in parts:
+            if not _same_file(f, part):
+                continue
+            what = f"the {role} {main}" if part == main else f"{part} of the {role} {main}"
+            beside = "" if f == path else f" (it writes {f} beside it)"
+            raise OutputCollisionError(
+                f"{param(name)} {path} would replace {what}{beside}; an output never replaces "
+                f"an input, not even with {param('overwrite', True)}: choose another path"
             )
-        parent = Path(p).resolve().parent
+    for k, (i, name, _, f) in enumerate(written):
+        for j, other, _, g in written[k + 1 :]:
+            if i == j or not _same_file(f, g):
+                continue
+            both = f"{param(name)} and {param(other)}" if name != other else "two outputs"
+            raise OutputCollisionError(f"{both} both write {f}; give each output its own path")
+    for _name, path in named:
+        if os.path.exists(path) and not overwrite:
+            raise OutputExistsError(
+                f"{path} already exists; pass {param('overwrite', True)} or choose another path"
+            )
+    for _name, path in named:
+        parent = Path(path).resolve().parent
         if not parent.is_dir():
             logger.info("creating folder %s", parent)
             parent.mkdir(parents=True, exist_ok=True)

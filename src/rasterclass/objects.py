@@ -76,6 +76,7 @@ from rasterclass.errors import (
     SegmentationError,
     TrainingDataError,
     TrainingDataWarning,
+    param,
 )
 from rasterclass.io import PathLike, ProgressCallback
 from rasterclass.parallel import compute_stream
@@ -801,7 +802,7 @@ def segment(scene: xr.DataArray, method: str = "shepherd", **params: Any) -> xr.
     if method == "shepherd" and opts["min_size"] > height * width:
         raise SegmentationError(
             f"min_size {opts['min_size']} is larger than the scene ({height} x {width} = "
-            f"{height * width} pixels); use a smaller -p min_size="
+            f"{height * width} pixels); use a smaller {param('min_size')}"
         )
     t0 = time.perf_counter()
     sample = sample_pixels(scene, opts["sample_size"], opts["seed"])
@@ -841,7 +842,7 @@ def _shepherd(scene: xr.DataArray, sample: np.ndarray, opts: Mapping[str, Any]) 
     if min_size > valid_pixels:
         raise SegmentationError(
             f"min_size {min_size} is larger than the scene's {valid_pixels} valid "
-            "pixels; use a smaller -p min_size="
+            f"pixels; use a smaller {param('min_size')}"
         )
     node_ids, n_joined = _join_tiles(
         results, tiles, (len(ty), len(tx)), connectivity, min_size, assigner.scale_
@@ -1451,7 +1452,7 @@ def label_segments(
         raise TrainingDataError(
             f"no segment is covered by the training polygons {rule} ({n_touched} segments "
             f"touched, best share {top}); use larger polygons, smaller segments "
-            "(-p min_size=...), or a lower minimum overlap"
+            f"({param('min_size', '...')}), or a lower {param('min_overlap')}"
         )
     codes = labelled["code"].to_numpy(np.int64)
     ids = labelled.index.to_numpy(np.int64)
@@ -1555,7 +1556,8 @@ def classify_segments(
         if not hasattr(est, "predict_proba"):
             raise EstimatorError(
                 f"{type(est).__name__} has no predict_proba, so there are no probability "
-                "layers; drop --probabilities or use a probabilistic model (rf, svm, maxlike)"
+                f"layers; leave out {param('probabilities')} or use a probabilistic model "
+                "(rf, svm, maxlike)"
             )
         proba = np.asarray(est.predict_proba(X))
     pred = np.asarray(est.predict(X))
@@ -1811,9 +1813,14 @@ def run_segmentation(
     with their features (GeoPackage). ``cog`` writes the raster as a Cloud Optimized GeoTIFF.
     """
     from rasterclass.io import check_writable, write_segments, write_table, write_vector
-    from rasterclass.pipeline import SceneOptions
+    from rasterclass.pipeline import SceneOptions, job_inputs
 
-    check_writable([output, features, vector], overwrite)
+    check_writable(
+        {"output": output, "features": features, "vector": vector},
+        overwrite,
+        inputs=job_inputs(scene, scene_options),
+        rasters=("output",),
+    )
     if vector is not None and not str(vector).lower().endswith(".gpkg"):
         raise SegmentationError(f"vector output {vector} must be a GeoPackage (.gpkg)")
     if not isinstance(scene, xr.DataArray):
@@ -1918,8 +1925,10 @@ def classify_objects(
         RunResult,
         SceneOptions,
         TrainingOptions,
+        check_report,
         check_training,
         fit_and_validate,
+        job_inputs,
     )
     from rasterclass.training_pixels import provenance_tags
 
@@ -1927,12 +1936,27 @@ def classify_objects(
     check_training(opts, estimator)
     for name, share in (("min_overlap", min_overlap), ("min_polygon_share", min_polygon_share)):
         if share is not None and not 0 < share <= 1:
-            raise TrainingDataError(f"{name} is a share in (0, 1], got {share}")
+            raise TrainingDataError(f"{param(name)} is a share in (0, 1], got {share}")
     seg_params = {"seed": opts.seed, **dict(segment_params or {})}
     if segments is None:
         _check_params(segment_method, seg_params)
-    outputs = [output, probabilities, model_output, report_output, segments_output]
-    check_writable([*outputs, features_output, vector_output], overwrite)
+    check_writable(
+        {
+            "output": output,
+            "probabilities": probabilities,
+            "model_output": model_output,
+            "report_output": report_output,
+            "segments_output": segments_output,
+            "features_output": features_output,
+            "vector_output": vector_output,
+        },
+        overwrite,
+        inputs=job_inputs(
+            scene, scene_options, training=training, legend=opts.legend, segments=segments
+        ),
+        rasters=("output", "probabilities", "segments_output"),
+    )
+    check_report(opts, report_output)
     if vector_output is not None and not str(vector_output).lower().endswith(".gpkg"):
         raise SegmentationError(f"vector output {vector_output} must be a GeoPackage (.gpkg)")
     if not isinstance(scene, xr.DataArray):

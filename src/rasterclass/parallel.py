@@ -19,7 +19,7 @@ import dask.local
 import dask.multiprocessing
 import dask.threaded
 
-from rasterclass.errors import ComputeError, RasterclassError
+from rasterclass.errors import ComputeError, RasterclassError, param
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def compute_on(
         except (OSError, TimeoutError) as exc:
             raise SchedulerError(
                 f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
-                "`dask scheduler` or use --workers N for a local cluster"
+                f"`dask scheduler` or use {param('workers', 'N')} for a local cluster"
             ) from None
         cluster = None
     else:

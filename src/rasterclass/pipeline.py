@@ -16,7 +16,12 @@ from sklearn.base import clone
 
 from rasterclass.apply import predict_raster, stack_probabilities
 from rasterclass.classes import ClassMap
-from rasterclass.errors import CalibrationWarning, SingularCovarianceWarning, TrainingDataError
+from rasterclass.errors import (
+    CalibrationWarning,
+    SingularCovarianceWarning,
+    TrainingDataError,
+    param,
+)
 from rasterclass.estimators.presets import check_params, fit_ready, make_estimator
 from rasterclass.io import (
     PathLike,
@@ -139,6 +144,22 @@ class RunResult:
     accuracy: Any = None
 
 
+def job_inputs(
+    scene: Any, scene_options: SceneOptions | None = None, **others: Any
+) -> dict[str, Any]:
+    """The inputs of a job by what they are, for :func:`rasterclass.io.check_writable`.
+
+    ``scene`` (paths or an opened scene) and the reference grid of ``scene_options``, plus
+    ``others`` by keyword (``training=``, ``legend=``, ``model=``, ``segments=``...), named
+    ``"<keyword> file"``.
+    """
+    inputs: dict[str, Any] = {"scene file": scene}
+    if scene_options is not None and scene_options.reference is not None:
+        inputs["reference grid"] = scene_options.reference
+    inputs.update({f"{key.replace('_', ' ')} file": value for key, value in others.items()})
+    return inputs
+
+
 def fit_model(
     samples: Samples,
     estimator: Any,
@@ -223,7 +244,12 @@ def train(
     """
     opts = options or TrainingOptions()
     check_training(opts, estimator)
-    check_writable([model_output, report_output], overwrite)
+    check_writable(
+        {"model_output": model_output, "report_output": report_output},
+        overwrite,
+        inputs=job_inputs(scene, scene_options, training=training, legend=opts.legend),
+    )
+    check_report(opts, report_output)
     t0 = time.perf_counter()
     scene = _scene(scene, scene_options)
     legend = read_legend(opts.legend) if opts.legend else None
@@ -252,6 +278,15 @@ def train(
     return result
 
 
+def check_report(options: TrainingOptions, report_output: PathLike | None) -> None:
+    """A report needs cross-validation: refuse it before any work when there is none."""
+    if report_output is not None and not (options.cv_folds and options.cv_folds > 1):
+        raise TrainingDataError(
+            f"a report needs cross-validation: set {param('cv_folds', 5)} (2 or more "
+            f"folds) or leave out {param('report_output')}"
+        )
+
+
 def fit_and_validate(
     samples: Samples,
     options: TrainingOptions,
@@ -272,6 +307,7 @@ def fit_and_validate(
     as reference data) and the cross-validated accuracy.
     """
     opts = options
+    check_report(opts, report_output)
     t0 = time.perf_counter()
     plan = _cv_plan(samples, opts)  # a design that cannot be validated stops before fitting
     if estimator is None:
@@ -319,8 +355,6 @@ def fit_and_validate(
         model.save(model_output, overwrite=overwrite)
         result.outputs.append(str(model_output))
     if report_output is not None:
-        if result.accuracy is None:
-            raise TrainingDataError("a report needs cross-validation: set --cv to 2 or more folds")
         write_report(result.accuracy, report_output, overwrite=overwrite)
         result.outputs.append(str(report_output))
     return result
@@ -348,9 +382,8 @@ def _cv_plan(samples: Samples, opts: TrainingOptions) -> Any:
     except CrossValidationDesignError as exc:
         raise CrossValidationDesignError(
             exc.problem,
-            "draw more polygons for them, validate by pixel (cv_grouping='pixel'; "
-            "optimistic) or do not cross-validate (cv_folds=0)",
-            exc.cli_fix,
+            f"draw more polygons for them, validate by pixel ({param('cv_grouping', 'pixel')}; "
+            f"optimistic) or do not cross-validate ({param('cv_folds', 0)})",
         ) from None
     for note in plan.notes:
         warnings.warn(note, ValidationWarning, stacklevel=3)
@@ -380,7 +413,12 @@ def predict(
     ``cog`` writes Cloud Optimized GeoTIFFs (see :func:`rasterclass.io.write_rasters`).
     """
     t0 = time.perf_counter()
-    check_writable([output, probabilities], overwrite)
+    check_writable(
+        {"output": output, "probabilities": probabilities},
+        overwrite,
+        inputs=job_inputs(scene, scene_options, model=model),
+        rasters=("output", "probabilities"),
+    )
     if not isinstance(model, RasterModel):
         model = RasterModel.load(model)
     scene = _scene(scene, scene_options)
@@ -451,7 +489,19 @@ def classify(
     Cloud Optimized GeoTIFFs.
     """
     check_training(options or TrainingOptions(), estimator)
-    check_writable([output, probabilities, model_output, report_output], overwrite)
+    check_writable(
+        {
+            "output": output,
+            "probabilities": probabilities,
+            "model_output": model_output,
+            "report_output": report_output,
+        },
+        overwrite,
+        inputs=job_inputs(
+            scene, scene_options, training=training, legend=(options or TrainingOptions()).legend
+        ),
+        rasters=("output", "probabilities"),
+    )
     scene = _scene(scene, scene_options)
     result = train(
         scene,
@@ -491,7 +541,15 @@ def assess_map(
     """Assess a map (see :func:`rasterclass.assessment.assess`) and write the report."""
     from rasterclass.assessment import assess
 
-    check_writable([output], overwrite)
+    check_writable(
+        {"output": output},
+        overwrite,
+        inputs={
+            "map": map_path,
+            "reference data": reference,
+            "strata raster": options.get("strata"),
+        },
+    )
     report = assess(map_path, reference, class_column, **options)
     if output is not None:
         write_report(report, output, overwrite=overwrite)
@@ -509,7 +567,11 @@ def sample_map(
     from rasterclass.assessment import draw_sample
     from rasterclass.io import write_vector
 
-    check_writable([output], overwrite)
+    check_writable(
+        {"output": output},
+        overwrite,
+        inputs={"map": map_path, "training file": options.get("training")},
+    )
     points = draw_sample(map_path, **options)
     if output is not None:
         write_vector(points, output, overwrite=overwrite)
@@ -521,6 +583,6 @@ def quicklook_map(map_path: PathLike, output: PathLike, *, overwrite: bool = Fal
     from rasterclass.io import write_figure
     from rasterclass.plot import quicklook
 
-    check_writable([output], overwrite)
+    check_writable({"output": output}, overwrite, inputs={"map": map_path})
     figure = quicklook(map_path)
     return write_figure(figure, output, overwrite=overwrite)

@@ -24,7 +24,7 @@ from affine import Affine
 from shapely.geometry import box
 
 from rasterclass.classes import ClassMap
-from rasterclass.errors import TrainingClassesError, TrainingDataError, TrainingDataWarning
+from rasterclass.errors import TrainingClassesError, TrainingDataError, TrainingDataWarning, param
 from rasterclass.io import DEFAULT_CHUNK, as_scene, read_vector, scene_grid, scene_radiometry
 from rasterclass.stack import rasterize_shapes
 from rasterclass.training_pixels import TrainingPixels
@@ -197,7 +197,7 @@ def _clean_training(
         cols = [c for c in gdf.columns if c != gdf.geometry.name]
         raise TrainingDataError(
             f"{what} has no column {class_column!r}; its columns are {cols}. "
-            "Pass the class column with -c/--class-column"
+            f"Pass the class column as {param('class_column')}"
         )
     gdf = gdf.reset_index(drop=True)
     gdf["_pid"] = np.arange(len(gdf))
@@ -618,19 +618,17 @@ def _check_classes(
     if rows:
         parts.append(f"features without a class, ignored: {', '.join(rows)}")
     text = f"{what}: {'; '.join(parts)}"
-    fixes, cli_fixes = [], []
+    fixes = []
     if small and role == "training":
-        fixes.append("set all_touched=True for polygons smaller than a pixel")
-        cli_fixes.append("use --all-touched for polygons smaller than a pixel")
+        fixes.append(f"use {param('all_touched', True)} for polygons smaller than a pixel")
     fix = "fix or remove these features" if lost else "give them a class or remove them"
     if any("code 0" in r for r in rows):
         fix += " (number the classes from 1 if 0 is a class)"
     fixes.append(fix)
-    cli_fixes.append(fix)
-    message, cli_message = f"{text}; {', '.join(fixes)}", f"{text}; {', '.join(cli_fixes)}"
+    message = f"{text}; {', '.join(fixes)}"
     if strict and (lost or len(samples) == 0):
-        raise TrainingClassesError(message, cli_message)
-    warnings.warn(TrainingDataWarning(message, cli_message), stacklevel=3)
+        raise TrainingClassesError(message)
+    warnings.warn(TrainingDataWarning(message), stacklevel=3)
     if len(samples) == 0:
         raise TrainingDataError(
             f"the geometries of {what} cover no valid pixel of the scene; check the "

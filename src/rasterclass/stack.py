@@ -18,7 +18,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
 
-from rasterclass.errors import BandMismatchError, CRSError, GridMismatchError
+from rasterclass.errors import BandMismatchError, CRSError, GridMismatchError, param
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def choose_grid(grids: Sequence[Grid], names: Sequence[str], reference: int | No
     lines = "; ".join(f"{n}: {g.describe()}" for n, g in zip(names, grids, strict=True))
     raise GridMismatchError(
         "the scene files are on different grids and cannot be stacked as they are "
-        f"({lines}); pass a reference grid (--reference FILE, or reference= in Python) to "
+        f"({lines}); pass a reference grid ({param('reference', 'FILE')}) to "
         "resample every file onto that file's grid"
     )
 
@@ -193,7 +193,7 @@ def resolve_band_names(
         if len(names) != n:
             raise BandMismatchError(
                 f"{len(names)} band names given for a scene of {n} bands; give one name per "
-                "band (band_names= in Python, --band-names on the command line)"
+                f"band ({param('band_names')})"
             )
     elif all(d for d in described) and len(set(described)) == n:
         names = [str(d) for d in described]
@@ -202,8 +202,7 @@ def resolve_band_names(
     if len(set(names)) != n:
         dup = sorted({x for x in names if names.count(x) > 1})
         raise BandMismatchError(
-            f"band names must be unique, got duplicates {dup}; name the bands with "
-            "band_names= in Python (--band-names on the command line)"
+            f"band names must be unique, got duplicates {dup}; pass {param('band_names')}"
         )
     return names
 
@@ -264,7 +263,7 @@ def match_bands(
             logger.info("reordering scene bands to the model's order %s", want)
             return scene.sel(band=want)
     want = list(band_names)
-    fix = "name the scene's bands with band_names= in Python (--band-names on the command line)"
+    fix = f"name the scene's bands with {param('band_names')}"
     if is_positional(want) and is_positional(have):
         raise BandMismatchError(
             f"the scene has {len(have)} bands, the model was trained on {len(want)}; both "

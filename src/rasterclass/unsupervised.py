@@ -54,6 +54,7 @@ from rasterclass.errors import (
     ClusteringError,
     EstimatorError,
     RasterclassError,
+    param,
 )
 from rasterclass.estimators.isodata import ISODATA
 from rasterclass.estimators.presets import check_params, parse_value
@@ -71,7 +72,7 @@ from rasterclass.io import (
     write_text,
 )
 from rasterclass.model import RasterModel
-from rasterclass.pipeline import SceneOptions
+from rasterclass.pipeline import SceneOptions, job_inputs
 from rasterclass.sampling import extract_samples
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ METHODS: dict[str, str] = {
 _FAN_IN = 8
 
 #: Parameters set through their own options, not through ``params``.
-_RESERVED = {"n_clusters": "-k/--clusters (n_clusters=)", "random_state": "--seed (seed=)"}
+_RESERVED = {"n_clusters": "n_clusters", "random_state": "seed"}
 
 
 # ------------------------------------------------------------------------------------------
@@ -291,10 +292,13 @@ def sample_valid_pixels(
 # ------------------------------------------------------------------------------------------
 def _check_n_clusters(n_clusters: Any) -> int:
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, int | np.integer):
-        raise EstimatorError(f"the number of clusters (-k) must be an integer, got {n_clusters!r}")
+        raise EstimatorError(
+            f"the number of clusters ({param('n_clusters')}) must be an integer, got {n_clusters!r}"
+        )
     if n_clusters < 2:
         raise EstimatorError(
-            f"the number of clusters (-k) must be at least 2, got {n_clusters}; one cluster "
+            f"the number of clusters ({param('n_clusters')}) must be at least 2, got "
+            f"{n_clusters}; one cluster "
             "would paint the whole scene in one class"
         )
     return int(n_clusters)
@@ -352,7 +356,9 @@ def make_clusterer(
         raise EstimatorError(f"unknown clustering method {method!r}; choose one of {list(METHODS)}")
     for reserved, how in _RESERVED.items():
         if reserved in values:
-            raise EstimatorError(f"set {reserved} with {how}, not as a parameter")
+            raise EstimatorError(
+                f"set {reserved} with {param(how)}, not among the clusterer's parameters"
+            )
     valid = estimator.get_params(deep=False)
     unknown = [p for p in values if p not in valid]
     if unknown:
@@ -454,7 +460,7 @@ def fit_clusterer(
     if len(sample) < n_clusters:
         raise ClusteringError(
             f"the scene has only {len(sample)} valid pixels for {n_clusters} clusters; ask "
-            "for fewer clusters (-k)"
+            f"for fewer clusters ({param('n_clusters')})"
         )
     t1 = time.perf_counter()
     try:
@@ -469,8 +475,8 @@ def fit_clusterer(
     if k_found < 2:
         raise ClusteringError(
             f"{method} ended with {k_found} cluster: its parameters discard or lump every "
-            "other cluster; lower min_distance or min_samples (e.g. -p min_distance=0), or "
-            "raise max_std"
+            f"other cluster; lower min_distance or min_samples (e.g. {param('min_distance', 0)}), "
+            "or raise max_std"
         )
     summary: dict[str, Any] = {
         "task": "clustering",
@@ -756,7 +762,12 @@ def cluster(
     >>> result = cluster("scene.tif", "clusters.tif", "isodata", 6,
     ...                  statistics="clusters.csv")  # doctest: +SKIP
     """
-    check_writable([output, statistics, model_output], overwrite)
+    check_writable(
+        {"output": output, "statistics": statistics, "model_output": model_output},
+        overwrite,
+        inputs=job_inputs(scene, scene_options),
+        rasters=("output",),
+    )
     if statistics is not None:
         table_format(statistics)
     make_clusterer(method, n_clusters, params, seed, standardize)  # fail before any reading
@@ -944,8 +955,8 @@ def relabel(
     if unlisted and not keep_unlisted:
         raise ClassMapError(
             f"the label table does not list {[class_map.name_of(c) for c in unlisted]}; add a "
-            "row (cluster,class) for each, or keep them as they are with --keep-unlisted "
-            "(keep_unlisted=True)"
+            f"row (cluster,class) for each, or keep them as they are with "
+            f"{param('keep_unlisted', True)}"
         )
     for c in unlisted:
         mapping[c] = class_map.name_of(c)
@@ -1011,7 +1022,12 @@ def relabel_map(
     --------
     >>> relabel_map("clusters.tif", "labels.csv", "classes.tif")  # doctest: +SKIP
     """
-    check_writable([output], overwrite)
+    check_writable(
+        {"output": output},
+        overwrite,
+        inputs={"map": map_path, "label table": table},
+        rasters=("output",),
+    )
     frame = _table_frame(table) if not isinstance(table, str | os.PathLike) else read_table(table)
     class_map = read_class_map(map_path)
     if class_map is None:
@@ -1093,8 +1109,11 @@ def suggest_labels(
     >>> table = suggest_labels("scene.tif", "clusters.csv", "training.gpkg", "class",
     ...                        output="labels.csv")  # doctest: +SKIP
     """
-    if output is not None:
-        check_writable([output], overwrite)
+    check_writable(
+        {"output": output},
+        overwrite,
+        inputs=job_inputs(scene, scene_options, clusters=clusters, training=training),
+    )
     scene = _open(scene, scene_options)
     stats = _cluster_frame(scene, clusters)
     samples = extract_samples(

@@ -25,6 +25,7 @@ from rasterclass.errors import (
     CrossValidationDesignError,
     TrainingDataError,
     ValidationWarning,
+    param,
 )
 from rasterclass.estimators.presets import calibration_folds, fit_ready
 from rasterclass.sampling import Samples, check_trainable
@@ -58,12 +59,8 @@ class FoldPlan:
 
 
 _GROUP_FIX = (
-    "draw more polygons for them, validate by pixel (grouping='pixel'; optimistic) or do "
-    "not cross-validate"
-)
-_GROUP_FIX_CLI = (
-    "draw more polygons for them, validate by pixel (--cv-pixels; optimistic) or do not "
-    "cross-validate (--cv 0)"
+    f"draw more polygons for them, validate by pixel ({param('grouping', 'pixel')}; "
+    f"optimistic) or do not cross-validate"
 )
 
 
@@ -105,7 +102,6 @@ def plan_folds(
             "in a single polygon, so the fold that tests it trains without the class and "
             "would score every pixel of it wrong (a multipolygon counts one polygon per part)",
             _GROUP_FIX,
-            _GROUP_FIX_CLI,
         )
     n_groups = len(np.unique(samples.groups))
     notes: list[str] = []
@@ -140,7 +136,6 @@ def plan_folds(
             f"no split of the polygons into folds trains every fold on the classes it tests "
             f"(class(es) {[name(c) for c in unseen]} have too few polygons)",
             _GROUP_FIX,
-            _GROUP_FIX_CLI,
         )
     if k < asked:
         notes.append(

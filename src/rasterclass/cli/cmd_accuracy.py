@@ -7,13 +7,11 @@ from typing import Any
 
 import click
 
-from rasterclass import pipeline
-
-from .main import cli
+from .main import command
 from .options import POSITIVE, SEED, overwrite_opt
 
 
-@cli.command()
+@command()
 @click.argument("map_path", metavar="MAP.tif", type=click.Path(dir_okay=False))
 @click.option(
     "-r",
@@ -51,6 +49,8 @@ from .options import POSITIVE, SEED, overwrite_opt
 @overwrite_opt
 def assess(map_path: str, output: str, overwrite: bool, **kw: Any) -> None:
     """Assess MAP.tif against reference polygons or sample points."""
+    from rasterclass import pipeline
+
     started = time.perf_counter()
     report = pipeline.assess_map(map_path, output=output, overwrite=overwrite, **kw)
     stats = report.confusion
@@ -81,7 +81,7 @@ def _ua_pairs(values: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
-@cli.command()
+@command()
 @click.argument("map_path", metavar="MAP.tif", type=click.Path(dir_okay=False))
 @click.option("-n", "n", type=POSITIVE, help="Total number of sample points.")
 @click.option(
@@ -129,6 +129,8 @@ def sample(
     map_path: str, output: str, overwrite: bool, expected_ua: tuple[str, ...], **kw: Any
 ) -> None:
     """Draw a stratified random sample of points from MAP.tif for accuracy assessment."""
+    from rasterclass import pipeline
+
     started = time.perf_counter()
     points = pipeline.sample_map(
         map_path, output=output, overwrite=overwrite, expected_ua=_ua_pairs(expected_ua), **kw
@@ -140,7 +142,7 @@ def sample(
     click.echo(f"done in {time.perf_counter() - started:.1f} s")
 
 
-@cli.command()
+@command()
 @click.argument("map_path", metavar="MAP.tif", type=click.Path(dir_okay=False))
 @click.option(
     "-o",
@@ -152,4 +154,6 @@ def sample(
 @overwrite_opt
 def quicklook(map_path: str, output: str, overwrite: bool) -> None:
     """Render MAP.tif with its class colours and a legend."""
+    from rasterclass import pipeline
+
     click.echo(f"wrote {pipeline.quicklook_map(map_path, output, overwrite=overwrite)}")

@@ -10,7 +10,7 @@ import click
 from rasterclass import unsupervised
 from rasterclass.estimators.presets import parse_params
 
-from .main import cli, progress_bar, scene_options
+from .main import command, progress_bar, scene_options
 from .options import CHUNK_SIDE, POSITIVE, SEED, cog_opt, overwrite_opt, scene_args, vector_args
 
 
@@ -20,7 +20,7 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
     click.echo(f"done in {time.perf_counter() - started:.1f} s")
 
 
-@cli.command()
+@command()
 @scene_args
 @click.option(
     "-m",
@@ -121,7 +121,7 @@ def cluster(
     _echo_outputs(result.outputs, started)
 
 
-@cli.command()
+@command()
 @click.argument("map_path", metavar="MAP", type=click.Path(dir_okay=False))
 @click.option(
     "--table",
@@ -169,7 +169,7 @@ def relabel(
     _echo_outputs(result.outputs, started)
 
 
-@cli.command("suggest-labels")
+@command("suggest-labels")
 @scene_args
 @click.option(
     "--model",

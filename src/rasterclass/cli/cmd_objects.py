@@ -10,7 +10,7 @@ import click
 from rasterclass import objects
 from rasterclass.estimators.presets import parse_params
 
-from .main import cli, progress_bar, scene_options
+from .main import command, progress_bar, scene_options
 from .options import SEED, cog_opt, overwrite_opt, scene_args
 
 
@@ -21,7 +21,7 @@ def _params_help() -> str:
     )
 
 
-@cli.command()
+@command()
 @scene_args
 @click.option(
     "-m",

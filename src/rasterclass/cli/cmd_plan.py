@@ -7,13 +7,11 @@ from typing import Any
 
 import click
 
-from rasterclass.planning import plan_run
-
-from .main import cli, scene_options
+from .main import command, scene_options
 from .options import scene_args
 
 
-@cli.command()
+@command()
 @scene_args
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Model to apply.")
 @click.option(
@@ -37,8 +35,9 @@ def plan(
     **kw: Any,
 ) -> None:
     """Print the grid, chunks, number of tasks and peak memory per worker of a run."""
+    from rasterclass.planning import plan_run
+
     sopts = scene_options(kw)
-    root = ctx.find_root().params
     result = plan_run(
         list(scene),
         model=model_path,
@@ -46,7 +45,7 @@ def plan(
         probabilities=probabilities,
         chunks=sopts.chunks,
         memory_budget=sopts.memory_budget,
-        workers=root.get("workers"),
+        workers=(ctx.find_root().obj or {}).get("workers"),
         band_names=sopts.band_names,
         reference=sopts.reference,
     )

@@ -7,13 +7,13 @@ from typing import Any
 
 import click
 
-from rasterclass import pipeline
-
-from .main import cli, echo_summary, progress_bar, scene_options, training_options
+from .main import cli, command, echo_summary, progress_bar, scene_options, training_options
 from .options import cog_opt, overwrite_opt, scene_args, training_args
 
+__all__ = ["classify", "cli", "predict", "train"]
 
-@cli.command()
+
+@command()
 @scene_args
 @training_args
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file.")
@@ -28,6 +28,8 @@ def train(
     **kw: Any,
 ) -> None:
     """Train a classifier on SCENE... under the training polygons and save it."""
+    from rasterclass import pipeline
+
     started = time.perf_counter()
     sopts, topts = scene_options(kw), training_options(kw)
     result = pipeline.train(
@@ -43,7 +45,7 @@ def train(
     echo_summary(result, started)
 
 
-@cli.command()
+@command()
 @scene_args
 @click.option(
     "--model",
@@ -72,6 +74,8 @@ def predict(
     **kw: Any,
 ) -> None:
     """Apply a saved model to SCENE... and write the thematic map."""
+    from rasterclass import pipeline
+
     started = time.perf_counter()
     with progress_bar(ctx, "classifying") as progress:
         result = pipeline.predict(
@@ -87,7 +91,7 @@ def predict(
     echo_summary(result, started)
 
 
-@cli.command()
+@command()
 @scene_args
 @training_args
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Map GeoTIFF.")
@@ -149,6 +153,8 @@ def classify(
     With --object-based the scene is segmented (or --segments is used), each segment is
     described (band statistics, size, shape) and the segments are classified.
     """
+    from rasterclass import pipeline
+
     started = time.perf_counter()
     sopts, topts = scene_options(kw), training_options(kw)
     if not object_based and (segments_path or segment_params):
@@ -185,9 +191,3 @@ def classify(
             **common,
         )
     echo_summary(result, started)
-
-
-from . import cmd_accuracy  # noqa: E402,F401
-from . import cmd_cluster  # noqa: E402,F401
-from . import cmd_plan  # noqa: E402,F401
-from . import cmd_objects  # noqa: E402,F401

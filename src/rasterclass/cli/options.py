@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
-
-from rasterclass.estimators.presets import PRESETS
 
 F = Callable[..., Any]
 
@@ -32,6 +30,32 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
         except click.BadParameter as exc:
             raise click.BadParameter(exc.message, ctx, param) from None
     return value
+
+
+class LazyChoice(click.Choice):
+    """A choice among names that a library module defines, imported when first needed
+    (parsing a value, or help), so that defining the command imports nothing heavy."""
+
+    def __init__(self, load: Callable[[], Sequence[str]]) -> None:
+        super().__init__([])
+        self._load = load
+        self._loaded: tuple[str, ...] | None = None
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        if self._loaded is None:
+            self._loaded = tuple(self._load())
+        return self._loaded
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        self._loaded = tuple(value) if value else None
+
+
+def _presets() -> list[str]:
+    from rasterclass.estimators.presets import PRESETS
+
+    return list(PRESETS)
 
 
 def _stack(*decorators: F) -> Callable[[F], F]:
@@ -91,7 +115,7 @@ training_args = _stack(
     click.option(
         "-m",
         "--method",
-        type=click.Choice(list(PRESETS)),
+        type=LazyChoice(_presets),
         default="rf",
         show_default=True,
         help="Classifier preset.",

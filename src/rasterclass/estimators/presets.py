@@ -11,32 +11,34 @@ import logging
 import numbers
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from sklearn.base import BaseEstimator, clone
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+from rasterclass.errors import EstimatorError, TrainingDataError, param
 
-from rasterclass.errors import EstimatorError, TrainingDataError
-from rasterclass.estimators.parametric import (
-    MaximumLikelihoodClassifier,
-    MinimumDistanceClassifier,
-)
+if TYPE_CHECKING:
+    import numpy as np
+    from sklearn.base import BaseEstimator
+
+# scikit-learn is imported by the factories, not here: the command line lists the presets
+# (``-m``, ``--help``) without loading it.
 
 logger = logging.getLogger(__name__)
 
 
 def _rf(seed: int) -> BaseEstimator:
+    from sklearn.ensemble import RandomForestClassifier
+
     return RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=seed)
 
 
 def _svm(seed: int) -> BaseEstimator:
     # Probabilities from a calibration of the SVM's decision function (Platt sigmoid, as
     # libsvm's probability=True did); with ensemble=False, predict is their argmax.
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
     svc = SVC(kernel="rbf", C=10.0, gamma="scale", random_state=seed)
     return make_pipeline(
         StandardScaler(), CalibratedClassifierCV(svc, method="sigmoid", cv=3, ensemble=False)
@@ -44,10 +46,14 @@ def _svm(seed: int) -> BaseEstimator:
 
 
 def _maxlike(seed: int) -> BaseEstimator:
+    from rasterclass.estimators.parametric import MaximumLikelihoodClassifier
+
     return MaximumLikelihoodClassifier()
 
 
 def _mindist(seed: int) -> BaseEstimator:
+    from rasterclass.estimators.parametric import MinimumDistanceClassifier
+
     return MinimumDistanceClassifier()
 
 
@@ -79,7 +85,9 @@ def parse_params(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise EstimatorError(f"parameter {item!r} is not name=value; write e.g. -p C=10")
+            raise EstimatorError(
+                f"parameter {item!r} is not name=value; write e.g. {param('C', 10)}"
+            )
         name, value = item.split("=", 1)
         out[name.strip()] = parse_value(value)
     return out
@@ -87,6 +95,9 @@ def parse_params(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
 
 def _components(estimator: Any) -> list[Any]:
     """The estimator and every estimator nested in it (Pipeline steps, wrapped estimators)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+
     out = [estimator]
     if isinstance(estimator, Pipeline):
         for _, step in estimator.steps:
@@ -170,6 +181,9 @@ def make_estimator(
     >>> make_estimator("rf", {"n_estimators": 50}).n_estimators
     50
     """
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+
     try:
         factory = PRESETS[method][0]
     except KeyError:
@@ -210,6 +224,8 @@ def calibration_folds(estimator: Any) -> list[tuple[Any, int]]:
     """The probability calibrations inside ``estimator`` that split the training data into
     a number of folds, with that number (``CalibratedClassifierCV(cv=k)``; ``cv=None`` is
     scikit-learn's 5)."""
+    from sklearn.calibration import CalibratedClassifierCV
+
     out = []
     for part in _components(estimator):
         if isinstance(part, CalibratedClassifierCV):
@@ -251,6 +267,9 @@ def fit_ready(
     (estimator, notes)
         The estimator to fit (the same object when nothing changes) and the changes made.
     """
+    import numpy as np
+    from sklearn.base import clone
+
     found = calibration_folds(estimator)
     if not found:
         return estimator, []
