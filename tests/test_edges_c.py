@@ -231,7 +231,7 @@ def test_band_mismatch_errors_say_which_case_and_the_fix(tmp_path, training_path
     run("train", named, "-t", training_path, "-c", "class", *RF, "-o", model2)
     res = run("predict", a, "--model", model2, "-o", tmp_path / "y.tif", ok=False)
     assert "have no names" in res.output and "blue,green,red" in res.output
-    with pytest.raises(BandMismatchError, match=r"band_names= in Python"):
+    with pytest.raises(BandMismatchError, match=r"name the scene's bands with band_names="):
         predict_raster(open_scene(a), RasterModel.load(model2))
 
 

@@ -1468,11 +1468,8 @@ def label_segments(
             TrainingDataWarning(
                 f"class(es) {[cmap.name_of(c) for c in missing]} cover no segment "
                 "sufficiently and get no training segment: the map will not show them; use "
-                "smaller segments or larger polygons, or lower min_overlap",
-                f"class(es) {[cmap.name_of(c) for c in missing]} cover no segment "
-                "sufficiently and get no training segment: the map will not show them; use "
-                "smaller segments (--segment-param min_size=...) or larger polygons, or lower "
-                "--min-overlap",
+                f"smaller segments ({param('min_size', '...')}) or larger polygons, or lower "
+                f"{param('min_overlap')}",
             ),
             stacklevel=2,
         )

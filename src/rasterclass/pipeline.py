@@ -370,7 +370,7 @@ def _cv_plan(samples: Samples, opts: TrainingOptions) -> Any:
     import warnings
 
     from rasterclass.errors import CrossValidationDesignError, ValidationWarning
-    from rasterclass.validation import plan_folds
+    from rasterclass.validation import PIXEL, plan_folds
 
     try:
         plan = plan_folds(
@@ -382,7 +382,7 @@ def _cv_plan(samples: Samples, opts: TrainingOptions) -> Any:
     except CrossValidationDesignError as exc:
         raise CrossValidationDesignError(
             exc.problem,
-            f"draw more polygons for them, validate by pixel ({param('cv_grouping', 'pixel')}; "
+            f"draw more polygons for them, validate by pixel ({param('cv_grouping', PIXEL)}; "
             f"optimistic) or do not cross-validate ({param('cv_folds', 0)})",
         ) from None
     for note in plan.notes:

@@ -58,8 +58,10 @@ class FoldPlan:
     notes: list[str] = field(default_factory=list)
 
 
+#: How messages write the pixel grouping value.
+PIXEL = "'pixel'"
 _GROUP_FIX = (
-    f"draw more polygons for them, validate by pixel ({param('grouping', 'pixel')}; "
+    f"draw more polygons for them, validate by pixel ({param('grouping', PIXEL)}; "
     f"optimistic) or do not cross-validate"
 )
 

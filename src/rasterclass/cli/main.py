@@ -393,6 +393,15 @@ def echo_summary(result: Any, started: float) -> None:
                 f"  {row.Index:>4}  {row.name:<24} {row.pixels:>8} {unit} "
                 f"{row.polygons:>5} polygons"
             )
+        info = samples.info
+        for key, text in (
+            ("contested_pixels", "pixels under polygons of different classes, dropped"),
+            ("overlap_pixels_merged", "pixels under several polygons of one class, kept once"),
+            ("duplicate_features_removed", "duplicated features removed"),
+            ("features_without_class", "features without a class, ignored"),
+        ):
+            if info.get(key):
+                click.echo(f"  {info[key]} {text}")
     report = getattr(result, "accuracy", None)
     if report is not None and report.confusion is not None:
         stats = report.confusion
