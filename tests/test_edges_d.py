@@ -242,7 +242,7 @@ def no_reading(monkeypatch):
         raise AssertionError("the scene was opened before the parameters were validated")
 
     monkeypatch.setattr("rasterclass.pipeline.open_scene", refuse)
-    monkeypatch.setattr("rasterclass.objects.segment_features", refuse)
+    monkeypatch.setattr("rasterclass.objects.jobs.segment_features", refuse)
 
 
 @pytest.mark.parametrize(("method", "param", "shown"), BAD_PARAMS)

@@ -1,0 +1,329 @@
+"""Object-based jobs: what the CLI calls, from scene files to written outputs.
+
+Owns the end-to-end runs: :func:`run_segmentation` (segment, write the segment raster and
+optionally the feature table and polygons, :class:`SegmentationResult`),
+:func:`resolve_segments` (segment a scene or take given segments, masked by its nodata) and
+:func:`classify_objects` (segment, describe, label, train, classify, paint and write), with
+every parameter and output checked before any work.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from rasterclass.errors import SegmentationError, TrainingDataError, param
+from rasterclass.io import PathLike, ProgressCallback
+from rasterclass.objects._blocks import _dask_scene
+from rasterclass.objects.features import _check_grid, segment_features
+from rasterclass.objects.labels import (
+    classify_segments,
+    label_segments,
+    mask_segments,
+    paint_classes,
+    paint_probabilities,
+)
+from rasterclass.objects.segmentation import _check_params, segment
+from rasterclass.objects.vector import segments_to_vector
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SegmentationResult:
+    """What a segmentation job did: the lazy segments, their count, files and timings."""
+
+    segments: xr.DataArray
+    n_segments: int | None
+    features: pd.DataFrame | None = None
+    outputs: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_segments(
+    scene: xr.DataArray,
+    segments: xr.DataArray | PathLike | None,
+    method: str = "shepherd",
+    params: Mapping[str, Any] | None = None,
+) -> xr.DataArray:
+    """Segments for a scene: segment it, open a segment raster, or check a given array.
+
+    Given segments (a file or an array drawn elsewhere) may cover the scene's nodata; they
+    are masked lazily by the scene's validity (id 0 where any band is nodata), so that no
+    later step (features, labels, painting, vector or raster copies) sees nodata pixels.
+    """
+    from rasterclass.io import open_segments
+
+    scene = _dask_scene(scene)
+    if segments is None:
+        return segment(scene, method, **dict(params or {}))
+    if not isinstance(segments, xr.DataArray):
+        segments = open_segments(segments, chunks=scene.data.chunks[1:])
+    _check_grid(segments, scene)
+    if not np.issubdtype(segments.dtype, np.integer):
+        raise SegmentationError(
+            f"segment ids must be integers, got {segments.dtype}; cast them (0 = nodata)"
+        )
+    return mask_segments(segments, scene)
+
+
+def run_segmentation(
+    scene: Sequence[PathLike] | PathLike | xr.DataArray,
+    output: PathLike,
+    *,
+    method: str = "shepherd",
+    params: Mapping[str, Any] | None = None,
+    features: PathLike | None = None,
+    vector: PathLike | None = None,
+    overwrite: bool = False,
+    scene_options: Any = None,
+    progress: ProgressCallback | None = None,
+    cog: bool = False,
+) -> SegmentationResult:
+    """Segment a scene and write the segment raster (uint32, 0 = nodata).
+
+    Optionally also the feature table (``.parquet`` or ``.csv``) and the segment polygons
+    with their features (GeoPackage). ``cog`` writes the raster as a Cloud Optimized GeoTIFF.
+    """
+    from rasterclass.io import check_writable, write_segments, write_table, write_vector
+    from rasterclass.pipeline import SceneOptions, job_inputs
+
+    check_writable(
+        {"output": output, "features": features, "vector": vector},
+        overwrite,
+        inputs=job_inputs(scene, scene_options),
+        rasters=("output",),
+    )
+    if vector is not None and not str(vector).lower().endswith(".gpkg"):
+        raise SegmentationError(f"vector output {vector} must be a GeoPackage (.gpkg)")
+    if not isinstance(scene, xr.DataArray):
+        scene = (scene_options or SceneOptions()).open(scene)
+    t0 = time.perf_counter()
+    segs = segment(scene, method, **dict(params or {}))
+    t1 = time.perf_counter()
+    outputs = [write_segments(segs, output, overwrite=overwrite, progress=progress, cog=cog)]
+    t2 = time.perf_counter()
+    timings = {"segmentation": t1 - t0, "writing": t2 - t1}
+    table = None
+    if features is not None or vector is not None:
+        table = segment_features(scene, segs)
+        timings["features"] = time.perf_counter() - t2
+        if features is not None:
+            outputs.append(write_table(table, features, overwrite=overwrite))
+        if vector is not None:
+            outputs.append(
+                write_vector(segments_to_vector(segs, table), vector, overwrite=overwrite)
+            )
+    n = segs.attrs.get("n_segments", len(table) if table is not None else None)
+    return SegmentationResult(segs, n, table, outputs, timings)
+
+
+def classify_objects(
+    scene: Sequence[PathLike] | PathLike | xr.DataArray,
+    training: Any,
+    class_column: str,
+    output: PathLike,
+    options: Any = None,
+    *,
+    segments: xr.DataArray | PathLike | None = None,
+    segment_method: str = "shepherd",
+    segment_params: Mapping[str, Any] | None = None,
+    probabilities: PathLike | None = None,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    estimator: Any = None,
+    scene_options: Any = None,
+    min_overlap: float = 0.5,
+    min_polygon_share: float | None = 0.5,
+    model_output: PathLike | None = None,
+    report_output: PathLike | None = None,
+    segments_output: PathLike | None = None,
+    features_output: PathLike | None = None,
+    vector_output: PathLike | None = None,
+    cog: bool = False,
+) -> Any:
+    """Object-based classification: segment, describe, train on segments, classify, paint.
+
+    Parameters
+    ----------
+    scene
+        Scene path(s) or an opened scene.
+    training, class_column
+        Training polygons and their class column (as for :func:`rasterclass.classify`).
+    output
+        Map GeoTIFF (colour table, class names, nodata 0), written by the normal writer.
+    options
+        :class:`rasterclass.TrainingOptions` (method, params, seed, all_touched,
+        max_per_class = max training *segments* per class, legend, layer). The seed also
+        seeds the segmentation unless ``segment_params`` sets one.
+    segments
+        A segment raster (path or DataArray on the scene's grid) to use instead of segmenting.
+    segment_method, segment_params
+        Segmentation when ``segments`` is None (see :func:`segment`).
+    probabilities
+        Also write per-class probabilities and confidence of each segment (GeoTIFF).
+    cog
+        Write the rasters as Cloud Optimized GeoTIFFs.
+    estimator
+        Any scikit-learn classifier; overrides ``options.method``.
+    min_overlap, min_polygon_share
+        When a segment counts as covered by a training class (see :func:`label_segments`).
+    model_output
+        Also save the model. It is trained on segment *features* (its band names are feature
+        columns), so ``predict`` cannot apply it to pixels; it documents the run.
+    report_output
+        Write the cross-validation report (``options.cv_folds`` > 1; folds grouped by
+        training polygon, one sample per labelled segment) in the format the extension
+        names.
+    segments_output, features_output, vector_output
+        Also write the segment raster, the feature table with the predicted class
+        (``.parquet``/``.csv``) and the segment polygons with features and class (``.gpkg``).
+
+    Returns
+    -------
+    rasterclass.pipeline.RunResult
+        The model (trained on segment features), the training samples (one per segment),
+        files written and timings.
+    """
+    from rasterclass.io import (
+        RasterOutput,
+        check_writable,
+        probability_output,
+        read_legend,
+        write_rasters,
+        write_table,
+        write_vector,
+    )
+    from rasterclass.pipeline import (
+        RunResult,
+        SceneOptions,
+        TrainingOptions,
+        check_report,
+        check_training,
+        fit_and_validate,
+        job_inputs,
+    )
+    from rasterclass.training_pixels import provenance_tags
+
+    opts = options or TrainingOptions()
+    check_training(opts, estimator)
+    for name, share in (("min_overlap", min_overlap), ("min_polygon_share", min_polygon_share)):
+        if share is not None and not 0 < share <= 1:
+            raise TrainingDataError(f"{param(name)} is a share in (0, 1], got {share}")
+    seg_params = {"seed": opts.seed, **dict(segment_params or {})}
+    if segments is None:
+        _check_params(segment_method, seg_params)
+    check_writable(
+        {
+            "output": output,
+            "probabilities": probabilities,
+            "model_output": model_output,
+            "report_output": report_output,
+            "segments_output": segments_output,
+            "features_output": features_output,
+            "vector_output": vector_output,
+        },
+        overwrite,
+        inputs=job_inputs(
+            scene, scene_options, training=training, legend=opts.legend, segments=segments
+        ),
+        rasters=("output", "probabilities", "segments_output"),
+    )
+    check_report(opts, report_output)
+    if vector_output is not None and not str(vector_output).lower().endswith(".gpkg"):
+        raise SegmentationError(f"vector output {vector_output} must be a GeoPackage (.gpkg)")
+    if not isinstance(scene, xr.DataArray):
+        scene = (scene_options or SceneOptions()).open(scene)
+    scene = _dask_scene(scene)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    segs = resolve_segments(scene, segments, segment_method, seg_params)
+    t1 = time.perf_counter()
+    timings["segmentation"] = t1 - t0
+    features = segment_features(scene, segs)
+    t2 = time.perf_counter()
+    timings["features"] = t2 - t1
+    legend = read_legend(opts.legend) if opts.legend else None
+    samples = label_segments(
+        scene,
+        segs,
+        training,
+        class_column,
+        features=features,
+        min_overlap=min_overlap,
+        min_polygon_share=min_polygon_share,
+        all_touched=opts.all_touched,
+        legend=legend,
+        layer=opts.layer,
+    )
+    if opts.max_per_class is not None:
+        samples = samples.cap_per_class(opts.max_per_class, opts.seed)
+    trained = fit_and_validate(
+        samples,
+        opts,
+        estimator=estimator,
+        crs=scene.rio.crs.to_wkt() if scene.rio.crs else None,
+        training=training,
+        summary={
+            "object_based": True,
+            "segmentation": str(segs.attrs.get("segmentation", "given")),
+            "segmentation_params": {k: repr(v) for k, v in segs.attrs.get("params", {}).items()},
+            "n_segments": len(features),
+        },
+        notes=[
+            "object-based: one sample per training segment (not per pixel); a segment is "
+            f"labelled where a class covers >= {min_overlap:.0%} of its pixels or it holds "
+            f">= {min_polygon_share or 1:.0%} of a training polygon."
+        ],
+        model_output=model_output,
+        report_output=report_output,
+        overwrite=overwrite,
+    )
+    model, accuracy = trained.model, trained.accuracy
+    method = str(model.summary["method"])
+    written: list[str] = list(trained.outputs)
+    t3 = time.perf_counter()
+    timings["training"] = t3 - t2
+    classes = classify_segments(model, features, probabilities=probabilities is not None)
+    tags, sidecars = provenance_tags(model.summary, model.training_pixels)
+    outs = [
+        RasterOutput(
+            paint_classes(segs, classes, model.class_map, scene=scene),
+            output,
+            nodata=0,
+            class_map=model.class_map,
+            tags={"RASTERCLASS_METHOD": method, "RASTERCLASS_OBJECT_BASED": "true", **tags},
+            sidecars=sidecars,
+        )
+    ]
+    if probabilities is not None:
+        proba = paint_probabilities(segs, classes, model.class_map, scene=scene)
+        outs.append(probability_output(proba, probabilities))
+    if segments_output is not None:
+        outs.append(
+            RasterOutput(
+                segs.astype(np.uint32), segments_output, nodata=0, descriptions=["segment"]
+            )
+        )
+    written.extend(write_rasters(outs, overwrite=overwrite, progress=progress, cog=cog))
+    table = features.join(classes)
+    if features_output is not None:
+        written.append(write_table(table, features_output, overwrite=overwrite))
+    if vector_output is not None:
+        written.append(
+            write_vector(segments_to_vector(segs, table), vector_output, overwrite=overwrite)
+        )
+    timings["prediction"] = time.perf_counter() - t3
+    logger.info(
+        "object-based map: %d segments classified in %s",
+        len(features),
+        {k: round(v, 1) for k, v in timings.items()},
+    )
+    return RunResult(model, samples, outputs=written, timings=timings, accuracy=accuracy)

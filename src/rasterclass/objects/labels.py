@@ -1,0 +1,366 @@
+"""Segments and classes: training labels, prediction, painting and nodata masking.
+
+Owns the step from training polygons to labelled segments (:func:`label_segments`: the class
+that covers a segment sufficiently, grouped by polygon), the prediction of a class per segment
+from its features (:func:`classify_segments`), the lazy painting of segment classes and
+probabilities onto the raster (:func:`paint_classes`, :func:`paint_probabilities`) and the
+masking of segment ids by the scene's validity (:func:`mask_segments`).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from rasterclass.apply import paint_segments, valid_pixels
+from rasterclass.classes import ClassMap
+from rasterclass.errors import (
+    BandMismatchError,
+    TrainingDataError,
+    TrainingDataWarning,
+    param,
+)
+from rasterclass.objects._blocks import _dask_scene
+from rasterclass.objects.features import _check_grid, feature_columns, segment_features
+
+logger = logging.getLogger(__name__)
+
+
+def _segment_ids_at(segments: xr.DataArray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    data = segments.data
+    if len(rows) == 0:
+        return np.empty(0, dtype=np.int64)
+    if isinstance(data, da.Array):
+        return np.asarray(data.vindex[rows, cols].compute()).astype(np.int64)
+    return np.asarray(data)[rows, cols].astype(np.int64)
+
+
+def label_segments(
+    scene: xr.DataArray,
+    segments: xr.DataArray,
+    training: Any,
+    class_column: str,
+    *,
+    features: pd.DataFrame | None = None,
+    min_overlap: float = 0.5,
+    min_polygon_share: float | None = 0.5,
+    all_touched: bool = False,
+    legend: ClassMap | None = None,
+    layer: str | None = None,
+) -> Any:
+    """Give segments the class of the training polygons that cover them.
+
+    A segment takes the class that covers most of its covered pixels, when it is covered
+    sufficiently:
+
+    - that class covers at least ``min_overlap`` of the segment's (valid) pixels, or
+    - the segment holds at least ``min_polygon_share`` of the pixels of one training polygon
+      of that class. Training polygons are often drawn smaller than the objects (a sample
+      inside a field); the segment that holds most of such a polygon is the object it
+      samples. ``None`` keeps the first rule only.
+
+    The segment's group is the polygon that contributes most of its class pixels, for
+    validation grouped by polygon. Only the chunks under the polygons are read.
+
+    Parameters
+    ----------
+    scene, segments
+        The scene and its segment ids (same grid).
+    training, class_column
+        Training polygons (path or GeoDataFrame, any CRS) and their class column.
+    features
+        The segments' feature table (from :func:`segment_features`); computed when omitted.
+    min_overlap
+        Share (0-1] of a segment's pixels its majority class must cover.
+    min_polygon_share
+        Share (0-1] of a training polygon's pixels that a segment must hold to take the
+        polygon's class even when the polygon covers less than ``min_overlap`` of it.
+    all_touched, legend, layer
+        As for :func:`rasterclass.extract_samples`.
+
+    Returns
+    -------
+    rasterclass.Samples
+        One sample per labelled segment: ``X`` the segment's features (columns
+        :func:`feature_columns`, also ``band_names``), ``y`` class codes, ``groups`` polygon
+        ids, ``rows``/``cols`` the segment's centroid pixel; ``info["segments"]`` the ids.
+
+    Raises
+    ------
+    TrainingDataError
+        No segment is covered sufficiently.
+    """
+    from rasterclass.sampling import Samples, extract_samples
+
+    for name, share in (("min_overlap", min_overlap), ("min_polygon_share", min_polygon_share)):
+        if share is not None and not 0 < share <= 1:
+            raise TrainingDataError(f"{name} is a share in (0, 1], got {share}")
+    scene = _dask_scene(scene)
+    _check_grid(segments, scene)
+    if features is None:
+        features = segment_features(scene, segments)
+    pixels = extract_samples(
+        scene,
+        training,
+        class_column,
+        all_touched=all_touched,
+        legend=legend,
+        layer=layer,
+    )
+    seg = _segment_ids_at(segments, pixels.rows, pixels.cols)
+    frame = pd.DataFrame({"segment": seg, "code": pixels.y, "polygon": pixels.groups})
+    frame = frame[frame["segment"] > 0]
+    frame = frame[frame["segment"].isin(features.index)]
+    by_class = frame.groupby(["segment", "code"]).size().rename("n").reset_index()
+    by_class = by_class.sort_values(["segment", "n", "code"], ascending=[True, False, True])
+    best = by_class.drop_duplicates("segment").set_index("segment")
+    best["share"] = best["n"] / features.loc[best.index, "pixels"]
+    by_poly = frame.groupby(["segment", "code", "polygon"]).size().rename("n").reset_index()
+    polygon_pixels = frame.groupby("polygon").size()
+    by_poly["polygon_share"] = by_poly["n"] / polygon_pixels.loc[by_poly["polygon"]].to_numpy()
+    by_poly = by_poly.sort_values(["segment", "code", "n", "polygon"], ascending=[1, 1, 0, 1])
+    poly = by_poly.drop_duplicates(["segment", "code"]).set_index(["segment", "code"])
+    keys = list(zip(best.index.tolist(), best["code"].tolist(), strict=True))
+    best["polygon_share"] = (
+        by_poly.groupby(["segment", "code"])["polygon_share"].max().loc[keys].to_numpy()
+    )
+    ok = best["share"] >= min_overlap
+    if min_polygon_share is not None:
+        ok |= best["polygon_share"] >= min_polygon_share
+    labelled = best[ok]
+    n_touched = len(best)
+    if labelled.empty:
+        top = f"{best['share'].max():.2f}" if n_touched else "0"
+        rule = f"for at least {min_overlap:.0%} of its pixels"
+        if min_polygon_share is not None:
+            rule += f" nor holds {min_polygon_share:.0%} of a polygon"
+        raise TrainingDataError(
+            f"no segment is covered by the training polygons {rule} ({n_touched} segments "
+            f"touched, best share {top}); use larger polygons, smaller segments "
+            f"({param('min_size', '...')}), or a lower {param('min_overlap')}"
+        )
+    codes = labelled["code"].to_numpy(np.int64)
+    ids = labelled.index.to_numpy(np.int64)
+    groups = poly["polygon"].loc[list(zip(ids.tolist(), codes.tolist(), strict=True))]
+    groups = groups.to_numpy(np.int64)
+    cols = feature_columns(features)
+    rows_c = features.loc[ids, "centroid_row"].round().to_numpy(np.int64)
+    cols_c = features.loc[ids, "centroid_col"].round().to_numpy(np.int64)
+    cmap = pixels.class_map
+    missing = sorted(set(np.unique(pixels.y).tolist()) - set(np.unique(codes).tolist()))
+    if missing:
+        warnings.warn(
+            TrainingDataWarning(
+                f"class(es) {[cmap.name_of(c) for c in missing]} cover no segment "
+                "sufficiently and get no training segment: the map will not show them; use "
+                f"smaller segments ({param('min_size', '...')}) or larger polygons, or lower "
+                f"{param('min_overlap')}",
+            ),
+            stacklevel=2,
+        )
+    logger.info(
+        "%d of %d touched segments labelled (overlap >= %.0f%%): %s",
+        len(ids),
+        n_touched,
+        100 * min_overlap,
+        {cmap.name_of(c): int((codes == c).sum()) for c in np.unique(codes).tolist()},
+    )
+    return Samples(
+        X=features.loc[ids, cols].to_numpy(np.float64),
+        y=codes,
+        groups=groups,
+        rows=rows_c,
+        cols=cols_c,
+        band_names=cols,
+        class_map=cmap,
+        info={
+            "object_based": True,
+            "min_overlap": min_overlap,
+            "min_polygon_share": min_polygon_share,
+            "segments": ids,
+            "class_column": class_column,
+            "all_touched": all_touched,
+            **{
+                key: pixels.info[key]
+                for key in (
+                    "contested_pixels",
+                    "overlap_pixels_merged",
+                    "duplicate_features_removed",
+                    "features_without_class",
+                )
+                if key in pixels.info
+            },
+        },
+        footprint=pixels.footprint,
+        radiometry=pixels.radiometry,
+    )
+
+
+def classify_segments(
+    model: Any, features: pd.DataFrame, *, probabilities: bool = False
+) -> pd.DataFrame:
+    """Predict the class of every segment from its features.
+
+    Parameters
+    ----------
+    model
+        A :class:`rasterclass.RasterModel` trained on segment features (its ``band_names``
+        are feature columns).
+    features
+        Feature table from :func:`segment_features`.
+    probabilities
+        Also return one probability column per class (needs ``predict_proba``) and
+        ``confidence``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by segment id: ``code`` (map code), ``class`` (name) [, class probabilities,
+        ``confidence``].
+    """
+    from rasterclass.errors import EstimatorError
+
+    missing = [c for c in model.band_names if c not in features.columns]
+    if missing:
+        raise BandMismatchError(
+            f"the feature table lacks the model's features {missing}; compute the features "
+            "of the same bands with segment_features()"
+        )
+    X = features[list(model.band_names)].to_numpy(np.float64)
+    est = model.estimator
+    labels, codes = model.label_codes()
+    out = pd.DataFrame(index=features.index)
+    if len(X) == 0:
+        out["code"] = np.empty(0, dtype=np.int64)
+        out["class"] = np.empty(0, dtype=object)
+        return out
+    if probabilities:
+        if not hasattr(est, "predict_proba"):
+            raise EstimatorError(
+                f"{type(est).__name__} has no predict_proba, so there are no probability "
+                f"layers; leave out {param('probabilities')} or use a probabilistic model "
+                "(rf, svm, maxlike)"
+            )
+        proba = np.asarray(est.predict_proba(X))
+    pred = np.asarray(est.predict(X))
+    if labels is None:
+        idx = pred.astype(np.int64)
+    else:
+        idx = np.clip(np.searchsorted(labels, pred), 0, len(labels) - 1)
+    out["code"] = codes[idx]
+    out["class"] = [model.class_map.name_of(c) for c in out["code"]]
+    if probabilities:
+        from rasterclass.apply import probability_order
+
+        for k in probability_order(codes, model.class_map):
+            out[model.class_map.name_of(int(codes[k]))] = proba[:, k].astype(np.float32)
+        out["confidence"] = proba.max(axis=1).astype(np.float32)
+    return out
+
+
+def paint_classes(
+    segments: xr.DataArray,
+    classes: pd.DataFrame,
+    class_map: ClassMap,
+    *,
+    scene: xr.DataArray | None = None,
+) -> xr.DataArray:
+    """Lazy class map of a segment raster: every pixel takes its segment's ``code``.
+
+    Parameters
+    ----------
+    segments
+        ``(y, x)`` segment ids (0 = nodata).
+    classes
+        :func:`classify_segments` table, indexed by segment id.
+    class_map
+        The model's class map (sets the output dtype).
+    scene
+        The scene the segments describe: its nodata pixels are 0 in the map even where a
+        segment covers them (nodata in, 0 out). Segments without a row are 0 as well.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` class codes, 0 at nodata.
+    """
+    codes = classes["code"].to_numpy().astype(class_map.dtype)
+    out = paint_segments(
+        segments,
+        codes,
+        keys=classes.index.to_numpy(np.int64),
+        valid=None if scene is None else valid_pixels(_dask_scene(scene)),
+    )
+    out.name = "classes"
+    out.attrs = {"class_map": class_map.to_dict()}
+    return out
+
+
+def paint_probabilities(
+    segments: xr.DataArray,
+    classes: pd.DataFrame,
+    class_map: ClassMap,
+    *,
+    scene: xr.DataArray | None = None,
+) -> xr.DataArray:
+    """Lazy (band, y, x) float32 stack: class probabilities and confidence, NaN at nodata.
+
+    Bands are in the class map's order (legend order, else code order), named by class, with
+    the class code in the ``class_code`` coordinate (0 for ``confidence``), as
+    :func:`rasterclass.apply.stack_probabilities` gives for pixel-based maps. ``scene``: as for
+    :func:`paint_classes` (its nodata pixels are NaN in every band).
+    """
+    present = [n for n in class_map.names if n in classes.columns]
+    names = [*present, "confidence"]
+    values = classes[names].to_numpy(np.float32)
+    painted = paint_segments(
+        segments,
+        values,
+        keys=classes.index.to_numpy(np.int64),
+        fill=np.float32(np.nan),
+        band_names=names,
+        valid=None if scene is None else valid_pixels(_dask_scene(scene)),
+    )
+    band_codes = [class_map.code_of(n) for n in present] + [0]
+    return painted.assign_coords(class_code=("band", band_codes))
+
+
+def mask_segments(segments: xr.DataArray, scene: xr.DataArray) -> xr.DataArray:
+    """Segment ids with 0 wherever the scene is nodata (lazy when either is).
+
+    Parameters
+    ----------
+    segments
+        ``(y, x)`` integer segment ids on the scene's grid.
+    scene
+        ``(band, y, x)`` scene; a pixel is nodata where any band is NaN.
+
+    Returns
+    -------
+    xarray.DataArray
+        The ids (same dtype, coords, attributes), 0 at the scene's nodata.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> scene = xr.DataArray(np.array([[[1.0, np.nan, 2.0]]]), dims=("band", "y", "x"))
+    >>> segs = xr.DataArray(np.array([[4, 4, 5]], dtype="u4"), dims=("y", "x"))
+    >>> mask_segments(segs, scene).values.tolist()
+    [[4, 0, 5]]
+    """
+    scene = _dask_scene(scene)
+    _check_grid(segments, scene)
+    valid = valid_pixels(scene).data
+    data = segments.data
+    if not isinstance(data, da.Array):
+        data = da.from_array(np.asarray(data), chunks=valid.chunks)
+    elif valid.chunks != data.chunks:
+        valid = valid.rechunk(data.chunks)
+    out = da.where(valid, data, np.zeros((), dtype=segments.dtype)).astype(segments.dtype)
+    return segments.copy(data=out)
