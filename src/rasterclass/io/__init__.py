@@ -1,0 +1,135 @@
+"""All file input and output: scenes, vectors, legends, maps, probability layers, model files.
+
+Only this package opens or writes files. Scenes are read lazily, chunk by chunk, by one
+module-level block reader that keeps only file *paths* in the dask graph (so the graph runs
+on threads, processes or a ``dask.distributed`` cluster). Every output is written to a
+temporary file beside the target and renamed when complete, so a failure never leaves a half
+file, and nothing is overwritten unless asked.
+
+Modules, lowest layer first: :mod:`~rasterclass.io.paths` (output/input files, the collision
+check, the atomic write), :mod:`~rasterclass.io.chunks` (chunk and tile sizes),
+:mod:`~rasterclass.io._read` (the block reader), :mod:`~rasterclass.io.scene` (scenes),
+:mod:`~rasterclass.io.vectors` (vector files, legends), :mod:`~rasterclass.io.styles` (PAM and
+QGIS sidecar text), :mod:`~rasterclass.io.writer` (the GeoTIFF/COG writer),
+:mod:`~rasterclass.io.maps` (class maps, probability layers, segment rasters),
+:mod:`~rasterclass.io.models` (model files) and :mod:`~rasterclass.io.tables` (text, tables,
+figures). Every name is re-exported here, so ``from rasterclass.io import ...`` keeps working.
+"""
+
+from __future__ import annotations
+
+from rasterclass.io.chunks import DEFAULT_CHUNK, TILE, auto_chunk, check_chunks
+from rasterclass.io.maps import (
+    CONFIDENCE_LAYER,
+    PROBABILITY_LAYER,
+    SEGMENTS_TAG,
+    open_segments,
+    probability_output,
+    read_class_map,
+    read_map_tags,
+    read_quicklook,
+    read_training_pixels,
+    write_map,
+    write_probabilities,
+    write_segments,
+)
+from rasterclass.io.models import (
+    MODEL_FORMAT,
+    MODEL_FORMAT_VERSION,
+    TRUSTED_PACKAGES,
+    load_model_file,
+    save_model_file,
+)
+from rasterclass.io.paths import (
+    SHAPEFILE_PARTS,
+    PathLike,
+    atomic_write,
+    check_writable,
+    input_files,
+    output_files,
+)
+from rasterclass.io.scene import (
+    RADIOMETRY_ATTR,
+    as_scene,
+    open_scene,
+    radiometry_records,
+    scene_grid,
+    scene_radiometry,
+)
+from rasterclass.io.styles import class_map_pam_xml, class_map_qml, probabilities_qml
+from rasterclass.io.tables import (
+    file_sha256,
+    read_table,
+    table_format,
+    write_figure,
+    write_table,
+    write_text,
+)
+from rasterclass.io.vectors import read_legend, read_vector, write_vector
+from rasterclass.io.writer import (
+    CLASSMAP_TAG,
+    OVERVIEW_MIN_SIDE,
+    ProgressCallback,
+    RasterOutput,
+    class_map_nbits,
+    overview_factors,
+    write_rasters,
+)
+from rasterclass.io.writer import (
+    _write_chunks as _write_chunks,  # private; tests/test_predict.py imports it
+)
+
+__all__ = [
+    "CLASSMAP_TAG",
+    "CONFIDENCE_LAYER",
+    "DEFAULT_CHUNK",
+    "MODEL_FORMAT",
+    "MODEL_FORMAT_VERSION",
+    "OVERVIEW_MIN_SIDE",
+    "PROBABILITY_LAYER",
+    "RADIOMETRY_ATTR",
+    "SEGMENTS_TAG",
+    "SHAPEFILE_PARTS",
+    "TILE",
+    "TRUSTED_PACKAGES",
+    "PathLike",
+    "ProgressCallback",
+    "RasterOutput",
+    "as_scene",
+    "atomic_write",
+    "auto_chunk",
+    "check_chunks",
+    "check_writable",
+    "class_map_nbits",
+    "class_map_pam_xml",
+    "class_map_qml",
+    "file_sha256",
+    "input_files",
+    "load_model_file",
+    "open_scene",
+    "open_segments",
+    "output_files",
+    "overview_factors",
+    "probabilities_qml",
+    "probability_output",
+    "radiometry_records",
+    "read_class_map",
+    "read_legend",
+    "read_map_tags",
+    "read_quicklook",
+    "read_table",
+    "read_training_pixels",
+    "read_vector",
+    "save_model_file",
+    "scene_grid",
+    "scene_radiometry",
+    "table_format",
+    "write_figure",
+    "write_map",
+    "write_probabilities",
+    "write_rasters",
+    "write_segments",
+    "write_table",
+    "write_text",
+    "write_vector",
+]

@@ -1,0 +1,80 @@
+"""Chunk geometry: how scenes are cut into dask chunks.
+
+Owns the default chunk side (:data:`DEFAULT_CHUNK`), the GeoTIFF tile size every output is
+written with (:data:`TILE`), the chunk side chosen from a memory budget
+(:func:`auto_chunk`, shrunk so every thread gets work), the validation of user-given
+``chunks`` and ``memory_budget`` (:func:`check_chunks`), and the split of an axis into chunks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from rasterclass.errors import RasterclassIOError
+from rasterclass.parallel import n_threads
+from rasterclass.stack import Grid
+
+#: Default chunk side in pixels when no chunks and no memory budget are given.
+DEFAULT_CHUNK = 512
+
+#: GeoTIFF tile size of every raster rasterclass writes.
+TILE = 256
+
+
+def auto_chunk(n_bands: int, memory_budget: float | None, itemsize: int = 4) -> int:
+    """Chunk side (pixels) so that one chunk's working set fits a share of the budget.
+
+    The working set of a chunk during prediction is about 12 copies of its pixels (scene
+    block, feature matrix, model buffers, probabilities); two chunks are in flight per core.
+    """
+    if memory_budget is None:
+        return DEFAULT_CHUNK
+    per_pixel = max(n_bands, 1) * itemsize * 12
+    in_flight = 2 * (os.cpu_count() or 1)
+    side = math.sqrt(memory_budget / (per_pixel * in_flight))
+    return int(min(4096, max(TILE, (side // TILE) * TILE)))
+
+
+def check_chunks(chunks: Any, memory_budget: Any = None) -> None:
+    """Refuse a chunk side that is not a positive integer and a budget that is not positive.
+
+    Raises
+    ------
+    RasterclassIOError
+        Naming the parameter, the value and what is allowed.
+    """
+    if chunks is not None and (
+        isinstance(chunks, bool) or not isinstance(chunks, int | np.integer) or chunks < 1
+    ):
+        raise RasterclassIOError(
+            f"chunks is a chunk side in pixels, an integer >= 1 (or None for automatic), got "
+            f"{chunks!r}"
+        )
+    if memory_budget is not None and (
+        isinstance(memory_budget, bool)
+        or not isinstance(memory_budget, int | float | np.number)
+        or not 0 < memory_budget < math.inf
+    ):
+        raise RasterclassIOError(
+            f"memory_budget is a number of bytes > 0 (or None), got {memory_budget!r}"
+        )
+
+
+def _split(n: int, side: int) -> tuple[int, ...]:
+    full, rest = divmod(n, side)
+    return (side,) * full + ((rest,) if rest else ())
+
+
+def _enough_chunks(side: int, grid: Grid) -> int:
+    """Shrink an automatic chunk side so that every thread gets at least two chunks.
+
+    One chunk runs on one core: a scene that fits in a single default chunk would otherwise
+    be predicted on one core (measured: 2x slower on 2 cores).
+    """
+    threads = n_threads()
+    fair = math.sqrt(grid.width * grid.height / (2 * threads))
+    return int(min(side, max(TILE, round(fair / TILE) * TILE)))

@@ -1,0 +1,334 @@
+"""Map files: class maps, probability layers and segment-id rasters, written and read back.
+
+Owns :func:`write_map` (a thematic uint8/uint16 map with colour table and class names),
+:func:`write_probabilities` and :func:`probability_output` (one described, coded band per
+class), :func:`open_segments` and :func:`write_segments` (segment-id rasters), and reading
+what a map carries: its tags, its :class:`~rasterclass.classes.ClassMap`, its training-pixel
+record and a decimated quicklook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from rasterio.enums import Resampling
+
+from rasterclass.classes import ClassMap
+from rasterclass.errors import ClassMapError, SegmentationError
+from rasterclass.io._read import _lazy_read, _open_raster, _Source
+from rasterclass.io.chunks import DEFAULT_CHUNK, _split, check_chunks
+from rasterclass.io.paths import PathLike
+from rasterclass.io.styles import probabilities_qml
+from rasterclass.io.writer import (
+    CLASSMAP_TAG,
+    ProgressCallback,
+    RasterOutput,
+    _as_3d,
+    write_rasters,
+)
+from rasterclass.stack import Grid
+from rasterclass.training_pixels import (
+    RECORD_TAG,
+    SIDECAR_SUFFIX,
+    TrainingPixels,
+    read_sidecar_deltas,
+)
+
+
+def read_map_tags(path: PathLike) -> dict[str, str]:
+    """Dataset-level metadata tags of a raster."""
+    with _open_raster(str(path)) as src:
+        return dict(src.tags())
+
+
+def read_training_pixels(path: PathLike) -> tuple[TrainingPixels | None, str | None]:
+    """The training-pixel record a map carries (tag or sidecar), and why it is unusable.
+
+    Returns ``(record, None)``; ``(None, None)`` for a map without a record (written by
+    another tool or an older rasterclass); ``(None, reason)`` when the map names a record
+    that cannot be read (its sidecar ``MAP.tif.training.npz`` is missing or damaged).
+    """
+    text = read_map_tags(path).get(RECORD_TAG, "")
+    if not text:
+        return None, None
+    sidecar = f"{path}{SIDECAR_SUFFIX}"
+    try:
+        header = json.loads(text)
+        if "sidecar" in header:
+            if not os.path.exists(sidecar):
+                return None, (
+                    f"the map's training-pixel record {sidecar} is missing (copy it with the map)"
+                )
+            deltas = read_sidecar_deltas(Path(sidecar).read_bytes())
+            return TrainingPixels.decode(header, deltas), None
+        return TrainingPixels.decode(header), None
+    except (ValueError, KeyError, TypeError, OSError, zlib.error) as exc:
+        return None, f"the map's training-pixel record cannot be read ({exc})"
+
+
+def read_class_map(path: PathLike) -> ClassMap | None:
+    """The ClassMap a map file carries (rasterclass tag, else colour table codes), or None."""
+    with _open_raster(str(path)) as src:
+        tag = src.tags().get(CLASSMAP_TAG)
+        if tag:
+            return ClassMap.from_dict(json.loads(tag))
+    return None
+
+
+def write_map(
+    classes: xr.DataArray | xr.Dataset,
+    path: PathLike,
+    class_map: ClassMap | None = None,
+    *,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    cog: bool = False,
+    overviews: bool | None = None,
+) -> str:
+    """Write a thematic map: uint8/uint16 GeoTIFF, nodata 0, colour table and class names.
+
+    The colour table covers the codes in use (the map is stored with just the bits its
+    largest code needs, so the table has no rows past the last class; code 0 is nodata,
+    transparent). Class names are stored in the GeoTIFF's own metadata (``CLASS_NAMES`` of
+    the file and of band 1, and the full class map), in a GDAL ``.aux.xml`` (category names
+    and a raster attribute table, in code order, that ``gdalinfo`` and QGIS show) and in a
+    QGIS ``.qml`` default style, so they survive whichever file travels. ``cog`` and
+    ``overviews``: see :func:`write_rasters` (overviews of a class map use ``mode`` and keep
+    nodata 0).
+
+    Parameters
+    ----------
+    classes
+        ``(y, x)`` class codes (0 = nodata), or the Dataset
+        :func:`rasterclass.predict_raster` returns (its ``classes`` are written). Nodata
+        of the array (``rio.nodata``, NaN) is written as 0.
+    path
+        Output GeoTIFF.
+    class_map
+        Codes, names and colours. Default: the class map the Dataset or the array carries
+        (``predict_raster`` outputs carry theirs).
+    overwrite, progress
+        Replace an existing file; a ``(done, total)`` callback.
+    """
+    if isinstance(classes, xr.Dataset):
+        if "classes" not in classes:
+            raise ClassMapError(
+                "the Dataset has no 'classes' variable; pass predict_raster's result or a "
+                "class DataArray"
+            )
+        if class_map is None and "class_map" in classes.attrs:
+            class_map = _class_map_attr(classes.attrs["class_map"])
+        classes = classes["classes"]
+    if class_map is None:
+        value = classes.attrs.get(CLASSMAP_TAG, classes.attrs.get("class_map"))
+        if value is None:
+            raise ClassMapError(
+                "the class array carries no class map; pass class_map= (e.g. the model's "
+                "class_map, or ClassMap.from_codes(...))"
+            )
+        class_map = _class_map_attr(value)
+    nodata = None
+    with contextlib.suppress(Exception):
+        nodata = classes.rio.nodata
+    if classes.dtype.kind == "f":
+        classes = classes.fillna(0)
+    if nodata is not None and not np.isnan(nodata) and nodata != 0:
+        classes = classes.where(classes != nodata, 0)
+    out = RasterOutput(classes.astype(class_map.dtype), path, nodata=0, class_map=class_map)
+    return write_rasters(
+        [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
+    )[0]
+
+
+#: Band tag values of probability layers.
+PROBABILITY_LAYER = "probability"
+
+CONFIDENCE_LAYER = "confidence"
+
+
+def probability_output(probabilities: xr.DataArray, path: PathLike) -> RasterOutput:
+    """How a probability stack is written: one band per class, described and coded.
+
+    Every band's description is its name (the class name, or ``confidence``); class bands
+    carry the tags ``layer=probability``, ``class_code`` and ``class_name`` (from the
+    ``class_code`` coordinate that :func:`rasterclass.predict_raster` and
+    :func:`rasterclass.apply.stack_probabilities` set), the confidence band
+    ``layer=confidence``. The file is band-interleaved and grey (not an RGB composite), with
+    ``average`` overviews and a QGIS ``.qml`` style that shows the confidence band (else the
+    first band) from 0 to 1.
+    """
+    arr = _as_3d(probabilities)
+    names = [str(b) for b in arr["band"].values]
+    if "class_code" in arr.coords:
+        codes = [int(c) for c in np.atleast_1d(arr["class_code"].values)]
+    else:
+        codes = [0] * len(names)
+    band_tags: list[dict[str, str]] = []
+    listing = []
+    for i, (name, code) in enumerate(zip(names, codes, strict=True), start=1):
+        if code > 0:
+            band_tags.append(
+                {"layer": PROBABILITY_LAYER, "class_code": str(code), "class_name": name}
+            )
+            listing.append({"band": i, "class_code": code, "class_name": name})
+        elif name == CONFIDENCE_LAYER:
+            band_tags.append({"layer": CONFIDENCE_LAYER, "definition": "highest class probability"})
+        else:
+            band_tags.append({"layer": name})
+    shown = names.index(CONFIDENCE_LAYER) + 1 if CONFIDENCE_LAYER in names else 1
+    return RasterOutput(
+        arr,
+        path,
+        nodata=float("nan"),
+        descriptions=names,
+        band_tags=band_tags,
+        tags={"RASTERCLASS_PROBABILITY_BANDS": json.dumps(listing)} if listing else {},
+        resampling="average",
+        style=probabilities_qml(shown, names[shown - 1]),
+    )
+
+
+def _class_map_attr(value: Any) -> ClassMap:
+    try:
+        return ClassMap.from_dict(json.loads(value) if isinstance(value, str) else dict(value))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ClassMapError(
+            f"cannot read the class map the array carries ({exc}); pass class_map="
+        ) from None
+
+
+def write_probabilities(
+    probabilities: xr.DataArray | xr.Dataset,
+    path: PathLike,
+    *,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    cog: bool = False,
+    overviews: bool | None = None,
+) -> str:
+    """Write per-class probability (and confidence) layers as float32, nodata NaN.
+
+    ``probabilities`` is a ``(band, y, x)`` array of layers named by class, or the Dataset
+    :func:`rasterclass.predict_raster` returns with ``probabilities=True`` (its probability
+    layers and the confidence layer are written). See :func:`probability_output` for the
+    layout (one described, coded band per class in class-map order, band-interleaved, a QGIS
+    style) and :func:`write_rasters` for ``cog`` and ``overviews`` (``average`` overviews).
+    """
+    if isinstance(probabilities, xr.Dataset):
+        from rasterclass.apply import stack_probabilities
+
+        if "probabilities" not in probabilities:
+            raise ClassMapError(
+                "the Dataset has no probability layers; call predict_raster(..., "
+                "probabilities=True)"
+            )
+        probabilities = stack_probabilities(probabilities)
+    out = probability_output(probabilities, path)
+    return write_rasters(
+        [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
+    )[0]
+
+
+SEGMENTS_TAG = "RASTERCLASS_SEGMENTS"
+
+
+def open_segments(
+    path: PathLike,
+    *,
+    chunks: int | tuple[Sequence[int], Sequence[int]] | None = None,
+) -> xr.DataArray:
+    """Open a segment-id raster (one integer band, 0 = nodata) lazily.
+
+    Parameters
+    ----------
+    path
+        GeoTIFF written by ``rasterclass segment`` (or any one-band integer raster of ids).
+    chunks
+        Chunk side in pixels, or the (y, x) chunk sizes of a scene to align with (used when
+        they fit the raster's size).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` uint32 ids, 0 at nodata (and at the declared nodata value), with CRS and
+        transform.
+    """
+    p = str(path)
+    if not isinstance(chunks, tuple):
+        check_chunks(chunks)
+    with _open_raster(p) as src:
+        if src.count != 1 or not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
+            raise SegmentationError(
+                f"{p} is not a segment raster: it needs one integer band of segment ids "
+                f"(it has {src.count} band(s) of {src.dtypes[0]})"
+            )
+        grid = Grid(src.crs, src.transform, src.width, src.height)
+        nodata = src.nodata
+    if isinstance(chunks, tuple) and (sum(chunks[0]), sum(chunks[1])) == (
+        grid.height,
+        grid.width,
+    ):
+        ychunks, xchunks = tuple(chunks[0]), tuple(chunks[1])
+    else:
+        side = chunks if isinstance(chunks, int) else DEFAULT_CHUNK
+        ychunks, xchunks = _split(grid.height, side), _split(grid.width, side)
+    source = _Source(p, (1,), False, Resampling.nearest.value, nodata)
+    data = _lazy_read((source,), grid, "uint32", 1, ychunks, xchunks)[0]
+    y, x = grid.coords()
+    arr = xr.DataArray(
+        data, dims=("y", "x"), coords={"y": y, "x": x}, name="segments", attrs={"source": p}
+    )
+    if grid.crs is not None:
+        arr = arr.rio.write_crs(grid.crs)
+    return arr.rio.write_transform(grid.transform)
+
+
+def write_segments(
+    segments: xr.DataArray,
+    path: PathLike,
+    *,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    cog: bool = False,
+    overviews: bool | None = None,
+) -> str:
+    """Write a segment-id raster: uint32 GeoTIFF, nodata 0, no colour table.
+
+    ``cog`` and ``overviews``: see :func:`write_rasters` (``nearest`` overviews).
+    """
+    attrs = {k: v for k, v in segments.attrs.items() if k in ("segmentation", "n_segments")}
+    params = segments.attrs.get("params")
+    if params:
+        attrs["params"] = {k: repr(v) for k, v in dict(params).items()}
+    out = RasterOutput(
+        segments.astype(np.uint32),
+        path,
+        nodata=0,
+        descriptions=["segment"],
+        tags={SEGMENTS_TAG: json.dumps(attrs, default=str)},
+    )
+    return write_rasters(
+        [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
+    )[0]
+
+
+def read_quicklook(path: PathLike, max_size: int = 1200) -> tuple[np.ndarray, Any]:
+    """A class map decimated to at most ``max_size`` pixels a side (nearest neighbour, read
+    from overviews or by decimation, never the full map), and its transform."""
+    with _open_raster(str(path)) as src:
+        scale = max(src.width, src.height) / max_size
+        if scale <= 1:
+            return src.read(1), src.transform
+        shape = (max(1, round(src.height / scale)), max(1, round(src.width / scale)))
+        data = src.read(1, out_shape=shape, resampling=Resampling.nearest)
+        transform = src.transform * src.transform.scale(src.width / shape[1], src.height / shape[0])
+        return data, transform
