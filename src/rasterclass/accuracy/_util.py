@@ -1,9 +1,10 @@
 """Private helpers shared by the accuracy modules.
 
-Input coercion (square matrices, per-class vectors, label arrays and their indices), the
-division that yields ``NaN`` for a zero denominator, and the small converters that turn numpy
-scalars, counts and estimate-with-interval triples into JSON-ready Python values. Nothing here
-is public; the statistics modules import these helpers.
+Input checks and coercion (``z``, pixel area, square matrices, per-class vectors, label arrays
+and their indices), the division that yields ``NaN`` for a zero denominator, the labelling of
+per-class results as pandas objects, and the small converters that turn numpy scalars, counts
+and estimate-with-interval triples into JSON-ready Python values. Nothing here is public; the
+statistics modules import these helpers.
 """
 
 from __future__ import annotations
@@ -200,3 +201,38 @@ def _est(value: float, se: float | None, z: float) -> dict[str, Any]:
         low, high = _ci(float(value), float(se), z)
         out.update(se=_py(float(se)), ci_low=_py(low), ci_high=_py(high))
     return out
+
+
+def _check_z(z: float) -> float:
+    z = float(z)
+    if not math.isfinite(z) or z <= 0:
+        raise AccuracyError(
+            f"z must be a positive number (1.96 for 95 % intervals, see z_for_confidence); "
+            f"got {z!r}"
+        )
+    return z
+
+
+def _labelled(values: ArrayLike, names: tuple[str, ...], name: str) -> pd.Series:
+    s = pd.Series(np.asarray(values, dtype=np.float64), index=list(names), name=name)
+    s.index.name = "class"
+    return s
+
+
+def _labelled_matrix(values: NDArray[np.float64], names: tuple[str, ...]) -> pd.DataFrame:
+    frame = pd.DataFrame(values, index=list(names), columns=list(names))
+    frame.index.name = "map"
+    frame.columns.name = "reference"
+    return frame
+
+
+def _check_pixel_area(pixel_area_m2: float | None) -> float | None:
+    if pixel_area_m2 is None:
+        return None
+    value = float(pixel_area_m2)
+    if not math.isfinite(value) or value <= 0:
+        raise AccuracyError(
+            f"pixel_area_m2 must be a positive area in m² (e.g. 900 for 30 m pixels); "
+            f"got {pixel_area_m2!r}"
+        )
+    return value

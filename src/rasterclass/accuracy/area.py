@@ -2,8 +2,7 @@
 
 Owns :class:`AreaEstimate` (area-adjusted accuracies and class areas with standard errors
 and confidence intervals, in pixels, m² and ha) and :func:`estimate_from_error_matrix`, the
-estimator of Olofsson et al. (2014) for stratified random sampling by map class, plus the
-helpers that label per-class results.
+estimator of Olofsson et al. (2014) for stratified random sampling by map class.
 """
 
 from __future__ import annotations
@@ -16,22 +15,23 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from rasterclass.accuracy._util import (
     _M2_PER_HA,
     _as_square_matrix,
+    _check_pixel_area,
+    _check_z,
     _ci,
     _count,
     _est,
+    _labelled,
+    _labelled_matrix,
     _per_class_vector,
     _py,
     _safe_div,
 )
-from rasterclass.accuracy.confusion import (
-    Z_95,
-    _check_z,
-)
+from rasterclass.accuracy.confusion import Z_95
 from rasterclass.errors import AccuracyError
 
 logger = logging.getLogger(__name__)
@@ -218,31 +218,6 @@ class AreaEstimate:
                 for h, row in self.strata.iterrows()
             ],
         }
-
-
-def _labelled(values: ArrayLike, names: tuple[str, ...], name: str) -> pd.Series:
-    s = pd.Series(np.asarray(values, dtype=np.float64), index=list(names), name=name)
-    s.index.name = "class"
-    return s
-
-
-def _labelled_matrix(values: NDArray[np.float64], names: tuple[str, ...]) -> pd.DataFrame:
-    frame = pd.DataFrame(values, index=list(names), columns=list(names))
-    frame.index.name = "map"
-    frame.columns.name = "reference"
-    return frame
-
-
-def _check_pixel_area(pixel_area_m2: float | None) -> float | None:
-    if pixel_area_m2 is None:
-        return None
-    value = float(pixel_area_m2)
-    if not math.isfinite(value) or value <= 0:
-        raise AccuracyError(
-            f"pixel_area_m2 must be a positive area in m² (e.g. 900 for 30 m pixels); "
-            f"got {pixel_area_m2!r}"
-        )
-    return value
 
 
 def estimate_from_error_matrix(

@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 from rasterclass.accuracy._util import (
     _as_labels,
     _as_square_matrix,
+    _check_z,
     _ci,
     _count,
     _index_of,
@@ -71,16 +72,6 @@ def z_for_confidence(level: float) -> float:
     if not 0.0 < level < 1.0:
         raise AccuracyError(f"confidence level must be in (0, 1), e.g. 0.95; got {level!r}")
     return float(norm.ppf(0.5 + level / 2.0))
-
-
-def _check_z(z: float) -> float:
-    z = float(z)
-    if not math.isfinite(z) or z <= 0:
-        raise AccuracyError(
-            f"z must be a positive number (1.96 for 95 % intervals, see z_for_confidence); "
-            f"got {z!r}"
-        )
-    return z
 
 
 # --------------------------------------------------------------------------------------

@@ -20,8 +20,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from rasterclass.accuracy._util import (
     _class_names,
-)
-from rasterclass.accuracy.area import (
     _labelled,
 )
 from rasterclass.errors import AccuracyError

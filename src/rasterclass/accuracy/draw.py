@@ -2,9 +2,9 @@
 
 :func:`draw_sample` draws a seeded stratified random sample of points from a map (strata =
 map classes), sized for a target standard error of overall accuracy and allocated to the
-classes, optionally away from excluded areas; the points are ready to label and feed back into
-:func:`~rasterclass.accuracy.assess.assess`. The map is scanned in row-major strips, so the
-sample does not depend on the chunking.
+classes, optionally a minimum distance away from the training polygons; the points are ready
+to label and feed back into :func:`~rasterclass.accuracy.assess.assess`. The map is scanned
+in row-major strips, so the sample does not depend on the chunking.
 """
 
 from __future__ import annotations

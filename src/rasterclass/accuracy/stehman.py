@@ -17,22 +17,18 @@ from numpy.typing import ArrayLike, NDArray
 
 from rasterclass.accuracy._util import (
     _as_labels,
+    _check_pixel_area,
+    _check_z,
     _class_names,
     _index_of,
+    _labelled,
+    _labelled_matrix,
     _py,
     _safe_div,
     _unique_labels,
 )
-from rasterclass.accuracy.area import (
-    AreaEstimate,
-    _check_pixel_area,
-    _labelled,
-    _labelled_matrix,
-)
-from rasterclass.accuracy.confusion import (
-    Z_95,
-    _check_z,
-)
+from rasterclass.accuracy.area import AreaEstimate
+from rasterclass.accuracy.confusion import Z_95
 from rasterclass.errors import AccuracyError
 
 logger = logging.getLogger(__name__)
