@@ -13,11 +13,12 @@ from click.testing import CliRunner
 
 from rasterclass import ClassMap, extract_samples, open_scene, read_legend, write_map
 from rasterclass.accuracy import confusion_matrix_from_labels
-from rasterclass.assessment import assess, draw_sample, mapped_pixel_counts, open_map
+from rasterclass.accuracy.assess import assess, mapped_pixel_counts, open_map
+from rasterclass.accuracy.crossval import cross_validate, folds
+from rasterclass.accuracy.draw import draw_sample
 from rasterclass.cli.commands import cli
 from rasterclass.errors import AccuracyError, TrainingDataError, ValidationWarning
 from rasterclass.estimators.presets import make_estimator
-from rasterclass.validation import cross_validate, folds
 from tests.conftest import CRS, LSAT, SLOVENIA, needs_shared, pixel_box
 
 ROOT = Path(__file__).resolve().parents[1]

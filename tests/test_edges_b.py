@@ -27,7 +27,8 @@ from click.testing import CliRunner
 from shapely.geometry import MultiPoint, box
 
 from rasterclass import open_scene
-from rasterclass.assessment import assess
+from rasterclass.accuracy.assess import assess
+from rasterclass.accuracy.crossval import cross_validate, plan_folds
 from rasterclass.cli.commands import cli
 from rasterclass.errors import (
     CrossValidationDesignError,
@@ -40,7 +41,6 @@ from rasterclass.io import read_class_map
 from rasterclass.objects import label_segments
 from rasterclass.pipeline import TrainingOptions, train
 from rasterclass.sampling import extract_samples
-from rasterclass.validation import cross_validate, plan_folds
 from tests.conftest import CRS, TRAIN_BOXES, TRANSFORM, pixel_box
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -412,7 +412,7 @@ def test_folds_are_reduced_when_a_fold_would_test_an_unseen_class(
 ):
     """StratifiedGroupKFold rarely does it, but a fold testing both water polygons would
     train without water: fewer folds are used, and the report says so."""
-    import rasterclass.validation as validation
+    import rasterclass.accuracy.crossval as validation
 
     real = validation.StratifiedGroupKFold
 

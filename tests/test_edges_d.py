@@ -16,6 +16,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from rasterclass import open_scene, read_class_map
+from rasterclass.accuracy.crossval import cross_validate
 from rasterclass.apply import paint_segments, recode, valid_pixels
 from rasterclass.classes import ClassMap
 from rasterclass.cli.commands import cli
@@ -34,7 +35,6 @@ from rasterclass.objects import classify_objects, mask_segments, paint_classes, 
 from rasterclass.pipeline import TrainingOptions, classify, fit_model
 from rasterclass.sampling import Samples
 from rasterclass.unsupervised import make_clusterer
-from rasterclass.validation import cross_validate
 from tests.conftest import CRS, pixel_box, synthetic_arrays, write_raster
 
 CHUNKS = [16, 1000]

@@ -30,7 +30,7 @@ from rasterclass import (
     train,
 )
 from rasterclass import training_pixels as tp
-from rasterclass.assessment import assess
+from rasterclass.accuracy.assess import assess
 from rasterclass.cli.commands import cli
 from rasterclass.errors import TrainingReferenceWarning
 from rasterclass.objects import classify_objects

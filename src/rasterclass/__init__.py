@@ -12,6 +12,7 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rasterclass.accuracy.crossval import cross_validate, folds
     from rasterclass.apply import predict_raster
     from rasterclass.classes import ClassMap
     from rasterclass.errors import RasterclassError
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
         train,
     )
     from rasterclass.sampling import Samples, extract_samples
-    from rasterclass.validation import cross_validate, folds
 
 #: Public name -> module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -57,8 +57,8 @@ _EXPORTS: dict[str, str] = {
     "train": "rasterclass.pipeline",
     "Samples": "rasterclass.sampling",
     "extract_samples": "rasterclass.sampling",
-    "cross_validate": "rasterclass.validation",
-    "folds": "rasterclass.validation",
+    "cross_validate": "rasterclass.accuracy.crossval",
+    "folds": "rasterclass.accuracy.crossval",
 }
 
 

@@ -335,7 +335,7 @@ def fit_and_validate(
         model.summary["training_file"] = str(training)
         model.summary["training_sha256"] = file_sha256(training)
     if plan is not None:
-        from rasterclass.validation import cross_validate
+        from rasterclass.accuracy.crossval import cross_validate
 
         result.accuracy = cross_validate(
             samples,
@@ -369,8 +369,8 @@ def _cv_plan(samples: Samples, opts: TrainingOptions) -> Any:
         return None
     import warnings
 
+    from rasterclass.accuracy.crossval import PIXEL, plan_folds
     from rasterclass.errors import CrossValidationDesignError, ValidationWarning
-    from rasterclass.validation import PIXEL, plan_folds
 
     try:
         plan = plan_folds(
@@ -538,8 +538,8 @@ def assess_map(
     overwrite: bool = False,
     **options: Any,
 ) -> Any:
-    """Assess a map (see :func:`rasterclass.assessment.assess`) and write the report."""
-    from rasterclass.assessment import assess
+    """Assess a map (see :func:`rasterclass.accuracy.assess.assess`) and write the report."""
+    from rasterclass.accuracy.assess import assess
 
     check_writable(
         {"output": output},
@@ -563,8 +563,8 @@ def sample_map(
     overwrite: bool = False,
     **options: Any,
 ) -> Any:
-    """Draw sample points (see :func:`rasterclass.assessment.draw_sample`) and write them."""
-    from rasterclass.assessment import draw_sample
+    """Draw sample points (see :func:`rasterclass.accuracy.draw.draw_sample`) and write them."""
+    from rasterclass.accuracy.draw import draw_sample
     from rasterclass.io import write_vector
 
     check_writable(

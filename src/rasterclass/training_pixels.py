@@ -2,7 +2,7 @@
 
 A model remembers the positions of the pixels under its training geometries (every valid
 pixel, before any cap per class), and every map it writes carries them, so that
-:func:`rasterclass.assessment.assess` can tell how many reference pixels were training
+:func:`rasterclass.accuracy.assess.assess` can tell how many reference pixels were training
 pixels, whatever file the reference comes from: a reprojected copy of the training file, a
 subset of its polygons, or polygons shifted by a pixel are recognised as well as the
 training file itself.
@@ -226,7 +226,7 @@ def read_sidecar_deltas(content: bytes) -> np.ndarray:
 def provenance_tags(
     summary: Mapping[str, Any], record: TrainingPixels | None
 ) -> tuple[dict[str, str], dict[str, bytes]]:
-    """Tags and sidecars that let :func:`~rasterclass.assessment.assess` recognise training data.
+    """Tags and sidecars by which :func:`~rasterclass.accuracy.assess.assess` knows training data.
 
     The training file's SHA-256 (kept for readers of older maps) and, when the model has
     one, the record of its training pixels.

@@ -19,7 +19,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from rasterclass.accuracy import AccuracyReport, confusion_matrix_from_labels, confusion_statistics
+from rasterclass.accuracy.confusion import confusion_matrix_from_labels, confusion_statistics
+from rasterclass.accuracy.report import AccuracyReport
 from rasterclass.errors import (
     CalibrationWarning,
     CrossValidationDesignError,

@@ -1,14 +1,13 @@
-"""Assessment of a written map against reference data, and the sample design behind it.
+"""Assessment of a written map against reference data.
 
-- :func:`assess`: reference polygons or points (any CRS) rasterised on the map grid,
-  reference classes matched to map classes by name (or by integer code), nodata excluded and
-  counted; with ``design="stratified"`` a probability sample of points gives area-adjusted
-  estimates with confidence intervals (Olofsson et al. 2014; Stehman 2014 when the strata
-  are not the map classes).
-- :func:`draw_sample`: a seeded stratified random sample of points from a map, sized for a
-  target standard error of overall accuracy, ready to label and feed back into :func:`assess`.
-
-Everything reads the map chunk by chunk; the result does not depend on the chunking.
+:func:`assess` rasterises reference polygons or points (any CRS) on the map grid, matches
+reference classes to map classes by name (or by integer code), excludes and counts nodata, and
+returns an :class:`~rasterclass.accuracy.report.AccuracyReport`; with ``design="stratified"`` a
+probability sample of points gives area-adjusted estimates with confidence intervals
+(Olofsson et al. 2014; Stehman 2014 when the strata are not the map classes). This module also
+owns opening a map for assessment (:func:`open_map`) and counting its pixels per class
+(:func:`mapped_pixel_counts`). Everything reads the map chunk by chunk; the result does not
+depend on the chunking.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import dask
@@ -24,16 +23,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from rasterclass.accuracy import (
-    AccuracyReport,
-    allocate_sample,
-    confusion_matrix_from_labels,
-    confusion_statistics,
-    sample_size_for_overall_accuracy,
-    stehman_estimate,
-)
+from rasterclass.accuracy.confusion import confusion_matrix_from_labels, confusion_statistics
+from rasterclass.accuracy.report import AccuracyReport
+from rasterclass.accuracy.stehman import stehman_estimate
 from rasterclass.classes import ClassMap
-from rasterclass.errors import AccuracyError, TrainingReferenceWarning, ValidationWarning, param
+from rasterclass.errors import AccuracyError, TrainingReferenceWarning, ValidationWarning
 from rasterclass.io import (
     PathLike,
     file_sha256,
@@ -45,15 +39,11 @@ from rasterclass.io import (
     scene_grid,
 )
 from rasterclass.sampling import Samples, extract_samples
-from rasterclass.stack import rasterize_shapes
 from rasterclass.training_pixels import FIT_DIAGNOSTIC_SHARE, SHA256_TAG
 
 logger = logging.getLogger(__name__)
 
 Design = Literal["stratified"] | None
-
-#: Rows per strip when a map is scanned in row-major order (the order defines the sample).
-_STRIP_PIXELS = 4_000_000
 
 
 # ------------------------------------------------------------------------------------------
@@ -434,190 +424,3 @@ def _design_based(
         notes=notes,
         metadata=metadata,
     )
-
-
-# ------------------------------------------------------------------------------------------
-# Sample design
-# ------------------------------------------------------------------------------------------
-def _strip_counts(block: np.ndarray, excluded: np.ndarray | None, size: int) -> np.ndarray:
-    values = np.where(np.isfinite(block), block, 0).astype(np.int64)
-    if excluded is not None:
-        values[excluded] = 0
-    return np.bincount(values.ravel(), minlength=size)[:size]
-
-
-def _strip_picks(
-    block: np.ndarray, excluded: np.ndarray | None, picks: Mapping[int, np.ndarray]
-) -> np.ndarray:
-    values = np.where(np.isfinite(block), block, 0).astype(np.int64)
-    if excluded is not None:
-        values[excluded] = 0
-    flat = values.ravel()
-    out = []
-    for code, ranks in picks.items():
-        idx = np.flatnonzero(flat == code)[ranks]
-        out.append(np.column_stack([idx, np.full(len(idx), code)]))
-    return np.concatenate(out) if out else np.empty((0, 2), dtype=np.int64)
-
-
-def _exclusion(grid: Any, geoms: Any, row0: int, height: int) -> np.ndarray:
-    from affine import Affine
-
-    return rasterize_shapes(
-        [(g, 1) for g in geoms], (height, grid.width), grid.transform @ Affine.translation(0, row0)
-    ).astype(bool)
-
-
-def draw_sample(
-    map_path: PathLike,
-    n: int | None = None,
-    *,
-    target_se: float | None = None,
-    expected_ua: Mapping[str, float] | None = None,
-    default_ua: float = 0.9,
-    allocation: str = "proportional",
-    seed: int = 0,
-    training: Any = None,
-    min_distance: float = 0.0,
-    reference_column: str = "reference",
-) -> Any:
-    """Draw a stratified random sample of points from a map (strata = map classes).
-
-    Parameters
-    ----------
-    map_path
-        A class map (0 = nodata).
-    n
-        Total sample size; or give ``target_se`` (target standard error of overall
-        accuracy) and ``expected_ua`` (anticipated user's accuracy per class name;
-        ``default_ua`` for the others) to size it with Olofsson et al. (2014) eq. 13.
-    allocation
-        ``"proportional"``, ``"equal"`` or ``"min:N"`` (at least N per class, the rest
-        proportional).
-    seed
-        The same seed gives the same points (whatever the chunking).
-    training, min_distance
-        Keep points at least ``min_distance`` (map units) away from these training
-        geometries (path or GeoDataFrame). Excluded pixels are not sampled; stratum sizes
-        for estimation stay the full mapped counts, a small departure from a strict
-        probability design that the docs and the report note.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Points at pixel centres with ``id``, ``map_code``, ``map_class``, ``stratum``, ``row``,
-        ``col`` and an empty ``reference`` column to fill in by photo-interpretation.
-    """
-    import geopandas as gpd
-    from shapely.geometry import Point
-
-    map_scene, cmap = open_map(map_path)
-    grid = scene_grid(map_scene)
-    counts = mapped_pixel_counts(map_scene)
-    if counts.empty:
-        raise AccuracyError(f"the map {map_path} has no mapped pixel (all nodata)")
-    codes = [int(c) for c in counts.index]
-    names = [cmap.name_of(c) if cmap and c in cmap.codes else f"class {c}" for c in codes]
-    if n is None:
-        if target_se is None:
-            raise AccuracyError(
-                f"give a sample size ({param('n')}) or a target standard error "
-                f"({param('target_se')})"
-            )
-        ua = dict(expected_ua or {})
-        unknown = [k for k in ua if k not in names]
-        if unknown:
-            raise AccuracyError(
-                f"{param('expected_ua')} names unknown classes {unknown}; the map has {names}"
-            )
-        expected = [float(ua.get(nm, default_ua)) for nm in names]
-        n = sample_size_for_overall_accuracy(
-            expected, counts.to_numpy(dtype=float), target_se=target_se
-        )
-        logger.info("sample size for a standard error of %.4f: %d", target_se, n)
-    allocated = allocate_sample(int(n), counts.to_numpy(dtype=float), allocation)
-    alloc = dict(zip(codes, (int(v) for v in allocated.to_numpy()), strict=True))
-
-    excluded_geoms = None
-    if training is not None and min_distance > 0:
-        tr = (
-            read_vector(training, grid.crs)
-            if isinstance(training, str | os.PathLike)
-            else (training.to_crs(grid.crs))
-        )
-        excluded_geoms = list(tr.geometry.buffer(min_distance))
-
-    strip_rows = max(1, _STRIP_PIXELS // max(grid.width, 1))
-    band = map_scene.data[0].rechunk((strip_rows, -1))
-    strips = band.to_delayed().ravel()
-    offsets = np.cumsum([0, *band.chunks[0]])
-    size = max(codes) + 1
-    excl = [
-        dask.delayed(_exclusion)(grid, excluded_geoms, int(offsets[i]), int(h))
-        if excluded_geoms
-        else None
-        for i, h in enumerate(band.chunks[0])
-    ]
-    per_strip = np.array(
-        dask.compute(
-            *[dask.delayed(_strip_counts)(s, e, size) for s, e in zip(strips, excl, strict=True)]
-        )
-    )
-    eligible = per_strip.sum(axis=0)
-    rng = np.random.default_rng(seed)
-    picks: list[dict[int, np.ndarray]] = [{} for _ in strips]
-    for code in codes:
-        want = int(alloc[code])
-        have = int(eligible[code])
-        if want > have:
-            warnings.warn(
-                f"class {cmap.name_of(code) if cmap else code} has only {have} eligible pixels "
-                f"for {want} sample points: taking all of them",
-                ValidationWarning,
-                stacklevel=2,
-            )
-            want = have
-        if want == 0:
-            continue
-        ranks = np.sort(rng.choice(have, size=want, replace=False))
-        bounds = np.cumsum(np.r_[0, per_strip[:, code]])
-        which = np.searchsorted(bounds, ranks, side="right") - 1
-        for i in np.unique(which):
-            picks[i][code] = ranks[which == i] - bounds[i]
-    tasks = [
-        dask.delayed(_strip_picks)(s, e, p)
-        for s, e, p in zip(strips, excl, picks, strict=True)
-        if p
-    ]
-    starts = [int(offsets[i]) for i, p in enumerate(picks) if p]
-    found = dask.compute(*tasks)
-    rows, cols, pcodes = [], [], []
-    for row0, arr in zip(starts, found, strict=True):
-        rows.append(arr[:, 0] // grid.width + row0)
-        cols.append(arr[:, 0] % grid.width)
-        pcodes.append(arr[:, 1])
-    r = np.concatenate(rows) if rows else np.empty(0, np.int64)
-    c = np.concatenate(cols) if cols else np.empty(0, np.int64)
-    k = np.concatenate(pcodes) if pcodes else np.empty(0, np.int64)
-    order = np.lexsort((c, r))
-    r, c, k = r[order], c[order], k[order]
-    t = grid.transform
-    xs = t.c + (c + 0.5) * t.a
-    ys = t.f + (r + 0.5) * t.e
-    name_of = dict(zip(codes, names, strict=True))
-    gdf = gpd.GeoDataFrame(
-        {
-            "id": np.arange(1, len(r) + 1),
-            "map_code": k,
-            "map_class": [name_of[int(v)] for v in k],
-            "stratum": k,
-            "row": r,
-            "col": c,
-            reference_column: [""] * len(r),
-        },
-        geometry=[Point(x, y) for x, y in zip(xs, ys, strict=True)],
-        crs=grid.crs,
-    )
-    gdf.attrs["allocation"] = {name_of[int(h)]: int(v) for h, v in alloc.items()}
-    logger.info("drew %d points: %s", len(gdf), gdf.attrs["allocation"])
-    return gdf
