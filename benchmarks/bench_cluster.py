@@ -14,7 +14,7 @@ first time; see benchmarks/README.md.)
    plus noise) of ``size`` x ``size`` pixels at 1x and ``sqrt(k) * size`` (rounded to 8 px)
    at kx: 2000, 4000 and 8000 px by default (4, 16 and 64 Mpixels; the 16x scene is 1.6 GB).
    They are cached in ``--workdir`` (default ``benchmarks/_data``, gitignored).
-2. Fits each clusterer once on the 1x scene (:func:`rasterclass.unsupervised.fit_clusterer`:
+2. Fits each clusterer once on the 1x scene (:func:`rasterclass.clustering.fit_clusterer`:
    ``-k`` clusters, 100,000 sampled valid pixels, seed 0), in a subprocess, and saves it as a
    rasterclass model file (skops, what ``rasterclass cluster --save-model`` writes) and its
    centres as ``.npy`` for the naive baseline.
@@ -147,7 +147,7 @@ def numpy_assign(pixels: np.ndarray, centres: np.ndarray, step: int = 1 << 20) -
 def child_fit(a: argparse.Namespace) -> dict[str, Any]:
     """Fit the clusterer on the 1x scene; save the model file and the centres."""
     from rasterclass import open_scene
-    from rasterclass.unsupervised import _final, fit_clusterer
+    from rasterclass.clustering.fit import _final, fit_clusterer
 
     t0 = time.perf_counter()
     scene = open_scene(a.scene, chunks=a.chunks)
@@ -233,7 +233,7 @@ def child_throughput(a: argparse.Namespace) -> dict[str, Any]:
     from threadpoolctl import threadpool_limits
 
     from rasterclass import open_scene, predict_raster
-    from rasterclass.unsupervised import fit_clusterer
+    from rasterclass.clustering import fit_clusterer
 
     dask.config.set(scheduler="threads")
     scene = open_scene(a.scene, chunks=a.chunks)

@@ -187,7 +187,7 @@ def test_lost_classes_in_one_warning_when_not_required(scene_path):
 
 
 def test_lost_class_named_by_suggest_labels(tmp_path, scene_path):
-    from rasterclass.unsupervised import suggest_labels
+    from rasterclass.clustering import suggest_labels
 
     stats = pd.DataFrame(
         {

@@ -33,11 +33,11 @@ from rasterclass import (
     write_probabilities,
 )
 from rasterclass.cli.commands import cli
+from rasterclass.clustering import fit_clusterer
 from rasterclass.errors import BandMismatchError, RadiometryWarning
 from rasterclass.io import as_scene, load_model_file, save_model_file, scene_radiometry
 from rasterclass.objects import segment, segment_features
 from rasterclass.stack import band_names_from_files
-from rasterclass.unsupervised import fit_clusterer
 from tests.conftest import synthetic_arrays, write_raster
 
 CHUNKS = [16, 40]

@@ -20,6 +20,7 @@ from rasterclass.accuracy.crossval import cross_validate
 from rasterclass.apply import paint_segments, recode, valid_pixels
 from rasterclass.classes import ClassMap
 from rasterclass.cli.commands import cli
+from rasterclass.clustering import make_clusterer
 from rasterclass.errors import (
     CalibrationWarning,
     EstimatorError,
@@ -34,7 +35,6 @@ from rasterclass.estimators.presets import make_estimator
 from rasterclass.objects import classify_objects, mask_segments, paint_classes, segment
 from rasterclass.pipeline import TrainingOptions, classify, fit_model
 from rasterclass.sampling import Samples
-from rasterclass.unsupervised import make_clusterer
 from tests.conftest import CRS, pixel_box, synthetic_arrays, write_raster
 
 CHUNKS = [16, 1000]

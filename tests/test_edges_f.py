@@ -21,7 +21,7 @@ import rasterio
 from click.testing import CliRunner
 
 import rasterclass
-from rasterclass import objects, pipeline, unsupervised
+from rasterclass import clustering, objects, pipeline
 from rasterclass.classes import ClassMap
 from rasterclass.cli import main as cli_main
 from rasterclass.cli.commands import cli
@@ -253,9 +253,9 @@ def test_library_jobs_refuse_collisions_in_python_terms(tmp_path, files, chunks)
             "output= and probabilities=",
         ),
         (pipeline.train, (scene, training, "class"), {"model_output": training}, "model_output="),
-        (unsupervised.cluster, (opened, scene), {"overwrite": True}, "output="),
+        (clustering.cluster, (opened, scene), {"overwrite": True}, "output="),
         (
-            unsupervised.relabel_map,
+            clustering.relabel_map,
             (files["map"], files["labels"], files["labels"]),
             {"overwrite": True},
             "output=",
@@ -466,14 +466,14 @@ def test_same_mistake_python_names_vs_cli_options(tmp_path, files, chunks):
     names = ["cluster 1", "cluster 2", "cluster 3"]
     rasterclass.write_map(codes.astype("uint8"), clusters, ClassMap.from_codes([1, 2, 3], names))
     with pytest.raises(RasterclassError) as info:
-        unsupervised.relabel_map(clusters, tmp_path / "short.csv", tmp_path / "r.tif")
+        clustering.relabel_map(clusters, tmp_path / "short.csv", tmp_path / "r.tif")
     assert "keep_unlisted=True" in str(info.value)
     line = one_error_line(
         invoke("relabel", clusters, "--table", tmp_path / "short.csv", "-o", tmp_path / "r.tif")
     )
     assert "with --keep-unlisted" in line and "keep_unlisted" not in line
     with pytest.raises(RasterclassError, match=r"\(n_clusters=\)"):
-        unsupervised.cluster(scene, tmp_path / "c.tif", n_clusters=1)
+        clustering.cluster(scene, tmp_path / "c.tif", n_clusters=1)
     line = one_error_line(invoke("cluster", scene, "-k", "1", "-o", tmp_path / "c.tif"))
     assert "(--clusters)" in line
 

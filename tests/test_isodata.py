@@ -14,7 +14,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rasterclass.errors import EstimatorError
-from rasterclass.estimators import isodata
+from rasterclass.estimators import _isodata_steps, isodata
 from rasterclass.estimators.isodata import ISODATA, IsodataIteration
 
 # --------------------------------------------------------------------------------------
@@ -487,7 +487,7 @@ def test_block_size_does_not_change_results(four_blobs, monkeypatch):
     X, _ = four_blobs
     params = {"n_clusters": 4, "n_init_clusters": 1, "random_state": 0}
     reference = ISODATA(**params).fit(X)
-    monkeypatch.setattr(isodata, "_BLOCK_ELEMENTS", 37)  # many tiny blocks
+    monkeypatch.setattr(_isodata_steps, "_BLOCK_ELEMENTS", 37)  # many tiny blocks
     blocked = ISODATA(**params).fit(X)
     np.testing.assert_array_equal(blocked.cluster_centers_, reference.cluster_centers_)
     np.testing.assert_array_equal(blocked.labels_, reference.labels_)

@@ -15,13 +15,14 @@ from scipy.spatial.distance import mahalanobis as scipy_mahalanobis
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rasterclass.errors import EstimatorError, TrainingDataError
-from rasterclass.estimators import parametric
+from rasterclass.estimators import _gaussian, maxlike, mindist
 from rasterclass.estimators.parametric import (
     MaximumLikelihoodClassifier,
     MinimumDistanceClassifier,
 )
 
-LOGGER = "rasterclass.estimators.parametric"
+LOGGER = "rasterclass.estimators.maxlike"
+MINDIST_LOGGER = "rasterclass.estimators.mindist"
 
 
 # --------------------------------------------------------------------------------------
@@ -90,9 +91,10 @@ def test_sklearn_estimator_checks(estimator, check):
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(parametric, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0
+    for module in (maxlike, mindist):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted > 0
+        assert result.failed == 0
 
 
 # --------------------------------------------------------------------------------------
@@ -298,7 +300,7 @@ def test_results_do_not_depend_on_block_size(monkeypatch, model, chunk_rows):
     query = np.random.default_rng(14).normal(0.0, 5.0, size=(100, 4))
     model.fit(X, y)
     whole = model.decision_function(query)
-    monkeypatch.setattr(parametric, "_CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(_gaussian, "_CHUNK_ROWS", chunk_rows)
     np.testing.assert_allclose(model.decision_function(query), whole, rtol=1e-12, atol=1e-12)
     row_by_row = np.concatenate([model.decision_function(row[None, :]) for row in query])
     np.testing.assert_allclose(row_by_row, whole, rtol=1e-12, atol=1e-12)
@@ -541,7 +543,7 @@ def test_well_sampled_classes_log_no_warning(caplog):
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         MaximumLikelihoodClassifier().fit(X, y)
         MinimumDistanceClassifier(metric="mahalanobis").fit(X, y)
-    assert [r for r in caplog.records if r.name == LOGGER] == []
+    assert [r for r in caplog.records if r.name in (LOGGER, MINDIST_LOGGER)] == []
 
 
 def test_small_class_without_regularisation_is_an_error():

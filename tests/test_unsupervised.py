@@ -22,8 +22,7 @@ from sklearn.metrics import adjusted_rand_score
 from rasterclass import ClassMap, RasterModel, open_scene, predict_raster, read_class_map, write_map
 from rasterclass.apply import recode
 from rasterclass.cli.commands import cli
-from rasterclass.errors import ClassMapError, ClusteringError, EstimatorError
-from rasterclass.unsupervised import (
+from rasterclass.clustering import (
     cluster,
     cluster_statistics,
     fit_clusterer,
@@ -35,6 +34,7 @@ from rasterclass.unsupervised import (
     suggest_labels,
     write_statistics,
 )
+from rasterclass.errors import ClassMapError, ClusteringError, EstimatorError
 from tests.conftest import LSAT, RGB, needs_shared, synthetic_arrays, write_raster
 
 CHUNKS = (16, 23, 64, 1000)  # 23 divides neither 61 nor 75; 1000 is one chunk

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from rasterclass import unsupervised
+from rasterclass import clustering
 from rasterclass.estimators.presets import parse_params
 
 from .main import command, progress_bar, scene_options
@@ -25,7 +25,7 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
 @click.option(
     "-m",
     "--method",
-    type=click.Choice(list(unsupervised.METHODS)),
+    type=click.Choice(list(clustering.METHODS)),
     default="kmeans",
     show_default=True,
     help="Clustering method.",
@@ -58,7 +58,7 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
 @click.option(
     "--sample-size",
     type=POSITIVE,
-    default=unsupervised.DEFAULT_SAMPLE_SIZE,
+    default=clustering.DEFAULT_SAMPLE_SIZE,
     show_default=True,
     help="Valid pixels drawn at random to fit the clusterer.",
 )
@@ -93,7 +93,7 @@ def cluster(
     """Cluster SCENE... (k-means or ISODATA) and write the cluster map."""
     started = time.perf_counter()
     with progress_bar(ctx, "assigning clusters") as progress:
-        result = unsupervised.cluster(
+        result = clustering.cluster(
             list(scene),
             output,
             method,
@@ -152,7 +152,7 @@ def relabel(
     """Turn the clusters of MAP into classes (clusters sharing a class are merged)."""
     started = time.perf_counter()
     with progress_bar(ctx, "relabelling") as progress:
-        result = unsupervised.relabel_map(
+        result = clustering.relabel_map(
             map_path,
             table,
             output,
@@ -201,7 +201,7 @@ def suggest_labels(
 ) -> None:
     """Suggest a class for every cluster: the training class with the nearest mean spectrum."""
     started = time.perf_counter()
-    table = unsupervised.suggest_labels(
+    table = clustering.suggest_labels(
         list(scene),
         clusters,
         training,

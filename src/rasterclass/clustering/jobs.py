@@ -1,0 +1,183 @@
+"""The clustering jobs the command line calls: cluster a scene, relabel a cluster map.
+
+This module owns :class:`ClusterResult` (what a job did: model, class map, statistics,
+files written, timings), the opening of a job's scene, :func:`cluster` (check outputs, fit
+on a sample, assign every pixel with :func:`rasterclass.predict_raster`, write the map and,
+optionally, the statistics and the model) and :func:`relabel_map` (relabel a cluster map
+file with a label table file).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from rasterclass.apply import predict_raster
+from rasterclass.classes import ClassMap
+from rasterclass.clustering.fit import fit_clusterer, make_clusterer
+from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE
+from rasterclass.clustering.relabel import _class_map_from_table, _table_frame, relabel
+from rasterclass.clustering.statistics import cluster_statistics, write_statistics
+from rasterclass.errors import ClassMapError
+from rasterclass.io import (
+    PathLike,
+    ProgressCallback,
+    as_scene,
+    check_writable,
+    open_scene,
+    read_class_map,
+    read_table,
+    table_format,
+    write_map,
+)
+from rasterclass.model import RasterModel
+from rasterclass.pipeline import SceneOptions, job_inputs
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ClusterResult:
+    """What an unsupervised job did: model, classes, statistics, files written, timings."""
+
+    class_map: ClassMap
+    model: RasterModel | None = None
+    statistics: pd.DataFrame | None = None
+    table: pd.DataFrame | None = None
+    outputs: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _open(
+    scene: Sequence[PathLike] | PathLike | xr.DataArray, scene_options: SceneOptions | None
+) -> xr.DataArray:
+    if isinstance(scene, xr.DataArray):
+        opts = scene_options or SceneOptions()
+        return as_scene(scene, band_names=opts.band_names)
+    return (scene_options or SceneOptions()).open(scene)
+
+
+def cluster(
+    scene: Sequence[PathLike] | PathLike | xr.DataArray,
+    output: PathLike,
+    method: str = "kmeans",
+    n_clusters: int = 8,
+    params: Mapping[str, Any] | None = None,
+    *,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    seed: int = 0,
+    standardize: bool = False,
+    statistics: PathLike | None = None,
+    model_output: PathLike | None = None,
+    overwrite: bool = False,
+    scene_options: SceneOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cog: bool = False,
+) -> ClusterResult:
+    """Cluster a scene and write the cluster map (and statistics, model file).
+
+    Fits :func:`fit_clusterer` on a sample of valid pixels, assigns every pixel block by
+    block with :func:`rasterclass.predict_raster`, writes the map with
+    :func:`rasterclass.write_map` (uint8, nodata 0, colour table, names ``cluster 1``..),
+    and, when ``statistics`` is given, computes :func:`cluster_statistics` in a second
+    chunked pass and writes them (CSV or JSON by extension). ``cog`` writes the map as a
+    Cloud Optimized GeoTIFF.
+
+    Examples
+    --------
+    >>> result = cluster("scene.tif", "clusters.tif", "isodata", 6,
+    ...                  statistics="clusters.csv")  # doctest: +SKIP
+    """
+    check_writable(
+        {"output": output, "statistics": statistics, "model_output": model_output},
+        overwrite,
+        inputs=job_inputs(scene, scene_options),
+        rasters=("output",),
+    )
+    if statistics is not None:
+        table_format(statistics)
+    make_clusterer(method, n_clusters, params, seed, standardize)  # fail before any reading
+    scene = _open(scene, scene_options)
+    t0 = time.perf_counter()
+    model = fit_clusterer(
+        scene,
+        method,
+        n_clusters,
+        params,
+        sample_size=sample_size,
+        seed=seed,
+        standardize=standardize,
+    )
+    result = ClusterResult(model.class_map, model)
+    if model_output is not None:
+        result.outputs.append(model.save(model_output, overwrite=overwrite))
+    t1 = time.perf_counter()
+    classes = predict_raster(scene, model)["classes"]
+    result.outputs.append(
+        write_map(classes, output, model.class_map, overwrite=overwrite, progress=progress, cog=cog)
+    )
+    t2 = time.perf_counter()
+    result.timings = {"fit": t1 - t0, "assign": t2 - t1}
+    if statistics is not None:
+        result.statistics = cluster_statistics(scene, classes, model.class_map)
+        result.outputs.append(write_statistics(result.statistics, statistics, overwrite=overwrite))
+        result.timings["statistics"] = time.perf_counter() - t2
+    return result
+
+
+def relabel_map(
+    map_path: PathLike,
+    table: PathLike | pd.DataFrame | Mapping[Any, Any],
+    output: PathLike,
+    *,
+    keep_unlisted: bool = False,
+    overwrite: bool = False,
+    chunks: int | None = None,
+    progress: ProgressCallback | None = None,
+    cog: bool = False,
+) -> ClusterResult:
+    """Relabel a cluster map file with a label table file and write the class map.
+
+    See :func:`relabel`. The clusters come from the map's class map (written by
+    ``rasterclass cluster``); a map without one takes its cluster codes from the table, and
+    codes the table does not list become nodata. ``cog`` writes a Cloud Optimized GeoTIFF.
+
+    Examples
+    --------
+    >>> relabel_map("clusters.tif", "labels.csv", "classes.tif")  # doctest: +SKIP
+    """
+    check_writable(
+        {"output": output},
+        overwrite,
+        inputs={"map": map_path, "label table": table},
+        rasters=("output",),
+    )
+    frame = _table_frame(table) if not isinstance(table, str | os.PathLike) else read_table(table)
+    class_map = read_class_map(map_path)
+    if class_map is None:
+        class_map = _class_map_from_table(frame)
+        logger.warning(
+            "%s carries no class names; clusters taken from the table (codes %s), every other "
+            "code becomes nodata",
+            map_path,
+            list(class_map.codes),
+        )
+        keep_unlisted = True
+    scene = open_scene(map_path, chunks=chunks, unscale=False)
+    if scene.sizes["band"] != 1:
+        raise ClassMapError(
+            f"{map_path} has {scene.sizes['band']} bands; a cluster map has one band of codes"
+        )
+    classes = scene.isel(band=0, drop=True).fillna(0).astype(np.uint16)
+    t0 = time.perf_counter()
+    new, new_map = relabel(classes, class_map, frame, keep_unlisted=keep_unlisted)
+    path = write_map(new, output, new_map, overwrite=overwrite, progress=progress, cog=cog)
+    return ClusterResult(new_map, outputs=[path], timings={"relabel": time.perf_counter() - t0})
