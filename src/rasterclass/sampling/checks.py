@@ -1,0 +1,114 @@
+"""Checks of extracted samples and their messages.
+
+:func:`check_classes` names in one error (or warning) every class left without a sample, with
+the reason, and the features without a class; :func:`check_trainable` requires two classes;
+:func:`rows_text` writes feature rows for a message.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rasterclass.errors import TrainingClassesError, TrainingDataError, TrainingDataWarning, param
+from rasterclass.sampling.samples import Samples
+
+#: How many feature rows a message lists before it says "... (n in all)".
+ROWS_SHOWN = 10
+
+
+def rows_text(rows: Sequence[int]) -> str:
+    """Feature rows (0-based row numbers in the vector file) for a message."""
+    rows = sorted(int(r) for r in rows)
+    text = ", ".join(str(r) for r in rows[:ROWS_SHOWN])
+    if len(rows) > ROWS_SHOWN:
+        text += f", ... ({len(rows)} in all)"
+    return text
+
+
+def check_classes(
+    samples: Samples,
+    per_class: dict[int, dict[str, Any]],
+    unlabelled: dict[str, list[int]],
+    what: str,
+    role: str,
+    strict: bool,
+) -> None:
+    """One message naming every class left without a sample (and why) and unlabelled rows.
+
+    An error when ``strict`` and a class is lost, else a warning.
+    """
+    present = set(np.unique(samples.y).tolist())
+    lost: list[str] = []
+    small = False
+    for code, n in per_class.items():
+        if code in present:
+            continue
+        if n["geometries"] == 0:
+            why = f"{n['features']} feature(s), none with a geometry"
+        elif n["inside"] == 0:
+            k = n["geometries"]
+            why = (
+                "its 1 geometry lies outside the scene"
+                if k == 1
+                else f"all its {k} geometries lie outside the scene"
+            )
+        elif not n["touched"]:
+            k = n["inside"]
+            why = (
+                f"{k} geometr{'y holds' if k == 1 else 'ies hold'} no pixel centre: smaller "
+                "than a pixel"
+            )
+            small = True
+        else:
+            pieces = []
+            if n["nodata"]:
+                pieces.append(f"{n['nodata']} px on nodata")
+            if n["contested"]:
+                pieces.append(f"{n['contested']} px also under another class, dropped")
+            why = "every pixel unusable: " + ", ".join(pieces)
+        lost.append(f"{samples.class_map.name_of(code)!r} ({why})")
+    rows = [f"rows {rows_text(r)} ({reason})" for reason, r in unlabelled.items()]
+    if not lost and not rows:
+        if len(samples) == 0:
+            raise TrainingDataError(
+                f"the geometries of {what} cover no valid pixel of the scene; check the "
+                "polygons and the scene's nodata"
+            )
+        return
+    parts = []
+    if lost:
+        parts.append(f"class(es) without any {role} pixel: {', '.join(lost)}")
+    if rows:
+        parts.append(f"features without a class, ignored: {', '.join(rows)}")
+    text = f"{what}: {'; '.join(parts)}"
+    fixes = []
+    if small and role == "training":
+        fixes.append(f"use {param('all_touched', True)} for polygons smaller than a pixel")
+    fix = "fix or remove these features" if lost else "give them a class or remove them"
+    if any("code 0" in r for r in rows):
+        fix += " (number the classes from 1 if 0 is a class)"
+    fixes.append(fix)
+    message = f"{text}; {', '.join(fixes)}"
+    if strict and (lost or len(samples) == 0):
+        raise TrainingClassesError(message)
+    warnings.warn(TrainingDataWarning(message), stacklevel=3)
+    if len(samples) == 0:
+        raise TrainingDataError(
+            f"the geometries of {what} cover no valid pixel of the scene; check the "
+            "polygons and the scene's nodata"
+        )
+
+
+def check_trainable(samples: Samples) -> None:
+    """Raise unless the samples have at least two classes."""
+    classes = np.unique(samples.y)
+    if len(classes) < 2:
+        only = samples.class_map.name_of(int(classes[0])) if len(classes) else "none"
+        raise TrainingDataError(
+            f"the training data hold one class only ({only}); a classifier needs at least two "
+            "classes: add polygons of the other classes or pick another class column"
+        )
