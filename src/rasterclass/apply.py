@@ -430,7 +430,8 @@ def valid_pixels(scene: xr.DataArray) -> xr.DataArray:
     >>> valid_pixels(scene).values.tolist()
     [[True, False]]
     """
-    out = np.isfinite(scene).all(dim="band")
+    # a ufunc on a DataArray returns a DataArray; numpy's stub says ndarray
+    out = np.isfinite(scene).all(dim="band")  # type: ignore[call-overload]
     return out.rename("valid")
 
 

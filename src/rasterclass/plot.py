@@ -46,7 +46,7 @@ def plot_map(
     # the class map's order (legend order, else code order), as in every other listing
     entries = list(zip(class_map.codes, class_map.colors, class_map.names, strict=True))
     handles = [
-        Patch(facecolor=np.array(c[:3]) / 255, edgecolor="0.3", label=f"{code} {n}")
+        Patch(facecolor=np.array(c[:3]) / 255, edgecolor="0.3", label=f"{code} {n}")  # type: ignore[arg-type]
         for code, c, n in entries
     ]
     ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)

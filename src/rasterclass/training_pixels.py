@@ -189,7 +189,7 @@ class TrainingPixels:
             rows, cols = np.divmod(flat, self.width)
             pc = (cols[:, None] + oc[None, :]).ravel()
             pr = (rows[:, None] + orow[None, :]).ravel()
-            px, py = t @ (pc, pr)
+            px, py = t @ (pc, pr)  # type: ignore[operator]  # affine maps arrays too
             qx, qy = _reproject(own.crs, grid.crs, np.asarray(px), np.asarray(py))
             qc, qr = inv @ (qx, qy)
             qc, qr = np.floor(qc), np.floor(qr)

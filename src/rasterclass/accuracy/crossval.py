@@ -228,8 +228,8 @@ def cross_validate(
     for train, test in plan.splits:
         n_folds += 1
         leaks += len(np.intersect1d(samples.groups[train], samples.groups[test]))
-        fit_on, note = _calibratable(estimator, samples, train, n_folds)
-        adjusted.extend(note)
+        fit_on, fold_notes = _calibratable(estimator, samples, train, n_folds)
+        adjusted.extend(fold_notes)
         model, notes = fit_ready(
             clone(estimator),
             samples.y[fit_on],

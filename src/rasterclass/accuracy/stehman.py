@@ -243,7 +243,8 @@ def stehman_estimate(
 
     weight = big_n[h] / small_n[h] / total  # 1 / (π_u N)
     flat = mi * k + ri
-    p = np.bincount(flat, weights=weight, minlength=k * k).reshape(k, k)
+    # np.bincount with weights returns float64; numpy's stub types every result as intp
+    p: NDArray[np.float64] = np.bincount(flat, weights=weight, minlength=k * k).reshape(k, k)  # type: ignore[assignment]
     n_ij = np.bincount(flat, minlength=k * k).reshape(k, k)
 
     strata_frame = pd.DataFrame(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import numbers
 from collections.abc import Mapping
+from typing import Any, TypeGuard
 
 import numpy as np
 from scipy import linalg
@@ -37,13 +38,13 @@ _CHUNK_ROWS = 8192
 # --------------------------------------------------------------------------------------
 
 
+def _is_real_number(value: object) -> TypeGuard[float]:
+    """True for a :class:`numbers.Real` that is not a bool (typing spells a real as float)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _check_reg_covar(reg_covar: object) -> float:
-    if (
-        isinstance(reg_covar, bool)
-        or not isinstance(reg_covar, numbers.Real)
-        or not np.isfinite(reg_covar)
-        or reg_covar < 0
-    ):
+    if not _is_real_number(reg_covar) or not np.isfinite(reg_covar) or reg_covar < 0:
         raise EstimatorError(
             f"reg_covar must be a finite number >= 0, got {reg_covar!r}; "
             "use the default 1e-6, or a larger value for nearly singular classes."
@@ -54,11 +55,7 @@ def _check_reg_covar(reg_covar: object) -> float:
 def _check_threshold(threshold: object) -> float | None:
     if threshold is None:
         return None
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, numbers.Real)
-        or not 0.0 < threshold < 1.0
-    ):
+    if not _is_real_number(threshold) or not 0.0 < threshold < 1.0:
         raise EstimatorError(
             f"threshold must be None or a probability strictly between 0 and 1, got "
             f"{threshold!r}; e.g. threshold=0.01 leaves unclassified the pixels less typical "
@@ -68,11 +65,7 @@ def _check_threshold(threshold: object) -> float | None:
 
 
 def _check_shrinkage(shrinkage: object) -> float:
-    if (
-        isinstance(shrinkage, bool)
-        or not isinstance(shrinkage, numbers.Real)
-        or not 0.0 < shrinkage <= 1.0
-    ):
+    if not _is_real_number(shrinkage) or not 0.0 < shrinkage <= 1.0:
         raise EstimatorError(
             f"shrinkage must be a number in (0, 1], got {shrinkage!r}; it is the weight of "
             "the common covariance in the covariance of a singular class (default 0.5)."
@@ -84,15 +77,15 @@ def _validate_training_data(
     estimator: BaseEstimator, X: object, y: object
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Validate ``X, y``; return float64 ``X``, encoded ``y``, classes and class counts."""
-    X, y = validate_data(estimator, X, y, dtype=np.float64)
-    check_classification_targets(y)
-    classes, y_encoded, counts = np.unique(y, return_inverse=True, return_counts=True)
+    X_valid, y_valid = validate_data(estimator, X, y, dtype=np.float64)
+    check_classification_targets(y_valid)
+    classes, y_encoded, counts = np.unique(y_valid, return_inverse=True, return_counts=True)
     if classes.size < 2:
         raise TrainingDataError(
             f"{type(estimator).__name__} needs at least 2 classes in y; got 1 class "
             f"({classes.tolist()[0]!r}). Add training samples of the other classes."
         )
-    return X, y_encoded.reshape(-1), classes, counts
+    return X_valid, y_encoded.reshape(-1), classes, counts
 
 
 def _validate_predict_data(estimator: BaseEstimator, X: object) -> np.ndarray:
@@ -252,14 +245,14 @@ def _scores_to_decision(scores: np.ndarray) -> np.ndarray:
 
 def _output_dtype_with(classes: np.ndarray, reject_label: object) -> np.dtype:
     """Smallest dtype that holds every class label and ``reject_label`` without loss."""
-    if np.ndim(reject_label) != 0:
+    if np.ndim(reject_label) != 0:  # type: ignore[arg-type]  # any object is 0-d at runtime
         raise EstimatorError(
             f"reject_label must be a single label (a number or a string), got {reject_label!r}."
         )
     if isinstance(reject_label, str | bytes):
         label_dtype = np.asarray(reject_label).dtype
     elif isinstance(reject_label, numbers.Number | np.generic):
-        label_dtype = np.min_scalar_type(reject_label)
+        label_dtype = np.min_scalar_type(reject_label)  # type: ignore[arg-type]
     else:
         label_dtype = np.dtype(object)
     if classes.dtype != object and (classes.dtype.kind in "US") != (label_dtype.kind in "US"):
@@ -298,7 +291,7 @@ def singular_class_notes(
         E.g. ``"class 'water': 'nir' is constant (zero variance) within the class"``.
     """
     final = getattr(estimator, "steps", None)
-    model = final[-1][1] if final else estimator
+    model: Any = final[-1][1] if final else estimator
     found = getattr(model, "singular_classes_", None)
     if not found:
         return []

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import TypeGuard
 
 import numpy as np
 from scipy.spatial.distance import cdist
@@ -268,5 +269,10 @@ def _is_int(value: object) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def _is_real(value: object) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool) and not np.isnan(value)
+def _is_real_number(value: object) -> TypeGuard[float]:
+    """True for a :class:`numbers.Real` that is not a bool (typing spells a real as float)."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> TypeGuard[float]:
+    return _is_real_number(value) and not np.isnan(value)

@@ -92,9 +92,9 @@ def _feature_block(
         out["ndvi"] = np.bincount(inv, v, n)
     # perimeter inside the block: edges between different values (segments or nodata)
     perim = np.zeros(n, dtype=np.int64)
-    for a, b in ((s[:, :-1], s[:, 1:]), (s[:-1, :], s[1:, :])):
-        diff = a != b
-        for side in (a, b):
+    for first, second in ((s[:, :-1], s[:, 1:]), (s[:-1, :], s[1:, :])):
+        diff = first != second
+        for side in (first, second):
             v = side[diff & (side > 0)]
             perim += np.bincount(np.searchsorted(ids, v), minlength=n)
     out["perimeter"] = perim

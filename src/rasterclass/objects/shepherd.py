@@ -113,8 +113,8 @@ def _tile_segments(
     count[0] = 0
     sums = np.empty((n + 1, n_bands))
     values = block.reshape(n_bands, -1)
-    for b in range(n_bands):  # nodata (NaN) falls in bin 0, which is reset
-        sums[:, b] = np.bincount(flat, weights=values[b], minlength=n + 1)
+    for band in range(n_bands):  # nodata (NaN) falls in bin 0, which is reset
+        sums[:, band] = np.bincount(flat, weights=values[band], minlength=n + 1)
     sums[0] = 0.0
     uniq, first_idx = np.unique(flat, return_index=True)
     first = np.full(n + 1, -1, dtype=np.int64)
