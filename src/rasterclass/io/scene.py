@@ -110,9 +110,23 @@ def open_scene(
 
     Examples
     --------
-    >>> scene = open_scene("sample_data/scene.tif")  # doctest: +SKIP
-    >>> scene.dims
-    ('band', 'y', 'x')
+    A two-band, 3 x 4 pixel GeoTIFF written to a temporary folder:
+
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "scene.tif"
+    >>> profile = dict(driver="GTiff", width=4, height=3, count=2, dtype="uint16", nodata=0,
+    ...                crs="EPSG:32633",
+    ...                transform=rasterio.Affine(30, 0, 500_000, 0, -30, 4_000_000))
+    >>> with rasterio.open(path, "w", **profile) as dst:
+    ...     dst.write(np.arange(24, dtype="uint16").reshape(2, 3, 4))
+    >>> scene = open_scene(path, band_names=["red", "nir"])
+    >>> scene.dims, scene.shape, str(scene.dtype)
+    (('band', 'y', 'x'), (2, 3, 4), 'float32')
+    >>> [str(b) for b in scene["band"].values], scene.rio.crs.to_epsg()
+    (['red', 'nir'], 32633)
+    >>> int(np.isnan(scene.values).sum())  # the stored 0 is nodata
+    1
     """
     path_list = [str(paths)] if isinstance(paths, str | os.PathLike) else [str(p) for p in paths]
     if not path_list:
