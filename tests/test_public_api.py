@@ -17,7 +17,6 @@ TODO_DOCS: set[str] = {
     "RasterModel",
     "RasterclassError",
     "Samples",
-    "as_scene",
     "assess",
     "classify_segments",
     "cluster_statistics",
@@ -28,18 +27,12 @@ TODO_DOCS: set[str] = {
     "label_segments",
     "make_clusterer",
     "make_estimator",
-    "open_scene",
     "paint_classes",
     "plot_map",
     "predict_raster",
     "quicklook",
-    "read_class_map",
-    "read_legend",
-    "read_vector",
     "relabel",
     "segment_features",
-    "write_map",
-    "write_probabilities",
 }
 
 

@@ -108,6 +108,18 @@ def open_scene(
         ``attrs["radiometry"]`` (one record per band: ``band``, ``dtype``, ``scale``,
         ``offset``, ``nodata``) and ``attrs["source_files"]``.
 
+    Raises
+    ------
+    RasterclassIOError
+        No path given; a file that does not exist, GDAL cannot read, or is rotated; or
+        ``chunks``/``memory_budget`` not positive.
+    CRSError
+        A file has no CRS (and ``crs`` is not given), or files are in different CRSs.
+    GridMismatchError
+        Files on different grids and no ``reference`` given (or one that cannot be used).
+    BandMismatchError
+        ``band_names`` does not give one unique name per band.
+
     Examples
     --------
     A two-band, 3 x 4 pixel GeoTIFF written to a temporary folder:
@@ -366,6 +378,14 @@ def as_scene(
     -------
     xarray.DataArray
         The scene; lazy when the input is dask-backed. CRS and transform are kept.
+
+    Raises
+    ------
+    SceneError
+        ``scene`` is not a DataArray, its dims are not ``(band, y, x)`` or ``(y, x)``, or
+        its scale/offset attributes are unusable.
+    BandMismatchError
+        ``band_names`` does not give one unique name per band.
 
     Examples
     --------
