@@ -12,15 +12,10 @@ import rasterclass
 
 #: Exports whose docstrings are written where they move (rasterclass.pipeline -> jobs layer).
 PENDING_DOCS = {"SceneOptions", "TrainingOptions", "classify", "fit_model", "predict", "train"}
+#: Functions that raise nothing of their own (no Raises section).
+NO_RAISES = {"plot_map"}
 #: Exports still to document in this branch (work in progress; emptied before merge).
-TODO_DOCS: set[str] = {
-    "Samples",
-    "assess",
-    "draw_sample",
-    "extract_samples",
-    "plot_map",
-    "quicklook",
-}
+TODO_DOCS: set[str] = {"Samples", "extract_samples"}
 
 
 def _sections(doc: str) -> set[str]:
@@ -51,7 +46,8 @@ def test_export_has_a_numpydoc_docstring_with_an_example(name):
     if inspect.isclass(obj) and issubclass(obj, BaseException):
         return
     if inspect.isfunction(obj):
-        assert {"Parameters", "Raises"} <= sections, (name, sections)
+        assert "Parameters" in sections, (name, sections)
+        assert "Raises" in sections or name in NO_RAISES, (name, sections)
         assert sections & {"Returns", "Yields"}, (name, sections)
     else:  # a class: its constructor's parameters
         params = [p for p in inspect.signature(obj).parameters if p not in ("self",)]
