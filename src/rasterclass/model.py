@@ -74,6 +74,14 @@ class RasterModel:
         Other names of the same bands, matched too (a model file from a rasterclass that
         named the bands of a multiband file after the file: ``scene_2023_1`` is ``band_1``).
 
+    Raises
+    ------
+    ModelFileError
+        From :meth:`load`: not a rasterclass model file, an untrusted type, or missing
+        metadata.
+    OutputExistsError
+        From :meth:`save`: the file exists and ``overwrite`` is False.
+
     Examples
     --------
     >>> import tempfile, pathlib

@@ -191,6 +191,14 @@ def fit_clusterer(
     ClusteringError
         No valid pixel, fewer valid pixels than clusters, or the fit ends with one cluster.
 
+    References
+    ----------
+    Arthur, D. & Vassilvitskii, S. (2007). k-means++: the advantages of careful seeding.
+    *Proceedings of the 18th ACM-SIAM Symposium on Discrete Algorithms*, 1027-1035.
+
+    Tou, J. T. & Gonzalez, R. C. (1974). *Pattern Recognition Principles*. Addison-Wesley
+    (ISODATA).
+
     Examples
     --------
     >>> import numpy as np, xarray as xr
