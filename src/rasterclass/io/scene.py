@@ -111,12 +111,11 @@ def open_scene(
     Raises
     ------
     RasterclassIOError
-        No path given; a file that does not exist, GDAL cannot read, or is rotated; or
-        ``chunks``/``memory_budget`` not positive.
+        No path; a missing, unreadable or rotated file; ``chunks`` < 1 or ``memory_budget`` <= 0.
     CRSError
         A file has no CRS (and ``crs`` is not given), or files are in different CRSs.
     GridMismatchError
-        Files on different grids and no ``reference`` given (or one that cannot be used).
+        Files on different grids and no usable ``reference``.
     BandMismatchError
         ``band_names`` does not give one unique name per band.
 
@@ -124,19 +123,15 @@ def open_scene(
     --------
     A two-band, 3 x 4 pixel GeoTIFF written to a temporary folder:
 
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio
+    >>> import tempfile, pathlib, numpy as np, rasterio
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "scene.tif"
-    >>> profile = dict(driver="GTiff", width=4, height=3, count=2, dtype="uint16", nodata=0,
-    ...                crs="EPSG:32633",
-    ...                transform=rasterio.Affine(30, 0, 500_000, 0, -30, 4_000_000))
-    >>> with rasterio.open(path, "w", **profile) as dst:
-    ...     dst.write(np.arange(24, dtype="uint16").reshape(2, 3, 4))
+    >>> with rasterio.open(path, "w", driver="GTiff", width=4, height=3, count=2,
+    ...                    dtype="uint16", nodata=0, crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(30, 0, 500_000, 0, -30, 4_000_000)) as f:
+    ...     f.write(np.arange(24, dtype="uint16").reshape(2, 3, 4))
     >>> scene = open_scene(path, band_names=["red", "nir"])
-    >>> scene.dims, scene.shape, str(scene.dtype)
-    (('band', 'y', 'x'), (2, 3, 4), 'float32')
-    >>> [str(b) for b in scene["band"].values], scene.rio.crs.to_epsg()
-    (['red', 'nir'], 32633)
+    >>> scene.dims, scene.shape, str(scene.dtype), scene.rio.crs.to_epsg()
+    (('band', 'y', 'x'), (2, 3, 4), 'float32', 32633)
     >>> int(np.isnan(scene.values).sum())  # the stored 0 is nodata
     1
     """
@@ -382,8 +377,7 @@ def as_scene(
     Raises
     ------
     SceneError
-        ``scene`` is not a DataArray, its dims are not ``(band, y, x)`` or ``(y, x)``, or
-        its scale/offset attributes are unusable.
+        Not a DataArray of dims ``(band, y, x)`` or ``(y, x)``, or unusable scale/offset.
     BandMismatchError
         ``band_names`` does not give one unique name per band.
 
