@@ -3,6 +3,13 @@
 The public names below are imported on first use (PEP 562), so that ``import rasterclass``
 (and the command line's ``--help``) does not load numpy, dask, xarray, rasterio and
 scikit-learn until they are needed.
+
+Examples
+--------
+>>> import rasterclass as rc
+>>> cm = rc.ClassMap.from_values(["water", "forest"])
+>>> cm.names
+('forest', 'water')
 """
 
 from __future__ import annotations
@@ -12,10 +19,23 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rasterclass.accuracy.area import estimate_from_error_matrix
+    from rasterclass.accuracy.assess import assess
+    from rasterclass.accuracy.confusion import confusion_statistics
     from rasterclass.accuracy.crossval import cross_validate, folds
+    from rasterclass.accuracy.draw import draw_sample
+    from rasterclass.accuracy.report import AccuracyReport
+    from rasterclass.accuracy.stehman import stehman_estimate
     from rasterclass.apply import predict_raster
     from rasterclass.classes import ClassMap
+    from rasterclass.clustering.fit import fit_clusterer, make_clusterer
+    from rasterclass.clustering.relabel import relabel
+    from rasterclass.clustering.statistics import cluster_statistics
     from rasterclass.errors import RasterclassError
+    from rasterclass.estimators.isodata import ISODATA
+    from rasterclass.estimators.maxlike import MaximumLikelihoodClassifier
+    from rasterclass.estimators.mindist import MinimumDistanceClassifier
+    from rasterclass.estimators.presets import make_estimator
     from rasterclass.io import (
         as_scene,
         open_scene,
@@ -26,6 +46,9 @@ if TYPE_CHECKING:
         write_probabilities,
     )
     from rasterclass.model import RasterModel
+    from rasterclass.objects.features import segment_features
+    from rasterclass.objects.labels import classify_segments, label_segments, paint_classes
+    from rasterclass.objects.segmentation import segment
     from rasterclass.pipeline import (
         SceneOptions,
         TrainingOptions,
@@ -34,6 +57,7 @@ if TYPE_CHECKING:
         predict,
         train,
     )
+    from rasterclass.plot import plot_map, quicklook
     from rasterclass.sampling import Samples, extract_samples
 
 #: Public name -> module that defines it.
@@ -59,6 +83,32 @@ _EXPORTS: dict[str, str] = {
     "extract_samples": "rasterclass.sampling",
     "cross_validate": "rasterclass.accuracy.crossval",
     "folds": "rasterclass.accuracy.crossval",
+    # estimators
+    "make_estimator": "rasterclass.estimators.presets",
+    "ISODATA": "rasterclass.estimators.isodata",
+    "MaximumLikelihoodClassifier": "rasterclass.estimators.maxlike",
+    "MinimumDistanceClassifier": "rasterclass.estimators.mindist",
+    # unsupervised classification
+    "make_clusterer": "rasterclass.clustering.fit",
+    "fit_clusterer": "rasterclass.clustering.fit",
+    "cluster_statistics": "rasterclass.clustering.statistics",
+    "relabel": "rasterclass.clustering.relabel",
+    # object-based classification
+    "segment": "rasterclass.objects.segmentation",
+    "segment_features": "rasterclass.objects.features",
+    "label_segments": "rasterclass.objects.labels",
+    "classify_segments": "rasterclass.objects.labels",
+    "paint_classes": "rasterclass.objects.labels",
+    # accuracy
+    "assess": "rasterclass.accuracy.assess",
+    "draw_sample": "rasterclass.accuracy.draw",
+    "AccuracyReport": "rasterclass.accuracy.report",
+    "confusion_statistics": "rasterclass.accuracy.confusion",
+    "estimate_from_error_matrix": "rasterclass.accuracy.area",
+    "stehman_estimate": "rasterclass.accuracy.stehman",
+    # figures
+    "plot_map": "rasterclass.plot",
+    "quicklook": "rasterclass.plot",
 }
 
 
@@ -88,8 +138,13 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_EXPORTS, "__version__"})
 
 
+#: The exported names: every key of ``_EXPORTS`` and ``__version__`` (a test checks).
 __all__ = [
+    "ISODATA",
+    "AccuracyReport",
     "ClassMap",
+    "MaximumLikelihoodClassifier",
+    "MinimumDistanceClassifier",
     "RasterModel",
     "RasterclassError",
     "Samples",
@@ -97,17 +152,34 @@ __all__ = [
     "TrainingOptions",
     "__version__",
     "as_scene",
+    "assess",
     "classify",
+    "classify_segments",
+    "cluster_statistics",
+    "confusion_statistics",
     "cross_validate",
+    "draw_sample",
+    "estimate_from_error_matrix",
     "extract_samples",
+    "fit_clusterer",
     "fit_model",
     "folds",
+    "label_segments",
+    "make_clusterer",
+    "make_estimator",
     "open_scene",
+    "paint_classes",
+    "plot_map",
     "predict",
     "predict_raster",
+    "quicklook",
     "read_class_map",
     "read_legend",
     "read_vector",
+    "relabel",
+    "segment",
+    "segment_features",
+    "stehman_estimate",
     "train",
     "write_map",
     "write_probabilities",

@@ -198,6 +198,16 @@ def predict_raster(
         (``attrs["RASTERCLASS_CLASSMAP"]``, JSON, as map files do; ``ds.attrs["class_map"]``
         as a dict), which :func:`rasterclass.write_map` reads.
 
+    Raises
+    ------
+    SceneError
+        ``scene`` is not a raster array (see :func:`rasterclass.as_scene`).
+    BandMismatchError
+        The scene's bands are not the model's (by name, or in number for a plain
+        estimator); the message says which are missing.
+    EstimatorError
+        The model has no ``predict`` (or no ``predict_proba`` with ``probabilities``).
+
     Examples
     --------
     >>> import numpy as np, xarray as xr

@@ -106,6 +106,12 @@ class ClassMap:
         The original values of the training column, one per class (strings or ints), used
         to translate labels back and forth.
 
+    Raises
+    ------
+    ClassMapError
+        Codes, names, colours and values of different lengths, no class, repeated codes or
+        names, or a code outside 1..65535.
+
     Examples
     --------
     >>> cm = ClassMap.from_values(["water", "forest", "water"])

@@ -70,7 +70,24 @@ class _Templated:
 
 
 class RasterclassError(_Templated, Exception):
-    """Root of every rasterclass error."""
+    """Root of every rasterclass error.
+
+    Each error also subclasses the builtin it refines (``ValueError``, ``OSError``,
+    ``FileExistsError``...), as rasterio's errors do, so either can be caught. Messages are
+    one line that names the fix, with Python parameter names (the command line prints the
+    same message with its option names).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import rasterclass as rc
+    >>> missing = pathlib.Path(tempfile.mkdtemp()) / "legend.csv"
+    >>> try:
+    ...     rc.read_legend(missing)
+    ... except rc.RasterclassError as exc:
+    ...     print(type(exc).__name__, isinstance(exc, OSError))
+    RasterclassIOError True
+    """
 
 
 class CRSError(RasterclassError, ValueError):

@@ -41,7 +41,12 @@ def library_versions() -> dict[str, str]:
 class RasterModel:
     """A fitted scikit-learn estimator with the band schema and classes it was trained on.
 
-    Attributes
+    What :func:`rasterclass.fit_model` returns and :func:`rasterclass.predict_raster`
+    applies: the scene's bands are matched to ``band_names`` by name (by position where both
+    are unnamed), predictions are translated into ``class_map`` codes, and the file written
+    by :meth:`save` (skops format: loading runs no arbitrary code) keeps all of it.
+
+    Parameters
     ----------
     estimator
         Any fitted estimator with ``predict`` (classifier, Pipeline, or clusterer).
@@ -54,7 +59,10 @@ class RasterModel:
     summary
         Training summary: samples and polygons per class, method, parameters, seed.
     versions
-        Library versions at training time.
+        Library versions at training time (default: the running ones).
+    labels_are_codes
+        The estimator's ``classes_`` are the map codes (default); False for clusterers and
+        estimators fitted on other labels (see :meth:`label_codes`).
     training_pixels
         Positions of the training pixels on the training scene's grid; maps written with
         the model carry them so that assessing against training data is recognised.
@@ -65,6 +73,29 @@ class RasterModel:
     band_aliases
         Other names of the same bands, matched too (a model file from a rasterclass that
         named the bands of a multiband file after the file: ``scene_2023_1`` is ``band_1``).
+
+    Raises
+    ------
+    ModelFileError
+        From :meth:`load`: not a rasterclass model file, an untrusted type, or missing
+        metadata.
+    OutputExistsError
+        From :meth:`save`: the file exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, xarray as xr
+    >>> import rasterclass as rc
+    >>> X, y = np.array([[0.0, 0.0], [1.0, 1.0], [5.0, 6.0], [6.0, 5.0]]), np.array([1, 1, 2, 2])
+    >>> model = rc.RasterModel(rc.MinimumDistanceClassifier().fit(X, y), ["red", "nir"],
+    ...                        rc.ClassMap.from_codes([1, 2], ["soil", "crop"]))
+    >>> path = model.save(pathlib.Path(tempfile.mkdtemp()) / "model.skops")
+    >>> model = rc.RasterModel.load(path)
+    >>> scene = xr.DataArray(np.array([[[0.0, 6.0]], [[0.0, 6.0]]], dtype="f4"),
+    ...                      dims=("band", "y", "x"), coords={"band": ["red", "nir"]})
+    >>> rc.predict_raster(scene, model)["classes"].values.tolist()
+    [[1, 2]]
     """
 
     estimator: Any
@@ -90,6 +121,27 @@ class RasterModel:
         return label_codes(self.estimator, self.class_map)
 
     def save(self, path: PathLike, *, overwrite: bool = False) -> str:
+        """Write the model to a skops file (no arbitrary code runs when it is loaded).
+
+        Parameters
+        ----------
+        path
+            Output file (``.skops``).
+        overwrite
+            Replace an existing file.
+
+        Returns
+        -------
+        str
+            The path written.
+
+        Raises
+        ------
+        OutputExistsError
+            ``path`` exists and ``overwrite`` is False.
+        OutputCollisionError
+            ``path`` is an input of the run.
+        """
         metadata = {
             "band_names": list(self.band_names),
             "class_map": self.class_map.to_dict(),
@@ -107,6 +159,27 @@ class RasterModel:
 
     @classmethod
     def load(cls, path: PathLike) -> RasterModel:
+        """Read a model written by :meth:`save`.
+
+        Only types of trusted packages (scikit-learn, numpy, scipy, rasterclass) are
+        loaded.
+
+        Parameters
+        ----------
+        path
+            A ``.skops`` model file.
+
+        Returns
+        -------
+        RasterModel
+
+        Raises
+        ------
+        RasterclassIOError
+            The file does not exist or cannot be read.
+        ModelFileError
+            Not a rasterclass model file, an untrusted type, or missing metadata.
+        """
         estimator, meta = load_model_file(path)
         try:
             model = cls(

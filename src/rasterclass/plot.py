@@ -20,10 +20,33 @@ def plot_map(
 ) -> Any:
     """Draw a class map with the ClassMap's colours and a legend; nodata is transparent.
 
+    Parameters
+    ----------
+    classes
+        ``(y, x)`` integer class codes (0 = nodata), e.g. ``prediction["classes"].values``.
+    class_map
+        Codes, names and colours; the legend lists its classes in its order.
+    title
+        Axes title.
+    extent
+        ``(left, right, bottom, top)`` in map units (axes are hidden when not given).
+    ax
+        Matplotlib axes to draw on. Default: a new 8 x 7 inch figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on (``.figure`` is the figure).
+
+    Codes missing from ``class_map`` are drawn transparent, like nodata; nothing is raised.
+
     Examples
     --------
-    >>> cm = ClassMap.from_values(["water", "forest"])
-    >>> fig = plot_map(np.array([[0, 1], [2, 1]]), cm).figure
+    >>> import numpy as np
+    >>> import rasterclass as rc
+    >>> ax = rc.plot_map(np.array([[0, 1], [2, 1]]), rc.ClassMap.from_values(["water", "forest"]))
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['1 forest', '2 water']
     """
     import matplotlib
 
@@ -86,7 +109,45 @@ def plot_confusion(report: Any, ax: Any = None) -> Any:
 
 
 def quicklook(map_path: PathLike, *, max_size: int = 1200) -> Any:
-    """A figure of a map file (decimated read) with its class names and colours."""
+    """A figure of a map file with its class names and colours (``rasterclass quicklook``).
+
+    The map is read decimated to at most ``max_size`` pixels a side (from overviews or by
+    nearest-neighbour decimation), never whole, so any map size gives a figure quickly.
+
+    Parameters
+    ----------
+    map_path
+        A class map GeoTIFF; class names and colours come from the file (rasterclass maps),
+        else codes get default names and colours.
+    max_size
+        Largest side, in pixels, of the array drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (save it with ``fig.savefig(path)``), in map coordinates.
+
+    Raises
+    ------
+    RasterclassIOError
+        The file does not exist or cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import rasterclass as rc
+    >>> classes = xr.DataArray(np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("uint8"),
+    ...                        dims=("y", "x"),
+    ...                        coords={"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]})
+    >>> classes = classes.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 40))  # 4 x 4 px of 10 m
+    >>> map_path = rc.write_map(classes, pathlib.Path(tempfile.mkdtemp()) / "map.tif",
+    ...                         rc.ClassMap.from_values(["forest", "water"]))
+    >>> fig = rc.quicklook(map_path)
+    >>> fig.axes[0].get_title().endswith("map.tif")
+    True
+    """
     classes, transform = read_quicklook(map_path, max_size)
     class_map = read_class_map(map_path)
     if class_map is None:

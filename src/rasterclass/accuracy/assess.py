@@ -213,9 +213,48 @@ def assess(
         polygons). Maps without that record: labelled when the reference file is the very
         file the model was trained on (same SHA-256).
 
+    layer
+        Layer of a multi-layer reference file.
+    chunks
+        Chunk side in pixels for reading the map (the result does not depend on it).
+
     Returns
     -------
     AccuracyReport
+
+    Raises
+    ------
+    RasterclassIOError
+        The map or the reference file does not exist or cannot be read.
+    CRSError
+        The reference has no CRS.
+    TrainingDataError
+        The class column is missing, or no reference pixel falls on the map.
+    AccuracyError
+        Reference names cannot be matched (a map without class names), an unknown
+        ``design``, a stratified design given polygons (not a probability sample), or a
+        ``strata`` raster off the map's grid or with nodata under sample points.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import rasterclass as rc
+    >>> classes = xr.DataArray(np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("uint8"),
+    ...                        dims=("y", "x"),
+    ...                        coords={"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]})
+    >>> classes = classes.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 40))  # 4 x 4 px of 10 m
+    >>> map_path = rc.write_map(classes, pathlib.Path(tempfile.mkdtemp()) / "map.tif",
+    ...                         rc.ClassMap.from_values(["forest", "water"]))
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> reference = gpd.GeoDataFrame({"class": ["forest", "water"]}, crs="EPSG:32633",
+    ...                              geometry=[box(0, 0, 20, 40), box(20, 20, 30, 40)])
+    >>> report = rc.assess(map_path, reference, "class")
+    >>> report.confusion.overall_accuracy, report.confusion.n
+    (1.0, 10.0)
+
     """
     map_scene, map_cmap = open_map(map_path, chunks=chunks)
     samples, gdf = _reference_samples(map_scene, reference, class_column, layer)

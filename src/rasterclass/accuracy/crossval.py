@@ -151,13 +151,48 @@ def plan_folds(
 def folds(
     samples: Samples, n_splits: int = 5, *, seed: int = 0, grouping: Grouping = "polygon"
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (train index, test index) pairs (see :func:`plan_folds`).
+    """Yield (train index, test index) pairs of a cross-validation (see :func:`plan_folds`).
 
     ``grouping="polygon"`` (default) keeps every polygon on one side (scikit-learn's
     StratifiedGroupKFold, shuffled with ``seed``). What the design concedes (fewer folds,
-    classes not in every fold) is said in a :class:`ValidationWarning`; a class in one
-    polygon only raises :class:`CrossValidationDesignError`. ``grouping="pixel"`` is a
-    plain stratified pixel split (optimistic; only on request).
+    classes not in every fold) is said in a :class:`ValidationWarning`. ``grouping="pixel"``
+    is a plain stratified pixel split (optimistic; only on request).
+
+    Parameters
+    ----------
+    samples
+        Training pixels with polygon ids in ``groups``.
+    n_splits
+        Number of folds asked (2 or more).
+    seed
+        Shuffles the polygons (or pixels) into folds.
+    grouping
+        ``"polygon"`` or ``"pixel"``.
+
+    Yields
+    ------
+    (numpy.ndarray, numpy.ndarray)
+        Integer positions into ``samples`` of the training side and the test side.
+
+    Raises
+    ------
+    CrossValidationDesignError
+        A class lies in a single polygon (grouped folds cannot test it).
+    TrainingDataError
+        ``n_splits`` below 2, an unknown ``grouping``, or too few classes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rasterclass as rc
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([1, 2], 30)                       # 30 pixels of each class ...
+    >>> X = rng.normal(y[:, None] * 3.0, 1.0, (60, 2))  # ... two bands
+    >>> groups = np.repeat(np.arange(6), 10)            # ... from 6 polygons of 10 pixels
+    >>> samples = rc.Samples(X, y, groups, np.zeros(60, int), np.arange(60), ["red", "nir"],
+    ...                      rc.ClassMap.from_codes([1, 2], ["soil", "crop"]))
+    >>> [sorted(set(groups[test].tolist())) for _, test in rc.folds(samples, 3)]
+    [[0, 5], [2, 3], [1, 4]]
     """
     plan = plan_folds(samples, n_splits, seed=seed, grouping=grouping)
     for note in plan.notes:
@@ -203,17 +238,61 @@ def cross_validate(
 ) -> AccuracyReport:
     """Cross-validated accuracy: each pixel predicted once by a model that did not see it.
 
-    Returns an :class:`AccuracyReport` of kind ``"cross-validation"`` whose confusion matrix
-    pools the held-out predictions of all folds (rows = predicted, columns = reference),
-    with the per-fold overall accuracies in ``metadata``. The folds come from
-    :func:`plan_folds` (or ``plan``, made beforehand); what the design concedes is warned
-    and written in the report's notes. A design that cannot be grouped raises
-    :class:`CrossValidationDesignError` before any model is fitted.
+    The folds come from :func:`plan_folds` (or ``plan``, made beforehand): by default every
+    polygon lies on one side of every fold (scikit-learn's ``StratifiedGroupKFold``), so
+    neighbouring, near-identical pixels never validate each other (Roberts et al. 2017,
+    cross-validation strategies for data with spatial structure). What the design concedes
+    (fewer folds, classes not in every fold) is warned and written in the report's notes.
+
+    Parameters
+    ----------
+    samples
+        Training pixels (from :func:`rasterclass.extract_samples`), with polygon ids in
+        ``groups``.
+    estimator
+        An unfitted scikit-learn classifier (cloned for every fold), e.g. from
+        :func:`rasterclass.make_estimator`.
+    n_splits
+        Number of folds (2 or more); fewer are used, with a warning, where the polygons do
+        not spread over them.
+    seed
+        Shuffles the polygons into folds.
+    grouping
+        ``"polygon"`` (default) or ``"pixel"`` (a stratified pixel split: optimistic, for
+        comparison only).
+    plan
+        Folds planned beforehand with :func:`plan_folds` (then ``n_splits``, ``seed`` and
+        ``grouping`` are not used).
+
+    Returns
+    -------
+    AccuracyReport
+        Kind ``"cross-validation"``: the confusion matrix pools the held-out predictions of
+        all folds (rows = predicted, columns = reference, counts in pixels), with the
+        per-fold overall accuracies in ``metadata``.
+
+    Raises
+    ------
+    CrossValidationDesignError
+        A class lies in a single polygon, or no split trains every fold on the classes it
+        tests; raised before any model is fitted.
+    TrainingDataError
+        ``n_splits`` below 2, an unknown ``grouping``, fewer than two classes, or (pixel
+        grouping) a class of one pixel.
 
     Examples
     --------
-    >>> report = cross_validate(samples, make_estimator("rf"))  # doctest: +SKIP
-    >>> report.confusion.overall_accuracy  # doctest: +SKIP
+    >>> import numpy as np
+    >>> import rasterclass as rc
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([1, 2], 30)                       # 30 pixels of each class ...
+    >>> X = rng.normal(y[:, None] * 3.0, 1.0, (60, 2))  # ... two bands
+    >>> groups = np.repeat(np.arange(6), 10)            # ... from 6 polygons of 10 pixels
+    >>> samples = rc.Samples(X, y, groups, np.zeros(60, int), np.arange(60), ["red", "nir"],
+    ...                      rc.ClassMap.from_codes([1, 2], ["soil", "crop"]))
+    >>> report = rc.cross_validate(samples, rc.MinimumDistanceClassifier(), n_splits=3)
+    >>> report.kind, round(report.confusion.overall_accuracy, 3)
+    ('cross-validation', 0.967)
     """
     predicted = np.zeros_like(samples.y)
     fold_oa = []

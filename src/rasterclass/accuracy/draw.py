@@ -105,6 +105,31 @@ def draw_sample(
     geopandas.GeoDataFrame
         Points at pixel centres with ``id``, ``map_code``, ``map_class``, ``stratum``, ``row``,
         ``col`` and an empty ``reference`` column to fill in by photo-interpretation.
+
+    Raises
+    ------
+    RasterclassIOError
+        The map (or the training file) does not exist or cannot be read.
+    AccuracyError
+        The map has no mapped pixel, neither ``n`` nor ``target_se`` is given, or
+        ``expected_ua`` names classes the map does not have.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import rasterclass as rc
+    >>> classes = xr.DataArray(np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("uint8"),
+    ...                        dims=("y", "x"),
+    ...                        coords={"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]})
+    >>> classes = classes.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 40))  # 4 x 4 px of 10 m
+    >>> map_path = rc.write_map(classes, pathlib.Path(tempfile.mkdtemp()) / "map.tif",
+    ...                         rc.ClassMap.from_values(["forest", "water"]))
+    >>> points = rc.draw_sample(map_path, 6, seed=0)
+    >>> sorted(points["map_class"].value_counts().items())  # proportional: 8 px each
+    [('forest', 3), ('water', 3)]
+
     """
     import geopandas as gpd
     from shapely.geometry import Point

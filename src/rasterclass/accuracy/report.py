@@ -133,6 +133,12 @@ class AccuracyReport:
     metadata : dict
         JSON-serialisable provenance (map path, reference file, date, ...).
 
+    Raises
+    ------
+    AccuracyError
+        An unknown ``kind``, neither ``confusion`` nor ``area`` given, or objects of the wrong
+        type; from :meth:`render`, an unknown format.
+
     Examples
     --------
     >>> from rasterclass.accuracy import confusion_statistics

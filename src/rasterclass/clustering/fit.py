@@ -85,6 +85,18 @@ def make_clusterer(
         Standardise every band (zero mean, unit variance on the sample) before clustering:
         returns ``Pipeline([("scale", StandardScaler()), ("cluster", estimator)])``.
 
+    Returns
+    -------
+    sklearn.base.BaseEstimator
+        An unfitted :class:`~sklearn.cluster.KMeans`, :class:`~sklearn.cluster.MiniBatchKMeans`
+        or :class:`~rasterclass.ISODATA` (Tou & Gonzalez 1974), or a Pipeline of a
+        ``StandardScaler`` and the clusterer with ``standardize``.
+
+    Raises
+    ------
+    EstimatorError
+        Unknown method, K < 2, unknown parameter names or invalid values.
+
     Examples
     --------
     >>> make_clusterer("isodata", 6, {"max_iter": "20"}, seed=1).max_iter
@@ -178,6 +190,14 @@ def fit_clusterer(
         K < 2, unknown or invalid parameters.
     ClusteringError
         No valid pixel, fewer valid pixels than clusters, or the fit ends with one cluster.
+
+    References
+    ----------
+    Arthur, D. & Vassilvitskii, S. (2007). k-means++: the advantages of careful seeding.
+    *Proceedings of the 18th ACM-SIAM Symposium on Discrete Algorithms*, 1027-1035.
+
+    Tou, J. T. & Gonzalez, R. C. (1974). *Pattern Recognition Principles*. Addison-Wesley
+    (ISODATA).
 
     Examples
     --------

@@ -164,6 +164,13 @@ def relabel(
         names get codes 1..M in alphabetical order (integer classes keep their value) and
         the colours users expect (water blue, forest green...) unless the table sets them.
 
+    Raises
+    ------
+    ClassMapError
+        The table lacks the ``cluster``/``class`` columns, names a cluster the map does not
+        have, leaves a class blank, gives one cluster two classes, gives codes to some
+        classes only, or leaves clusters out (without ``keep_unlisted``).
+
     Examples
     --------
     >>> import numpy as np, xarray as xr

@@ -108,6 +108,13 @@ def cluster_statistics(
         without pixels have NaN means and standard deviations. ``attrs`` hold
         ``pixel_area``, ``area_unit`` and ``band_names``.
 
+    Raises
+    ------
+    ClassMapError
+        ``classes`` and ``scene`` differ in size.
+    SceneError
+        ``scene`` is not a ``(band, y, x)`` raster array.
+
     Examples
     --------
     >>> import numpy as np, xarray as xr

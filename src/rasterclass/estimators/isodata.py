@@ -158,6 +158,13 @@ default="k-means++"
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names seen during fit, when ``X`` has string column names.
 
+    Raises
+    ------
+    EstimatorError
+        From ``fit``: a parameter out of its range (the message names the range and an
+        example), ``min_clusters``/``max_clusters`` on the wrong side of ``n_clusters``, or an
+        ``init`` array with the wrong number of features.
+
     See Also
     --------
     sklearn.cluster.KMeans : Fixed number of clusters, no split, lump or discard.

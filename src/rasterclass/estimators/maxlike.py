@@ -133,6 +133,15 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names, when ``X`` had string column names.
 
+    Raises
+    ------
+    EstimatorError
+        From ``fit``: invalid ``priors``, ``reg_covar``, ``threshold``, ``shrinkage`` or
+        ``reject_label``; from ``predict_with_rejection``: no ``threshold`` set.
+    TrainingDataError
+        From ``fit``: fewer than two classes, or a covariance that stays singular after
+        regularisation (with ``shrinkage=None``).
+
     See Also
     --------
     MinimumDistanceClassifier : nearest class mean, no covariance per class.

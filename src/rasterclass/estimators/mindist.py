@@ -77,6 +77,15 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Feature names, when ``X`` had string column names.
 
+    Raises
+    ------
+    EstimatorError
+        From ``fit``: an unknown ``metric``; from ``predict``: ``metric`` changed to
+        ``"mahalanobis"`` after fitting.
+    TrainingDataError
+        From ``fit``: fewer than two classes, or (``"mahalanobis"``) too few samples for a
+        pooled covariance.
+
     See Also
     --------
     MaximumLikelihoodClassifier : one full covariance per class, with probabilities.
@@ -86,6 +95,11 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
     ``decision_function`` returns the negative distances ``-d_i`` with more than two
     classes and ``d_0 - d_1`` (positive means ``classes_[1]``) with two, the scikit-learn
     convention; :meth:`distances` always returns every ``d_i``.
+
+    References
+    ----------
+    Richards, J. A. (2013). *Remote Sensing Digital Image Analysis*, 5th ed., Springer,
+    section 8.5 (minimum distance classification).
 
     Examples
     --------

@@ -176,10 +176,46 @@ def make_estimator(
     Every parameter value is validated here (:func:`check_params`), so a wrong value fails
     before any data is read.
 
+    Parameters
+    ----------
+    method
+        ``"rf"``: scikit-learn's random forest (Breiman 2001), 100 trees, all cores.
+        ``"svm"``: RBF support vector machine on standardised bands (``C=10``), with
+        probabilities from a sigmoid calibration (Platt 1999) on 3 folds.
+        ``"maxlike"``: Gaussian maximum likelihood
+        (:class:`~rasterclass.MaximumLikelihoodClassifier`). ``"mindist"``: minimum distance
+        to class means (:class:`~rasterclass.MinimumDistanceClassifier`).
+    params
+        Parameters of the final estimator by name (``{"n_estimators": 300}``, ``{"C": 100}``);
+        strings are parsed as Python literals (``"300"`` -> 300), as the command line's
+        ``-p K=V`` gives them.
+    seed
+        ``random_state`` of the estimator (the same seed gives the same model).
+
+    Returns
+    -------
+    sklearn.base.BaseEstimator
+        An unfitted classifier (``svm``: a Pipeline), ready for
+        :func:`rasterclass.fit_model` or :func:`rasterclass.cross_validate`.
+
+    Raises
+    ------
+    EstimatorError
+        Unknown method, unknown parameter name (the message lists the valid ones) or an
+        invalid value (``n_estimators=0``: "it must be an int in the range [1, inf)").
+
     Examples
     --------
-    >>> make_estimator("rf", {"n_estimators": 50}).n_estimators
+    >>> import rasterclass as rc
+    >>> rc.make_estimator("rf", {"n_estimators": "50"}, seed=1).n_estimators
     50
+    >>> rc.make_estimator("svm", {"C": 100}).steps[-1][1].estimator.C
+    100
+    >>> try:
+    ...     rc.make_estimator("rf", {"n_estimators": 0})
+    ... except rc.RasterclassError as exc:
+    ...     print(exc)
+    rf parameter n_estimators=0 is invalid: it must be an int in the range [1, inf)...
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.pipeline import Pipeline

@@ -76,7 +76,40 @@ def read_training_pixels(path: PathLike) -> tuple[TrainingPixels | None, str | N
 
 
 def read_class_map(path: PathLike) -> ClassMap | None:
-    """The ClassMap a map file carries (rasterclass tag, else colour table codes), or None."""
+    """The :class:`~rasterclass.classes.ClassMap` a map file written by rasterclass carries.
+
+    Parameters
+    ----------
+    path
+        A class map GeoTIFF (from :func:`write_map`, ``rasterclass classify`` ...).
+
+    Returns
+    -------
+    ClassMap or None
+        Codes, names and colours stored in the file's ``RASTERCLASS_CLASSMAP`` tag; ``None``
+        for a map written by another tool (no tag).
+
+    Raises
+    ------
+    RasterclassIOError
+        The file does not exist or is not a raster GDAL can read.
+    ClassMapError
+        The stored class map is invalid.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import rasterclass as rc
+    >>> classes = xr.DataArray(np.array([[1, 2], [0, 1]], dtype="uint8"), dims=("y", "x"),
+    ...                        coords={"y": [15.0, 5.0], "x": [5.0, 15.0]})
+    >>> classes = classes.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 20))  # 10 m pixels
+    >>> path = rc.write_map(classes, pathlib.Path(tempfile.mkdtemp()) / "map.tif",
+    ...                     rc.ClassMap.from_values(["water", "forest"]))
+    >>> rc.read_class_map(path).names
+    ('forest', 'water')
+    """
     with _open_raster(str(path)) as src:
         tag = src.tags().get(CLASSMAP_TAG)
         if tag:
@@ -101,23 +134,62 @@ def write_map(
     transparent). Class names are stored in the GeoTIFF's own metadata (``CLASS_NAMES`` of
     the file and of band 1, and the full class map), in a GDAL ``.aux.xml`` (category names
     and a raster attribute table, in code order, that ``gdalinfo`` and QGIS show) and in a
-    QGIS ``.qml`` default style, so they survive whichever file travels. ``cog`` and
-    ``overviews``: see :func:`write_rasters` (overviews of a class map use ``mode`` and keep
-    nodata 0).
+    QGIS ``.qml`` default style, so they survive whichever file travels. The file is written
+    under a temporary name, block by block (the array may be lazy), and renamed when
+    complete.
 
     Parameters
     ----------
     classes
-        ``(y, x)`` class codes (0 = nodata), or the Dataset
-        :func:`rasterclass.predict_raster` returns (its ``classes`` are written). Nodata
-        of the array (``rio.nodata``, NaN) is written as 0.
+        ``(y, x)`` class codes (0 = nodata) with CRS and transform (rioxarray), or the
+        Dataset :func:`rasterclass.predict_raster` returns (its ``classes`` are written).
+        Nodata of the array (``rio.nodata``, NaN) is written as 0.
     path
         Output GeoTIFF.
     class_map
         Codes, names and colours. Default: the class map the Dataset or the array carries
         (``predict_raster`` outputs carry theirs).
-    overwrite, progress
-        Replace an existing file; a ``(done, total)`` callback.
+    overwrite
+        Replace an existing file (only ever a file of an earlier run).
+    progress
+        A ``(done, total)`` callback called as blocks are written.
+    cog
+        Write a Cloud Optimized GeoTIFF (overviews down to one tile, ahead of the data).
+    overviews
+        Build internal overviews (``mode`` resampling, so nodata stays 0). Default: for
+        rasters longer than 1024 px on a side, and always with ``cog``.
+
+    Returns
+    -------
+    str
+        The path written. Beside it: ``PATH.aux.xml`` and the QGIS style ``PATH.qml`` (name
+        without ``.tif``).
+
+    Raises
+    ------
+    ClassMapError
+        No class map is given or carried, or the map holds a code the class map does not list.
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is False.
+    RasterclassIOError
+        The file cannot be created or written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import rasterclass as rc
+    >>> classes = xr.DataArray(np.array([[1, 2], [0, 1]], dtype="uint8"), dims=("y", "x"),
+    ...                        coords={"y": [15.0, 5.0], "x": [5.0, 15.0]})
+    >>> classes = classes.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 20))  # 10 m pixels
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> class_map = rc.ClassMap.from_values(["water", "forest"])  # codes 1, 2 by name
+    >>> path = rc.write_map(classes, folder / "map.tif", class_map)
+    >>> sorted(p.name for p in folder.iterdir())
+    ['map.qml', 'map.tif', 'map.tif.aux.xml']
+    >>> rc.open_scene(path, unscale=False).values[0].tolist()
+    [[1.0, 2.0], [nan, 1.0]]
     """
     if isinstance(classes, xr.Dataset):
         if "classes" not in classes:
@@ -217,11 +289,50 @@ def write_probabilities(
 ) -> str:
     """Write per-class probability (and confidence) layers as float32, nodata NaN.
 
-    ``probabilities`` is a ``(band, y, x)`` array of layers named by class, or the Dataset
-    :func:`rasterclass.predict_raster` returns with ``probabilities=True`` (its probability
-    layers and the confidence layer are written). See :func:`probability_output` for the
-    layout (one described, coded band per class in class-map order, band-interleaved, a QGIS
-    style) and :func:`write_rasters` for ``cog`` and ``overviews`` (``average`` overviews).
+    See :func:`probability_output` for the layout (one band per class in class-map order,
+    described by the class name and tagged ``class_code``/``class_name``, band-interleaved,
+    a QGIS style showing the confidence band) and :func:`write_rasters` for ``cog`` and
+    ``overviews`` (``average`` overviews).
+
+    Parameters
+    ----------
+    probabilities
+        A ``(band, y, x)`` array of layers named by class (values 0..1, CRS and transform via
+        rioxarray), or the Dataset :func:`rasterclass.predict_raster` returns with
+        ``probabilities=True`` (its probability layers and the confidence layer are written).
+    path
+        Output GeoTIFF.
+    overwrite, progress, cog, overviews
+        As in :func:`write_map`.
+
+    Returns
+    -------
+    str
+        The path written (a QGIS style ``.qml`` is written beside it).
+
+    Raises
+    ------
+    ClassMapError
+        The Dataset has no probability layers (``probabilities=False``).
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is False.
+    RasterclassIOError
+        The file cannot be created or written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import rasterclass as rc
+    >>> proba = xr.DataArray(np.array([[[0.9, 0.2]], [[0.1, 0.8]]], dtype="float32"),
+    ...                      dims=("band", "y", "x"),
+    ...                      coords={"band": ["forest", "water"], "y": [5.0], "x": [5.0, 15.0]})
+    >>> proba = proba.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 10))
+    >>> path = rc.write_probabilities(proba, pathlib.Path(tempfile.mkdtemp()) / "proba.tif")
+    >>> scene = rc.open_scene(path)
+    >>> [str(b) for b in scene["band"].values]
+    ['forest', 'water']
     """
     if isinstance(probabilities, xr.Dataset):
         from rasterclass.apply import stack_probabilities

@@ -108,11 +108,32 @@ def open_scene(
         ``attrs["radiometry"]`` (one record per band: ``band``, ``dtype``, ``scale``,
         ``offset``, ``nodata``) and ``attrs["source_files"]``.
 
+    Raises
+    ------
+    RasterclassIOError
+        No path; a missing, unreadable or rotated file; ``chunks`` < 1 or ``memory_budget`` <= 0.
+    CRSError
+        A file has no CRS (and ``crs`` is not given), or files are in different CRSs.
+    GridMismatchError
+        Files on different grids and no usable ``reference``.
+    BandMismatchError
+        ``band_names`` does not give one unique name per band.
+
     Examples
     --------
-    >>> scene = open_scene("sample_data/scene.tif")  # doctest: +SKIP
-    >>> scene.dims
-    ('band', 'y', 'x')
+    A two-band, 3 x 4 pixel GeoTIFF written to a temporary folder:
+
+    >>> import tempfile, pathlib, numpy as np, rasterio
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "scene.tif"
+    >>> with rasterio.open(path, "w", driver="GTiff", width=4, height=3, count=2,
+    ...                    dtype="uint16", nodata=0, crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(30, 0, 500_000, 0, -30, 4_000_000)) as f:
+    ...     f.write(np.arange(24, dtype="uint16").reshape(2, 3, 4))
+    >>> scene = open_scene(path, band_names=["red", "nir"])
+    >>> scene.dims, scene.shape, str(scene.dtype), scene.rio.crs.to_epsg()
+    (('band', 'y', 'x'), (2, 3, 4), 'float32', 32633)
+    >>> int(np.isnan(scene.values).sum())  # the stored 0 is nodata
+    1
     """
     path_list = [str(paths)] if isinstance(paths, str | os.PathLike) else [str(p) for p in paths]
     if not path_list:
@@ -352,6 +373,13 @@ def as_scene(
     -------
     xarray.DataArray
         The scene; lazy when the input is dask-backed. CRS and transform are kept.
+
+    Raises
+    ------
+    SceneError
+        Not a DataArray of dims ``(band, y, x)`` or ``(y, x)``, or unusable scale/offset.
+    BandMismatchError
+        ``band_names`` does not give one unique name per band.
 
     Examples
     --------

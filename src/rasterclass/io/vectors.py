@@ -26,7 +26,45 @@ logger = logging.getLogger(__name__)
 def read_vector(
     path: PathLike, target_crs: Any = None, *, layer: str | None = None, what: str = "vector"
 ) -> Any:
-    """Read polygons/points (GeoPackage, shapefile, GeoJSON...) reprojected to ``target_crs``."""
+    """Read polygons or points (GeoPackage, shapefile, GeoJSON...) reprojected to ``target_crs``.
+
+    Parameters
+    ----------
+    path
+        A vector file GDAL/pyogrio can read.
+    target_crs
+        CRS to reproject to (anything :meth:`rasterio.crs.CRS.from_user_input` takes, e.g.
+        ``scene.rio.crs``). Default: keep the file's CRS.
+    layer
+        Layer of a multi-layer file (GeoPackage). Default: the first.
+    what
+        What the file is, for messages (``"training"``, ``"reference"``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The features with their attributes, in ``target_crs``.
+
+    Raises
+    ------
+    RasterclassIOError
+        The file does not exist or cannot be read as a vector file.
+    CRSError
+        The file has no CRS.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import rasterclass as rc
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "training.gpkg"
+    >>> gpd.GeoDataFrame({"class": ["water"]}, geometry=[box(0, 0, 20, 20)],
+    ...                  crs="EPSG:32633").to_file(path)
+    >>> gdf = rc.read_vector(path, "EPSG:4326")
+    >>> gdf.crs.to_epsg(), list(gdf["class"])
+    (4326, ['water'])
+    """
     import geopandas as gpd
 
     if not os.path.exists(path):
@@ -79,7 +117,37 @@ def _remove_parts(tmp: str) -> None:
 
 
 def read_legend(path: PathLike) -> ClassMap:
-    """Read a legend CSV (``code,name,color``; color as ``#RRGGBB`` or ``r,g,b``)."""
+    """Read a legend CSV: one class a row, columns ``code,name,color``.
+
+    Parameters
+    ----------
+    path
+        CSV with a ``name`` column, optionally ``code`` (default 1..K in row order) and
+        ``color`` (``#RRGGBB``, ``#RRGGBBAA`` or ``r,g,b``; default: a fixed palette).
+
+    Returns
+    -------
+    ClassMap
+        Classes in the legend's row order (the order every listing then follows); the
+        names are also the values training data are matched against.
+
+    Raises
+    ------
+    RasterclassIOError
+        The file cannot be read as CSV.
+    ClassMapError
+        No ``name`` column, a colour that cannot be parsed, duplicate codes or names.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import rasterclass as rc
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "legend.csv"
+    >>> _ = path.write_text("code,name,color\\n3,water,#2b6cd6\\n1,forest,#1b6b2e\\n")
+    >>> legend = rc.read_legend(path)
+    >>> legend.codes, legend.names
+    ((3, 1), ('water', 'forest'))
+    """
     import pandas as pd
 
     try:

@@ -201,6 +201,15 @@ def segment_features(
         - ``<band>_mean``, ``<band>_std`` (population), ``<band>_min``, ``<band>_max``;
         - ``ndvi_mean``: mean of the per-pixel NDVI (0 where red + nir is 0).
 
+    Raises
+    ------
+    SegmentationError
+        ``segments`` is not a ``(y, x)`` raster of integer ids.
+    GridMismatchError
+        ``segments`` is not on the scene's grid (size or transform).
+    BandMismatchError
+        ``ndvi_bands`` names bands the scene does not have.
+
     Examples
     --------
     >>> import numpy as np, xarray as xr

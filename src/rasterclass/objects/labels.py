@@ -95,6 +95,28 @@ def label_segments(
     ------
     TrainingDataError
         No segment is covered sufficiently.
+
+    Examples
+    --------
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import rasterclass as rc
+    >>> yx = {"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]}  # 4 x 4 px of 10 m
+    >>> scene = xr.DataArray(np.repeat([[1.0, 1.0, 9.0, 9.0]], 4, axis=0)[None],
+    ...                      dims=("band", "y", "x"), coords={"band": ["b"], **yx})
+    >>> scene = rc.as_scene(scene.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 40)))
+    >>> segments = xr.DataArray(np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("u4"),
+    ...                         dims=("y", "x"), coords=yx)  # two segments: left, right
+    >>> training = gpd.GeoDataFrame({"class": ["soil", "crop"]}, crs="EPSG:32633",
+    ...                             geometry=[box(0, 0, 20, 40), box(20, 0, 40, 40)])
+    >>> features = rc.segment_features(scene, segments)
+    >>> samples = rc.label_segments(scene, segments, training, "class", features=features)
+    >>> model = rc.fit_model(samples, rc.MinimumDistanceClassifier())
+    >>> samples.y.tolist(), samples.info["segments"].tolist()  # codes: crop 1, soil 2
+    ([2, 1], [1, 2])
+
     """
     from rasterclass.sampling import Samples, extract_samples
 
@@ -223,6 +245,35 @@ def classify_segments(
     pandas.DataFrame
         Indexed by segment id: ``code`` (map code), ``class`` (name) [, class probabilities,
         ``confidence``].
+
+    Raises
+    ------
+    BandMismatchError
+        The feature table lacks a feature the model was trained on.
+    EstimatorError
+        ``probabilities`` asked of a model without ``predict_proba``.
+
+    Examples
+    --------
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import rasterclass as rc
+    >>> yx = {"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]}  # 4 x 4 px of 10 m
+    >>> scene = xr.DataArray(np.repeat([[1.0, 1.0, 9.0, 9.0]], 4, axis=0)[None],
+    ...                      dims=("band", "y", "x"), coords={"band": ["b"], **yx})
+    >>> scene = rc.as_scene(scene.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 40)))
+    >>> segments = xr.DataArray(np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("u4"),
+    ...                         dims=("y", "x"), coords=yx)  # two segments: left, right
+    >>> training = gpd.GeoDataFrame({"class": ["soil", "crop"]}, crs="EPSG:32633",
+    ...                             geometry=[box(0, 0, 20, 40), box(20, 0, 40, 40)])
+    >>> features = rc.segment_features(scene, segments)
+    >>> samples = rc.label_segments(scene, segments, training, "class", features=features)
+    >>> model = rc.fit_model(samples, rc.MinimumDistanceClassifier())
+    >>> rc.classify_segments(model, features)["class"].tolist()
+    ['soil', 'crop']
+
     """
     from rasterclass.errors import EstimatorError
 
@@ -289,6 +340,36 @@ def paint_classes(
     -------
     xarray.DataArray
         ``(y, x)`` class codes, 0 at nodata.
+
+    Raises
+    ------
+    SegmentationError
+        Segment ids that are not integers, or a table with repeated segment ids.
+    GridMismatchError
+        ``scene`` is not on the grid of ``segments``.
+
+    Examples
+    --------
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import rasterclass as rc
+    >>> yx = {"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]}  # 4 x 4 px of 10 m
+    >>> scene = xr.DataArray(np.repeat([[1.0, 1.0, 9.0, 9.0]], 4, axis=0)[None],
+    ...                      dims=("band", "y", "x"), coords={"band": ["b"], **yx})
+    >>> scene = rc.as_scene(scene.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 40)))
+    >>> segments = xr.DataArray(np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("u4"),
+    ...                         dims=("y", "x"), coords=yx)  # two segments: left, right
+    >>> training = gpd.GeoDataFrame({"class": ["soil", "crop"]}, crs="EPSG:32633",
+    ...                             geometry=[box(0, 0, 20, 40), box(20, 0, 40, 40)])
+    >>> features = rc.segment_features(scene, segments)
+    >>> samples = rc.label_segments(scene, segments, training, "class", features=features)
+    >>> model = rc.fit_model(samples, rc.MinimumDistanceClassifier())
+    >>> table = rc.classify_segments(model, features)
+    >>> rc.paint_classes(segments, table, model.class_map, scene=scene).values[0].tolist()
+    [2, 2, 1, 1]
+
     """
     codes = classes["code"].to_numpy().astype(class_map.dtype)
     out = paint_segments(

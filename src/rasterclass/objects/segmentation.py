@@ -148,6 +148,17 @@ def segment(scene: xr.DataArray, method: str = "shepherd", **params: Any) -> xr.
     SegmentationError
         Unknown method or parameter, no valid pixel, or ``min_size`` larger than the scene.
 
+    References
+    ----------
+    Shepherd, J. D., Bunting, P. & Dymond, J. R. (2019). Operational large-scale
+    segmentation of imagery based on iterative elimination. *Remote Sensing*, 11(6), 658.
+
+    Achanta, R. et al. (2012). SLIC superpixels compared to state-of-the-art superpixel
+    methods. *IEEE Transactions on Pattern Analysis and Machine Intelligence*, 34(11).
+
+    Felzenszwalb, P. F. & Huttenlocher, D. P. (2004). Efficient graph-based image
+    segmentation. *International Journal of Computer Vision*, 59(2), 167-181.
+
     Examples
     --------
     >>> import numpy as np, xarray as xr
