@@ -161,7 +161,7 @@ def probability_output(probabilities: xr.DataArray, path: PathLike) -> RasterOut
     Every band's description is its name (the class name, or ``confidence``); class bands
     carry the tags ``layer=probability``, ``class_code`` and ``class_name`` (from the
     ``class_code`` coordinate that :func:`rasterclass.predict_raster` and
-    :func:`rasterclass.apply.stack_probabilities` set), the confidence band
+    :func:`stack_probabilities` set), the confidence band
     ``layer=confidence``. The file is band-interleaved and grey (not an RGB composite), with
     ``average`` overviews and a QGIS ``.qml`` style that shows the confidence band (else the
     first band) from 0 to 1.
@@ -197,6 +197,23 @@ def probability_output(probabilities: xr.DataArray, path: PathLike) -> RasterOut
     )
 
 
+def stack_probabilities(prediction: xr.Dataset) -> xr.DataArray:
+    """Probability layers plus the confidence layer as one (band, y, x) array for writing.
+
+    Bands are in class-map order (legend order, else code order), each named by its class
+    and carrying its code in the ``class_code`` coordinate; the last band is ``confidence``
+    (``class_code`` 0: not a class).
+    """
+    proba = prediction["probabilities"]
+    if "class_code" not in proba.coords:
+        proba = proba.assign_coords(class_code=("band", [0] * proba.sizes["band"]))
+    conf = prediction["confidence"].expand_dims(band=["confidence"])
+    conf = conf.assign_coords(class_code=("band", [0]))
+    stacked = xr.concat([proba, conf], dim="band")
+    stacked.attrs["long_name"] = tuple(str(b) for b in stacked["band"].values)
+    return stacked
+
+
 def _class_map_attr(value: Any) -> ClassMap:
     try:
         return ClassMap.from_dict(json.loads(value) if isinstance(value, str) else dict(value))
@@ -224,8 +241,6 @@ def write_probabilities(
     style) and :func:`write_rasters` for ``cog`` and ``overviews`` (``average`` overviews).
     """
     if isinstance(probabilities, xr.Dataset):
-        from rasterclass.apply import stack_probabilities
-
         if "probabilities" not in probabilities:
             raise ClassMapError(
                 "the Dataset has no probability layers; call predict_raster(..., "
