@@ -499,11 +499,9 @@ def _recording(calls):
 
 @pytest.mark.parametrize("chunks", CHUNKS)
 def test_global_options_after_the_command(tmp_path, files, monkeypatch, chunks):
-    import rasterclass.parallel
-
     calls: list = []
     with _recording(calls) as fake:
-        monkeypatch.setattr(rasterclass.parallel, "compute_on", fake)
+        monkeypatch.setattr(jobs, "compute_on", fake)
         result = invoke("plan", files["scene"], "--chunks", chunks, "--workers", "3", "--json")
         assert result.exit_code == 0, result.output
         assert calls == [(None, 3)]

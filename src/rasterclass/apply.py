@@ -60,7 +60,7 @@ def probability_order(codes: np.ndarray, class_map: ClassMap) -> np.ndarray:
     return np.array([column[c] for c in class_map.codes if c in column], dtype=np.int64)
 
 
-def _predict_block(
+def predict_block(
     block: np.ndarray,
     estimator: Any,
     labels: np.ndarray | None,
@@ -234,7 +234,7 @@ def predict_raster(
             data = data.rechunk({0: -1})
         est = _model_handle(_for_blocks(estimator))
         result = da.map_blocks(
-            _predict_block,
+            predict_block,
             data,
             est,
             labels,
@@ -248,7 +248,7 @@ def predict_raster(
             name=f"predict-{uuid.uuid4().hex}",
         )
     else:
-        result = _predict_block(
+        result = predict_block(
             np.asarray(data), estimator, labels, codes, out_dtype, probabilities, columns
         )
     coords = {k_: v for k_, v in scene.coords.items() if k_ != "band"}

@@ -120,7 +120,7 @@ def plan_scene(
     # the writer holds at most 2 blocks per thread (computing or finished, waiting for their
     # turn to be written: parallel.compute_stream)
     out_bytes = (n_classes + 2) * 4 if probabilities else 1
-    # write windows are runs of whole chunks, at least a tile long (io._write_chunks)
+    # write windows are runs of whole chunks, at least a tile long (io.write_chunks)
     write_side = math.ceil(TILE / max(cy, cx)) * max(cy, cx)
     batch = 2 * threads * write_side * write_side * out_bytes
     peak = BASE_PROCESS_BYTES + 2 * model_bytes + threads * per_chunk + batch

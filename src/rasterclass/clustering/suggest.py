@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import cdist
 
-from rasterclass.clustering.relabel import _columns
+from rasterclass.clustering.relabel import columns_by_name
 from rasterclass.errors import BandMismatchError
 from rasterclass.sampling import Samples
 
@@ -46,7 +46,7 @@ def nearest_classes(stats: pd.DataFrame, samples: Samples) -> pd.DataFrame:
     BandMismatchError
         The statistics lack a ``code`` column or a ``mean_<band>`` column of a band.
     """
-    cols = _columns(stats)
+    cols = columns_by_name(stats)
     missing = [b for b in samples.band_names if f"mean_{b}".lower() not in cols]
     if missing or "code" not in cols:
         raise BandMismatchError(

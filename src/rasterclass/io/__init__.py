@@ -77,7 +77,7 @@ from rasterclass.io.writer import (
     write_rasters,
 )
 from rasterclass.io.writer import (
-    _write_chunks as _write_chunks,  # private; tests/test_predict.py imports it
+    write_chunks as write_chunks,  # private; tests/test_predict.py imports it
 )
 
 __all__ = [

@@ -24,15 +24,15 @@ from rasterio.enums import Resampling
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import ClassMapError, SegmentationError
-from rasterclass.io._read import _lazy_read, _open_raster, _Source
-from rasterclass.io.chunks import DEFAULT_CHUNK, _split, check_chunks
+from rasterclass.io._read import RasterSource, lazy_read, open_raster
+from rasterclass.io.chunks import DEFAULT_CHUNK, check_chunks, split_length
 from rasterclass.io.paths import PathLike
 from rasterclass.io.styles import probabilities_qml
 from rasterclass.io.writer import (
     CLASSMAP_TAG,
     ProgressCallback,
     RasterOutput,
-    _as_3d,
+    as_3d,
     write_rasters,
 )
 from rasterclass.stack import Grid
@@ -46,7 +46,7 @@ from rasterclass.training_pixels import (
 
 def read_map_tags(path: PathLike) -> dict[str, str]:
     """Dataset-level metadata tags of a raster."""
-    with _open_raster(str(path)) as src:
+    with open_raster(str(path)) as src:
         return dict(src.tags())
 
 
@@ -77,7 +77,7 @@ def read_training_pixels(path: PathLike) -> tuple[TrainingPixels | None, str | N
 
 def read_class_map(path: PathLike) -> ClassMap | None:
     """The ClassMap a map file carries (rasterclass tag, else colour table codes), or None."""
-    with _open_raster(str(path)) as src:
+    with open_raster(str(path)) as src:
         tag = src.tags().get(CLASSMAP_TAG)
         if tag:
             return ClassMap.from_dict(json.loads(tag))
@@ -166,7 +166,7 @@ def probability_output(probabilities: xr.DataArray, path: PathLike) -> RasterOut
     ``average`` overviews and a QGIS ``.qml`` style that shows the confidence band (else the
     first band) from 0 to 1.
     """
-    arr = _as_3d(probabilities)
+    arr = as_3d(probabilities)
     names = [str(b) for b in arr["band"].values]
     if "class_code" in arr.coords:
         codes = [int(c) for c in np.atleast_1d(arr["class_code"].values)]
@@ -280,7 +280,7 @@ def open_segments(
     p = str(path)
     if not isinstance(chunks, tuple):
         check_chunks(chunks)
-    with _open_raster(p) as src:
+    with open_raster(p) as src:
         if src.count != 1 or not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
             raise SegmentationError(
                 f"{p} is not a segment raster: it needs one integer band of segment ids "
@@ -295,9 +295,9 @@ def open_segments(
         ychunks, xchunks = tuple(chunks[0]), tuple(chunks[1])
     else:
         side = chunks if isinstance(chunks, int) else DEFAULT_CHUNK
-        ychunks, xchunks = _split(grid.height, side), _split(grid.width, side)
-    source = _Source(p, (1,), False, Resampling.nearest.value, nodata)
-    data = _lazy_read((source,), grid, "uint32", 1, ychunks, xchunks)[0]
+        ychunks, xchunks = split_length(grid.height, side), split_length(grid.width, side)
+    source = RasterSource(p, (1,), False, Resampling.nearest.value, nodata)
+    data = lazy_read((source,), grid, "uint32", 1, ychunks, xchunks)[0]
     y, x = grid.coords()
     arr = xr.DataArray(
         data, dims=("y", "x"), coords={"y": y, "x": x}, name="segments", attrs={"source": p}
@@ -339,7 +339,7 @@ def write_segments(
 def read_quicklook(path: PathLike, max_size: int = 1200) -> tuple[np.ndarray, Any]:
     """A class map decimated to at most ``max_size`` pixels a side (nearest neighbour, read
     from overviews or by decimation, never the full map), and its transform."""
-    with _open_raster(str(path)) as src:
+    with open_raster(str(path)) as src:
         scale = max(src.width, src.height) / max_size
         if scale <= 1:
             return src.read(1), src.transform

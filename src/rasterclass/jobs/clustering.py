@@ -27,7 +27,7 @@ from rasterclass.apply import predict_raster
 from rasterclass.classes import ClassMap
 from rasterclass.clustering.fit import fit_clusterer, make_clusterer
 from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE
-from rasterclass.clustering.relabel import _class_map_from_table, _table_frame, relabel
+from rasterclass.clustering.relabel import class_map_from_table, label_frame, relabel
 from rasterclass.clustering.statistics import cluster_statistics, write_statistics
 from rasterclass.clustering.suggest import nearest_classes
 from rasterclass.errors import ClassMapError
@@ -156,10 +156,10 @@ def relabel_map(
         inputs={"map": map_path, "label table": table},
         rasters=("output",),
     )
-    frame = _table_frame(table) if not isinstance(table, str | os.PathLike) else read_table(table)
+    frame = label_frame(table) if not isinstance(table, str | os.PathLike) else read_table(table)
     class_map = read_class_map(map_path)
     if class_map is None:
-        class_map = _class_map_from_table(frame)
+        class_map = class_map_from_table(frame)
         logger.warning(
             "%s carries no class names; clusters taken from the table (codes %s), every other "
             "code becomes nodata",

@@ -42,8 +42,8 @@ from rasterclass.jobs.options import (
     job_inputs,
 )
 from rasterclass.jobs.training import fit_and_validate
-from rasterclass.objects._blocks import _dask_scene
-from rasterclass.objects.features import _check_grid, segment_features
+from rasterclass.objects._blocks import dask_scene
+from rasterclass.objects.features import check_grid, segment_features
 from rasterclass.objects.labels import (
     classify_segments,
     label_segments,
@@ -51,7 +51,7 @@ from rasterclass.objects.labels import (
     paint_classes,
     paint_probabilities,
 )
-from rasterclass.objects.segmentation import _check_params, segment
+from rasterclass.objects.segmentation import check_segment_params, segment
 from rasterclass.objects.vector import segments_to_vector
 from rasterclass.training_pixels import provenance_tags
 
@@ -81,12 +81,12 @@ def resolve_segments(
     are masked lazily by the scene's validity (id 0 where any band is nodata), so that no
     later step (features, labels, painting, vector or raster copies) sees nodata pixels.
     """
-    scene = _dask_scene(scene)
+    scene = dask_scene(scene)
     if segments is None:
         return segment(scene, method, **dict(params or {}))
     if not isinstance(segments, xr.DataArray):
         segments = open_segments(segments, chunks=scene.data.chunks[1:])
-    _check_grid(segments, scene)
+    check_grid(segments, scene)
     if not np.issubdtype(segments.dtype, np.integer):
         raise SegmentationError(
             f"segment ids must be integers, got {segments.dtype}; cast them (0 = nodata)"
@@ -216,7 +216,7 @@ def classify_objects(
             raise TrainingDataError(f"{param(name)} is a share in (0, 1], got {share}")
     seg_params = {"seed": opts.seed, **dict(segment_params or {})}
     if segments is None:
-        _check_params(segment_method, seg_params)
+        check_segment_params(segment_method, seg_params)
     check_writable(
         {
             "output": output,
@@ -238,7 +238,7 @@ def classify_objects(
         raise SegmentationError(f"vector output {vector_output} must be a GeoPackage (.gpkg)")
     if not isinstance(scene, xr.DataArray):
         scene = (scene_options or SceneOptions()).open(scene)
-    scene = _dask_scene(scene)
+    scene = dask_scene(scene)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     segs = resolve_segments(scene, segments, segment_method, seg_params)
