@@ -147,13 +147,13 @@ def numpy_assign(pixels: np.ndarray, centres: np.ndarray, step: int = 1 << 20) -
 def child_fit(a: argparse.Namespace) -> dict[str, Any]:
     """Fit the clusterer on the 1x scene; save the model file and the centres."""
     from rasterclass import open_scene
-    from rasterclass.clustering.fit import _final, fit_clusterer
+    from rasterclass.clustering.fit import final_estimator, fit_clusterer
 
     t0 = time.perf_counter()
     scene = open_scene(a.scene, chunks=a.chunks)
     model = fit_clusterer(scene, a.method, a.k, sample_size=a.sample_size, seed=0)
     model.save(a.model, overwrite=True)
-    np.save(a.centres, np.asarray(_final(model.estimator).cluster_centers_))
+    np.save(a.centres, np.asarray(final_estimator(model.estimator).cluster_centers_))
     s = model.summary
     return {
         "n_clusters": s["n_clusters"],

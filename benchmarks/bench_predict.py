@@ -26,7 +26,7 @@ One command::
    - the naive baseline: rasterio read of the whole scene, reshape, ``predict`` with
      ``n_jobs=-1`` on every valid pixel, write a GeoTIFF (only up to ``--skip-naive-above``);
    - Orfeo ToolBox ``otbcli_ImageClassifier`` with an equivalent random forest, if on PATH;
-   - ``rasterclass.planning.plan_run`` estimate of the peak memory against the measured peak.
+   - ``rasterclass.jobs.plan_run`` estimate of the peak memory against the measured peak.
    and, at 1x, ``rasterclass --workers 2 predict`` (a local dask.distributed cluster).
    Maps of the naive and distributed runs are checked to equal rasterclass's.
 3. Prints a table and the ratios: rasterclass / naive (wall), rasterclass / compute floor
@@ -451,7 +451,7 @@ def bench(a: argparse.Namespace) -> None:
     import sklearn
 
     import rasterclass
-    from rasterclass.planning import plan_run
+    from rasterclass.jobs import plan_run
 
     print(f"command: python benchmarks/bench_predict.py {' '.join(sys.argv[1:])}".rstrip())
     print(

@@ -16,8 +16,8 @@ import rasterio
 from rasterclass import extract_samples, fit_model, open_scene, predict_raster, write_map
 from rasterclass.errors import ComputeError
 from rasterclass.estimators.presets import make_estimator
+from rasterclass.jobs import plan_run
 from rasterclass.parallel import compute_on
-from rasterclass.planning import plan_run
 from tests.conftest import synthetic_arrays, write_raster
 
 distributed = pytest.importorskip("distributed")

@@ -22,7 +22,7 @@ from rasterclass.classes import ClassMap
 from rasterclass.cli.commands import cli
 from rasterclass.errors import ClassMapError
 from rasterclass.io import read_legend, write_probabilities
-from rasterclass.pipeline import TrainingOptions, train
+from rasterclass.jobs import TrainingOptions, train
 from tests.conftest import CRS, TRANSFORM
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"

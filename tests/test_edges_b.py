@@ -38,8 +38,8 @@ from rasterclass.errors import (
 )
 from rasterclass.estimators.presets import make_estimator
 from rasterclass.io import read_class_map
+from rasterclass.jobs import TrainingOptions, train
 from rasterclass.objects import label_segments
-from rasterclass.pipeline import TrainingOptions, train
 from rasterclass.sampling import extract_samples
 from tests.conftest import CRS, TRAIN_BOXES, TRANSFORM, pixel_box
 
@@ -187,7 +187,7 @@ def test_lost_classes_in_one_warning_when_not_required(scene_path):
 
 
 def test_lost_class_named_by_suggest_labels(tmp_path, scene_path):
-    from rasterclass.clustering import suggest_labels
+    from rasterclass.jobs import suggest_labels
 
     stats = pd.DataFrame(
         {

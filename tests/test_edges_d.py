@@ -32,8 +32,8 @@ from rasterclass.errors import (
 )
 from rasterclass.estimators.parametric import MaximumLikelihoodClassifier
 from rasterclass.estimators.presets import make_estimator
-from rasterclass.objects import classify_objects, mask_segments, paint_classes, segment
-from rasterclass.pipeline import TrainingOptions, classify, fit_model
+from rasterclass.jobs import TrainingOptions, classify, classify_objects, fit_model
+from rasterclass.objects import mask_segments, paint_classes, segment
 from rasterclass.sampling import Samples
 from tests.conftest import CRS, pixel_box, synthetic_arrays, write_raster
 
@@ -241,8 +241,8 @@ def no_reading(monkeypatch):
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the scene was opened before the parameters were validated")
 
-    monkeypatch.setattr("rasterclass.pipeline.open_scene", refuse)
-    monkeypatch.setattr("rasterclass.objects.jobs.segment_features", refuse)
+    monkeypatch.setattr("rasterclass.jobs.options.open_scene", refuse)
+    monkeypatch.setattr("rasterclass.jobs.objects.segment_features", refuse)
 
 
 @pytest.mark.parametrize(("method", "param", "shown"), BAD_PARAMS)

@@ -33,8 +33,7 @@ from rasterclass import training_pixels as tp
 from rasterclass.accuracy.assess import assess
 from rasterclass.cli.commands import cli
 from rasterclass.errors import TrainingReferenceWarning
-from rasterclass.objects import classify_objects
-from rasterclass.pipeline import predict
+from rasterclass.jobs import classify_objects, predict
 from rasterclass.stack import Grid
 from rasterclass.training_pixels import TrainingPixels
 from tests.conftest import CRS, pixel_box, write_raster

@@ -21,7 +21,7 @@ import rasterio
 from click.testing import CliRunner
 
 import rasterclass
-from rasterclass import clustering, objects, pipeline
+from rasterclass import jobs, objects
 from rasterclass.classes import ClassMap
 from rasterclass.cli import main as cli_main
 from rasterclass.cli.commands import cli
@@ -228,40 +228,40 @@ def test_overwrite_replaces_an_earlier_output(tmp_path, files, chunks):
 def test_library_jobs_refuse_collisions_in_python_terms(tmp_path, files, chunks):
     scene, training = files["scene"], files["training"]
     before = listing(tmp_path)
-    sopts = pipeline.SceneOptions(chunks=chunks)
+    sopts = jobs.SceneOptions(chunks=chunks)
     opened = open_scene(scene, chunks=chunks)
     cases = [
-        (pipeline.classify, (scene, training, "class", scene), {"overwrite": True}, "output="),
+        (jobs.classify, (scene, training, "class", scene), {"overwrite": True}, "output="),
         # an opened scene still knows its files
-        (pipeline.classify, (opened, training, "class", scene), {"overwrite": True}, "output="),
+        (jobs.classify, (opened, training, "class", scene), {"overwrite": True}, "output="),
         (
-            pipeline.classify,
+            jobs.classify,
             (scene, training, "class", tmp_path / "o.tif"),
             {"model_output": scene, "scene_options": sopts},
             "model_output=",
         ),
         (
-            pipeline.predict,
+            jobs.predict,
             (scene, files["model"], files["model"]),
             {"overwrite": True},
             "output=",
         ),
         (
-            pipeline.predict,
+            jobs.predict,
             (scene, files["model"], tmp_path / "o.tif"),
             {"probabilities": tmp_path / "o.tif"},
             "output= and probabilities=",
         ),
-        (pipeline.train, (scene, training, "class"), {"model_output": training}, "model_output="),
-        (clustering.cluster, (opened, scene), {"overwrite": True}, "output="),
+        (jobs.train, (scene, training, "class"), {"model_output": training}, "model_output="),
+        (jobs.cluster, (opened, scene), {"overwrite": True}, "output="),
         (
-            clustering.relabel_map,
+            jobs.relabel_map,
             (files["map"], files["labels"], files["labels"]),
             {"overwrite": True},
             "output=",
         ),
         (
-            objects.classify_objects,
+            jobs.classify_objects,
             (scene, training, "class", tmp_path / "o.tif"),
             {
                 "segments": open_segments(files["segments"]),
@@ -270,14 +270,14 @@ def test_library_jobs_refuse_collisions_in_python_terms(tmp_path, files, chunks)
             },
             "segments_output=",
         ),
-        (objects.run_segmentation, (opened, scene), {"overwrite": True}, "output="),
+        (jobs.run_segmentation, (opened, scene), {"overwrite": True}, "output="),
         (
-            pipeline.assess_map,
+            jobs.assess_map,
             (files["map"], training, "class"),
             {"output": training, "overwrite": True},
             "output=",
         ),
-        (pipeline.quicklook_map, (files["map"], files["map"]), {"overwrite": True}, "output="),
+        (jobs.quicklook_map, (files["map"], files["map"]), {"overwrite": True}, "output="),
     ]
     for job, args, kwargs, named in cases:
         with pytest.raises(OutputCollisionError) as info:
@@ -378,11 +378,11 @@ def test_same_mistake_python_names_vs_cli_options(tmp_path, files, chunks):
 
     # 1. a report without cross-validation
     with pytest.raises(RasterclassError) as info:
-        pipeline.train(
+        jobs.train(
             scene,
             training,
             "class",
-            pipeline.TrainingOptions(cv_folds=0, params={"n_estimators": 5}),
+            jobs.TrainingOptions(cv_folds=0, params={"n_estimators": 5}),
             report_output=tmp_path / "r.json",
         )
     assert "cv_folds=5" in str(info.value) and "report_output=" in str(info.value)
@@ -402,8 +402,8 @@ def test_same_mistake_python_names_vs_cli_options(tmp_path, files, chunks):
     assert not (tmp_path / "m.skops").exists()  # refused before any work
 
     # 2. probabilities from a model without predict_proba
-    model = pipeline.train(
-        scene, training, "class", pipeline.TrainingOptions(method="mindist", cv_folds=0)
+    model = jobs.train(
+        scene, training, "class", jobs.TrainingOptions(method="mindist", cv_folds=0)
     ).model
     with pytest.raises(EstimatorError) as info:
         rasterclass.predict_raster(open_scene(scene, chunks=chunks), model, probabilities=True)
@@ -447,14 +447,14 @@ def test_same_mistake_python_names_vs_cli_options(tmp_path, files, chunks):
 
     # 4. the class column
     with pytest.raises(RasterclassError) as info:
-        pipeline.train(scene, training, "nosuch")
+        jobs.train(scene, training, "nosuch")
     assert "class_column=" in str(info.value)
     line = one_error_line(invoke("train", *common[:3], "-c", "nosuch", "-o", tmp_path / "n.skops"))
     assert "--class-column" in line and "class_column" not in line
 
     # 5. a sample size
     with pytest.raises(RasterclassError) as info:
-        pipeline.sample_map(files["map"])
+        jobs.sample_map(files["map"])
     assert "(n=)" in str(info.value) and "(target_se=)" in str(info.value)
     line = one_error_line(invoke("sample", files["map"], "-o", tmp_path / "pts.gpkg"))
     assert "(-n)" in line and "(--target-se)" in line
@@ -466,20 +466,20 @@ def test_same_mistake_python_names_vs_cli_options(tmp_path, files, chunks):
     names = ["cluster 1", "cluster 2", "cluster 3"]
     rasterclass.write_map(codes.astype("uint8"), clusters, ClassMap.from_codes([1, 2, 3], names))
     with pytest.raises(RasterclassError) as info:
-        clustering.relabel_map(clusters, tmp_path / "short.csv", tmp_path / "r.tif")
+        jobs.relabel_map(clusters, tmp_path / "short.csv", tmp_path / "r.tif")
     assert "keep_unlisted=True" in str(info.value)
     line = one_error_line(
         invoke("relabel", clusters, "--table", tmp_path / "short.csv", "-o", tmp_path / "r.tif")
     )
     assert "with --keep-unlisted" in line and "keep_unlisted" not in line
     with pytest.raises(RasterclassError, match=r"\(n_clusters=\)"):
-        clustering.cluster(scene, tmp_path / "c.tif", n_clusters=1)
+        jobs.cluster(scene, tmp_path / "c.tif", n_clusters=1)
     line = one_error_line(invoke("cluster", scene, "-k", "1", "-o", tmp_path / "c.tif"))
     assert "(--clusters)" in line
 
     # 7. an existing output
     with pytest.raises(OutputExistsError, match=r"pass overwrite=True"):
-        pipeline.quicklook_map(files["map"], files["legend"])
+        jobs.quicklook_map(files["map"], files["legend"])
     line = one_error_line(invoke("quicklook", files["map"], "-o", files["legend"]))
     assert "pass --overwrite or" in line
 
@@ -499,11 +499,9 @@ def _recording(calls):
 
 @pytest.mark.parametrize("chunks", CHUNKS)
 def test_global_options_after_the_command(tmp_path, files, monkeypatch, chunks):
-    import rasterclass.parallel
-
     calls: list = []
     with _recording(calls) as fake:
-        monkeypatch.setattr(rasterclass.parallel, "compute_on", fake)
+        monkeypatch.setattr(jobs, "compute_on", fake)
         result = invoke("plan", files["scene"], "--chunks", chunks, "--workers", "3", "--json")
         assert result.exit_code == 0, result.output
         assert calls == [(None, 3)]
@@ -609,6 +607,6 @@ def test_import_rasterclass_is_lazy_but_complete():
     )
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout
-    assert "rasterclass.io.scene rasterclass.pipeline" in done.stdout
+    assert "rasterclass.io.scene rasterclass.jobs.supervised" in done.stdout
     assert "open_segments rasterclass.estimators.presets" in done.stdout  # submodules too
     assert done.stdout.strip().endswith("True")

@@ -196,7 +196,7 @@ def test_split_never_exceeds_max_clusters_default_2k(sixteen_elongated_blobs, mo
     # Without the cap (every qualifying cluster splits, as before min/max_clusters), one
     # split step takes N_c from 9 to 16, past 2K = 10.
     with monkeypatch.context() as patch:
-        patch.setattr(isodata, "_limit_splits", lambda candidates, sigma, room: candidates)
+        patch.setattr(isodata, "limit_splits", lambda candidates, sigma, room: candidates)
         uncapped = ISODATA(n_clusters=5, **ELONGATED).fit(X)
     assert [h.n_clusters for h in uncapped.history_] == [7, 7, 9, 9, 16, 16]
 
@@ -254,7 +254,7 @@ def test_limit_splits_largest_sigma_max_first_ties_to_lower_index():
     sigma = np.array([[1.0, 5.0], [3.0, 1.0], [5.0, 0.0], [9.0, 9.0], [2.0, 2.0]])
     candidates = np.array([True, True, True, False, True])
     # σ_max of the candidates: 5, 3, 5, -, 2; cluster 3 is not a candidate.
-    pick = isodata._limit_splits
+    pick = isodata.limit_splits
     np.testing.assert_array_equal(pick(candidates, sigma, 1), [1, 0, 0, 0, 0])
     np.testing.assert_array_equal(pick(candidates, sigma, 2), [1, 0, 1, 0, 0])
     np.testing.assert_array_equal(pick(candidates, sigma, 3), [1, 1, 1, 0, 0])
@@ -325,7 +325,7 @@ def test_min_clusters_keeps_the_largest_too_small_clusters(
 
 def test_discard_mask_keeps_min_clusters_largest_first():
     counts = np.array([5, 30, 0, 7, 7, 40])
-    keep = isodata._discard_mask
+    keep = isodata.discard_mask
     np.testing.assert_array_equal(keep(counts, 20, 1), [0, 1, 0, 0, 0, 1])
     np.testing.assert_array_equal(keep(counts, 20, 3), [0, 1, 0, 1, 0, 1])  # tie: lower index
     np.testing.assert_array_equal(keep(counts, 20, 5), [1, 1, 0, 1, 1, 1])
@@ -336,10 +336,10 @@ def test_discard_mask_keeps_min_clusters_largest_first():
 def test_lump_stops_at_max_merges():
     centres = np.array([[0.0], [0.1], [5.0], [5.2], [9.0], [9.4]])
     counts = np.ones(6)
-    new, _, n_merges = isodata._lump(centres, counts, 1.0, max_pairs=3, max_merges=2)
+    new, _, n_merges = isodata.lump_clusters(centres, counts, 1.0, max_pairs=3, max_merges=2)
     assert n_merges == 2
     np.testing.assert_allclose(new, [[9.0], [9.4], [0.05], [5.1]])  # the two closest pairs
-    assert isodata._lump(centres, counts, 1.0, max_pairs=3, max_merges=0)[2] == 0
+    assert isodata.lump_clusters(centres, counts, 1.0, max_pairs=3, max_merges=0)[2] == 0
 
 
 @pytest.mark.parametrize(
@@ -538,7 +538,7 @@ def test_lump_smallest_first_each_centre_once_weighted_mean():
     counts = np.array([1.0, 3.0, 1.0, 5.0])
     # Pairs below 1.0, ascending: (1, 2)=0.2, (0, 1)=0.3, (0, 2)=0.5. (0, 1) is skipped
     # because centre 1 is already lumped.
-    new, index_map, n_merges = isodata._lump(centres, counts, 1.0, max_pairs=2)
+    new, index_map, n_merges = isodata.lump_clusters(centres, counts, 1.0, max_pairs=2)
     assert n_merges == 1
     np.testing.assert_allclose(new, [[0.0], [10.0], [(3 * 0.3 + 1 * 0.5) / 4]])
     np.testing.assert_array_equal(index_map, [0, 2, 2, 1])
@@ -547,23 +547,23 @@ def test_lump_smallest_first_each_centre_once_weighted_mean():
 def test_lump_respects_max_pairs_and_threshold():
     centres = np.array([[0.0], [0.1], [5.0], [5.2], [9.0], [9.4]])
     counts = np.ones(6)
-    _, _, n_merges = isodata._lump(centres, counts, 1.0, max_pairs=2)
+    _, _, n_merges = isodata.lump_clusters(centres, counts, 1.0, max_pairs=2)
     assert n_merges == 2
-    new, _, n_merges = isodata._lump(centres, counts, 1.0, max_pairs=3)
+    new, _, n_merges = isodata.lump_clusters(centres, counts, 1.0, max_pairs=3)
     assert n_merges == 3
     np.testing.assert_allclose(new, [[0.05], [5.1], [9.2]])
-    _, _, n_merges = isodata._lump(centres, counts, 0.15, max_pairs=3)
+    _, _, n_merges = isodata.lump_clusters(centres, counts, 0.15, max_pairs=3)
     assert n_merges == 1
     # Strictly closer than θ_C: a pair exactly θ_C apart is not lumped.
-    assert isodata._lump(np.array([[0.0], [0.5]]), np.ones(2), 0.5, max_pairs=1)[2] == 0
-    assert isodata._lump(np.array([[0.0], [0.5]]), np.ones(2), 0.51, max_pairs=1)[2] == 1
+    assert isodata.lump_clusters(np.array([[0.0], [0.5]]), np.ones(2), 0.5, max_pairs=1)[2] == 0
+    assert isodata.lump_clusters(np.array([[0.0], [0.5]]), np.ones(2), 0.51, max_pairs=1)[2] == 1
 
 
 def test_split_adds_exactly_one_centre_per_split():
     centres = np.array([[0.0, 0.0], [10.0, 10.0], [20.0, 20.0]])
     sigma = np.array([[1.0, 4.0], [2.0, 1.0], [3.0, 3.0]])
     candidates = np.array([True, False, True])
-    new, index_map, n_splits = isodata._split(centres, sigma, candidates, 0.5)
+    new, index_map, n_splits = isodata.split_clusters(centres, sigma, candidates, 0.5)
     assert n_splits == 2
     assert new.shape == (5, 2)
     # z_j+ replaces z_j, z_j- is appended; offset k·σ_max on the first axis of max σ.
@@ -577,16 +577,16 @@ def test_split_candidates_follow_tou_gonzalez_step_10():
     counts = np.array([50.0, 50.0, 10.0, 50.0])
     kwargs = {"max_std": 2.0, "min_samples": 5}
     # Only cluster 0: wide, D̄_j > D̄ and N_j > 2(θ_N + 1) = 12.
-    got = isodata._split_candidates(sigma, mean_dist, 1.0, counts, n_clusters_desired=4, **kwargs)
+    got = isodata.split_candidates(sigma, mean_dist, 1.0, counts, n_clusters_desired=4, **kwargs)
     np.testing.assert_array_equal(got, [True, False, False, False])
     # N_c = 4 ≤ K/2: every wide cluster splits.
-    got = isodata._split_candidates(sigma, mean_dist, 1.0, counts, n_clusters_desired=8, **kwargs)
+    got = isodata.split_candidates(sigma, mean_dist, 1.0, counts, n_clusters_desired=8, **kwargs)
     np.testing.assert_array_equal(got, [True, True, True, False])
 
 
 def test_discard_mask_keeps_largest_when_all_too_small():
-    np.testing.assert_array_equal(isodata._discard_mask(np.array([5, 30, 0]), 20), [0, 1, 0])
-    np.testing.assert_array_equal(isodata._discard_mask(np.array([3, 7, 7]), 20), [0, 1, 0])
+    np.testing.assert_array_equal(isodata.discard_mask(np.array([5, 30, 0]), 20), [0, 1, 0])
+    np.testing.assert_array_equal(isodata.discard_mask(np.array([3, 7, 7]), 20), [0, 1, 0])
 
 
 # --------------------------------------------------------------------------------------

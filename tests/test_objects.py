@@ -28,14 +28,13 @@ from rasterclass.errors import (
     TrainingDataError,
 )
 from rasterclass.io import open_segments, read_class_map, write_segments
+from rasterclass.jobs import TrainingOptions, classify, classify_objects
 from rasterclass.objects import (
-    classify_objects,
     label_segments,
     seam_statistics,
     segment,
     segment_features,
 )
-from rasterclass.pipeline import TrainingOptions, classify
 from tests.conftest import LSAT, TRANSFORM, needs_shared, pixel_box, synthetic_arrays, write_raster
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"

@@ -29,7 +29,7 @@ from rasterclass import (
 from rasterclass.apply import stack_probabilities
 from rasterclass.errors import EstimatorError, OutputExistsError
 from rasterclass.estimators.presets import make_estimator
-from rasterclass.io import _write_chunks
+from rasterclass.io import write_chunks
 from rasterclass.model import class_map_for
 from tests.conftest import synthetic_arrays, write_raster
 
@@ -228,10 +228,10 @@ def test_writer_predicts_every_pixel_once_whatever_the_chunks(tmp_path, chunks):
 
 
 def test_write_chunks_are_runs_of_whole_chunks():
-    assert _write_chunks((512, 512, 100)) == (512, 512, 100)
-    assert _write_chunks((300, 300, 40)) == (300, 300, 40)
-    assert _write_chunks((100,) * 7 + (30,)) == (300, 300, 130)
-    assert sum(_write_chunks((13,) * 77)) == 13 * 77
+    assert write_chunks((512, 512, 100)) == (512, 512, 100)
+    assert write_chunks((300, 300, 40)) == (300, 300, 40)
+    assert write_chunks((100,) * 7 + (30,)) == (300, 300, 130)
+    assert sum(write_chunks((13,) * 77)) == 13 * 77
 
 
 def test_write_probabilities(tmp_path, scene_path, model):

@@ -23,18 +23,16 @@ from rasterclass import ClassMap, RasterModel, open_scene, predict_raster, read_
 from rasterclass.apply import recode
 from rasterclass.cli.commands import cli
 from rasterclass.clustering import (
-    cluster,
     cluster_statistics,
     fit_clusterer,
     make_clusterer,
     read_table,
     relabel,
-    relabel_map,
     sample_valid_pixels,
-    suggest_labels,
     write_statistics,
 )
 from rasterclass.errors import ClassMapError, ClusteringError, EstimatorError
+from rasterclass.jobs import cluster, relabel_map, suggest_labels
 from tests.conftest import LSAT, RGB, needs_shared, synthetic_arrays, write_raster
 
 CHUNKS = (16, 23, 64, 1000)  # 23 divides neither 61 nor 75; 1000 is one chunk
@@ -393,8 +391,8 @@ def test_cluster_job_writes_map_stats_and_model(tmp_path, scene_path, truth):
 @pytest.mark.slow
 def test_cluster_identical_on_threads_and_local_cluster(tmp_path, scene_path):
     pytest.importorskip("distributed")
+    from rasterclass.jobs import SceneOptions
     from rasterclass.parallel import compute_on
-    from rasterclass.pipeline import SceneOptions
 
     def job(name: str):
         return cluster(

@@ -45,18 +45,13 @@ if TYPE_CHECKING:
         write_map,
         write_probabilities,
     )
+    from rasterclass.jobs.options import SceneOptions, TrainingOptions
+    from rasterclass.jobs.supervised import classify, predict, train
+    from rasterclass.jobs.training import fit_model
     from rasterclass.model import RasterModel
     from rasterclass.objects.features import segment_features
     from rasterclass.objects.labels import classify_segments, label_segments, paint_classes
     from rasterclass.objects.segmentation import segment
-    from rasterclass.pipeline import (
-        SceneOptions,
-        TrainingOptions,
-        classify,
-        fit_model,
-        predict,
-        train,
-    )
     from rasterclass.plot import plot_map, quicklook
     from rasterclass.sampling import Samples, extract_samples
 
@@ -73,12 +68,12 @@ _EXPORTS: dict[str, str] = {
     "write_map": "rasterclass.io",
     "write_probabilities": "rasterclass.io",
     "RasterModel": "rasterclass.model",
-    "SceneOptions": "rasterclass.pipeline",
-    "TrainingOptions": "rasterclass.pipeline",
-    "classify": "rasterclass.pipeline",
-    "fit_model": "rasterclass.pipeline",
-    "predict": "rasterclass.pipeline",
-    "train": "rasterclass.pipeline",
+    "SceneOptions": "rasterclass.jobs.options",
+    "TrainingOptions": "rasterclass.jobs.options",
+    "classify": "rasterclass.jobs.supervised",
+    "fit_model": "rasterclass.jobs.training",
+    "predict": "rasterclass.jobs.supervised",
+    "train": "rasterclass.jobs.supervised",
     "Samples": "rasterclass.sampling",
     "extract_samples": "rasterclass.sampling",
     "cross_validate": "rasterclass.accuracy.crossval",

@@ -22,6 +22,7 @@ import xarray as xr
 from rasterclass.classes import ClassMap
 from rasterclass.errors import BandMismatchError, EstimatorError, param
 from rasterclass.io import CLASSMAP_TAG, as_scene, scene_radiometry
+from rasterclass.io import stack_probabilities as stack_probabilities  # re-exported
 from rasterclass.model import RasterModel, check_radiometry, class_map_for, label_codes
 from rasterclass.stack import match_bands
 
@@ -31,7 +32,7 @@ logger = logging.getLogger(__name__)
 def _predict_is_argmax(estimator: Any) -> bool:
     """True when ``predict`` is the argmax of ``predict_proba`` (so one call gives both)."""
     from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.ensemble._forest import ForestClassifier
+    from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.tree import BaseDecisionTree
 
@@ -39,7 +40,11 @@ def _predict_is_argmax(estimator: Any) -> bool:
 
     final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
     known = (
-        ForestClassifier | BaseDecisionTree | MaximumLikelihoodClassifier | CalibratedClassifierCV
+        RandomForestClassifier
+        | ExtraTreesClassifier
+        | BaseDecisionTree
+        | MaximumLikelihoodClassifier
+        | CalibratedClassifierCV
     )
     return isinstance(final, known)
 
@@ -55,7 +60,7 @@ def probability_order(codes: np.ndarray, class_map: ClassMap) -> np.ndarray:
     return np.array([column[c] for c in class_map.codes if c in column], dtype=np.int64)
 
 
-def _predict_block(
+def predict_block(
     block: np.ndarray,
     estimator: Any,
     labels: np.ndarray | None,
@@ -239,7 +244,7 @@ def predict_raster(
             data = data.rechunk({0: -1})
         est = _model_handle(_for_blocks(estimator))
         result = da.map_blocks(
-            _predict_block,
+            predict_block,
             data,
             est,
             labels,
@@ -253,7 +258,7 @@ def predict_raster(
             name=f"predict-{uuid.uuid4().hex}",
         )
     else:
-        result = _predict_block(
+        result = predict_block(
             np.asarray(data), estimator, labels, codes, out_dtype, probabilities, columns
         )
     coords = {k_: v for k_, v in scene.coords.items() if k_ != "band"}
@@ -313,23 +318,6 @@ def _keep_georef(ds: xr.Dataset, scene: xr.DataArray) -> xr.Dataset:
         for name in ds.data_vars:
             ds[name] = ds[name].rio.write_transform(transform)
     return ds
-
-
-def stack_probabilities(prediction: xr.Dataset) -> xr.DataArray:
-    """Probability layers plus the confidence layer as one (band, y, x) array for writing.
-
-    Bands are in class-map order (legend order, else code order), each named by its class
-    and carrying its code in the ``class_code`` coordinate; the last band is ``confidence``
-    (``class_code`` 0: not a class).
-    """
-    proba = prediction["probabilities"]
-    if "class_code" not in proba.coords:
-        proba = proba.assign_coords(class_code=("band", [0] * proba.sizes["band"]))
-    conf = prediction["confidence"].expand_dims(band=["confidence"])
-    conf = conf.assign_coords(class_code=("band", [0]))
-    stacked = xr.concat([proba, conf], dim="band")
-    stacked.attrs["long_name"] = tuple(str(b) for b in stacked["band"].values)
-    return stacked
 
 
 def _recode_block(block: np.ndarray, lut: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``plan``: what a run will do before it does it: grid, chunks, tasks, memory per worker.
+"""Planning: what a run will do before it does it: grid, chunks, tasks, memory per worker.
 
 The task count comes from the very graph the run would compute (built lazily, never
 computed). The memory estimate is a model of the working set of one block during
@@ -11,14 +11,14 @@ import logging
 import math
 import os
 import pickle
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from rasterclass.apply import predict_raster, stack_probabilities
-from rasterclass.io import TILE, PathLike, auto_chunk, open_scene, scene_grid
+from rasterclass.io import TILE, auto_chunk, scene_grid
 from rasterclass.model import RasterModel
 
 logger = logging.getLogger(__name__)
@@ -80,36 +80,28 @@ def chunk_working_set(pixels: int, bands: int, n_classes: int, probabilities: bo
     return int(pixels * per_pixel)
 
 
-def plan_run(
-    scene: Sequence[PathLike] | PathLike,
+def plan_scene(
+    scene: xr.DataArray,
     *,
-    model: RasterModel | PathLike | None = None,
+    model: RasterModel | None = None,
     n_classes: int = 10,
     probabilities: bool = False,
-    chunks: int | None = None,
-    memory_budget: float | None = None,
     workers: int | None = None,
     threads_per_worker: int | None = None,
-    band_names: Sequence[str] | None = None,
-    reference: PathLike | None = None,
 ) -> Plan:
-    """Plan a prediction run without running it.
+    """Plan a prediction run over an opened scene without running it.
+
+    The task count comes from the graph :func:`rasterclass.predict_raster` builds for
+    ``model`` (never computed); without a model, ``n_classes`` sizes the estimate. The job
+    that opens the files is :func:`rasterclass.jobs.plan_run`.
 
     Examples
     --------
-    >>> print(plan_run("sample_data/scene.tif").describe())  # doctest: +SKIP
+    >>> print(plan_scene(open_scene("sample_data/scene.tif")).describe())  # doctest: +SKIP
     """
-    scene_da = open_scene(
-        scene,
-        band_names=band_names,
-        chunks=chunks,
-        memory_budget=memory_budget,
-        reference=reference,
-    )
+    scene_da = scene
     grid = scene_grid(scene_da)
     bands = scene_da.sizes["band"]
-    if model is not None and not isinstance(model, RasterModel):
-        model = RasterModel.load(model)
     if model is not None:
         n_classes = len(model.class_map)
         model_bytes = len(pickle.dumps(model.estimator, protocol=pickle.HIGHEST_PROTOCOL))
@@ -128,7 +120,7 @@ def plan_run(
     # the writer holds at most 2 blocks per thread (computing or finished, waiting for their
     # turn to be written: parallel.compute_stream)
     out_bytes = (n_classes + 2) * 4 if probabilities else 1
-    # write windows are runs of whole chunks, at least a tile long (io._write_chunks)
+    # write windows are runs of whole chunks, at least a tile long (io.write_chunks)
     write_side = math.ceil(TILE / max(cy, cx)) * max(cy, cx)
     batch = 2 * threads * write_side * write_side * out_bytes
     peak = BASE_PROCESS_BYTES + 2 * model_bytes + threads * per_chunk + batch
@@ -153,4 +145,4 @@ def plan_run(
     return plan
 
 
-__all__ = ["Plan", "auto_chunk", "chunk_working_set", "plan_run"]
+__all__ = ["Plan", "auto_chunk", "chunk_working_set", "plan_scene"]

@@ -20,10 +20,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from rasterclass.errors import AccuracyError
 
-_M2_PER_HA = 10_000.0
+M2_PER_HA = 10_000.0
 
 
-def _safe_div(num: ArrayLike, den: ArrayLike) -> NDArray[np.float64]:
+def safe_div(num: ArrayLike, den: ArrayLike) -> NDArray[np.float64]:
     """Elementwise ``num / den`` with ``NaN`` where ``den == 0``."""
     num_a = np.asarray(num, dtype=np.float64)
     den_a = np.asarray(den, dtype=np.float64)
@@ -32,7 +32,7 @@ def _safe_div(num: ArrayLike, den: ArrayLike) -> NDArray[np.float64]:
     return np.asarray(out, dtype=np.float64)
 
 
-def _class_names(names: Sequence[Hashable] | None, k: int, what: str) -> tuple[str, ...]:
+def check_class_names(names: Sequence[Hashable] | None, k: int, what: str) -> tuple[str, ...]:
     if names is None:
         return tuple(str(i) for i in range(k))
     if isinstance(names, str):
@@ -49,7 +49,7 @@ def _class_names(names: Sequence[Hashable] | None, k: int, what: str) -> tuple[s
     return out
 
 
-def _as_square_matrix(
+def as_square_matrix(
     matrix: ArrayLike | pd.DataFrame,
     class_names: Sequence[Hashable] | None,
     what: str,
@@ -85,11 +85,11 @@ def _as_square_matrix(
         raise AccuracyError(
             f"{what} has negative counts at (row, column) {bad}; counts must be >= 0"
         )
-    names = _class_names(class_names, arr.shape[0], what)
+    names = check_class_names(class_names, arr.shape[0], what)
     return arr, names
 
 
-def _per_class_vector(
+def per_class_vector(
     values: ArrayLike | Mapping[Hashable, float] | pd.Series,
     names: tuple[str, ...],
     what: str,
@@ -124,14 +124,14 @@ def _per_class_vector(
     return arr
 
 
-def _as_labels(values: ArrayLike, what: str) -> NDArray[Any]:
+def as_labels(values: ArrayLike, what: str) -> NDArray[Any]:
     arr = np.asarray(values)
     if arr.ndim == 0:
         raise AccuracyError(f"{what} must be a sequence of labels, not a scalar")
     return arr.ravel()
 
 
-def _index_of(
+def index_of(
     values: NDArray[Any], labels: Sequence[Hashable], what: str, hint: str
 ) -> NDArray[np.intp]:
     """Positions of ``values`` in ``labels``; AccuracyError for values not in ``labels``."""
@@ -140,13 +140,13 @@ def _index_of(
     if np.any(pos < 0):
         unknown = pd.unique(values[pos < 0])[:10]
         raise AccuracyError(
-            f"{what} contains labels {[_py(v) for v in unknown]} that are not in "
+            f"{what} contains labels {[json_scalar(v) for v in unknown]} that are not in "
             f"{list(labels)[:20]}; {hint}"
         )
     return pos
 
 
-def _unique_labels(*arrays: NDArray[Any]) -> list[Hashable]:
+def unique_labels(*arrays: NDArray[Any]) -> list[Hashable]:
     seen = pd.unique(np.concatenate([np.asarray(a, dtype=object) for a in arrays]))
     try:
         return sorted(seen.tolist())
@@ -154,7 +154,7 @@ def _unique_labels(*arrays: NDArray[Any]) -> list[Hashable]:
         return list(seen.tolist())
 
 
-def _py(value: Any) -> Any:
+def json_scalar(value: Any) -> Any:
     """A JSON-friendly Python scalar (NaN/inf -> None, numpy -> builtin)."""
     if isinstance(value, np.generic):
         value = value.item()
@@ -163,26 +163,26 @@ def _py(value: Any) -> Any:
     return value
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     """Recursively convert to JSON-serialisable builtins (no numpy types, no NaN)."""
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, pd.Series):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, np.ndarray):
-        return [_jsonable(v) for v in obj.tolist()]
+        return [jsonable(v) for v in obj.tolist()]
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     if isinstance(obj, str | bool) or obj is None:
         return obj
     if isinstance(obj, np.generic | int | float):
-        return _py(obj)
+        return json_scalar(obj)
     return str(obj)
 
 
-def _count(value: float) -> int | float | None:
+def count_value(value: float) -> int | float | None:
     """A count for output: int when integral, float otherwise, None when NaN."""
     value = float(value)
     if not math.isfinite(value):
@@ -190,20 +190,20 @@ def _count(value: float) -> int | float | None:
     return int(value) if value.is_integer() else value
 
 
-def _ci(value: float, se: float, z: float) -> tuple[float, float]:
+def ci_bounds(value: float, se: float, z: float) -> tuple[float, float]:
     return (value - z * se, value + z * se)
 
 
-def _est(value: float, se: float | None, z: float) -> dict[str, Any]:
+def estimate_dict(value: float, se: float | None, z: float) -> dict[str, Any]:
     """An estimate with optional SE and CI as a JSON-friendly dict."""
-    out: dict[str, Any] = {"value": _py(float(value))}
+    out: dict[str, Any] = {"value": json_scalar(float(value))}
     if se is not None:
-        low, high = _ci(float(value), float(se), z)
-        out.update(se=_py(float(se)), ci_low=_py(low), ci_high=_py(high))
+        low, high = ci_bounds(float(value), float(se), z)
+        out.update(se=json_scalar(float(se)), ci_low=json_scalar(low), ci_high=json_scalar(high))
     return out
 
 
-def _check_z(z: float) -> float:
+def check_z(z: float) -> float:
     z = float(z)
     if not math.isfinite(z) or z <= 0:
         raise AccuracyError(
@@ -213,20 +213,20 @@ def _check_z(z: float) -> float:
     return z
 
 
-def _labelled(values: ArrayLike, names: tuple[str, ...], name: str) -> pd.Series:
+def labelled_series(values: ArrayLike, names: tuple[str, ...], name: str) -> pd.Series:
     s = pd.Series(np.asarray(values, dtype=np.float64), index=list(names), name=name)
     s.index.name = "class"
     return s
 
 
-def _labelled_matrix(values: NDArray[np.float64], names: tuple[str, ...]) -> pd.DataFrame:
+def labelled_matrix(values: NDArray[np.float64], names: tuple[str, ...]) -> pd.DataFrame:
     frame = pd.DataFrame(values, index=list(names), columns=list(names))
     frame.index.name = "map"
     frame.columns.name = "reference"
     return frame
 
 
-def _check_pixel_area(pixel_area_m2: float | None) -> float | None:
+def check_pixel_area(pixel_area_m2: float | None) -> float | None:
     if pixel_area_m2 is None:
         return None
     value = float(pixel_area_m2)

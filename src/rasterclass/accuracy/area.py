@@ -18,18 +18,18 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from rasterclass.accuracy._util import (
-    _M2_PER_HA,
-    _as_square_matrix,
-    _check_pixel_area,
-    _check_z,
-    _ci,
-    _count,
-    _est,
-    _labelled,
-    _labelled_matrix,
-    _per_class_vector,
-    _py,
-    _safe_div,
+    M2_PER_HA,
+    as_square_matrix,
+    check_pixel_area,
+    check_z,
+    ci_bounds,
+    count_value,
+    estimate_dict,
+    json_scalar,
+    labelled_matrix,
+    labelled_series,
+    per_class_vector,
+    safe_div,
 )
 from rasterclass.accuracy.confusion import Z_95
 from rasterclass.errors import AccuracyError
@@ -109,7 +109,7 @@ class AreaEstimate:
     @property
     def overall_accuracy_ci(self) -> tuple[float, float]:
         """``overall_accuracy ± z · SE``."""
-        return _ci(self.overall_accuracy, self.overall_accuracy_se, self.z)
+        return ci_bounds(self.overall_accuracy, self.overall_accuracy_se, self.z)
 
     @property
     def area_pixels(self) -> pd.Series:
@@ -133,14 +133,14 @@ class AreaEstimate:
         """Estimated area in hectares (``None`` without ``pixel_area_m2``)."""
         if self.pixel_area_m2 is None:
             return None
-        return (self.area_pixels * self.pixel_area_m2 / _M2_PER_HA).rename("area_ha")
+        return (self.area_pixels * self.pixel_area_m2 / M2_PER_HA).rename("area_ha")
 
     @property
     def area_ha_se(self) -> pd.Series | None:
         """Standard error of :attr:`area_ha` (``None`` without ``pixel_area_m2``)."""
         if self.pixel_area_m2 is None:
             return None
-        return (self.area_pixels_se * self.pixel_area_m2 / _M2_PER_HA).rename("area_ha_se")
+        return (self.area_pixels_se * self.pixel_area_m2 / M2_PER_HA).rename("area_ha_se")
 
     def _metrics(self) -> list[tuple[str, pd.Series, pd.Series]]:
         out = [
@@ -167,7 +167,7 @@ class AreaEstimate:
         if self.mapped_pixels is not None:
             cols["mapped_pixels"] = self.mapped_pixels
             if self.pixel_area_m2 is not None:
-                cols["mapped_ha"] = self.mapped_pixels * self.pixel_area_m2 / _M2_PER_HA
+                cols["mapped_ha"] = self.mapped_pixels * self.pixel_area_m2 / M2_PER_HA
         for name, value, se in self._metrics():
             cols[name] = value
             cols[f"{name}_se"] = se
@@ -183,37 +183,40 @@ class AreaEstimate:
         for name in self.class_names:
             entry: dict[str, Any] = {"class": name}
             if self.mapped_pixels is not None:
-                entry["mapped_pixels"] = _count(self.mapped_pixels[name])
+                entry["mapped_pixels"] = count_value(self.mapped_pixels[name])
             for metric, value, se in self._metrics():
-                entry[metric] = _est(value[name], se[name], self.z)
+                entry[metric] = estimate_dict(value[name], se[name], self.z)
             classes.append(entry)
         return {
             "method": self.method,
             "z": self.z,
             "fpc": self.fpc,
-            "total_pixels": _count(self.total_pixels),
-            "pixel_area_m2": _py(self.pixel_area_m2),
+            "total_pixels": count_value(self.total_pixels),
+            "pixel_area_m2": json_scalar(self.pixel_area_m2),
             "n_samples": int(self.n_samples),
             "class_names": list(self.class_names),
-            "overall_accuracy": _est(self.overall_accuracy, self.overall_accuracy_se, self.z),
+            "overall_accuracy": estimate_dict(
+                self.overall_accuracy, self.overall_accuracy_se, self.z
+            ),
             "classes": classes,
             "sample_counts": {
                 "rows": "map",
                 "columns": "reference",
-                "values": [[_count(v) for v in row] for row in self.sample_counts.to_numpy()],
+                "values": [[count_value(v) for v in row] for row in self.sample_counts.to_numpy()],
             },
             "proportion_matrix": {
                 "rows": "map",
                 "columns": "reference",
                 "values": [
-                    [_py(float(v)) for v in row] for row in self.proportion_matrix.to_numpy()
+                    [json_scalar(float(v)) for v in row]
+                    for row in self.proportion_matrix.to_numpy()
                 ],
             },
             "strata": [
                 {
                     "stratum": str(h),
-                    "stratum_size": _count(row["stratum_size"]),
-                    "sample_size": _count(row["sample_size"]),
+                    "stratum_size": count_value(row["stratum_size"]),
+                    "sample_size": count_value(row["sample_size"]),
                 }
                 for h, row in self.strata.iterrows()
             ],
@@ -279,15 +282,15 @@ def estimate_from_error_matrix(
     >>> round(est.area_ha["deforestation"]), round(est.z * est.area_ha_se["deforestation"])
     (21158, 6158)
     """
-    z = _check_z(z)
-    pixel_area_m2 = _check_pixel_area(pixel_area_m2)
-    n_ij, names = _as_square_matrix(counts, class_names, "error matrix of sample counts")
+    z = check_z(z)
+    pixel_area_m2 = check_pixel_area(pixel_area_m2)
+    n_ij, names = as_square_matrix(counts, class_names, "error matrix of sample counts")
     if not np.all(n_ij == np.round(n_ij)):
         raise AccuracyError(
             "the error matrix must hold whole sample counts; for area-weighted inputs use "
             "stehman_estimate with one row per sample unit"
         )
-    n_pix = _per_class_vector(mapped_pixels, names, "mapped_pixels")
+    n_pix = per_class_vector(mapped_pixels, names, "mapped_pixels")
     n_i = n_ij.sum(axis=1)
     unsampled = [names[i] for i in np.flatnonzero((n_pix > 0) & (n_i == 0))]
     if unsampled:
@@ -329,10 +332,10 @@ def estimate_from_error_matrix(
     users_var = np.where(sampled, users * (1 - users) * inv, np.nan)
     p_col = p.sum(axis=0)
     p_col_var = np.sum((w**2)[:, None] * bern * inv[:, None], axis=0)
-    producers = _safe_div(np.diag(p), p_col)
+    producers = safe_div(np.diag(p), p_col)
     # 1 - P_j as Σ_{i≠j} p_ij / p_.j (no cancellation when P_j is close to 1).
     p_offdiag = p * (1.0 - np.eye(p.shape[0]))
-    one_minus_producers = _safe_div(p_offdiag.sum(axis=0), p_col)
+    one_minus_producers = safe_div(p_offdiag.sum(axis=0), p_col)
 
     # Eq. (7): V(P_j) = [N_j.² (1-P_j)² U_j(1-U_j)/(n_j.-1)
     #                    + P_j² Σ_{i≠j} N_i.² (n_ij/n_i.)(1-n_ij/n_i.)/(n_i.-1)] / N̂_.j²
@@ -341,7 +344,7 @@ def estimate_from_error_matrix(
     np.fill_diagonal(off, 0.0)  # Σ over i ≠ j (masking, not subtracting: no cancellation)
     off_sum = off.sum(axis=0)
     own = n_pix**2 * one_minus_producers**2 * u_fill * (1 - u_fill) * inv
-    producers_var = _safe_div(own + producers**2 * off_sum, n_hat_col**2)
+    producers_var = safe_div(own + producers**2 * off_sum, n_hat_col**2)
 
     strata = pd.DataFrame({"stratum_size": n_pix, "sample_size": n_i}, index=list(names))
     strata.index.name = "stratum"
@@ -353,18 +356,20 @@ def estimate_from_error_matrix(
         total_pixels=total,
         pixel_area_m2=pixel_area_m2,
         n_samples=int(n_ij.sum()),
-        sample_counts=_labelled_matrix(n_ij, names).astype(np.int64),
-        proportion_matrix=_labelled_matrix(p, names),
+        sample_counts=labelled_matrix(n_ij, names).astype(np.int64),
+        proportion_matrix=labelled_matrix(p, names),
         strata=strata,
         overall_accuracy=oa,
         overall_accuracy_se=math.sqrt(oa_var) if not math.isnan(oa_var) else math.nan,
-        users_accuracy=_labelled(users, names, "users_accuracy"),
-        users_accuracy_se=_labelled(np.sqrt(users_var), names, "users_accuracy_se"),
-        producers_accuracy=_labelled(producers, names, "producers_accuracy"),
-        producers_accuracy_se=_labelled(np.sqrt(producers_var), names, "producers_accuracy_se"),
-        area_proportion=_labelled(p_col, names, "area_proportion"),
-        area_proportion_se=_labelled(np.sqrt(p_col_var), names, "area_proportion_se"),
-        mapped_pixels=_labelled(n_pix, names, "mapped_pixels"),
+        users_accuracy=labelled_series(users, names, "users_accuracy"),
+        users_accuracy_se=labelled_series(np.sqrt(users_var), names, "users_accuracy_se"),
+        producers_accuracy=labelled_series(producers, names, "producers_accuracy"),
+        producers_accuracy_se=labelled_series(
+            np.sqrt(producers_var), names, "producers_accuracy_se"
+        ),
+        area_proportion=labelled_series(p_col, names, "area_proportion"),
+        area_proportion_se=labelled_series(np.sqrt(p_col_var), names, "area_proportion_se"),
+        mapped_pixels=labelled_series(n_pix, names, "mapped_pixels"),
     )
     logger.debug("olofsson estimate: n=%d OA=%.4f", est.n_samples, est.overall_accuracy)
     return est

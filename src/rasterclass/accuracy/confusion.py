@@ -20,16 +20,16 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from rasterclass.accuracy._util import (
-    _as_labels,
-    _as_square_matrix,
-    _check_z,
-    _ci,
-    _count,
-    _index_of,
-    _per_class_vector,
-    _py,
-    _safe_div,
-    _unique_labels,
+    as_labels,
+    as_square_matrix,
+    check_z,
+    ci_bounds,
+    count_value,
+    index_of,
+    json_scalar,
+    per_class_vector,
+    safe_div,
+    unique_labels,
 )
 from rasterclass.errors import AccuracyError
 
@@ -121,14 +121,14 @@ def confusion_matrix_from_labels(
            [0, 1, 0],
            [0, 0, 1]])
     """
-    m = _as_labels(map_codes, "map_codes")
-    r = _as_labels(ref_codes, "ref_codes")
+    m = as_labels(map_codes, "map_codes")
+    r = as_labels(ref_codes, "ref_codes")
     if m.shape != r.shape:
         raise AccuracyError(
             f"map_codes and ref_codes must have the same length; got {m.size} and {r.size}"
         )
     if codes is None:
-        codes = _unique_labels(m, r)
+        codes = unique_labels(m, r)
         if not codes:
             raise AccuracyError("no samples and no codes: pass codes to get an empty matrix")
     codes = list(codes)
@@ -138,8 +138,8 @@ def confusion_matrix_from_labels(
     if len(pd.unique(np.asarray(codes, dtype=object))) != k:
         raise AccuracyError(f"codes must be unique; got {codes}")
     hint = "mask nodata before calling, or add the missing codes to `codes`"
-    mi = _index_of(m, codes, "map_codes", hint)
-    ri = _index_of(r, codes, "ref_codes", hint)
+    mi = index_of(m, codes, "map_codes", hint)
+    ri = index_of(r, codes, "ref_codes", hint)
     flat = mi * k + ri
     if sample_weight is None:
         return np.bincount(flat, minlength=k * k).astype(np.int64).reshape(k, k)
@@ -220,12 +220,12 @@ class ConfusionStatistics:
     @property
     def kappa_ci(self) -> tuple[float, float]:
         """``kappa ± z · kappa_se`` (not clipped)."""
-        return _ci(self.kappa, self.kappa_se, self.z)
+        return ci_bounds(self.kappa, self.kappa_se, self.z)
 
     @property
     def kappa_z_score(self) -> float:
         """``kappa / sqrt(kappa_variance_null)``: test statistic of H0 κ = 0."""
-        return float(_safe_div(self.kappa, math.sqrt(max(self.kappa_variance_null, 0.0))))
+        return float(safe_div(self.kappa, math.sqrt(max(self.kappa_variance_null, 0.0))))
 
     @property
     def macro_f1(self) -> float:
@@ -256,28 +256,28 @@ class ConfusionStatistics:
             entry: dict[str, Any] = {"class": str(name)}
             for key, value in row.items():
                 is_count = key.endswith("_count")
-                entry[str(key)] = _count(value) if is_count else _py(float(value))
+                entry[str(key)] = count_value(value) if is_count else json_scalar(float(value))
             classes.append(entry)
         low, high = self.kappa_ci
         return {
             "class_names": list(self.class_names),
-            "n": _count(self.n),
+            "n": count_value(self.n),
             "matrix": {
                 "rows": "map",
                 "columns": "reference",
-                "values": [[_count(v) for v in row] for row in self.matrix.to_numpy()],
+                "values": [[count_value(v) for v in row] for row in self.matrix.to_numpy()],
             },
-            "overall_accuracy": _py(self.overall_accuracy),
+            "overall_accuracy": json_scalar(self.overall_accuracy),
             "kappa": {
-                "value": _py(self.kappa),
-                "variance": _py(self.kappa_variance),
-                "se": _py(self.kappa_se),
-                "ci_low": _py(low),
-                "ci_high": _py(high),
-                "variance_null": _py(self.kappa_variance_null),
+                "value": json_scalar(self.kappa),
+                "variance": json_scalar(self.kappa_variance),
+                "se": json_scalar(self.kappa_se),
+                "ci_low": json_scalar(low),
+                "ci_high": json_scalar(high),
+                "variance_null": json_scalar(self.kappa_variance_null),
                 "variance_method": self.kappa_variance_method,
             },
-            "macro_f1": _py(self.macro_f1),
+            "macro_f1": json_scalar(self.macro_f1),
             "z": self.z,
             "classes": classes,
         }
@@ -349,12 +349,12 @@ def confusion_statistics(
     >>> float(round(stats.users_accuracy["D"], 4)), float(round(stats.producers_accuracy["D"], 4))
     (0.5652, 0.8667)
     """
-    z = _check_z(z)
+    z = check_z(z)
     if kappa_variance not in _KAPPA_METHODS:
         raise AccuracyError(
             f"kappa_variance must be one of {list(_KAPPA_METHODS)}; got {kappa_variance!r}"
         )
-    arr, names = _as_square_matrix(matrix, class_names, "confusion matrix")
+    arr, names = as_square_matrix(matrix, class_names, "confusion matrix")
     n = float(arr.sum())
     if n <= 0:
         raise AccuracyError("confusion matrix has no samples (all counts are 0)")
@@ -388,8 +388,8 @@ def confusion_statistics(
         kappa = var = var0 = math.nan
 
     chance = pr * pc
-    cond_users = _safe_div(pd_ - chance, pr - chance)
-    cond_prod = _safe_div(pd_ - chance, pc - chance)
+    cond_users = safe_div(pd_ - chance, pr - chance)
+    cond_prod = safe_div(pd_ - chance, pc - chance)
 
     def series(values: ArrayLike, name: str) -> pd.Series:
         s = pd.Series(np.asarray(values, dtype=np.float64), index=list(names), name=name)
@@ -398,7 +398,7 @@ def confusion_statistics(
 
     polys: pd.Series | None = None
     if polygon_counts is not None:
-        pc_arr = _per_class_vector(polygon_counts, names, "polygon_counts")
+        pc_arr = per_class_vector(polygon_counts, names, "polygon_counts")
         if not np.all(pc_arr == np.round(pc_arr)):
             raise AccuracyError("polygon_counts must be whole numbers")
         polys = pd.Series(pc_arr.astype(np.int64), index=list(names), name="polygon_count")
@@ -420,9 +420,9 @@ def confusion_statistics(
         kappa_variance_null=float(var0),
         kappa_variance_method=kappa_variance,
         z=z,
-        users_accuracy=series(_safe_div(diag, rows), "users_accuracy"),
-        producers_accuracy=series(_safe_div(diag, cols), "producers_accuracy"),
-        f1=series(_safe_div(2 * diag, rows + cols), "f1"),
+        users_accuracy=series(safe_div(diag, rows), "users_accuracy"),
+        producers_accuracy=series(safe_div(diag, cols), "producers_accuracy"),
+        f1=series(safe_div(2 * diag, rows + cols), "f1"),
         map_counts=series(rows, "map_count"),
         reference_counts=series(cols, "reference_count"),
         conditional_kappa_users=series(cond_users, "conditional_kappa_users"),
@@ -449,4 +449,4 @@ def compare_kappa(first: ConfusionStatistics, second: ConfusionStatistics) -> fl
     True
     """
     denom = math.sqrt(first.kappa_variance + second.kappa_variance)
-    return float(_safe_div(abs(first.kappa - second.kappa), denom))
+    return float(safe_div(abs(first.kappa - second.kappa), denom))

@@ -19,8 +19,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from rasterclass.accuracy._util import (
-    _class_names,
-    _labelled,
+    check_class_names,
+    labelled_series,
 )
 from rasterclass.errors import AccuracyError
 
@@ -144,13 +144,13 @@ def anticipated_standard_errors(
     n = np.asarray(allocation, dtype=np.float64).ravel()
     if n.size != w.size or not np.all(np.isfinite(n)) or np.any(n < 0):
         raise AccuracyError(f"allocation must have one sample size >= 0 per class ({w.size})")
-    names = _class_names(class_names, w.size, "mapped")
+    names = check_class_names(class_names, w.size, "mapped")
     with np.errstate(divide="ignore", invalid="ignore"):
         var_u = np.where(n > 1, u * (1 - u) / np.maximum(n - 1, 1), np.nan)
     var_o = float(np.sum(np.where(w > 0, w**2 * var_u, 0.0)))
     return AnticipatedPrecision(
         overall_accuracy_se=math.sqrt(var_o) if math.isfinite(var_o) else math.nan,
-        users_accuracy_se=_labelled(np.sqrt(var_u), names, "users_accuracy_se"),
+        users_accuracy_se=labelled_series(np.sqrt(var_u), names, "users_accuracy_se"),
     )
 
 
@@ -223,7 +223,7 @@ def allocate_sample(
     else:
         values = mapped
     w = _weights(values)
-    names = _class_names(class_names, w.size, "mapped")
+    names = check_class_names(class_names, w.size, "mapped")
     if isinstance(n_total, bool) or float(n_total) != int(n_total) or int(n_total) < 0:
         raise AccuracyError(f"n_total must be a whole number >= 0; got {n_total!r}")
     total = int(n_total)

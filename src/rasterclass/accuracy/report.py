@@ -20,9 +20,9 @@ from typing import Any, Literal, get_args
 import pandas as pd
 
 from rasterclass.accuracy._util import (
-    _M2_PER_HA,
-    _ci,
-    _jsonable,
+    M2_PER_HA,
+    ci_bounds,
+    jsonable,
 )
 from rasterclass.accuracy.area import (
     AreaEstimate,
@@ -186,7 +186,7 @@ class AccuracyReport:
             "kind": self.kind,
             "title": self.title,
             "notes": list(self.notes),
-            "metadata": _jsonable(self.metadata),
+            "metadata": jsonable(self.metadata),
             "confusion": self.confusion.to_dict() if self.confusion is not None else None,
             "area_estimate": self.area.to_dict() if self.area is not None else None,
         }
@@ -216,7 +216,7 @@ class AccuracyReport:
         ) -> None:
             low = high = math.nan
             if se is not None:
-                low, high = _ci(float(value), float(se), z)
+                low, high = ci_bounds(float(value), float(se), z)
             rows.append(
                 {
                     "kind": self.kind,
@@ -300,7 +300,7 @@ class AccuracyReport:
         if self.metadata:
             out += ["", "**Metadata:**", ""]
             out += [
-                f"- {_md_escape(k)}: {_md_escape(v)}" for k, v in _jsonable(self.metadata).items()
+                f"- {_md_escape(k)}: {_md_escape(v)}" for k, v in jsonable(self.metadata).items()
             ]
         if self.confusion is not None:
             out += ["", self._confusion_markdown(self.confusion)]
@@ -405,7 +405,7 @@ class AccuracyReport:
             row = [name]
             if a.mapped_pixels is not None:
                 mapped = a.mapped_pixels[name]
-                row.append(_fa(mapped * a.pixel_area_m2 / _M2_PER_HA if hectares else mapped))
+                row.append(_fa(mapped * a.pixel_area_m2 / M2_PER_HA if hectares else mapped))
             row += [
                 _pm(area[name], area_se[name], a.z, _fa),
                 _pm(a.area_proportion[name], a.area_proportion_se[name], a.z),

@@ -16,16 +16,16 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from rasterclass.accuracy._util import (
-    _as_labels,
-    _check_pixel_area,
-    _check_z,
-    _class_names,
-    _index_of,
-    _labelled,
-    _labelled_matrix,
-    _py,
-    _safe_div,
-    _unique_labels,
+    as_labels,
+    check_class_names,
+    check_pixel_area,
+    check_z,
+    index_of,
+    json_scalar,
+    labelled_matrix,
+    labelled_series,
+    safe_div,
+    unique_labels,
 )
 from rasterclass.accuracy.area import AreaEstimate
 from rasterclass.accuracy.confusion import Z_95
@@ -58,7 +58,7 @@ def _stratified_ratio(
     xbar = _group_sum(x, h, n_strata) / small_n[:, None]
     y_tot = big_n @ ybar
     x_tot = big_n @ xbar
-    ratio = _safe_div(y_tot, x_tot)
+    ratio = safe_div(y_tot, x_tot)
     # s²_yh + R² s²_xh − 2 R s_xyh is the within-stratum sample variance of the residual
     # d_u = y_u − R x_u; computing it from d avoids catastrophic cancellation.
     d = y - ratio[None, :] * x
@@ -70,7 +70,7 @@ def _stratified_ratio(
     f = (1.0 - small_n / big_n) if fpc else np.ones_like(big_n)
     coef = big_n**2 * f / small_n
     with np.errstate(invalid="ignore"):
-        var = _safe_div(coef @ s_dd, x_tot**2)
+        var = safe_div(coef @ s_dd, x_tot**2)
     se = np.sqrt(var)
     return ratio, se
 
@@ -153,11 +153,11 @@ def stehman_estimate(
     >>> round(est.overall_accuracy, 2), round(float(est.users_accuracy["B"]), 3)
     (0.63, 0.574)
     """
-    z = _check_z(z)
-    pixel_area_m2 = _check_pixel_area(pixel_area_m2)
-    m = _as_labels(map_class, "map_class")
-    r = _as_labels(ref_class, "ref_class")
-    s = _as_labels(strata, "strata")
+    z = check_z(z)
+    pixel_area_m2 = check_pixel_area(pixel_area_m2)
+    m = as_labels(map_class, "map_class")
+    r = as_labels(ref_class, "ref_class")
+    s = as_labels(strata, "strata")
     if not (m.size == r.size == s.size):
         raise AccuracyError(
             "map_class, ref_class and strata must have one entry per sample unit; got "
@@ -178,23 +178,27 @@ def stehman_estimate(
         raise AccuracyError(f"stratum_sizes must be numeric: {exc}") from exc
     if not np.all(np.isfinite(big_n_all)) or np.any(big_n_all < 0):
         raise AccuracyError("stratum_sizes must be finite and >= 0")
-    h_all = _index_of(
+    h_all = index_of(
         s, size_labels, "strata", "give stratum_sizes an entry (N_h) for every stratum sampled"
     )
     small_n_all = np.bincount(h_all, minlength=len(size_labels)).astype(np.float64)
-    empty = [_py(size_labels[i]) for i in np.flatnonzero((big_n_all > 0) & (small_n_all == 0))]
+    empty = [
+        json_scalar(size_labels[i]) for i in np.flatnonzero((big_n_all > 0) & (small_n_all == 0))
+    ]
     if empty:
         raise AccuracyError(
             f"strata {empty} have pixels (N_h > 0) but no samples; sample every stratum "
             "(>= 2 units each for a standard error) or merge it into another stratum"
         )
-    zero = [_py(size_labels[i]) for i in np.flatnonzero((big_n_all == 0) & (small_n_all > 0))]
+    zero = [
+        json_scalar(size_labels[i]) for i in np.flatnonzero((big_n_all == 0) & (small_n_all > 0))
+    ]
     if zero:
         raise AccuracyError(
             f"strata {zero} have samples but a size of 0 in stratum_sizes; give their N_h"
         )
     if fpc and np.any(small_n_all > big_n_all):
-        over = [_py(size_labels[i]) for i in np.flatnonzero(small_n_all > big_n_all)]
+        over = [json_scalar(size_labels[i]) for i in np.flatnonzero(small_n_all > big_n_all)]
         raise AccuracyError(
             f"strata {over} have more samples than units (n_h > N_h), so the finite-population "
             "correction is negative; check stratum_sizes are pixel counts or use fpc=False"
@@ -208,23 +212,23 @@ def stehman_estimate(
     if np.any(small_n == 1):
         logger.warning(
             "strata %s have a single sample: standard errors are NaN",
-            [_py(kept_labels[i]) for i in np.flatnonzero(small_n == 1)],
+            [json_scalar(kept_labels[i]) for i in np.flatnonzero(small_n == 1)],
         )
 
     if classes is None:
-        classes = _unique_labels(m, r)
+        classes = unique_labels(m, r)
     classes = list(classes)
     if len(pd.unique(np.asarray(classes, dtype=object))) != len(classes):
         raise AccuracyError(f"classes must be unique; got {classes}")
-    names = _class_names(
+    names = check_class_names(
         class_names if class_names is not None else [str(c) for c in classes],
         len(classes),
         "classes",
     )
     k = len(classes)
     hint = "pass every class label in `classes`"
-    mi = _index_of(m, classes, "map_class", hint)
-    ri = _index_of(r, classes, "ref_class", hint)
+    mi = index_of(m, classes, "map_class", hint)
+    ri = index_of(r, classes, "ref_class", hint)
 
     total = float(big_n.sum())
     eye = np.arange(k)
@@ -259,17 +263,17 @@ def stehman_estimate(
         total_pixels=total,
         pixel_area_m2=pixel_area_m2,
         n_samples=int(m.size),
-        sample_counts=_labelled_matrix(n_ij.astype(np.float64), names).astype(np.int64),
-        proportion_matrix=_labelled_matrix(p, names),
+        sample_counts=labelled_matrix(n_ij.astype(np.float64), names).astype(np.int64),
+        proportion_matrix=labelled_matrix(p, names),
         strata=strata_frame,
         overall_accuracy=float(oa[0]),
         overall_accuracy_se=float(oa_se[0]),
-        users_accuracy=_labelled(users, names, "users_accuracy"),
-        users_accuracy_se=_labelled(users_se, names, "users_accuracy_se"),
-        producers_accuracy=_labelled(prods, names, "producers_accuracy"),
-        producers_accuracy_se=_labelled(prods_se, names, "producers_accuracy_se"),
-        area_proportion=_labelled(area, names, "area_proportion"),
-        area_proportion_se=_labelled(area_se, names, "area_proportion_se"),
+        users_accuracy=labelled_series(users, names, "users_accuracy"),
+        users_accuracy_se=labelled_series(users_se, names, "users_accuracy_se"),
+        producers_accuracy=labelled_series(prods, names, "producers_accuracy"),
+        producers_accuracy_se=labelled_series(prods_se, names, "producers_accuracy_se"),
+        area_proportion=labelled_series(area, names, "area_proportion"),
+        area_proportion_se=labelled_series(area_se, names, "area_proportion_se"),
         mapped_pixels=None,
     )
     logger.debug(

@@ -49,10 +49,10 @@ from .options import POSITIVE, SEED, overwrite_opt
 @overwrite_opt
 def assess(map_path: str, output: str, overwrite: bool, **kw: Any) -> None:
     """Assess MAP.tif against reference polygons or sample points."""
-    from rasterclass import pipeline
+    from rasterclass import jobs
 
     started = time.perf_counter()
-    report = pipeline.assess_map(map_path, output=output, overwrite=overwrite, **kw)
+    report = jobs.assess_map(map_path, output=output, overwrite=overwrite, **kw)
     stats = report.confusion
     click.echo(f"{report.title} ({report.kind}):")
     if report.area is not None:
@@ -129,10 +129,10 @@ def sample(
     map_path: str, output: str, overwrite: bool, expected_ua: tuple[str, ...], **kw: Any
 ) -> None:
     """Draw a stratified random sample of points from MAP.tif for accuracy assessment."""
-    from rasterclass import pipeline
+    from rasterclass import jobs
 
     started = time.perf_counter()
-    points = pipeline.sample_map(
+    points = jobs.sample_map(
         map_path, output=output, overwrite=overwrite, expected_ua=_ua_pairs(expected_ua), **kw
     )
     click.echo(f"{len(points)} points per class: {points.attrs.get('allocation')}")
@@ -154,6 +154,6 @@ def sample(
 @overwrite_opt
 def quicklook(map_path: str, output: str, overwrite: bool) -> None:
     """Render MAP.tif with its class colours and a legend."""
-    from rasterclass import pipeline
+    from rasterclass import jobs
 
-    click.echo(f"wrote {pipeline.quicklook_map(map_path, output, overwrite=overwrite)}")
+    click.echo(f"wrote {jobs.quicklook_map(map_path, output, overwrite=overwrite)}")

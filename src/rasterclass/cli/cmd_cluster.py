@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from rasterclass import clustering
-from rasterclass.estimators.presets import parse_params
+from rasterclass import jobs
 
 from .main import command, progress_bar, scene_options
 from .options import CHUNK_SIDE, POSITIVE, SEED, cog_opt, overwrite_opt, scene_args, vector_args
@@ -25,7 +24,7 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
 @click.option(
     "-m",
     "--method",
-    type=click.Choice(list(clustering.METHODS)),
+    type=click.Choice(list(jobs.CLUSTER_METHODS)),
     default="kmeans",
     show_default=True,
     help="Clustering method.",
@@ -58,7 +57,7 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
 @click.option(
     "--sample-size",
     type=POSITIVE,
-    default=clustering.DEFAULT_SAMPLE_SIZE,
+    default=jobs.DEFAULT_SAMPLE_SIZE,
     show_default=True,
     help="Valid pixels drawn at random to fit the clusterer.",
 )
@@ -93,12 +92,12 @@ def cluster(
     """Cluster SCENE... (k-means or ISODATA) and write the cluster map."""
     started = time.perf_counter()
     with progress_bar(ctx, "assigning clusters") as progress:
-        result = clustering.cluster(
+        result = jobs.cluster(
             list(scene),
             output,
             method,
             n_clusters,
-            parse_params(params),
+            jobs.parse_params(params),
             sample_size=sample_size,
             seed=seed,
             standardize=standardize,
@@ -152,7 +151,7 @@ def relabel(
     """Turn the clusters of MAP into classes (clusters sharing a class are merged)."""
     started = time.perf_counter()
     with progress_bar(ctx, "relabelling") as progress:
-        result = clustering.relabel_map(
+        result = jobs.relabel_map(
             map_path,
             table,
             output,
@@ -201,7 +200,7 @@ def suggest_labels(
 ) -> None:
     """Suggest a class for every cluster: the training class with the nearest mean spectrum."""
     started = time.perf_counter()
-    table = clustering.suggest_labels(
+    table = jobs.suggest_labels(
         list(scene),
         clusters,
         training,

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from rasterclass import objects
-from rasterclass.estimators.presets import parse_params
+from rasterclass import jobs
 
 from .main import command, progress_bar, scene_options
 from .options import SEED, cog_opt, overwrite_opt, scene_args
@@ -17,7 +16,7 @@ from .options import SEED, cog_opt, overwrite_opt, scene_args
 def _params_help() -> str:
     return "; ".join(
         f"{m}: " + ", ".join(f"{k}={v}" for k, v in p.items())
-        for m, p in objects.DEFAULT_PARAMS.items()
+        for m, p in jobs.SEGMENT_PARAMS.items()
     )
 
 
@@ -26,7 +25,7 @@ def _params_help() -> str:
 @click.option(
     "-m",
     "--method",
-    type=click.Choice(list(objects.SEGMENT_METHODS)),
+    type=click.Choice(list(jobs.SEGMENT_METHODS)),
     default="shepherd",
     show_default=True,
     help="Segmentation: shepherd (k-means seeds + clump elimination; the same result for any "
@@ -76,11 +75,11 @@ def segment(
 ) -> None:
     """Segment SCENE... into spectrally homogeneous objects and write their ids."""
     started = time.perf_counter()
-    values = parse_params(params)
+    values = jobs.parse_params(params)
     if seed is not None:
         values["seed"] = seed
     with progress_bar(ctx, "segmenting") as progress:
-        result = objects.run_segmentation(
+        result = jobs.run_segmentation(
             list(scene),
             output,
             method=method,

@@ -35,10 +35,10 @@ def plan(
     **kw: Any,
 ) -> None:
     """Print the grid, chunks, number of tasks and peak memory per worker of a run."""
-    from rasterclass.planning import plan_run
+    from rasterclass import jobs
 
     sopts = scene_options(kw)
-    result = plan_run(
+    result = jobs.plan_run(
         list(scene),
         model=model_path,
         n_classes=n_classes,

@@ -28,11 +28,11 @@ def train(
     **kw: Any,
 ) -> None:
     """Train a classifier on SCENE... under the training polygons and save it."""
-    from rasterclass import pipeline
+    from rasterclass import jobs
 
     started = time.perf_counter()
     sopts, topts = scene_options(kw), training_options(kw)
-    result = pipeline.train(
+    result = jobs.train(
         list(scene),
         kw.pop("training"),
         kw.pop("class_column"),
@@ -74,11 +74,11 @@ def predict(
     **kw: Any,
 ) -> None:
     """Apply a saved model to SCENE... and write the thematic map."""
-    from rasterclass import pipeline
+    from rasterclass import jobs
 
     started = time.perf_counter()
     with progress_bar(ctx, "classifying") as progress:
-        result = pipeline.predict(
+        result = jobs.predict(
             list(scene),
             model_path,
             output,
@@ -153,7 +153,7 @@ def classify(
     With --object-based the scene is segmented (or --segments is used), each segment is
     described (band statistics, size, shape) and the segments are classified.
     """
-    from rasterclass import pipeline
+    from rasterclass import jobs
 
     started = time.perf_counter()
     sopts, topts = scene_options(kw), training_options(kw)
@@ -168,18 +168,15 @@ def classify(
         "cog": cog,
     }
     if object_based:
-        from rasterclass import objects
-        from rasterclass.estimators.presets import parse_params
-
-        job: Any = objects.classify_objects
+        job: Any = jobs.classify_objects
         common.update(
             segments=segments_path,
             segment_method=segment_method,
-            segment_params=parse_params(segment_params),
+            segment_params=jobs.parse_params(segment_params),
             min_overlap=min_overlap,
         )
     else:
-        job = pipeline.classify
+        job = jobs.classify
     with progress_bar(ctx, "classifying") as progress:
         result = job(
             list(scene),

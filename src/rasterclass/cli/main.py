@@ -23,7 +23,7 @@ import click
 from rasterclass.errors import ParamRenderer, RasterclassError, RasterclassWarning
 
 if TYPE_CHECKING:
-    from rasterclass.pipeline import SceneOptions, TrainingOptions
+    from rasterclass.jobs import SceneOptions, TrainingOptions
 
 logger = logging.getLogger("rasterclass")
 
@@ -119,9 +119,9 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
 
 
 def _segmentation_params() -> list[str]:
-    from rasterclass.objects import DEFAULT_PARAMS
+    from rasterclass import jobs
 
-    return sorted({name for params in DEFAULT_PARAMS.values() for name in params})
+    return sorted({name for params in jobs.SEGMENT_PARAMS.values() for name in params})
 
 
 def option_renderer(command: click.Command) -> ParamRenderer:
@@ -221,9 +221,9 @@ def _set_up(ctx: click.Context, obj: Mapping[str, Any]) -> None:
     warnings.showwarning = _warning_printer(ctx.command)
     scheduler, workers = obj.get("scheduler"), obj.get("workers")
     if scheduler or workers:
-        from rasterclass.parallel import compute_on
+        from rasterclass import jobs
 
-        ctx.with_resource(compute_on(scheduler, workers))
+        ctx.with_resource(jobs.compute_on(scheduler, workers))
 
 
 class Command(click.Command):
@@ -347,7 +347,7 @@ def progress_bar(ctx: click.Context, label: str) -> Iterator[Callable[[int, int]
 
 
 def scene_options(kw: dict[str, Any]) -> SceneOptions:
-    from rasterclass.pipeline import SceneOptions
+    from rasterclass.jobs import SceneOptions
 
     from .options import parse_size
 
@@ -362,8 +362,7 @@ def scene_options(kw: dict[str, Any]) -> SceneOptions:
 
 
 def training_options(kw: dict[str, Any]) -> TrainingOptions:
-    from rasterclass.estimators.presets import parse_params
-    from rasterclass.pipeline import TrainingOptions
+    from rasterclass.jobs import TrainingOptions, parse_params
 
     return TrainingOptions(
         method=kw.pop("method"),

@@ -53,9 +53,9 @@ class LazyChoice(click.Choice):
 
 
 def _presets() -> list[str]:
-    from rasterclass.estimators.presets import PRESETS
+    from rasterclass import jobs
 
-    return list(PRESETS)
+    return list(jobs.PRESETS)
 
 
 def _stack(*decorators: F) -> Callable[[F], F]:

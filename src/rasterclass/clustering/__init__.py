@@ -17,40 +17,36 @@ The flow follows the architecture's rule "fit small, predict in parallel":
    deviations per cluster and band, combined with Chan's parallel formula) into mean spectrum,
    standard deviation, pixel count and area per cluster.
 5. Clusters become classes with :func:`relabel` (a cluster -> class table; clusters sharing a
-   class are merged) and :func:`suggest_labels` proposes that table from training polygons.
+   class are merged) and :func:`nearest_classes` proposes that table from training samples.
 
-:func:`cluster`, :func:`relabel_map` and :func:`suggest_labels` (with ``output=``) are the
-jobs the command line calls.
+The jobs the command line calls (``cluster``, ``relabel_map``, ``suggest_labels``) live in
+:mod:`rasterclass.jobs`.
 
 The package is split by step: :mod:`.pixels` (sampling), :mod:`.fit` (clusterers),
-:mod:`.statistics`, :mod:`.relabel` (label tables), :mod:`.jobs` (:func:`cluster`,
-:func:`relabel_map`) and :mod:`.suggest`; this module re-exports their public names.
+:mod:`.statistics`, :mod:`.relabel` (label tables) and :mod:`.suggest`; this module
+re-exports their public names.
 """
 
 from __future__ import annotations
 
 from rasterclass.clustering.fit import METHODS, fit_clusterer, make_clusterer
-from rasterclass.clustering.jobs import ClusterResult, cluster, relabel_map
 from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE, PixelSample, sample_valid_pixels
 from rasterclass.clustering.relabel import relabel
 from rasterclass.clustering.statistics import cluster_statistics, statistics_text, write_statistics
-from rasterclass.clustering.suggest import suggest_labels
+from rasterclass.clustering.suggest import nearest_classes
 from rasterclass.io import read_table
 
 __all__ = [
     "DEFAULT_SAMPLE_SIZE",
     "METHODS",
-    "ClusterResult",
     "PixelSample",
-    "cluster",
     "cluster_statistics",
     "fit_clusterer",
     "make_clusterer",
+    "nearest_classes",
     "read_table",
     "relabel",
-    "relabel_map",
     "sample_valid_pixels",
     "statistics_text",
-    "suggest_labels",
     "write_statistics",
 ]

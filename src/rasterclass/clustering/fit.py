@@ -143,7 +143,7 @@ def make_clusterer(
     return estimator
 
 
-def _final(estimator: Any) -> Any:
+def final_estimator(estimator: Any) -> Any:
     return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
 
 
@@ -244,7 +244,7 @@ def fit_clusterer(
     except (ValueError, TypeError) as exc:
         raise EstimatorError(f"cannot fit {method}: {exc}") from None
     t2 = time.perf_counter()
-    final = _final(estimator)
+    final = final_estimator(estimator)
     k_found = len(final.cluster_centers_)
     if k_found < 2:
         raise ClusteringError(

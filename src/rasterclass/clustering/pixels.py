@@ -3,7 +3,7 @@
 This module owns the sampling step of unsupervised classification: :class:`PixelSample`,
 :func:`sample_valid_pixels` and its block helpers (the SplitMix64 pixel keys, the per-block
 smallest-key selection and the tree merge of partial samples), plus the small block-layout
-helpers (:func:`_as_scene_array`, :func:`_block_origins`) that the per-cluster statistics
+helpers (:func:`as_scene_array`, :func:`block_origins`) that the per-cluster statistics
 reuse. Every pixel's key depends only on its position and the seed, so the sample is the
 same for any chunking and for an in-memory scene.
 """
@@ -113,12 +113,12 @@ def _merge_samples(parts: Sequence[_Partial], n: int) -> _Partial:
     return keys, flat, values, n_valid
 
 
-def _as_scene_array(scene: xr.DataArray) -> np.ndarray | da.Array:
+def as_scene_array(scene: xr.DataArray) -> np.ndarray | da.Array:
     """The values of a scene in scene form (:func:`rasterclass.io.as_scene`)."""
     return as_scene(scene).data
 
 
-def _block_origins(data: da.Array) -> list[tuple[int, int, int, int]]:
+def block_origins(data: da.Array) -> list[tuple[int, int, int, int]]:
     """(i, j, row0, col0) of every (y, x) block, row-major."""
     out = []
     y0 = 0
@@ -174,14 +174,14 @@ def sample_valid_pixels(
         raise EstimatorError(f"the seed must be a non-negative integer, got {seed!r}")
     n = int(n)
     scene = as_scene(scene)
-    data = _as_scene_array(scene)
+    data = as_scene_array(scene)
     width = int(data.shape[2])
     offset = _seed_offset(int(seed))
     if isinstance(data, da.Array):
         blocks = data.to_delayed()
         parts = [
             dask.delayed(_sample_block)(blocks[0, i, j], y0, x0, width, n, offset)
-            for i, j, y0, x0 in _block_origins(data)
+            for i, j, y0, x0 in block_origins(data)
         ]
         while len(parts) > 1:
             parts = [

@@ -4,7 +4,7 @@ This module owns the label rules: reading a cluster -> class table (clusters by 
 name, optional class codes and colours, with errors for unknown, blank or conflicting rows),
 building the new class map, :func:`relabel` itself (clusters sharing a class are merged
 through one lookup table) and the class map a table implies when a cluster map carries no
-class names (:func:`_class_map_from_table`).
+class names (:func:`class_map_from_table`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from rasterclass.errors import ClassMapError, param
 logger = logging.getLogger(__name__)
 
 
-def _columns(table: pd.DataFrame) -> dict[str, str]:
+def columns_by_name(table: pd.DataFrame) -> dict[str, str]:
     return {str(c).strip().lower(): c for c in table.columns}
 
 
@@ -48,7 +48,7 @@ def _cluster_code(value: Any, class_map: ClassMap) -> int | None:
     return None
 
 
-def _table_frame(table: pd.DataFrame | Mapping[Any, Any]) -> pd.DataFrame:
+def label_frame(table: pd.DataFrame | Mapping[Any, Any]) -> pd.DataFrame:
     if isinstance(table, pd.DataFrame):
         return table
     return pd.DataFrame({"cluster": list(table), "class": list(table.values())})
@@ -58,7 +58,7 @@ def _label_rules(
     table: pd.DataFrame, class_map: ClassMap
 ) -> tuple[dict[int, Any], dict[Any, Any], dict[Any, int]]:
     """Parse a label table: cluster code -> class value, class -> colour, class -> code."""
-    cols = _columns(table)
+    cols = columns_by_name(table)
     if "cluster" not in cols or "class" not in cols:
         raise ClassMapError(
             "a label table needs the columns 'cluster' and 'class' (optional 'code', "
@@ -180,7 +180,7 @@ def relabel(
     >>> cmap.names, new.values.tolist()
     (('forest', 'water'), [[0, 2, 1, 2]])
     """
-    mapping, colours, codes = _label_rules(_table_frame(table), class_map)
+    mapping, colours, codes = _label_rules(label_frame(table), class_map)
     unlisted = [c for c in class_map.codes if c not in mapping]
     if unlisted and not keep_unlisted:
         raise ClassMapError(
@@ -218,8 +218,8 @@ def _value_key(value: Any) -> Any:
     return int(value) if isinstance(value, int | np.integer) else str(value)
 
 
-def _class_map_from_table(table: pd.DataFrame) -> ClassMap:
-    cols = _columns(table)
+def class_map_from_table(table: pd.DataFrame) -> ClassMap:
+    cols = columns_by_name(table)
     if "cluster" not in cols:
         raise ClassMapError(f"a label table needs a 'cluster' column; it has {list(table.columns)}")
     try:

@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from rasterclass.classes import ClassMap
-from rasterclass.clustering.pixels import _as_scene_array, _block_origins
+from rasterclass.clustering.pixels import as_scene_array, block_origins
 from rasterclass.errors import ClassMapError
 from rasterclass.io import PathLike, as_scene, table_format, write_text
 
@@ -126,7 +126,7 @@ def cluster_statistics(
     ([2, 1], [1.5, 3.0], [0.5, 0.0])
     """
     scene = as_scene(scene)
-    data = _as_scene_array(scene)
+    data = as_scene_array(scene)
     band_names = [str(b) for b in scene["band"].values]
     n_bands = len(band_names)
     n_codes = max(class_map.codes) + 1
@@ -145,7 +145,7 @@ def cluster_statistics(
         scene_blocks, label_blocks = data.to_delayed(), labels.to_delayed()
         parts = [
             dask.delayed(_stats_block)(scene_blocks[0, i, j], label_blocks[i, j], n_codes)
-            for i, j, _, _ in _block_origins(data)
+            for i, j, _, _ in block_origins(data)
         ]
         partials = dask.compute(*parts)
         total = partials[0]

@@ -1,83 +1,38 @@
-"""Suggesting a class for every cluster from training polygons.
+"""Suggesting a class for every cluster from training samples.
 
-This module owns :func:`suggest_labels`: class mean spectra come from the pixels under the
-training geometries, cluster means from cluster statistics (computed from a cluster model,
-or read from a statistics table), and every cluster is given the class with the nearest mean
-(Euclidean, in the bands' units) and the runner-up. The table it writes is a label table
-that :func:`~rasterclass.clustering.relabel.relabel` reads.
+This module owns :func:`nearest_classes`: class mean spectra come from training samples,
+cluster means from a cluster statistics table, and every cluster is given the class with the
+nearest mean (Euclidean, in the bands' units) and the runner-up. The table it returns is a
+label table that :func:`~rasterclass.clustering.relabel.relabel` reads. The job that reads
+the files and writes the table is :func:`rasterclass.jobs.suggest_labels`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from scipy.spatial.distance import cdist
 
-from rasterclass.apply import predict_raster
-from rasterclass.clustering.jobs import _open
-from rasterclass.clustering.relabel import _columns
-from rasterclass.clustering.statistics import cluster_statistics
+from rasterclass.clustering.relabel import columns_by_name
 from rasterclass.errors import BandMismatchError
-from rasterclass.io import PathLike, check_writable, read_table, write_text
-from rasterclass.model import RasterModel
-from rasterclass.pipeline import SceneOptions, job_inputs
-from rasterclass.sampling import extract_samples
+from rasterclass.sampling import Samples
 
 logger = logging.getLogger(__name__)
 
 
-def _cluster_frame(
-    scene: xr.DataArray, clusters: RasterModel | pd.DataFrame | PathLike
-) -> pd.DataFrame:
-    if isinstance(clusters, str | os.PathLike):
-        suffix = Path(clusters).suffix.lower()
-        clusters = (
-            read_table(clusters) if suffix in (".csv", ".json") else RasterModel.load(clusters)
-        )
-    if isinstance(clusters, RasterModel):
-        classes = predict_raster(scene, clusters)["classes"]
-        return cluster_statistics(scene, classes, clusters.class_map)
-    return clusters
-
-
-def suggest_labels(
-    scene: Sequence[PathLike] | PathLike | xr.DataArray,
-    clusters: RasterModel | pd.DataFrame | PathLike,
-    training: Any,
-    class_column: str,
-    *,
-    layer: str | None = None,
-    all_touched: bool = False,
-    output: PathLike | None = None,
-    overwrite: bool = False,
-    scene_options: SceneOptions | None = None,
-) -> pd.DataFrame:
+def nearest_classes(stats: pd.DataFrame, samples: Samples) -> pd.DataFrame:
     """Suggest a class for every cluster: the class with the nearest mean spectrum.
-
-    Class means come from the pixels under the training geometries
-    (:func:`rasterclass.extract_samples`); cluster means from cluster statistics. The
-    distance is Euclidean in the bands' units.
 
     Parameters
     ----------
-    scene
-        The scene (or its files) the clusters were made from.
-    clusters
-        A cluster :class:`RasterModel` (its statistics are computed in one chunked pass),
-        a statistics table (:func:`cluster_statistics`, or the CSV/JSON of ``cluster
-        --stats``), or the path of either.
-    training, class_column, layer, all_touched
-        Training polygons or points and their class column (see
-        :func:`rasterclass.extract_samples`).
-    output
-        Also write the table as CSV here: it is a label table :func:`relabel` reads.
+    stats
+        Cluster statistics (:func:`~rasterclass.clustering.cluster_statistics`, or the
+        CSV/JSON of ``cluster --stats`` read back): a ``code`` column and ``mean_<band>``
+        columns for every band of ``samples`` (``name`` and ``pixels`` when known).
+    samples
+        Training samples of the same scene (:func:`rasterclass.extract_samples`).
 
     Returns
     -------
@@ -86,27 +41,12 @@ def suggest_labels(
         (nearest class), ``distance``, ``runner_up``, ``runner_up_distance`` and
         ``pixels`` when known.
 
-    Examples
-    --------
-    >>> table = suggest_labels("scene.tif", "clusters.csv", "training.gpkg", "class",
-    ...                        output="labels.csv")  # doctest: +SKIP
+    Raises
+    ------
+    BandMismatchError
+        The statistics lack a ``code`` column or a ``mean_<band>`` column of a band.
     """
-    check_writable(
-        {"output": output},
-        overwrite,
-        inputs=job_inputs(scene, scene_options, clusters=clusters, training=training),
-    )
-    scene = _open(scene, scene_options)
-    stats = _cluster_frame(scene, clusters)
-    samples = extract_samples(
-        scene,
-        training,
-        class_column,
-        layer=layer,
-        all_touched=all_touched,
-        require_all_classes=False,
-    )
-    cols = _columns(stats)
+    cols = columns_by_name(stats)
     missing = [b for b in samples.band_names if f"mean_{b}".lower() not in cols]
     if missing or "code" not in cols:
         raise BandMismatchError(
@@ -145,6 +85,4 @@ def suggest_labels(
         frame["pixels"] = stats[cols["pixels"]].to_numpy()[ok].astype(np.int64)
     for rec in frame.to_dict(orient="records"):
         logger.info("%s -> %s (distance %.3g)", rec["cluster_name"], rec["class"], rec["distance"])
-    if output is not None:
-        write_text(output, frame.to_csv(index=False, float_format="%.6g"), overwrite=overwrite)
     return frame

@@ -43,7 +43,7 @@ def _is_real_number(value: object) -> TypeGuard[float]:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _check_reg_covar(reg_covar: object) -> float:
+def check_reg_covar(reg_covar: object) -> float:
     if not _is_real_number(reg_covar) or not np.isfinite(reg_covar) or reg_covar < 0:
         raise EstimatorError(
             f"reg_covar must be a finite number >= 0, got {reg_covar!r}; "
@@ -52,7 +52,7 @@ def _check_reg_covar(reg_covar: object) -> float:
     return float(reg_covar)
 
 
-def _check_threshold(threshold: object) -> float | None:
+def check_threshold(threshold: object) -> float | None:
     if threshold is None:
         return None
     if not _is_real_number(threshold) or not 0.0 < threshold < 1.0:
@@ -64,7 +64,7 @@ def _check_threshold(threshold: object) -> float | None:
     return float(threshold)
 
 
-def _check_shrinkage(shrinkage: object) -> float:
+def check_shrinkage(shrinkage: object) -> float:
     if not _is_real_number(shrinkage) or not 0.0 < shrinkage <= 1.0:
         raise EstimatorError(
             f"shrinkage must be a number in (0, 1], got {shrinkage!r}; it is the weight of "
@@ -73,7 +73,7 @@ def _check_shrinkage(shrinkage: object) -> float:
     return float(shrinkage)
 
 
-def _validate_training_data(
+def validate_training_data(
     estimator: BaseEstimator, X: object, y: object
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Validate ``X, y``; return float64 ``X``, encoded ``y``, classes and class counts."""
@@ -88,7 +88,7 @@ def _validate_training_data(
     return X_valid, y_encoded.reshape(-1), classes, counts
 
 
-def _validate_predict_data(estimator: BaseEstimator, X: object) -> np.ndarray:
+def validate_predict_data(estimator: BaseEstimator, X: object) -> np.ndarray:
     """Validate ``X`` against the fitted estimator; float32 is kept (converted per block)."""
     check_is_fitted(estimator)
     return validate_data(estimator, X, reset=False, dtype=(np.float64, np.float32))
@@ -99,7 +99,7 @@ def _validate_predict_data(estimator: BaseEstimator, X: object) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
-def _class_means_and_scatter(
+def class_means_and_scatter(
     X: np.ndarray, y_encoded: np.ndarray, n_classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per class mean vectors ``(K, d)`` and scatter matrices ``sum (x-m)(x-m)^T`` ``(K, d, d)``."""
@@ -114,7 +114,7 @@ def _class_means_and_scatter(
     return means, scatter
 
 
-def _regularisation_scale(X: np.ndarray) -> np.ndarray:
+def regularisation_scale(X: np.ndarray) -> np.ndarray:
     """Per-feature variance of the whole training set, used to scale ``reg_covar``.
 
     Features that are constant in the training set use the mean variance of the other
@@ -135,7 +135,7 @@ _ZERO_VARIANCE_SHARE = 1e-6
 _COLLINEAR_EIGENVALUE = 1e-8
 
 
-def _degenerate_bands(
+def degenerate_bands(
     covariance: np.ndarray, scale: np.ndarray, n_samples: int
 ) -> tuple[str, list[int]] | None:
     """Why a class covariance is singular or nearly so, and the bands concerned; or None.
@@ -162,8 +162,8 @@ def _degenerate_bands(
     return None
 
 
-def _describe_problem(reason: str, bands: list[int], names: list[str] | None) -> str:
-    """Words for a :func:`_degenerate_bands` finding (bands by name, or ``band 3``)."""
+def describe_problem(reason: str, bands: list[int], names: list[str] | None) -> str:
+    """Words for a :func:`degenerate_bands` finding (bands by name, or ``band 3``)."""
     listed = ", ".join(repr(names[b]) if names is not None else f"band {b + 1}" for b in bands)
     if reason == "constant":
         what = "is" if len(bands) == 1 else "are"
@@ -173,7 +173,7 @@ def _describe_problem(reason: str, bands: list[int], names: list[str] | None) ->
     return f"fewer training samples than {len(bands)} bands"
 
 
-def _common_covariance(
+def common_covariance(
     scatter: np.ndarray, counts: np.ndarray, flagged: np.ndarray, scale: np.ndarray
 ) -> np.ndarray:
     """Pooled within-class covariance of the classes with a regular covariance.
@@ -192,7 +192,7 @@ def _common_covariance(
     return common
 
 
-def _precision_cholesky(covariance: np.ndarray, what: str, reg_covar: float) -> np.ndarray:
+def cholesky_precision(covariance: np.ndarray, what: str, reg_covar: float) -> np.ndarray:
     """Upper-triangular ``P`` with ``P @ P.T == inv(covariance)``.
 
     ``(x - m) @ P`` then has squared norm equal to the squared Mahalanobis distance.
@@ -209,7 +209,7 @@ def _precision_cholesky(covariance: np.ndarray, what: str, reg_covar: float) -> 
     return linalg.solve_triangular(chol, identity, lower=True).T
 
 
-def _squared_distances(
+def mahalanobis_squared(
     X: np.ndarray, means: np.ndarray, precisions_cholesky: np.ndarray | None
 ) -> np.ndarray:
     """Squared (Mahalanobis) distances of every row of ``X`` to every class mean.
@@ -232,7 +232,7 @@ def _squared_distances(
     return out
 
 
-def _scores_to_decision(scores: np.ndarray) -> np.ndarray:
+def scores_to_decision(scores: np.ndarray) -> np.ndarray:
     """Per-class scores to the scikit-learn ``decision_function`` shape.
 
     Two classes give the 1-D score difference (positive means ``classes_[1]``), as every
@@ -243,7 +243,7 @@ def _scores_to_decision(scores: np.ndarray) -> np.ndarray:
     return scores
 
 
-def _output_dtype_with(classes: np.ndarray, reject_label: object) -> np.dtype:
+def output_dtype_with(classes: np.ndarray, reject_label: object) -> np.dtype:
     """Smallest dtype that holds every class label and ``reject_label`` without loss."""
     if np.ndim(reject_label) != 0:  # type: ignore[arg-type]  # any object is 0-d at runtime
         raise EstimatorError(
@@ -303,6 +303,6 @@ def singular_class_notes(
         if reason == "samples":
             what = f"{counts[label]} training samples for {model.n_features_in_} bands"
         else:
-            what = _describe_problem(reason, bands, band_names)
+            what = describe_problem(reason, bands, band_names)
         out.append(f"class {name!r}: {what}")
     return out

@@ -71,7 +71,7 @@ def _block_rows(n_centres: int) -> int:
     return max(1, _BLOCK_ELEMENTS // max(1, n_centres))
 
 
-def _assign(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def assign_nearest(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Index of the nearest centre (Euclidean) for every row of ``X``, block by block.
 
     Ties go to the lowest centre index. Each row's result depends only on that row, so
@@ -85,7 +85,7 @@ def _assign(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return labels
 
 
-def _distances(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def centre_distances(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Euclidean distance of every row of ``X`` to every centre, block by block."""
     out = np.empty((X.shape[0], centres.shape[0]), dtype=np.float64)
     step = _block_rows(centres.shape[0])
@@ -94,7 +94,7 @@ def _distances(X: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return out
 
 
-def _discard_mask(counts: np.ndarray, min_samples: int, min_clusters: int = 1) -> np.ndarray:
+def discard_mask(counts: np.ndarray, min_samples: int, min_clusters: int = 1) -> np.ndarray:
     """Clusters to keep (step 3): ``counts >= min_samples``, but at least ``min_clusters``.
 
     If fewer than ``min_clusters`` (at least one) clusters reach ``min_samples``, the
@@ -112,7 +112,7 @@ def _discard_mask(counts: np.ndarray, min_samples: int, min_clusters: int = 1) -
     return keep
 
 
-def _cluster_statistics(
+def cluster_statistics(
     X: np.ndarray, labels: np.ndarray, n_clusters: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     """Steps 4-6 and 8: sizes, centres, per-feature std, mean member distance, overall D̄.
@@ -144,7 +144,7 @@ def _cluster_statistics(
     return counts, centres, sigma, mean_dist, overall_mean_dist
 
 
-def _split_candidates(
+def split_candidates(
     sigma: np.ndarray,
     mean_dist: np.ndarray,
     overall_mean_dist: float,
@@ -165,7 +165,7 @@ def _split_candidates(
     return wide & (spread | too_few)
 
 
-def _limit_splits(candidates: np.ndarray, sigma: np.ndarray, room: int) -> np.ndarray:
+def limit_splits(candidates: np.ndarray, sigma: np.ndarray, room: int) -> np.ndarray:
     """Keep at most ``room`` split candidates: those with the largest σ_j,max first.
 
     Ties in σ_j,max go to the lowest cluster index. Returns a new boolean mask; the input is
@@ -181,7 +181,7 @@ def _limit_splits(candidates: np.ndarray, sigma: np.ndarray, room: int) -> np.nd
     return limited
 
 
-def _split(
+def split_clusters(
     centres: np.ndarray, sigma: np.ndarray, candidates: np.ndarray, split_fraction: float
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Steps 8-10: replace each candidate z_j by z_j+ (in place) and z_j- (appended).
@@ -205,7 +205,7 @@ def _split(
     return np.vstack([plus, minus]), index_map, int(idx.size)
 
 
-def _lump(
+def lump_clusters(
     centres: np.ndarray,
     counts: np.ndarray,
     min_distance: float,
@@ -255,17 +255,17 @@ def _lump(
     return np.vstack([centres[keep], merged]), index_map, len(pairs)
 
 
-def _compose(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+def compose(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Index map ``second ∘ first``, keeping -1 (no successor) as -1."""
     return np.where(first >= 0, second[np.maximum(first, 0)], -1)
 
 
-def _lexicographic_order(centres: np.ndarray) -> np.ndarray:
+def lexicographic_order(centres: np.ndarray) -> np.ndarray:
     """Order of centres sorted by first feature, then second, ... (stable)."""
     return np.lexsort(centres.T[::-1])
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
@@ -274,5 +274,5 @@ def _is_real_number(value: object) -> TypeGuard[float]:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
-def _is_real(value: object) -> TypeGuard[float]:
+def is_real(value: object) -> TypeGuard[float]:
     return _is_real_number(value) and not np.isnan(value)

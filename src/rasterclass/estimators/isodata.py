@@ -29,18 +29,18 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from rasterclass.errors import EstimatorError
 from rasterclass.estimators._isodata_steps import (
     IsodataIteration,
-    _assign,
-    _cluster_statistics,
-    _compose,
-    _discard_mask,
-    _distances,
-    _is_int,
-    _is_real,
-    _lexicographic_order,
-    _limit_splits,
-    _lump,
-    _split,
-    _split_candidates,
+    assign_nearest,
+    centre_distances,
+    cluster_statistics,
+    compose,
+    discard_mask,
+    is_int,
+    is_real,
+    lexicographic_order,
+    limit_splits,
+    lump_clusters,
+    split_candidates,
+    split_clusters,
 )
 
 __all__ = ["ISODATA", "IsodataIteration"]
@@ -264,7 +264,7 @@ default="k-means++"
     def _check_params(self) -> None:
         def positive_int(name: str, minimum: int) -> None:
             value = getattr(self, name)
-            if not _is_int(value) or value < minimum:
+            if not is_int(value) or value < minimum:
                 raise EstimatorError(
                     f"ISODATA: {name} must be an integer >= {minimum}, got {value!r}; "
                     f"pass e.g. {name}={max(minimum, 1)}."
@@ -294,17 +294,17 @@ default="k-means++"
                 )
         for name in ("max_std", "min_distance"):
             value = getattr(self, name)
-            if value is not None and (not _is_real(value) or value < 0):
+            if value is not None and (not is_real(value) or value < 0):
                 raise EstimatorError(
                     f"ISODATA: {name} must be None (derived from the data) or a number >= 0 "
                     f"in data units, got {value!r}."
                 )
-        if not _is_real(self.split_fraction) or not 0 < self.split_fraction <= 1:
+        if not is_real(self.split_fraction) or not 0 < self.split_fraction <= 1:
             raise EstimatorError(
                 "ISODATA: split_fraction (k) must be in (0, 1], got "
                 f"{self.split_fraction!r}; Tou & Gonzalez suggest e.g. 0.5."
             )
-        if not _is_real(self.tol) or not 0 <= self.tol <= 1:
+        if not is_real(self.tol) or not 0 <= self.tol <= 1:
             raise EstimatorError(
                 f"ISODATA: tol is a share of samples in [0, 1], got {self.tol!r}; "
                 "pass 0.02 for 2 % or 0 to disable the early stop."
@@ -388,7 +388,7 @@ default="k-means++"
         iteration = 0
         for iteration in range(1, self.max_iter + 1):
             # Step 2: assignment and share of samples that changed cluster.
-            labels = _assign(X, centres)
+            labels = assign_nearest(X, centres)
             if prev_labels is None or carry is None:
                 share_changed = 1.0
             else:
@@ -396,17 +396,17 @@ default="k-means++"
 
             # Step 3: discard small clusters (their samples sit out until the next pass).
             n_before = centres.shape[0]
-            keep = _discard_mask(np.bincount(labels, minlength=n_before), min_samples, min_clusters)
+            keep = discard_mask(np.bincount(labels, minlength=n_before), min_samples, min_clusters)
             n_kept = int(keep.sum())
             index_map = np.full(n_before, -1)
             index_map[keep] = np.arange(n_kept)
             members = index_map[labels]
 
             # Steps 4-6 (and 8: σ_j): update centres and statistics.
-            counts, centres, sigma, mean_dist, overall_mean_dist = _cluster_statistics(
+            counts, centres, sigma, mean_dist, overall_mean_dist = cluster_statistics(
                 X, members, n_kept
             )
-            candidates = _split_candidates(
+            candidates = split_candidates(
                 sigma,
                 mean_dist,
                 overall_mean_dist,
@@ -421,7 +421,8 @@ default="k-means++"
             max_merges = n_current - min_clusters  # lumping never goes below min_clusters
             could_split = bool(candidates.any()) and n_current < max_clusters
             could_lump = (
-                _lump(centres, counts, min_distance, self.max_merge_pairs, max_merges)[2] > 0
+                lump_clusters(centres, counts, min_distance, self.max_merge_pairs, max_merges)[2]
+                > 0
             )
             converged = (
                 iteration > 1 and share_changed < self.tol and not could_split and not could_lump
@@ -438,7 +439,7 @@ default="k-means++"
             n_splits = n_merges = 0
             if branch == "split":
                 room = max(0, max_clusters - n_current)
-                chosen = _limit_splits(candidates, sigma, room)
+                chosen = limit_splits(candidates, sigma, room)
                 if chosen is not candidates:
                     logger.debug(
                         "ISODATA iteration %d: %d clusters qualify for a split, room for %d "
@@ -448,13 +449,15 @@ default="k-means++"
                         room,
                         max_clusters,
                     )
-                centres, split_map, n_splits = _split(centres, sigma, chosen, self.split_fraction)
-                index_map = _compose(index_map, split_map)
+                centres, split_map, n_splits = split_clusters(
+                    centres, sigma, chosen, self.split_fraction
+                )
+                index_map = compose(index_map, split_map)
             if branch == "lump" or (branch == "split" and n_splits == 0):
-                centres, lump_map, n_merges = _lump(
+                centres, lump_map, n_merges = lump_clusters(
                     centres, counts, min_distance, self.max_merge_pairs, max_merges
                 )
-                index_map = _compose(index_map, lump_map)
+                index_map = compose(index_map, lump_map)
 
             record = IsodataIteration(
                 iteration=iteration,
@@ -473,8 +476,8 @@ default="k-means++"
 
         # Final assignment: labels consistent with the final, lexicographically sorted
         # centres; centres without members are dropped (this leaves every argmin intact).
-        centres = centres[_lexicographic_order(centres)]
-        labels = _assign(X, centres)
+        centres = centres[lexicographic_order(centres)]
+        labels = assign_nearest(X, centres)
         populated = np.bincount(labels, minlength=centres.shape[0]) > 0
         if not populated.all():
             remap = np.cumsum(populated) - 1
@@ -514,7 +517,7 @@ default="k-means++"
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES))
-        return _assign(X, self.cluster_centers_)
+        return assign_nearest(X, self.cluster_centers_)
 
     def transform(self, X):
         """Euclidean distance of every sample to every cluster centre.
@@ -531,7 +534,7 @@ default="k-means++"
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES))
-        return _distances(X, self.cluster_centers_)
+        return centre_distances(X, self.cluster_centers_)
 
     @property
     def _n_features_out(self) -> int:

@@ -21,20 +21,20 @@ from sklearn.utils.validation import check_is_fitted
 
 from rasterclass.errors import EstimatorError, TrainingDataError
 from rasterclass.estimators._gaussian import (
-    _check_reg_covar,
-    _check_shrinkage,
-    _check_threshold,
-    _class_means_and_scatter,
-    _common_covariance,
-    _degenerate_bands,
-    _describe_problem,
-    _output_dtype_with,
-    _precision_cholesky,
-    _regularisation_scale,
-    _scores_to_decision,
-    _squared_distances,
-    _validate_predict_data,
-    _validate_training_data,
+    check_reg_covar,
+    check_shrinkage,
+    check_threshold,
+    cholesky_precision,
+    class_means_and_scatter,
+    common_covariance,
+    degenerate_bands,
+    describe_problem,
+    mahalanobis_squared,
+    output_dtype_with,
+    regularisation_scale,
+    scores_to_decision,
+    validate_predict_data,
+    validate_training_data,
 )
 
 __all__ = ["MaximumLikelihoodClassifier"]
@@ -212,25 +212,25 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
             If ``y`` has a single class, or a covariance cannot be made positive definite
             (only possible with ``reg_covar=0``).
         """
-        reg_covar = _check_reg_covar(self.reg_covar)
-        _check_threshold(self.threshold)
-        _check_shrinkage(self.shrinkage)
-        X, y_encoded, classes, counts = _validate_training_data(self, X, y)
+        reg_covar = check_reg_covar(self.reg_covar)
+        check_threshold(self.threshold)
+        check_shrinkage(self.shrinkage)
+        X, y_encoded, classes, counts = validate_training_data(self, X, y)
         priors = self._resolve_priors(classes, counts)
         n_features = X.shape[1]
 
-        means, scatter = _class_means_and_scatter(X, y_encoded, classes.size)
-        scale = _regularisation_scale(X)
+        means, scatter = class_means_and_scatter(X, y_encoded, classes.size)
+        scale = regularisation_scale(X)
         ridge = reg_covar * scale
         shrinkage = float(self.shrinkage)
         raw = scatter / np.maximum(counts - 1, 1)[:, None, None]
         problems = {
             k: found
             for k in range(classes.size)
-            if (found := _degenerate_bands(raw[k], scale, int(counts[k]))) is not None
+            if (found := degenerate_bands(raw[k], scale, int(counts[k]))) is not None
         }
         flagged = np.array([k in problems for k in range(classes.size)])
-        common = _common_covariance(scatter, counts, flagged, scale) if problems else None
+        common = common_covariance(scatter, counts, flagged, scale) if problems else None
         covariances = np.empty_like(scatter)
         precisions_cholesky = np.empty_like(scatter)
         singular: dict[object, tuple[str, list[int]]] = {}
@@ -262,7 +262,7 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
                         "Class %r: %s, so its covariance is singular; it is shrunk towards "
                         "the common covariance (shrinkage=%g).",
                         label,
-                        _describe_problem(reason, bands, None if names is None else list(names)),
+                        describe_problem(reason, bands, None if names is None else list(names)),
                         shrinkage,
                     )
                 if reg_covar > 0:
@@ -270,7 +270,7 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
                     covariance = (1.0 - shrinkage) * covariance + shrinkage * common
             covariance[np.diag_indices(n_features)] += ridge
             covariances[k] = covariance
-            precisions_cholesky[k] = _precision_cholesky(covariance, f"class {label!r}", reg_covar)
+            precisions_cholesky[k] = cholesky_precision(covariance, f"class {label!r}", reg_covar)
 
         self.singular_classes_ = singular
         self.classes_ = classes
@@ -355,8 +355,8 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
             :math:`(x - m_i)^T S_i^{-1} (x - m_i)`, float64.
         """
-        X = _validate_predict_data(self, X)
-        return _squared_distances(X, self.means_, self.precisions_cholesky_)
+        X = validate_predict_data(self, X)
+        return mahalanobis_squared(X, self.means_, self.precisions_cholesky_)
 
     def discriminants(self, X):
         r"""Discriminant :math:`g_i(x)` of every class, whatever the number of classes.
@@ -387,7 +387,7 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
             With two classes, :math:`g_1 - g_0` (positive means ``classes_[1]``);
             otherwise the discriminants of every class.
         """
-        return _scores_to_decision(self.discriminants(X))
+        return scores_to_decision(self.discriminants(X))
 
     def predict(self, X):
         """Assign each pixel to the class with the largest discriminant.
@@ -471,14 +471,14 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
             If ``threshold`` is None or invalid, or ``reject_label`` is unusable.
         """
         check_is_fitted(self)
-        threshold = _check_threshold(self.threshold)
+        threshold = check_threshold(self.threshold)
         if threshold is None:
             raise EstimatorError(
                 "predict_with_rejection needs a chi-square probability threshold; set one, "
                 "e.g. MaximumLikelihoodClassifier(threshold=0.01) or "
                 "model.set_params(threshold=0.01)."
             )
-        dtype = _output_dtype_with(self.classes_, reject_label)
+        dtype = output_dtype_with(self.classes_, reject_label)
         if reject_label in self.classes_.tolist():
             raise EstimatorError(
                 f"reject_label {reject_label!r} is one of the classes {self.classes_.tolist()}; "

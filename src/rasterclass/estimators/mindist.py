@@ -17,14 +17,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from rasterclass.errors import EstimatorError, TrainingDataError
 from rasterclass.estimators._gaussian import (
-    _check_reg_covar,
-    _class_means_and_scatter,
-    _precision_cholesky,
-    _regularisation_scale,
-    _scores_to_decision,
-    _squared_distances,
-    _validate_predict_data,
-    _validate_training_data,
+    check_reg_covar,
+    cholesky_precision,
+    class_means_and_scatter,
+    mahalanobis_squared,
+    regularisation_scale,
+    scores_to_decision,
+    validate_predict_data,
+    validate_training_data,
 )
 
 __all__ = ["MinimumDistanceClassifier"]
@@ -154,9 +154,9 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
             raise EstimatorError(
                 f"metric={self.metric!r} is not supported; use one of {list(_METRICS)}."
             )
-        reg_covar = _check_reg_covar(self.reg_covar)
-        X, y_encoded, classes, counts = _validate_training_data(self, X, y)
-        means, scatter = _class_means_and_scatter(X, y_encoded, classes.size)
+        reg_covar = check_reg_covar(self.reg_covar)
+        X, y_encoded, classes, counts = validate_training_data(self, X, y)
+        means, scatter = class_means_and_scatter(X, y_encoded, classes.size)
 
         self.classes_ = classes
         self.class_count_ = counts
@@ -181,9 +181,9 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
                     reg_covar,
                 )
             covariance = scatter.sum(axis=0) / max(degrees_of_freedom, 1)
-            covariance[np.diag_indices(n_features)] += reg_covar * _regularisation_scale(X)
+            covariance[np.diag_indices(n_features)] += reg_covar * regularisation_scale(X)
             self.covariance_ = covariance
-            self.precision_cholesky_ = _precision_cholesky(
+            self.precision_cholesky_ = cholesky_precision(
                 covariance, "the pooled within-class covariance", reg_covar
             )
         return self
@@ -201,7 +201,7 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, n_classes)
             Euclidean or Mahalanobis distances (not squared), float64.
         """
-        X = _validate_predict_data(self, X)
+        X = validate_predict_data(self, X)
         if self.metric == "mahalanobis":
             # One shared covariance: whiten once, then Euclidean distances.
             precision_cholesky = getattr(self, "precision_cholesky_", None)
@@ -211,9 +211,9 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
                 )
             n_classes = self.classes_.size
             precisions = np.broadcast_to(precision_cholesky, (n_classes, *precision_cholesky.shape))
-            squared = _squared_distances(X, self.means_, precisions)
+            squared = mahalanobis_squared(X, self.means_, precisions)
         else:
-            squared = _squared_distances(X, self.means_, None)
+            squared = mahalanobis_squared(X, self.means_, None)
         return np.sqrt(squared, out=squared)
 
     def decision_function(self, X):
@@ -230,7 +230,7 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
             With two classes ``d_0 - d_1`` (positive means ``classes_[1]``); otherwise
             ``-d_i`` for every class.
         """
-        return _scores_to_decision(-self.distances(X))
+        return scores_to_decision(-self.distances(X))
 
     def predict(self, X):
         """Assign each pixel to the class with the nearest mean.

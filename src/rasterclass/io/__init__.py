@@ -29,6 +29,7 @@ from rasterclass.io.maps import (
     read_map_tags,
     read_quicklook,
     read_training_pixels,
+    stack_probabilities,
     write_map,
     write_probabilities,
     write_segments,
@@ -76,7 +77,7 @@ from rasterclass.io.writer import (
     write_rasters,
 )
 from rasterclass.io.writer import (
-    _write_chunks as _write_chunks,  # private; tests/test_predict.py imports it
+    write_chunks as write_chunks,  # private; tests/test_predict.py imports it
 )
 
 __all__ = [
@@ -123,6 +124,7 @@ __all__ = [
     "save_model_file",
     "scene_grid",
     "scene_radiometry",
+    "stack_probabilities",
     "table_format",
     "write_figure",
     "write_map",

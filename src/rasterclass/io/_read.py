@@ -1,6 +1,6 @@
 """The block reader: the one lazy path from raster files to scene values.
 
-Owns :class:`_Source` (one input file as the reader needs it: paths only, picklable, so the
+Owns :class:`RasterSource` (one input file as the reader needs it: paths only, picklable, so the
 dask graph runs on threads, processes or a ``dask.distributed`` cluster), the module-level
 block function that reads one ``(band, y, x)`` window of every source (warping files that are
 not on the scene grid), the conversion of stored values to scene values (scale and offset,
@@ -29,7 +29,7 @@ from rasterclass.stack import Grid
 
 
 @dataclass(frozen=True)
-class _Source:
+class RasterSource:
     """One input file as the block reader needs it (picklable, paths only)."""
 
     path: str
@@ -42,7 +42,7 @@ class _Source:
     offsets: tuple[float, ...] | None = None
 
 
-def _open_raster(path: str) -> Any:
+def open_raster(path: str) -> Any:
     try:
         return rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
@@ -55,7 +55,7 @@ def _open_raster(path: str) -> Any:
 
 
 def _read_source(
-    src: Any, source: _Source, window: Window, alpha: bool = False
+    src: Any, source: RasterSource, window: Window, alpha: bool = False
 ) -> np.ma.MaskedArray:
     if alpha:  # warped file without nodata: the added alpha band marks the covered area
         data = src.read(list(source.indexes), window=window)
@@ -69,7 +69,7 @@ def _read_source(
 
 
 def _read_block(
-    sources: tuple[_Source, ...], grid: Grid, dtype: str, block_info: Any = None
+    sources: tuple[RasterSource, ...], grid: Grid, dtype: str, block_info: Any = None
 ) -> np.ndarray:
     """Read one (band, y, x) block of the stacked scene; nodata becomes NaN (0 for integer
     outputs such as segment ids)."""
@@ -132,8 +132,8 @@ def _to_values(
     return out
 
 
-def _lazy_read(
-    sources: tuple[_Source, ...],
+def lazy_read(
+    sources: tuple[RasterSource, ...],
     grid: Grid,
     dtype: str,
     n_bands: int,
@@ -156,12 +156,12 @@ def _lazy_read(
     )
 
 
-def _float_dtype(dtypes: Sequence[str]) -> str:
+def float_dtype(dtypes: Sequence[str]) -> str:
     big = {"int32", "uint32", "int64", "uint64", "float64", "complex64", "complex128"}
     return "float64" if any(d in big for d in dtypes) else "float32"
 
 
-def _decode_block(
+def decode_block(
     block: np.ndarray,
     nodata: float | None,
     scales: tuple[float, ...] | None,

@@ -64,12 +64,12 @@ def check_chunks(chunks: Any, memory_budget: Any = None) -> None:
         )
 
 
-def _split(n: int, side: int) -> tuple[int, ...]:
+def split_length(n: int, side: int) -> tuple[int, ...]:
     full, rest = divmod(n, side)
     return (side,) * full + ((rest,) if rest else ())
 
 
-def _enough_chunks(side: int, grid: Grid) -> int:
+def enough_chunks(side: int, grid: Grid) -> int:
     """Shrink an automatic chunk side so that every thread gets at least two chunks.
 
     One chunk runs on one core: a scene that fits in a single default chunk would otherwise

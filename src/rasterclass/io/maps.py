@@ -24,15 +24,15 @@ from rasterio.enums import Resampling
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import ClassMapError, SegmentationError
-from rasterclass.io._read import _lazy_read, _open_raster, _Source
-from rasterclass.io.chunks import DEFAULT_CHUNK, _split, check_chunks
+from rasterclass.io._read import RasterSource, lazy_read, open_raster
+from rasterclass.io.chunks import DEFAULT_CHUNK, check_chunks, split_length
 from rasterclass.io.paths import PathLike
 from rasterclass.io.styles import probabilities_qml
 from rasterclass.io.writer import (
     CLASSMAP_TAG,
     ProgressCallback,
     RasterOutput,
-    _as_3d,
+    as_3d,
     write_rasters,
 )
 from rasterclass.stack import Grid
@@ -46,7 +46,7 @@ from rasterclass.training_pixels import (
 
 def read_map_tags(path: PathLike) -> dict[str, str]:
     """Dataset-level metadata tags of a raster."""
-    with _open_raster(str(path)) as src:
+    with open_raster(str(path)) as src:
         return dict(src.tags())
 
 
@@ -110,7 +110,7 @@ def read_class_map(path: PathLike) -> ClassMap | None:
     >>> rc.read_class_map(path).names
     ('forest', 'water')
     """
-    with _open_raster(str(path)) as src:
+    with open_raster(str(path)) as src:
         tag = src.tags().get(CLASSMAP_TAG)
         if tag:
             return ClassMap.from_dict(json.loads(tag))
@@ -233,12 +233,12 @@ def probability_output(probabilities: xr.DataArray, path: PathLike) -> RasterOut
     Every band's description is its name (the class name, or ``confidence``); class bands
     carry the tags ``layer=probability``, ``class_code`` and ``class_name`` (from the
     ``class_code`` coordinate that :func:`rasterclass.predict_raster` and
-    :func:`rasterclass.apply.stack_probabilities` set), the confidence band
+    :func:`stack_probabilities` set), the confidence band
     ``layer=confidence``. The file is band-interleaved and grey (not an RGB composite), with
     ``average`` overviews and a QGIS ``.qml`` style that shows the confidence band (else the
     first band) from 0 to 1.
     """
-    arr = _as_3d(probabilities)
+    arr = as_3d(probabilities)
     names = [str(b) for b in arr["band"].values]
     if "class_code" in arr.coords:
         codes = [int(c) for c in np.atleast_1d(arr["class_code"].values)]
@@ -267,6 +267,23 @@ def probability_output(probabilities: xr.DataArray, path: PathLike) -> RasterOut
         resampling="average",
         style=probabilities_qml(shown, names[shown - 1]),
     )
+
+
+def stack_probabilities(prediction: xr.Dataset) -> xr.DataArray:
+    """Probability layers plus the confidence layer as one (band, y, x) array for writing.
+
+    Bands are in class-map order (legend order, else code order), each named by its class
+    and carrying its code in the ``class_code`` coordinate; the last band is ``confidence``
+    (``class_code`` 0: not a class).
+    """
+    proba = prediction["probabilities"]
+    if "class_code" not in proba.coords:
+        proba = proba.assign_coords(class_code=("band", [0] * proba.sizes["band"]))
+    conf = prediction["confidence"].expand_dims(band=["confidence"])
+    conf = conf.assign_coords(class_code=("band", [0]))
+    stacked = xr.concat([proba, conf], dim="band")
+    stacked.attrs["long_name"] = tuple(str(b) for b in stacked["band"].values)
+    return stacked
 
 
 def _class_map_attr(value: Any) -> ClassMap:
@@ -335,8 +352,6 @@ def write_probabilities(
     ['forest', 'water']
     """
     if isinstance(probabilities, xr.Dataset):
-        from rasterclass.apply import stack_probabilities
-
         if "probabilities" not in probabilities:
             raise ClassMapError(
                 "the Dataset has no probability layers; call predict_raster(..., "
@@ -376,7 +391,7 @@ def open_segments(
     p = str(path)
     if not isinstance(chunks, tuple):
         check_chunks(chunks)
-    with _open_raster(p) as src:
+    with open_raster(p) as src:
         if src.count != 1 or not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
             raise SegmentationError(
                 f"{p} is not a segment raster: it needs one integer band of segment ids "
@@ -391,9 +406,9 @@ def open_segments(
         ychunks, xchunks = tuple(chunks[0]), tuple(chunks[1])
     else:
         side = chunks if isinstance(chunks, int) else DEFAULT_CHUNK
-        ychunks, xchunks = _split(grid.height, side), _split(grid.width, side)
-    source = _Source(p, (1,), False, Resampling.nearest.value, nodata)
-    data = _lazy_read((source,), grid, "uint32", 1, ychunks, xchunks)[0]
+        ychunks, xchunks = split_length(grid.height, side), split_length(grid.width, side)
+    source = RasterSource(p, (1,), False, Resampling.nearest.value, nodata)
+    data = lazy_read((source,), grid, "uint32", 1, ychunks, xchunks)[0]
     y, x = grid.coords()
     arr = xr.DataArray(
         data, dims=("y", "x"), coords={"y": y, "x": x}, name="segments", attrs={"source": p}
@@ -435,7 +450,7 @@ def write_segments(
 def read_quicklook(path: PathLike, max_size: int = 1200) -> tuple[np.ndarray, Any]:
     """A class map decimated to at most ``max_size`` pixels a side (nearest neighbour, read
     from overviews or by decimation, never the full map), and its transform."""
-    with _open_raster(str(path)) as src:
+    with open_raster(str(path)) as src:
         scale = max(src.width, src.height) / max_size
         if scale <= 1:
             return src.read(1), src.transform

@@ -166,7 +166,7 @@ def check_writable(
             parent.mkdir(parents=True, exist_ok=True)
 
 
-def _tmp_path(path: PathLike, suffix: str = "") -> str:
+def temporary_path(path: PathLike, suffix: str = "") -> str:
     p = Path(path)
     return str(p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp{suffix}"))
 
@@ -183,7 +183,7 @@ def atomic_write(
     is called when given, and the error is raised again, so a failure never leaves a half
     file.
     """
-    tmp = _tmp_path(path, suffix)
+    tmp = temporary_path(path, suffix)
     try:
         yield tmp
         os.replace(tmp, path)

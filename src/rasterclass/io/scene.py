@@ -26,8 +26,8 @@ import xarray as xr
 from rasterio.enums import Resampling
 
 from rasterclass.errors import CRSError, RasterclassIOError, SceneError
-from rasterclass.io._read import _decode_block, _float_dtype, _lazy_read, _open_raster, _Source
-from rasterclass.io.chunks import _enough_chunks, _split, auto_chunk, check_chunks
+from rasterclass.io._read import RasterSource, decode_block, float_dtype, lazy_read, open_raster
+from rasterclass.io.chunks import auto_chunk, check_chunks, enough_chunks, split_length
 from rasterclass.io.paths import PathLike
 from rasterclass.stack import (
     Grid,
@@ -141,7 +141,7 @@ def open_scene(
     check_chunks(chunks, memory_budget)
     infos = []
     for p in path_list:
-        with _open_raster(p) as src:
+        with open_raster(p) as src:
             src_crs = src.crs
             if src_crs is None or not src_crs.to_wkt():
                 if crs is None:
@@ -171,7 +171,7 @@ def open_scene(
         elif str(reference) in path_list:
             ref_index = path_list.index(str(reference))
         else:
-            with _open_raster(str(reference)) as ref:
+            with open_raster(str(reference)) as ref:
                 rcrs = check_crs(ref.crs, f"reference grid {reference}")
                 grids.append(Grid(rcrs, ref.transform, ref.width, ref.height))
                 ref_index = len(grids) - 1
@@ -199,7 +199,7 @@ def open_scene(
                 list(info["offsets"]),
             )
         sources.append(
-            _Source(
+            RasterSource(
                 p,
                 tuple(range(1, info["count"] + 1)),
                 warp,
@@ -213,7 +213,7 @@ def open_scene(
     names = resolve_band_names(
         described, band_names_from_files(path_list, [i["count"] for i in infos]), band_names
     )
-    dtype = _float_dtype([d for i in infos for d in i["dtypes"]])
+    dtype = float_dtype([d for i in infos for d in i["dtypes"]])
     radiometry = radiometry_records(
         names,
         [d for i in infos for d in i["dtypes"]],
@@ -221,12 +221,12 @@ def open_scene(
         [v for i in infos for v in (i["offsets"] if unscale else (0.0,) * i["count"])],
         [nodata if nodata is not None else i["nodata"] for i in infos for _ in range(i["count"])],
     )
-    side = chunks or _enough_chunks(
+    side = chunks or enough_chunks(
         auto_chunk(len(names), memory_budget, np.dtype(dtype).itemsize), grid
     )
-    ychunks = _split(grid.height, side)
-    xchunks = _split(grid.width, side)
-    data = _lazy_read(tuple(sources), grid, dtype, len(names), ychunks, xchunks)
+    ychunks = split_length(grid.height, side)
+    xchunks = split_length(grid.width, side)
+    data = lazy_read(tuple(sources), grid, dtype, len(names), ychunks, xchunks)
     y, x = grid.coords()
     scene = xr.DataArray(
         data,
@@ -458,7 +458,7 @@ def as_scene(
         offsets or [float(decoded_offset)] * n,
         [record_nodata] * n,
     )
-    dtype = _float_dtype([stored, scene.dtype.name])
+    dtype = float_dtype([stored, scene.dtype.name])
     scale_arr = None if scales is None else tuple(scales)
     offset_arr = None if offsets is None else tuple(offsets)
     data = scene.data
@@ -466,7 +466,7 @@ def as_scene(
         if len(data.chunks[0]) != 1:
             data = data.rechunk({0: -1})
         values = data.map_blocks(
-            _decode_block,
+            decode_block,
             nodata,
             scale_arr,
             offset_arr,
@@ -475,7 +475,7 @@ def as_scene(
             meta=np.array((), dtype=dtype),
         )
     else:
-        values = _decode_block(np.asarray(data), nodata, scale_arr, offset_arr, dtype)
+        values = decode_block(np.asarray(data), nodata, scale_arr, offset_arr, dtype)
     keep = {k: v for k, v in attrs.items() if k not in _ENCODING_ATTRS}
     keep[RADIOMETRY_ATTR] = json.dumps(radiometry)
     out = xr.DataArray(

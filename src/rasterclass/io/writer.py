@@ -31,7 +31,7 @@ from rasterio.windows import Window
 from rasterclass.classes import ClassMap
 from rasterclass.errors import ClassMapError, RasterclassIOError
 from rasterclass.io.chunks import TILE
-from rasterclass.io.paths import PathLike, _tmp_path, check_writable
+from rasterclass.io.paths import PathLike, check_writable, temporary_path
 from rasterclass.io.scene import scene_grid
 from rasterclass.io.styles import class_map_pam_xml, class_map_qml
 from rasterclass.parallel import compute_stream
@@ -94,7 +94,7 @@ class RasterOutput:
         return Resampling.average if np.dtype(dtype).kind == "f" else Resampling.nearest
 
 
-def _write_chunks(chunks: Sequence[int]) -> tuple[int, ...]:
+def write_chunks(chunks: Sequence[int]) -> tuple[int, ...]:
     """Write windows along one axis: runs of whole source chunks, each at least one tile long.
 
     Windows never cut a source chunk, so no chunk (no prediction) is computed twice, and tiny
@@ -123,7 +123,7 @@ def _block_windows(chunks_y: Sequence[int], chunks_x: Sequence[int]) -> Iterator
         y0 += h
 
 
-def _as_3d(arr: xr.DataArray) -> xr.DataArray:
+def as_3d(arr: xr.DataArray) -> xr.DataArray:
     return arr.expand_dims("band") if arr.ndim == 2 else arr
 
 
@@ -182,19 +182,19 @@ def write_rasters(
     grid = scene_grid(outputs[0].array)
     datas = []
     for out in outputs:
-        arr = _as_3d(out.array)
+        arr = as_3d(out.array)
         if (arr.sizes["y"], arr.sizes["x"]) != (grid.height, grid.width):
             raise RasterclassIOError("all outputs written together must share one grid")
         datas.append(arr.data if isinstance(arr.data, da.Array) else da.from_array(arr.data))
-    chunks_y, chunks_x = _write_chunks(datas[0].chunks[1]), _write_chunks(datas[0].chunks[2])
+    chunks_y, chunks_x = write_chunks(datas[0].chunks[1]), write_chunks(datas[0].chunks[2])
     datas = [d.rechunk((d.shape[0], chunks_y, chunks_x)) for d in datas]
     factors = overview_factors(grid.width, grid.height, cog=cog)
     if overviews is False:
         factors = []
     elif overviews and not factors and max(grid.width, grid.height) > TILE:
         factors = overview_factors(grid.width, grid.height, cog=True)
-    tmps = [_tmp_path(o.path, ".tif") for o in outputs]
-    cog_tmps = [_tmp_path(o.path, ".cog.tif") for o in outputs] if cog else []
+    tmps = [temporary_path(o.path, ".tif") for o in outputs]
+    cog_tmps = [temporary_path(o.path, ".cog.tif") for o in outputs] if cog else []
     datasets = []
     try:
         for out, data, tmp in zip(outputs, datas, tmps, strict=True):
@@ -348,7 +348,7 @@ def _write_sidecars(out: RasterOutput, tmp: str) -> list[tuple[str, str]]:
     pairs = []
     for suffix, content in out.sidecars.items():
         final = f"{out.path}{suffix}"
-        tmp_side = _tmp_path(final)
+        tmp_side = temporary_path(final)
         Path(tmp_side).write_bytes(content)
         pairs.append((tmp_side, final))
     final_aux = f"{out.path}.aux.xml"
@@ -356,11 +356,11 @@ def _write_sidecars(out: RasterOutput, tmp: str) -> list[tuple[str, str]]:
     if out.class_map is None:
         if out.style is None:
             return pairs
-        tmp_qml = _tmp_path(final_qml)
+        tmp_qml = temporary_path(final_qml)
         Path(tmp_qml).write_text(out.style, encoding="utf-8")
         return [*pairs, (tmp_qml, final_qml)]
     cm = out.class_map
-    tmp_aux, tmp_qml = _tmp_path(final_aux), _tmp_path(final_qml)
+    tmp_aux, tmp_qml = temporary_path(final_aux), temporary_path(final_qml)
     Path(tmp_aux).write_text(class_map_pam_xml(cm), encoding="utf-8")
     Path(tmp_qml).write_text(class_map_qml(cm), encoding="utf-8")
     return [*pairs, (tmp_aux, final_aux), (tmp_qml, final_qml)]

@@ -57,19 +57,14 @@ Modules
 ``eliminate`` (segment tables, elimination of small segments), ``shepherd`` (the tiled
 Shepherd segmentation), ``segmentation`` (:func:`segment`, parameters, slic/felzenszwalb per
 chunk), ``features`` (:func:`segment_features`), ``labels`` (training labels, classes,
-painting, masking), ``vector`` (:func:`segments_to_vector`) and ``jobs`` (what the CLI
-calls). Every name is re-exported here: import from :mod:`rasterclass.objects`.
+painting, masking), ``vector`` (:func:`segments_to_vector`). Every name is re-exported
+here: import from :mod:`rasterclass.objects`. The jobs that read and write files
+(``run_segmentation``, ``classify_objects``) live in :mod:`rasterclass.jobs`.
 """
 
 from __future__ import annotations
 
 from rasterclass.objects.features import POSITION_COLUMNS, feature_columns, segment_features
-from rasterclass.objects.jobs import (
-    SegmentationResult,
-    classify_objects,
-    resolve_segments,
-    run_segmentation,
-)
 from rasterclass.objects.labels import (
     classify_segments,
     label_segments,
@@ -91,8 +86,6 @@ __all__ = [
     "POSITION_COLUMNS",
     "SEGMENT_METHODS",
     "SeedAssigner",
-    "SegmentationResult",
-    "classify_objects",
     "classify_segments",
     "feature_columns",
     "fit_seeds",
@@ -100,8 +93,6 @@ __all__ = [
     "mask_segments",
     "paint_classes",
     "paint_probabilities",
-    "resolve_segments",
-    "run_segmentation",
     "sample_pixels",
     "seam_statistics",
     "segment",

@@ -1,10 +1,10 @@
 """Chunk and block layout of object-based work: where each chunk sits, the scene as dask.
 
 Owns the small helpers every object-based step shares: the position of a chunk in the grid of
-chunks and of pixels (``_Block``, ``_layout``), the scene as a dask array in scene form with
-``band`` in one chunk (``_dask_scene``), streamed computation of delayed tasks a few at a time
-(``_compute``), the area of one pixel (``_pixel_area``) and a ``(y, x)`` DataArray on the
-scene's grid (``_like``). Nothing here knows about segments.
+chunks and of pixels (``Block``, ``block_layout``), the scene as a dask array in scene form with
+``band`` in one chunk (``dask_scene``), streamed computation of delayed tasks a few at a time
+(``compute_batched``), the area of one pixel (``pixel_area``) and a ``(y, x)`` DataArray on the
+scene's grid (``grid_like``). Nothing here knows about segments.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from rasterclass.parallel import compute_stream
 
 
 @dataclass(frozen=True)
-class _Block:
+class Block:
     """Position of one chunk in the (y, x) grid of chunks and of pixels."""
 
     i: int
@@ -31,20 +31,20 @@ class _Block:
     w: int
 
 
-def _layout(chunks_y: Sequence[int], chunks_x: Sequence[int]) -> list[_Block]:
+def block_layout(chunks_y: Sequence[int], chunks_x: Sequence[int]) -> list[Block]:
     """Blocks in row-major chunk order."""
     out = []
     r0 = 0
     for i, h in enumerate(chunks_y):
         c0 = 0
         for j, w in enumerate(chunks_x):
-            out.append(_Block(i, j, r0, c0, int(h), int(w)))
+            out.append(Block(i, j, r0, c0, int(h), int(w)))
             c0 += w
         r0 += h
     return out
 
 
-def _dask_scene(scene: xr.DataArray) -> xr.DataArray:
+def dask_scene(scene: xr.DataArray) -> xr.DataArray:
     """The scene as a dask array with ``band`` in one chunk (one chunk if in memory), in
     scene form (:func:`rasterclass.io.as_scene`: nodata NaN, scale/offset applied, names)."""
     from rasterclass.io import as_scene
@@ -57,12 +57,12 @@ def _dask_scene(scene: xr.DataArray) -> xr.DataArray:
     return scene
 
 
-def _compute(tasks: Sequence[Any]) -> list[Any]:
+def compute_batched(tasks: Sequence[Any]) -> list[Any]:
     """Compute delayed tasks a few at a time (memory stays that of a few chunks)."""
     return [result for (result,) in compute_stream([(t,) for t in tasks])]
 
 
-def _pixel_area(arr: xr.DataArray) -> float:
+def pixel_area(arr: xr.DataArray) -> float:
     try:
         t = arr.rio.transform(recalc=True)
     except Exception:  # no spatial coords: pixel units
@@ -70,7 +70,7 @@ def _pixel_area(arr: xr.DataArray) -> float:
     return float(abs(t.a * t.e - t.b * t.d)) or 1.0
 
 
-def _like(data: Any, scene: xr.DataArray, name: str, attrs: Mapping[str, Any]) -> xr.DataArray:
+def grid_like(data: Any, scene: xr.DataArray, name: str, attrs: Mapping[str, Any]) -> xr.DataArray:
     """A (y, x) DataArray on the scene's grid (coords, CRS, transform)."""
     coords = {k: v for k, v in scene.coords.items() if "band" not in v.dims and k != "band"}
     out = xr.DataArray(data, dims=("y", "x"), coords=coords, name=name, attrs=dict(attrs))

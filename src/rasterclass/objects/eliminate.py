@@ -1,9 +1,9 @@
 """Segment tables and iterative elimination of small segments (Shepherd et al. 2019).
 
 Owns the per-segment tables (pixel count, band sums, first pixel key, neighbour pairs, open
-anchors: ``_Tables``) and the operations on them that do not depend on where the segments
+anchors: ``SegmentTables``) and the operations on them that do not depend on where the segments
 are: unique neighbour pairs, connected components of a merge graph, canonical renumbering by
-first pixel, and ``_eliminate``, which merges every too-small segment into its spectrally
+first pixel, and ``eliminate_small``, which merges every too-small segment into its spectrally
 closest neighbour in stages of growing size thresholds.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def _unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Unique undirected pairs as a (2, m) int64 array with row 0 < row 1."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
@@ -29,7 +29,7 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack(np.divmod(code, base))
 
 
-def _components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def graph_components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected component of every node of an undirected graph given by edges (a, b)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -39,7 +39,7 @@ def _components(n_nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return comp
 
 
-def _canonical(comp: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def canonical(comp: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Renumber components by their first pixel key: node -> id, first key per id.
 
     Node 0 (nodata, ``first == -1``) keeps id 0.
@@ -54,7 +54,7 @@ def _canonical(comp: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 @dataclass
-class _Tables:
+class SegmentTables:
     """Per-segment tables: index = segment id (0 = nodata).
 
     ``anchor`` (optional) marks segments that never pick a neighbour (a tile's open segments);
@@ -67,7 +67,7 @@ class _Tables:
     pairs: np.ndarray
     anchor: np.ndarray | None = None
 
-    def merge(self, new_id: np.ndarray) -> _Tables:
+    def merge(self, new_id: np.ndarray) -> SegmentTables:
         """Tables of merged segments; ``new_id`` is canonical (0 stays 0)."""
         m = int(new_id.max()) + 1
         count = np.bincount(new_id, weights=self.count, minlength=m).astype(np.int64)
@@ -77,8 +77,8 @@ class _Tables:
         anchor = None
         if self.anchor is not None:
             anchor = np.bincount(new_id, weights=self.anchor, minlength=m) > 0
-        pairs = _unique_pairs(new_id[self.pairs[0]], new_id[self.pairs[1]])
-        return _Tables(count, sums, first, pairs, anchor)
+        pairs = unique_pairs(new_id[self.pairs[0]], new_id[self.pairs[1]])
+        return SegmentTables(count, sums, first, pairs, anchor)
 
 
 def _thresholds(min_size: int) -> list[int]:
@@ -92,9 +92,9 @@ def _thresholds(min_size: int) -> list[int]:
     return out
 
 
-def _eliminate(
-    tables: _Tables, min_size: int, scale: np.ndarray
-) -> tuple[np.ndarray, _Tables, int]:
+def eliminate_small(
+    tables: SegmentTables, min_size: int, scale: np.ndarray
+) -> tuple[np.ndarray, SegmentTables, int]:
     """Merge segments smaller than ``min_size`` into their most similar neighbour.
 
     Stages of growing size thresholds (as RSGISLib eliminates 1-pixel clumps first, then
@@ -135,8 +135,8 @@ def _eliminate(
             order = np.lexsort((dst, d, src))
             src, dst = src[order], dst[order]
             pick = np.r_[True, src[1:] != src[:-1]]
-            comp = _components(len(tables.count), src[pick], dst[pick])
-            new_id, _ = _canonical(comp, tables.first)
+            comp = graph_components(len(tables.count), src[pick], dst[pick])
+            new_id, _ = canonical(comp, tables.first)
             tables = tables.merge(new_id)
             mapping = new_id[mapping]
             iterations += 1

@@ -2,7 +2,7 @@
 
 Owns :func:`segment_features` (zonal statistics of the scene over the segments, combined
 across chunks from partial sums, Chan's formula for variances, and edge strips for the
-perimeter), the check that a segment raster lies on the scene's grid (``_check_grid``), the
+perimeter), the check that a segment raster lies on the scene's grid (``check_grid``), the
 alignment of segments and scene chunks, and which feature columns are used to classify
 (:func:`feature_columns`, :data:`POSITION_COLUMNS`).
 """
@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from rasterclass.errors import BandMismatchError, GridMismatchError, SegmentationError
-from rasterclass.objects._blocks import _Block, _compute, _dask_scene, _layout, _pixel_area
+from rasterclass.objects._blocks import Block, block_layout, compute_batched, dask_scene, pixel_area
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def _ndvi_bands(names: Sequence[str], given: Sequence[str] | None) -> tuple[int,
     return None
 
 
-def _check_grid(segments: xr.DataArray, scene: xr.DataArray) -> None:
+def check_grid(segments: xr.DataArray, scene: xr.DataArray) -> None:
     if segments.dims != ("y", "x"):
         raise SegmentationError(f"a segment raster has dims ('y', 'x'), got {segments.dims}")
     if segments.shape != scene.shape[1:]:
@@ -151,7 +151,7 @@ def _aligned(segments: xr.DataArray, scene: xr.DataArray) -> tuple[da.Array, da.
     Lazy segments keep their chunks and the scene is rechunked to them: a lazy segment chunk
     (a Shepherd tile) may be expensive, and splitting it would compute it once per piece.
     """
-    _check_grid(segments, scene)
+    check_grid(segments, scene)
     if not np.issubdtype(segments.dtype, np.integer):
         raise SegmentationError(
             f"segment ids must be integers, got {segments.dtype}; cast them (0 = nodata)"
@@ -219,27 +219,27 @@ def segment_features(
     >>> segment_features(scene, segs)["b_mean"].tolist()
     [2.5, 4.5]
     """
-    scene = _dask_scene(scene)
+    scene = dask_scene(scene)
     data, seg_data = _aligned(segments, scene)
     names = [str(b) for b in scene["band"].values]
     ndvi = _ndvi_bands(names, ndvi_bands)
-    layout = _layout(data.chunks[1], data.chunks[2])
+    layout = block_layout(data.chunks[1], data.chunks[2])
     blocks = data.to_delayed()
     seg_blocks = seg_data.to_delayed()
     tasks = [
         dask.delayed(_feature_block)(blocks[0, b.i, b.j], seg_blocks[b.i, b.j], b.r0, b.c0, ndvi)
         for b in layout
     ]
-    parts = _compute(tasks)
+    parts = compute_batched(tasks)
     table = _combine_features(parts, layout, data.chunks, names, ndvi is not None)
-    table["area"] = table["pixels"] * _pixel_area(scene)
+    table["area"] = table["pixels"] * pixel_area(scene)
     logger.info("features of %d segments (%d columns)", len(table), table.shape[1])
     return table
 
 
 def _combine_features(
     parts: list[dict[str, Any]],
-    layout: list[_Block],
+    layout: list[Block],
     chunks: tuple[tuple[int, ...], ...],
     names: list[str],
     with_ndvi: bool,
@@ -308,7 +308,7 @@ def _combine_features(
 
 def _edge_perimeter(
     parts: list[dict[str, Any]],
-    layout: list[_Block],
+    layout: list[Block],
     chunks: tuple[tuple[int, ...], ...],
     uid: np.ndarray,
 ) -> np.ndarray:

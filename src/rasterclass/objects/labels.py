@@ -26,8 +26,8 @@ from rasterclass.errors import (
     TrainingDataWarning,
     param,
 )
-from rasterclass.objects._blocks import _dask_scene
-from rasterclass.objects.features import _check_grid, feature_columns, segment_features
+from rasterclass.objects._blocks import dask_scene
+from rasterclass.objects.features import check_grid, feature_columns, segment_features
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +123,8 @@ def label_segments(
     for name, share in (("min_overlap", min_overlap), ("min_polygon_share", min_polygon_share)):
         if share is not None and not 0 < share <= 1:
             raise TrainingDataError(f"{name} is a share in (0, 1], got {share}")
-    scene = _dask_scene(scene)
-    _check_grid(segments, scene)
+    scene = dask_scene(scene)
+    check_grid(segments, scene)
     if features is None:
         features = segment_features(scene, segments)
     pixels = extract_samples(
@@ -376,7 +376,7 @@ def paint_classes(
         segments,
         codes,
         keys=classes.index.to_numpy(np.int64),
-        valid=None if scene is None else valid_pixels(_dask_scene(scene)),
+        valid=None if scene is None else valid_pixels(dask_scene(scene)),
     )
     out.name = "classes"
     out.attrs = {"class_map": class_map.to_dict()}
@@ -406,7 +406,7 @@ def paint_probabilities(
         keys=classes.index.to_numpy(np.int64),
         fill=np.float32(np.nan),
         band_names=names,
-        valid=None if scene is None else valid_pixels(_dask_scene(scene)),
+        valid=None if scene is None else valid_pixels(dask_scene(scene)),
     )
     band_codes = [class_map.code_of(n) for n in present] + [0]
     return painted.assign_coords(class_code=("band", band_codes))
@@ -435,8 +435,8 @@ def mask_segments(segments: xr.DataArray, scene: xr.DataArray) -> xr.DataArray:
     >>> mask_segments(segs, scene).values.tolist()
     [[4, 0, 5]]
     """
-    scene = _dask_scene(scene)
-    _check_grid(segments, scene)
+    scene = dask_scene(scene)
+    check_grid(segments, scene)
     valid = valid_pixels(scene).data
     data = segments.data
     if not isinstance(data, da.Array):

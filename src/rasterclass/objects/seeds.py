@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from rasterclass.errors import SegmentationError
-from rasterclass.objects._blocks import _compute, _dask_scene
+from rasterclass.objects._blocks import compute_batched, dask_scene
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def sample_pixels(scene: xr.DataArray, size: int = 50_000, seed: int = 0) -> np.
     numpy.ndarray
         ``(n, bands)`` float64, ``n <= size``.
     """
-    scene = _dask_scene(scene)
+    scene = dask_scene(scene)
     _, height, width = scene.shape
     n_pix = height * width
     if size >= n_pix:
@@ -61,7 +61,7 @@ def sample_pixels(scene: xr.DataArray, size: int = 50_000, seed: int = 0) -> np.
             dask.delayed(_gather)(blocks[0, i, j], rows[idx] - bounds_y[i], cols[idx] - bounds_x[j])
         )
         positions.append(pos[idx])
-    parts = _compute(tasks)
+    parts = compute_batched(tasks)
     if not parts:
         return np.empty((0, scene.shape[0]))
     values = np.concatenate(parts, axis=0)
@@ -69,7 +69,7 @@ def sample_pixels(scene: xr.DataArray, size: int = 50_000, seed: int = 0) -> np.
     return values[np.isfinite(values).all(axis=1)]
 
 
-def _standardise(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardise(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = sample.mean(axis=0)
     scale = sample.std(axis=0)
     scale[~(scale > 0)] = 1.0
@@ -120,7 +120,7 @@ def fit_seeds(
     """Fit k-means seeds on a pixel sample (bands standardised by the sample's mean/std)."""
     from sklearn.cluster import KMeans
 
-    mean, scale = _standardise(sample)
+    mean, scale = standardise(sample)
     Z = (sample - mean) / scale
     distinct = len(np.unique(Z, axis=0))
     k = min(int(n_clusters), distinct)

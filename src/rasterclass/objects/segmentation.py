@@ -2,7 +2,7 @@
 
 Owns the segmentation entry point :func:`segment`, the methods and their default parameters
 (:data:`SEGMENT_METHODS`, :data:`DEFAULT_PARAMS`), the validation of parameters before any
-work (``_check_params``), scikit-image's ``slic`` and ``felzenszwalb`` run per chunk with
+work (``check_segment_params``), scikit-image's ``slic`` and ``felzenszwalb`` run per chunk with
 globally unique ids (``_tiled``) and :func:`seam_statistics`, the diagnostic of how much a
 segmentation's boundaries follow a chunk grid. The Shepherd method lives in
 :mod:`rasterclass.objects.shepherd`.
@@ -21,9 +21,9 @@ import numpy as np
 import xarray as xr
 
 from rasterclass.errors import SegmentationError, param
-from rasterclass.objects._blocks import _dask_scene, _layout, _like
-from rasterclass.objects.seeds import _standardise, sample_pixels
-from rasterclass.objects.shepherd import _shepherd
+from rasterclass.objects._blocks import block_layout, dask_scene, grid_like
+from rasterclass.objects.seeds import sample_pixels, standardise
+from rasterclass.objects.shepherd import shepherd_segments
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
-def _check_params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+def check_segment_params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if method not in SEGMENT_METHODS:
         raise SegmentationError(
             f"unknown segmentation method {method!r}; choose one of {', '.join(SEGMENT_METHODS)}"
@@ -168,8 +168,8 @@ def segment(scene: xr.DataArray, method: str = "shepherd", **params: Any) -> xr.
     >>> np.unique(segs.values).tolist()
     [1, 2]
     """
-    opts = _check_params(method, params)
-    scene = _dask_scene(scene)
+    opts = check_segment_params(method, params)
+    scene = dask_scene(scene)
     _, height, width = scene.shape
     if method == "shepherd" and opts["min_size"] > height * width:
         raise SegmentationError(
@@ -183,7 +183,7 @@ def segment(scene: xr.DataArray, method: str = "shepherd", **params: Any) -> xr.
             "the scene has no valid pixel in the sample (all nodata?); check the scene's nodata"
         )
     if method == "shepherd":
-        out = _shepherd(scene, sample, opts)
+        out = shepherd_segments(scene, sample, opts)
     else:
         out = _tiled(scene, sample, method, opts)
     logger.info("%s segmentation tables in %.1f s", method, time.perf_counter() - t0)
@@ -243,12 +243,12 @@ def _tiled_block(
 def _tiled(
     scene: xr.DataArray, sample: np.ndarray, method: str, opts: Mapping[str, Any]
 ) -> xr.DataArray:
-    mean, scale = _standardise(sample)
+    mean, scale = standardise(sample)
     data = scene.data
     _, height, width = scene.shape
     if height * width >= 2**32:
         raise SegmentationError(f"{method}: scenes of 2**32 pixels or more are not supported")
-    layout = _layout(data.chunks[1], data.chunks[2])
+    layout = block_layout(data.chunks[1], data.chunks[2])
     blocks = data.to_delayed()
     if len(layout) > 1:
         logger.info(
@@ -276,7 +276,7 @@ def _tiled(
             )
             offset += blk.h * blk.w
         parts.append(row)
-    out = _like(da.block(parts), scene, "segments", {"segmentation": method, "params": params})
+    out = grid_like(da.block(parts), scene, "segments", {"segmentation": method, "params": params})
     return out
 
 

@@ -5,7 +5,7 @@ scene's top-left corner (``_Tile``), the seed components of one tile and the eli
 the clumps that stay inside it (``_tile_segments``), the summary of the open segments a tile
 hands to the join (``_tile_summary``), the join of open segments across tile faces followed
 by a last elimination (``_join_tiles``), the lazy painting of the final ids tile by tile
-(``_tile_ids``) and ``_shepherd``, which runs all of it for :func:`segment`.
+(``_tile_ids``) and ``shepherd_segments``, which runs all of it for :func:`segment`.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from rasterclass.apply import _predict_block
+from rasterclass.apply import predict_block
 from rasterclass.errors import SegmentationError, param
-from rasterclass.objects._blocks import _Block, _compute, _layout, _like
+from rasterclass.objects._blocks import Block, block_layout, compute_batched, grid_like
 from rasterclass.objects.eliminate import (
-    _canonical,
-    _components,
-    _eliminate,
-    _Tables,
-    _unique_pairs,
+    SegmentTables,
+    canonical,
+    eliminate_small,
+    graph_components,
+    unique_pairs,
 )
 from rasterclass.objects.seeds import SeedAssigner, fit_seeds
 
@@ -61,7 +61,7 @@ class _Tile:
     row-major pixel index.
     """
 
-    block: _Block
+    block: Block
     index: int
     key0: int
     faces: tuple[bool, bool, bool, bool]  # top, bottom, left, right face borders another tile
@@ -71,15 +71,15 @@ def _tiles(height: int, width: int, tile: int) -> list[_Tile]:
     ty, tx = _tile_grid(height, width, tile)
     return [
         _Tile(b, k, k * tile * tile, (b.i > 0, b.i < len(ty) - 1, b.j > 0, b.j < len(tx) - 1))
-        for k, b in enumerate(_layout(ty, tx))
+        for k, b in enumerate(block_layout(ty, tx))
     ]
 
 
 def _seeds(block: np.ndarray, assigner: SeedAssigner) -> np.ndarray:
     """Seed label of every pixel of a tile (1..k, 0 where any band is nodata): the block step of
-    the chunked apply (:func:`rasterclass.apply._predict_block`)."""
+    the chunked apply (:func:`rasterclass.apply.predict_block`)."""
     codes = np.arange(1, len(assigner.cluster_centers_) + 1, dtype=np.uint8)
-    return _predict_block(block, assigner, None, codes, "uint8", False)[0]
+    return predict_block(block, assigner, None, codes, "uint8", False)[0]
 
 
 def _tile_segments(
@@ -88,12 +88,12 @@ def _tile_segments(
     tile: _Tile,
     connectivity: int,
     min_size: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Tables, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, SegmentTables, np.ndarray]:
     """Seed components of one tile and the elimination of the clumps that stay inside it.
 
     Components touching an inner face of the tile are *open* (they may go on in the next
     tile): they never pick a neighbour here, but closed clumps may merge into them. Every
-    other small clump merges as in :func:`_eliminate`, with the open segments' statistics
+    other small clump merges as in :func:`eliminate_small`, with the open segments' statistics
     inside this tile.
 
     Returns
@@ -127,8 +127,8 @@ def _tile_segments(
         if inner:
             open_[edge] = True
     open_[0] = False
-    tables = _Tables(count, sums, first, _unique_pairs(a, b), open_)
-    mapping, tables, _ = _eliminate(tables, min_size, assigner.scale_)
+    tables = SegmentTables(count, sums, first, unique_pairs(a, b), open_)
+    mapping, tables, _ = eliminate_small(tables, min_size, assigner.scale_)
     anchor = tables.anchor
     assert anchor is not None
     boundary = np.zeros(len(anchor), dtype=bool)
@@ -139,7 +139,7 @@ def _tile_segments(
     return seeds, labels, mapping, tables, boundary
 
 
-def _nodes(tables: _Tables, boundary: np.ndarray) -> np.ndarray:
+def _nodes(tables: SegmentTables, boundary: np.ndarray) -> np.ndarray:
     """Local segments that take part in the join across tiles: open ones and their neighbours."""
     assert tables.anchor is not None
     node = tables.anchor | boundary
@@ -214,7 +214,7 @@ def _neighbours(labels: np.ndarray, connectivity: int) -> tuple[np.ndarray, np.n
 
 
 def _face_pairs(
-    layout: list[_Block],
+    layout: list[Block],
     strips: list[tuple[np.ndarray, ...]],
     shape: tuple[int, int],
     connectivity: int,
@@ -262,7 +262,7 @@ def _join_tiles(
 
     Open segments of equal seed that face each other across a tile face are one segment
     (their seed components are); the joined segments and the closed segments next to them
-    then go through :func:`_eliminate`. Returns the final id of every tile's nodes (ids
+    then go through :func:`eliminate_small`. Returns the final id of every tile's nodes (ids
     ``1..n``, ordered by first pixel key) and ``n``.
     """
     n_bands = len(scale)
@@ -281,13 +281,13 @@ def _join_tiles(
     sa, sb = _face_pairs(layout, [r["seed_strips"] for r in results], shape, connectivity)
     keep = (fa > 0) & (fb > 0) & (sa > 0) & (sb > 0)
     same, diff = keep & (sa == sb), keep & (sa != sb)
-    comp = _components(len(count), fa[same], fb[same])
-    node_id, _ = _canonical(comp, first)
+    comp = graph_components(len(count), fa[same], fb[same])
+    node_id, _ = canonical(comp, first)
     pairs = np.concatenate(
         [np.empty((2, 0), dtype=np.int64), *internal, np.stack([fa[diff], fb[diff]])], axis=1
     )
-    tables = _Tables(count, sums, first, pairs).merge(node_id)
-    mapping, tables, iterations = _eliminate(tables, min_size, scale)
+    tables = SegmentTables(count, sums, first, pairs).merge(node_id)
+    mapping, tables, iterations = eliminate_small(tables, min_size, scale)
     final = mapping[node_id]
     logger.info(
         "join across %d tiles: %d open or bordering segments -> %d segments (%d elimination "
@@ -301,7 +301,9 @@ def _join_tiles(
     return ids, len(tables.count) - 1
 
 
-def _shepherd(scene: xr.DataArray, sample: np.ndarray, opts: Mapping[str, Any]) -> xr.DataArray:
+def shepherd_segments(
+    scene: xr.DataArray, sample: np.ndarray, opts: Mapping[str, Any]
+) -> xr.DataArray:
     connectivity = int(opts["connectivity"])
     min_size = int(opts["min_size"])
     tile = int(opts["tile"])
@@ -318,7 +320,7 @@ def _shepherd(scene: xr.DataArray, sample: np.ndarray, opts: Mapping[str, Any]) 
         )
         for t in tiles
     ]
-    results = _compute(tasks)
+    results = compute_batched(tasks)
     valid_pixels = sum(r["valid"] for r in results)
     if valid_pixels == 0:
         raise SegmentationError("the scene has no valid pixel to segment")
@@ -359,7 +361,7 @@ def _shepherd(scene: xr.DataArray, sample: np.ndarray, opts: Mapping[str, Any]) 
                 meta=np.array((), dtype=np.uint32),
             )
         )
-    out = _like(
+    out = grid_like(
         da.block(parts),
         scene,
         "segments",

@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from rasterclass.errors import SegmentationError
-from rasterclass.objects._blocks import _compute, _layout
+from rasterclass.objects._blocks import block_layout, compute_batched
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,11 @@ def segments_to_vector(
     data = segments.data
     if not isinstance(data, da.Array):
         data = da.from_array(np.asarray(data), chunks=-1)
-    layout = _layout(data.chunks[0], data.chunks[1])
+    layout = block_layout(data.chunks[0], data.chunks[1])
     blocks = data.to_delayed()
-    parts = _compute([dask.delayed(_shapes_block)(blocks[b.i, b.j], b.r0, b.c0) for b in layout])
+    parts = compute_batched(
+        [dask.delayed(_shapes_block)(blocks[b.i, b.j], b.r0, b.c0) for b in layout]
+    )
     geoms = [g for gs, _ in parts for g in gs]
     ids = np.array([i for _, is_ in parts for i in is_], dtype=np.int64)
     if ids.size and ids.max() >= 2**31:

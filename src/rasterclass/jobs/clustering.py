@@ -1,10 +1,12 @@
-"""The clustering jobs the command line calls: cluster a scene, relabel a cluster map.
+"""The clustering jobs: cluster a scene, relabel a cluster map, suggest labels.
 
 This module owns :class:`ClusterResult` (what a job did: model, class map, statistics,
-files written, timings), the opening of a job's scene, :func:`cluster` (check outputs, fit
-on a sample, assign every pixel with :func:`rasterclass.predict_raster`, write the map and,
-optionally, the statistics and the model) and :func:`relabel_map` (relabel a cluster map
-file with a label table file).
+files written, timings), :func:`cluster` (check outputs, fit on a sample, assign every pixel
+with :func:`rasterclass.predict_raster`, write the map and, optionally, the statistics and
+the model), :func:`relabel_map` (relabel a cluster map file with a label table file) and
+:func:`suggest_labels` (read the scene, the clusters and the training data, suggest a class
+for every cluster with :func:`rasterclass.clustering.suggest.nearest_classes`, write the
+label table).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,22 +27,24 @@ from rasterclass.apply import predict_raster
 from rasterclass.classes import ClassMap
 from rasterclass.clustering.fit import fit_clusterer, make_clusterer
 from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE
-from rasterclass.clustering.relabel import _class_map_from_table, _table_frame, relabel
+from rasterclass.clustering.relabel import class_map_from_table, label_frame, relabel
 from rasterclass.clustering.statistics import cluster_statistics, write_statistics
+from rasterclass.clustering.suggest import nearest_classes
 from rasterclass.errors import ClassMapError
 from rasterclass.io import (
     PathLike,
     ProgressCallback,
-    as_scene,
     check_writable,
     open_scene,
     read_class_map,
     read_table,
     table_format,
     write_map,
+    write_text,
 )
+from rasterclass.jobs.options import SceneOptions, job_inputs, open_job_scene
 from rasterclass.model import RasterModel
-from rasterclass.pipeline import SceneOptions, job_inputs
+from rasterclass.sampling import extract_samples
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +59,6 @@ class ClusterResult:
     table: pd.DataFrame | None = None
     outputs: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def _open(
-    scene: Sequence[PathLike] | PathLike | xr.DataArray, scene_options: SceneOptions | None
-) -> xr.DataArray:
-    if isinstance(scene, xr.DataArray):
-        opts = scene_options or SceneOptions()
-        return as_scene(scene, band_names=opts.band_names)
-    return (scene_options or SceneOptions()).open(scene)
 
 
 def cluster(
@@ -105,7 +101,7 @@ def cluster(
     if statistics is not None:
         table_format(statistics)
     make_clusterer(method, n_clusters, params, seed, standardize)  # fail before any reading
-    scene = _open(scene, scene_options)
+    scene = open_job_scene(scene, scene_options)
     t0 = time.perf_counter()
     model = fit_clusterer(
         scene,
@@ -160,10 +156,10 @@ def relabel_map(
         inputs={"map": map_path, "label table": table},
         rasters=("output",),
     )
-    frame = _table_frame(table) if not isinstance(table, str | os.PathLike) else read_table(table)
+    frame = label_frame(table) if not isinstance(table, str | os.PathLike) else read_table(table)
     class_map = read_class_map(map_path)
     if class_map is None:
-        class_map = _class_map_from_table(frame)
+        class_map = class_map_from_table(frame)
         logger.warning(
             "%s carries no class names; clusters taken from the table (codes %s), every other "
             "code becomes nodata",
@@ -181,3 +177,82 @@ def relabel_map(
     new, new_map = relabel(classes, class_map, frame, keep_unlisted=keep_unlisted)
     path = write_map(new, output, new_map, overwrite=overwrite, progress=progress, cog=cog)
     return ClusterResult(new_map, outputs=[path], timings={"relabel": time.perf_counter() - t0})
+
+
+def _cluster_frame(
+    scene: xr.DataArray, clusters: RasterModel | pd.DataFrame | PathLike
+) -> pd.DataFrame:
+    if isinstance(clusters, str | os.PathLike):
+        suffix = Path(clusters).suffix.lower()
+        clusters = (
+            read_table(clusters) if suffix in (".csv", ".json") else RasterModel.load(clusters)
+        )
+    if isinstance(clusters, RasterModel):
+        classes = predict_raster(scene, clusters)["classes"]
+        return cluster_statistics(scene, classes, clusters.class_map)
+    return clusters
+
+
+def suggest_labels(
+    scene: Sequence[PathLike] | PathLike | xr.DataArray,
+    clusters: RasterModel | pd.DataFrame | PathLike,
+    training: Any,
+    class_column: str,
+    *,
+    layer: str | None = None,
+    all_touched: bool = False,
+    output: PathLike | None = None,
+    overwrite: bool = False,
+    scene_options: SceneOptions | None = None,
+) -> pd.DataFrame:
+    """Suggest a class for every cluster: the class with the nearest mean spectrum.
+
+    Class means come from the pixels under the training geometries
+    (:func:`rasterclass.extract_samples`); cluster means from cluster statistics. The
+    distance is Euclidean in the bands' units.
+
+    Parameters
+    ----------
+    scene
+        The scene (or its files) the clusters were made from.
+    clusters
+        A cluster :class:`RasterModel` (its statistics are computed in one chunked pass),
+        a statistics table (:func:`cluster_statistics`, or the CSV/JSON of ``cluster
+        --stats``), or the path of either.
+    training, class_column, layer, all_touched
+        Training polygons or points and their class column (see
+        :func:`rasterclass.extract_samples`).
+    output
+        Also write the table as CSV here: it is a label table :func:`relabel` reads.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cluster with pixels: ``cluster`` (code), ``cluster_name``, ``class``
+        (nearest class), ``distance``, ``runner_up``, ``runner_up_distance`` and
+        ``pixels`` when known.
+
+    Examples
+    --------
+    >>> table = suggest_labels("scene.tif", "clusters.csv", "training.gpkg", "class",
+    ...                        output="labels.csv")  # doctest: +SKIP
+    """
+    check_writable(
+        {"output": output},
+        overwrite,
+        inputs=job_inputs(scene, scene_options, clusters=clusters, training=training),
+    )
+    scene = open_job_scene(scene, scene_options)
+    stats = _cluster_frame(scene, clusters)
+    samples = extract_samples(
+        scene,
+        training,
+        class_column,
+        layer=layer,
+        all_touched=all_touched,
+        require_all_classes=False,
+    )
+    frame = nearest_classes(stats, samples)
+    if output is not None:
+        write_text(output, frame.to_csv(index=False, float_format="%.6g"), overwrite=overwrite)
+    return frame

@@ -1,4 +1,4 @@
-"""Object-based jobs: what the CLI calls, from scene files to written outputs.
+"""Object-based jobs: from scene files to written segments and object-based maps.
 
 Owns the end-to-end runs: :func:`run_segmentation` (segment, write the segment raster and
 optionally the feature table and polygons, :class:`SegmentationResult`),
@@ -20,9 +20,30 @@ import pandas as pd
 import xarray as xr
 
 from rasterclass.errors import SegmentationError, TrainingDataError, param
-from rasterclass.io import PathLike, ProgressCallback
-from rasterclass.objects._blocks import _dask_scene
-from rasterclass.objects.features import _check_grid, segment_features
+from rasterclass.io import (
+    PathLike,
+    ProgressCallback,
+    RasterOutput,
+    check_writable,
+    open_segments,
+    probability_output,
+    read_legend,
+    write_rasters,
+    write_segments,
+    write_table,
+    write_vector,
+)
+from rasterclass.jobs.options import (
+    RunResult,
+    SceneOptions,
+    TrainingOptions,
+    check_report,
+    check_training,
+    job_inputs,
+)
+from rasterclass.jobs.training import fit_and_validate
+from rasterclass.objects._blocks import dask_scene
+from rasterclass.objects.features import check_grid, segment_features
 from rasterclass.objects.labels import (
     classify_segments,
     label_segments,
@@ -30,8 +51,9 @@ from rasterclass.objects.labels import (
     paint_classes,
     paint_probabilities,
 )
-from rasterclass.objects.segmentation import _check_params, segment
+from rasterclass.objects.segmentation import check_segment_params, segment
 from rasterclass.objects.vector import segments_to_vector
+from rasterclass.training_pixels import provenance_tags
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +81,12 @@ def resolve_segments(
     are masked lazily by the scene's validity (id 0 where any band is nodata), so that no
     later step (features, labels, painting, vector or raster copies) sees nodata pixels.
     """
-    from rasterclass.io import open_segments
-
-    scene = _dask_scene(scene)
+    scene = dask_scene(scene)
     if segments is None:
         return segment(scene, method, **dict(params or {}))
     if not isinstance(segments, xr.DataArray):
         segments = open_segments(segments, chunks=scene.data.chunks[1:])
-    _check_grid(segments, scene)
+    check_grid(segments, scene)
     if not np.issubdtype(segments.dtype, np.integer):
         raise SegmentationError(
             f"segment ids must be integers, got {segments.dtype}; cast them (0 = nodata)"
@@ -83,7 +103,7 @@ def run_segmentation(
     features: PathLike | None = None,
     vector: PathLike | None = None,
     overwrite: bool = False,
-    scene_options: Any = None,
+    scene_options: SceneOptions | None = None,
     progress: ProgressCallback | None = None,
     cog: bool = False,
 ) -> SegmentationResult:
@@ -92,9 +112,6 @@ def run_segmentation(
     Optionally also the feature table (``.parquet`` or ``.csv``) and the segment polygons
     with their features (GeoPackage). ``cog`` writes the raster as a Cloud Optimized GeoTIFF.
     """
-    from rasterclass.io import check_writable, write_segments, write_table, write_vector
-    from rasterclass.pipeline import SceneOptions, job_inputs
-
     check_writable(
         {"output": output, "features": features, "vector": vector},
         overwrite,
@@ -130,7 +147,7 @@ def classify_objects(
     training: Any,
     class_column: str,
     output: PathLike,
-    options: Any = None,
+    options: TrainingOptions | None = None,
     *,
     segments: xr.DataArray | PathLike | None = None,
     segment_method: str = "shepherd",
@@ -139,7 +156,7 @@ def classify_objects(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     estimator: Any = None,
-    scene_options: Any = None,
+    scene_options: SceneOptions | None = None,
     min_overlap: float = 0.5,
     min_polygon_share: float | None = 0.5,
     model_output: PathLike | None = None,
@@ -148,7 +165,7 @@ def classify_objects(
     features_output: PathLike | None = None,
     vector_output: PathLike | None = None,
     cog: bool = False,
-) -> Any:
+) -> RunResult:
     """Object-based classification: segment, describe, train on segments, classify, paint.
 
     Parameters
@@ -188,30 +205,10 @@ def classify_objects(
 
     Returns
     -------
-    rasterclass.pipeline.RunResult
+    rasterclass.jobs.RunResult
         The model (trained on segment features), the training samples (one per segment),
         files written and timings.
     """
-    from rasterclass.io import (
-        RasterOutput,
-        check_writable,
-        probability_output,
-        read_legend,
-        write_rasters,
-        write_table,
-        write_vector,
-    )
-    from rasterclass.pipeline import (
-        RunResult,
-        SceneOptions,
-        TrainingOptions,
-        check_report,
-        check_training,
-        fit_and_validate,
-        job_inputs,
-    )
-    from rasterclass.training_pixels import provenance_tags
-
     opts = options or TrainingOptions()
     check_training(opts, estimator)
     for name, share in (("min_overlap", min_overlap), ("min_polygon_share", min_polygon_share)):
@@ -219,7 +216,7 @@ def classify_objects(
             raise TrainingDataError(f"{param(name)} is a share in (0, 1], got {share}")
     seg_params = {"seed": opts.seed, **dict(segment_params or {})}
     if segments is None:
-        _check_params(segment_method, seg_params)
+        check_segment_params(segment_method, seg_params)
     check_writable(
         {
             "output": output,
@@ -241,7 +238,7 @@ def classify_objects(
         raise SegmentationError(f"vector output {vector_output} must be a GeoPackage (.gpkg)")
     if not isinstance(scene, xr.DataArray):
         scene = (scene_options or SceneOptions()).open(scene)
-    scene = _dask_scene(scene)
+    scene = dask_scene(scene)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     segs = resolve_segments(scene, segments, segment_method, seg_params)

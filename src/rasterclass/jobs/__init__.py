@@ -1,0 +1,154 @@
+"""The jobs layer: every end-to-end run the command line performs, from files to files.
+
+A job checks its parameters and outputs before any work, opens its inputs, calls the
+library (sampling, estimators, the chunked apply, objects, clustering, accuracy) and writes
+its outputs; it returns what it did. The command line calls these and only these.
+
+Modules: :mod:`.options` (:class:`SceneOptions`, :class:`TrainingOptions`,
+:class:`RunResult`, checks), :mod:`.training` (:func:`fit_model`, :func:`fit_and_validate`:
+the training step shared by pixel- and object-based jobs), :mod:`.supervised`
+(:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
+(:func:`run_segmentation`, :func:`classify_objects`), :mod:`.clustering` (:func:`cluster`,
+:func:`relabel_map`, :func:`suggest_labels`), :mod:`.accuracy` (:func:`assess_map`,
+:func:`sample_map`, :func:`quicklook_map`) and :mod:`.plan` (:func:`plan_run`).
+
+The names below are imported on first use (PEP 562), so that the command line imports only
+what the command it runs needs. The constants the command line's options list
+(``CLUSTER_METHODS``, ``SEGMENT_METHODS``, ``SEGMENT_PARAMS``, ``PRESETS``...) are
+re-exported here for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rasterclass.clustering.fit import METHODS as CLUSTER_METHODS
+    from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE
+    from rasterclass.estimators.presets import PRESETS, parse_params
+    from rasterclass.jobs.accuracy import assess_map, quicklook_map, sample_map
+    from rasterclass.jobs.clustering import ClusterResult, cluster, relabel_map, suggest_labels
+    from rasterclass.jobs.objects import (
+        SegmentationResult,
+        classify_objects,
+        resolve_segments,
+        run_segmentation,
+    )
+    from rasterclass.jobs.options import (
+        RunResult,
+        SceneOptions,
+        TrainingOptions,
+        check_report,
+        check_training,
+        job_inputs,
+        open_job_scene,
+    )
+    from rasterclass.jobs.plan import plan_run
+    from rasterclass.jobs.supervised import classify, predict, train, write_prediction
+    from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
+    from rasterclass.objects.segmentation import DEFAULT_PARAMS as SEGMENT_PARAMS
+    from rasterclass.objects.segmentation import SEGMENT_METHODS
+    from rasterclass.parallel import compute_on
+    from rasterclass.planning import Plan
+
+#: Public name -> (module that defines it, its name there).
+_EXPORTS: dict[str, tuple[str, str]] = {
+    **{
+        name: ("rasterclass.jobs.options", name)
+        for name in (
+            "RunResult",
+            "SceneOptions",
+            "TrainingOptions",
+            "check_report",
+            "check_training",
+            "job_inputs",
+            "open_job_scene",
+        )
+    },
+    **{
+        name: ("rasterclass.jobs.training", name)
+        for name in ("fit_and_validate", "fit_model", "write_report")
+    },
+    **{
+        name: ("rasterclass.jobs.supervised", name)
+        for name in ("classify", "predict", "train", "write_prediction")
+    },
+    **{
+        name: ("rasterclass.jobs.objects", name)
+        for name in (
+            "SegmentationResult",
+            "classify_objects",
+            "resolve_segments",
+            "run_segmentation",
+        )
+    },
+    **{
+        name: ("rasterclass.jobs.clustering", name)
+        for name in ("ClusterResult", "cluster", "relabel_map", "suggest_labels")
+    },
+    **{
+        name: ("rasterclass.jobs.accuracy", name)
+        for name in ("assess_map", "quicklook_map", "sample_map")
+    },
+    "plan_run": ("rasterclass.jobs.plan", "plan_run"),
+    "Plan": ("rasterclass.planning", "Plan"),
+    "CLUSTER_METHODS": ("rasterclass.clustering.fit", "METHODS"),
+    "DEFAULT_SAMPLE_SIZE": ("rasterclass.clustering.pixels", "DEFAULT_SAMPLE_SIZE"),
+    "PRESETS": ("rasterclass.estimators.presets", "PRESETS"),
+    "parse_params": ("rasterclass.estimators.presets", "parse_params"),
+    "SEGMENT_METHODS": ("rasterclass.objects.segmentation", "SEGMENT_METHODS"),
+    "SEGMENT_PARAMS": ("rasterclass.objects.segmentation", "DEFAULT_PARAMS"),
+    "compute_on": ("rasterclass.parallel", "compute_on"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rasterclass.jobs' has no attribute {name!r}")
+    module, attr = _EXPORTS[name]
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+__all__ = [
+    "CLUSTER_METHODS",
+    "DEFAULT_SAMPLE_SIZE",
+    "PRESETS",
+    "SEGMENT_METHODS",
+    "SEGMENT_PARAMS",
+    "ClusterResult",
+    "Plan",
+    "RunResult",
+    "SceneOptions",
+    "SegmentationResult",
+    "TrainingOptions",
+    "assess_map",
+    "check_report",
+    "check_training",
+    "classify",
+    "classify_objects",
+    "cluster",
+    "compute_on",
+    "fit_and_validate",
+    "fit_model",
+    "job_inputs",
+    "open_job_scene",
+    "parse_params",
+    "plan_run",
+    "predict",
+    "quicklook_map",
+    "relabel_map",
+    "resolve_segments",
+    "run_segmentation",
+    "sample_map",
+    "suggest_labels",
+    "train",
+    "write_prediction",
+    "write_report",
+]
