@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dask
 import geopandas as gpd
@@ -13,7 +15,12 @@ import rasterio
 from affine import Affine
 from shapely.geometry import box
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: The real data sets (../shared/data next to the repository); RASTERCLASS_SHARED_DATA points
+#: elsewhere (a folder that does not exist shows that every test using them skips cleanly).
+SHARED = Path(
+    os.environ.get("RASTERCLASS_SHARED_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
 LSAT = SHARED / "rstoolbox_landsat5_lsat"
 SLOVENIA = SHARED / "eolearn_slovenia_lulc"
 RGB = SHARED / "rasterio_rgb_byte"
@@ -24,8 +31,15 @@ TRANSFORM = Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 5000000.0)
 MEANS = np.array([[0.05, 0.03, 0.01], [0.04, 0.30, 0.15], [0.20, 0.25, 0.30]], dtype=np.float32)
 
 
-def needs_shared(path: Path) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(not path.exists(), reason=f"{path} not available (shared data)")
+def needs_shared(path: Path) -> Callable[[Any], Any]:
+    """Mark a test ``shared`` (``-m "not shared"`` deselects it) and skip it when ``path``,
+    a folder of ../shared/data, is absent."""
+    skip = pytest.mark.skipif(not path.exists(), reason=f"{path} not available (shared data)")
+
+    def mark(test: Any) -> Any:
+        return pytest.mark.shared(skip(test))
+
+    return mark
 
 
 def synthetic_arrays(height: int = 61, width: int = 75, seed: int = 0) -> tuple[np.ndarray, ...]:
@@ -124,3 +138,24 @@ def forbid_compute() -> Callable[[], object]:
         return dask.config.set(scheduler=_scheduler)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def cluster_address() -> Iterator[str]:
+    """Address of one two-worker LocalCluster shared by the tests that only need a cluster
+    (``compute_on(scheduler=cluster_address)``): starting one per test costs seconds. A test
+    that harms its workers (kills one) starts its own with ``compute_on(workers=2)``.
+
+    Started as ``compute_on(workers=2)`` starts its cluster, without distributed's
+    ``MALLOC_TRIM_THRESHOLD_``: a nanny copies the variables it gives its workers into this
+    process's environment for good, where every later cluster's workers would inherit it
+    (tests/test_parallel.py checks that compute_on's workers do not have it)."""
+    distributed = pytest.importorskip("distributed")
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    with cluster:
+        yield cluster.scheduler_address

@@ -1,5 +1,8 @@
 """Schedulers: byte-identical maps on threads, processes and a LocalCluster; a killed worker;
-every tile written; the plan."""
+every tile written; the plan.
+
+The tests share one LocalCluster (the ``cluster_address`` fixture), except the one that kills
+a worker, which starts its own."""
 
 from __future__ import annotations
 
@@ -49,17 +52,19 @@ def write(scene_path, model, out, chunks=48, progress=None):
     return out
 
 
-def test_byte_identical_on_threads_processes_and_local_cluster(tmp_path, big_scene, model):
+def test_byte_identical_on_threads_processes_and_local_cluster(
+    tmp_path, big_scene, model, cluster_address
+):
     threads = write(big_scene, model, tmp_path / "threads.tif")
     with dask.config.set(scheduler="processes", num_workers=2):
         procs = write(big_scene, model, tmp_path / "procs.tif")
-    with compute_on(workers=2) as client:
+    with compute_on(scheduler=cluster_address) as client:
         assert len(client.nthreads()) == 2
         dist = write(big_scene, model, tmp_path / "dist.tif")
     assert digest(threads) == digest(procs) == digest(dist)
 
 
-def test_segmentation_byte_identical_on_a_local_cluster(tmp_path, big_scene):
+def test_segmentation_byte_identical_on_a_local_cluster(tmp_path, big_scene, cluster_address):
     """Shepherd segmentation (tables and paint pass) in 64 px tiles: the same file on threads
     and on two worker processes."""
     from rasterclass.io import write_segments
@@ -68,15 +73,15 @@ def test_segmentation_byte_identical_on_a_local_cluster(tmp_path, big_scene):
     params = {"n_clusters": 6, "min_size": 6, "seed": 3, "tile": 64}
     segs = segment(open_scene(big_scene, chunks=48), **params)
     threads = write_segments(segs, tmp_path / "t.tif")
-    with compute_on(workers=2):
+    with compute_on(scheduler=cluster_address):
         segs = segment(open_scene(big_scene, chunks=100), **params)
         dist = write_segments(segs, tmp_path / "d.tif")
     assert digest(threads) == digest(dist)
 
 
-def test_every_tile_written_from_several_workers(tmp_path, big_scene, model):
+def test_every_tile_written_from_several_workers(tmp_path, big_scene, model, cluster_address):
     oracle = predict_raster(open_scene(big_scene).compute(), model)["classes"].values
-    with compute_on(workers=2):
+    with compute_on(scheduler=cluster_address):
         out = write(big_scene, model, tmp_path / "m.tif", chunks=37)  # chunks != tiles
     with rasterio.open(out) as src:
         data = src.read(1)
@@ -86,16 +91,19 @@ def test_every_tile_written_from_several_workers(tmp_path, big_scene, model):
     np.testing.assert_array_equal(data, oracle)
 
 
-def test_progress_reported_per_block_on_a_cluster(tmp_path, big_scene, model):
+def test_progress_reported_per_block_on_a_cluster(tmp_path, big_scene, model, cluster_address):
     calls: list[tuple[int, int]] = []
-    with compute_on(workers=2):
+    with compute_on(scheduler=cluster_address):
         write(big_scene, model, tmp_path / "p.tif", chunks=128, progress=lambda *a: calls.append(a))
     # 240 x 300 px written in 256 px blocks: 1 x 2 blocks, each reported as it is written
     assert calls == [(1, 2), (2, 2)]
 
 
 def test_killed_worker_does_not_corrupt_the_map(tmp_path, scene_path, training_path):
-    """A worker is killed while blocks are being computed: the run completes, identical."""
+    """A worker is killed while blocks are being computed: the run completes, identical.
+
+    On a cluster of its own (``compute_on(workers=2)``, as the CLI's ``--workers`` starts
+    it), not the shared one: the killed worker must not leave other tests a smaller cluster."""
     scene, _ = synthetic_arrays()
     path = write_raster(
         tmp_path / "huge.tif",
@@ -131,7 +139,7 @@ def test_killed_worker_does_not_corrupt_the_map(tmp_path, scene_path, training_p
     assert digest(out) == digest(expected)
 
 
-def test_failed_run_leaves_no_file(tmp_path, big_scene, model):
+def test_failed_run_leaves_no_file(tmp_path, big_scene, model, cluster_address):
     from sklearn.ensemble import RandomForestClassifier
 
     class Boom(RandomForestClassifier):
@@ -140,7 +148,7 @@ def test_failed_run_leaves_no_file(tmp_path, big_scene, model):
 
     bad = Boom(n_estimators=2).fit(np.random.default_rng(0).random((20, 3)), [1, 2] * 10)
     scene = open_scene(big_scene, chunks=48)
-    with compute_on(workers=2), pytest.raises(RuntimeError, match="boom"):
+    with compute_on(scheduler=cluster_address), pytest.raises(RuntimeError, match="boom"):
         write_map(predict_raster(scene, bad)["classes"], tmp_path / "never.tif", model.class_map)
     assert not any(p.name.startswith((".never", "never")) for p in tmp_path.iterdir())
 

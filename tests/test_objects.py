@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import dask
@@ -73,25 +74,32 @@ def overall_accuracy(map_path: Path, scene: xr.DataArray, reference: Path) -> fl
 
 
 @pytest.fixture(scope="module")
-def sample_segments() -> dict[int, tuple[xr.DataArray, np.ndarray]]:
-    """Shepherd segmentation (default parameters) of the sample scene at three chunkings."""
-    out = {}
-    for chunks in (256, 300, 1000):  # 300 does not divide 1000; 1000 = one chunk
-        segs = segment(open_scene(SAMPLE / "scene.tif", chunks=chunks))
-        assert isinstance(segs.data, da.Array)
-        out[chunks] = (segs, segs.values)
-    return out
+def sample_segments() -> Callable[[int], tuple[xr.DataArray, np.ndarray]]:
+    """Shepherd segmentation (default parameters) of the sample scene at a chunking: the
+    lazy result and its values, computed once per module and chunking (tests run apart by
+    pytest-xdist compute only the chunkings they use)."""
+    done: dict[int, tuple[xr.DataArray, np.ndarray]] = {}
+
+    def at(chunks: int) -> tuple[xr.DataArray, np.ndarray]:
+        if chunks not in done:
+            segs = segment(open_scene(SAMPLE / "scene.tif", chunks=chunks))
+            assert isinstance(segs.data, da.Array)
+            done[chunks] = (segs, segs.values)
+        return done[chunks]
+
+    return at
 
 
 # --- 1. chunk invariance ------------------------------------------------------------------
 def test_shepherd_sample_scene_identical_for_three_chunk_sizes(sample_segments):
-    ref = sample_segments[1000][1]
+    ref = sample_segments(1000)[1]
     n = int(ref.max())
     sizes = np.bincount(ref.ravel())[1:]
     print(f"sample scene: {n} segments, {sizes.min()}-{sizes.max()} px")
     assert n > 1000
     assert sizes.min() >= 50  # every segment reached min_size (no segment is cut off by nodata)
-    for chunks, (_, segs) in sample_segments.items():
+    for chunks in (256, 300, 1000):  # 300 does not divide 1000; 1000 = one chunk
+        segs = sample_segments(chunks)[1]
         assert same_partition(segs, ref), chunks
         np.testing.assert_array_equal(segs, ref)  # and even the ids: numbered by first pixel
 
@@ -259,9 +267,9 @@ def test_sample_data_object_map_has_far_fewer_isolated_pixels(tmp_path, sample_s
     scene_file = SAMPLE / "scene.tif"
     training, validation = SAMPLE / "training.gpkg", SAMPLE / "validation.gpkg"
     segs_path = tmp_path / "segments.tif"
-    write_segments(sample_segments[256][0], segs_path)  # the segments of test 1
+    write_segments(sample_segments(256)[0], segs_path)  # the segments of test 1
     with rasterio.open(segs_path) as src:
-        np.testing.assert_array_equal(src.read(1), sample_segments[1000][1])
+        np.testing.assert_array_equal(src.read(1), sample_segments(1000)[1])
     pixel_map, object_map = tmp_path / "pixel.tif", tmp_path / "object.tif"
     classify(scene_file, training, "class", pixel_map, FAST)
     result = classify_objects(scene_file, training, "class", object_map, FAST, segments=segs_path)

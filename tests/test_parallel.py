@@ -6,6 +6,7 @@ import os
 import threading
 
 import dask
+import dask.array as da
 import numpy as np
 import pytest
 
@@ -39,7 +40,7 @@ def test_results_in_task_order_on_a_local_cluster():
 
 
 def test_dask_arrays_blocks_stream_like_dask_compute():
-    arr = dask.array.arange(100, chunks=7) ** 2
+    arr = da.arange(100, chunks=7) ** 2
     blocks = [(arr.blocks[i],) for i in range(arr.numblocks[0])]
     got = np.concatenate([b for (b,) in compute_stream(blocks)])
     np.testing.assert_array_equal(got, np.arange(100) ** 2)

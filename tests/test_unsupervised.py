@@ -389,8 +389,7 @@ def test_cluster_job_writes_map_stats_and_model(tmp_path, scene_path, truth):
 
 
 @pytest.mark.slow
-def test_cluster_identical_on_threads_and_local_cluster(tmp_path, scene_path):
-    pytest.importorskip("distributed")
+def test_cluster_identical_on_threads_and_local_cluster(tmp_path, scene_path, cluster_address):
     from rasterclass.jobs import SceneOptions
     from rasterclass.parallel import compute_on
 
@@ -406,7 +405,7 @@ def test_cluster_identical_on_threads_and_local_cluster(tmp_path, scene_path):
         )
 
     threads = job("threads")
-    with compute_on(workers=2):
+    with compute_on(scheduler=cluster_address):
         dist = job("dist")
     np.testing.assert_array_equal(read(tmp_path / "dist.tif"), read(tmp_path / "threads.tif"))
     pd.testing.assert_frame_equal(dist.statistics, threads.statistics, rtol=1e-9)
