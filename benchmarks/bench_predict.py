@@ -303,7 +303,7 @@ def child_io(a: argparse.Namespace) -> dict[str, Any]:
 def child_startup(a: argparse.Namespace) -> dict[str, Any]:
     """The fixed cost of any run: importing the rasterclass CLI and loading the model file."""
     t0 = time.perf_counter()
-    import rasterclass.cli.commands  # noqa: F401
+    import rasterclass.cli.predict  # noqa: F401
     from rasterclass import RasterModel
 
     t1 = time.perf_counter()

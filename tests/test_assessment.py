@@ -18,7 +18,7 @@ from rasterclass.accuracy.assess import assess, mapped_pixel_counts, open_map
 from rasterclass.accuracy.crossval import cross_validate, folds
 from rasterclass.accuracy.draw import draw_sample
 from rasterclass.accuracy.stehman import stehman_estimate
-from rasterclass.cli.commands import cli
+from rasterclass.cli.main import cli
 from rasterclass.errors import AccuracyError, TrainingDataError, ValidationWarning
 from rasterclass.estimators.presets import make_estimator
 from tests.conftest import CRS, LSAT, SLOVENIA, needs_shared, pixel_box

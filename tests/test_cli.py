@@ -12,7 +12,7 @@ from affine import Affine
 from click.testing import CliRunner
 from shapely.geometry import box
 
-from rasterclass.cli.commands import cli
+from rasterclass.cli.main import cli
 from tests.conftest import CRS, TRANSFORM, synthetic_arrays, write_raster
 
 
@@ -205,8 +205,27 @@ def test_incompatible_grids_without_reference(tmp_path, training_path):
     assert_clean_failure(
         tmp_path,
         ["classify", a, b, "-t", training_path, "-c", "class", "-o", tmp_path / "o.tif"],
-        "--reference",
+        "--grid-like",
     )
+
+
+def test_grid_like_and_its_hidden_alias_reference_give_the_same_map(tmp_path, training_path):
+    """Scene files on other grids go onto --grid-like's grid; the old spelling --reference
+    still parses (hidden from help) and gives the same map; assess keeps -r/--reference."""
+    scene, _ = synthetic_arrays()
+    a = write_raster(tmp_path / "a.tif", scene[0], nodata=float("nan"))
+    moved = Affine(30.0, 0, TRANSFORM.c + 90, 0, -30.0, TRANSFORM.f)
+    b = write_raster(tmp_path / "b.tif", scene[1], nodata=float("nan"), transform=moved)
+    common = ["-t", training_path, "-c", "class", "-p", "n_estimators=5", "--cv", "0"]
+    run("classify", a, b, *common, "--grid-like", a, "-o", tmp_path / "new.tif")
+    run("classify", a, b, *common, "--reference", a, "-o", tmp_path / "old.tif")
+    new, old = read(tmp_path / "new.tif"), read(tmp_path / "old.tif")
+    assert (new > 0).any()
+    np.testing.assert_array_equal(new, old)
+    for command in ("classify", "predict", "train", "cluster", "segment", "plan"):
+        shown = run(command, "--help").output
+        assert "--grid-like" in shown and "--reference" not in shown, command
+    assert "-r, --reference" in run("assess", "--help").output
 
 
 def test_model_on_scene_with_other_bands(tmp_path, scene_path, training_path):

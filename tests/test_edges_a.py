@@ -19,7 +19,7 @@ from rio_cogeo.cogeo import cog_validate
 from rasterclass import open_scene, predict_raster, read_class_map, write_map
 from rasterclass.apply import stack_probabilities
 from rasterclass.classes import ClassMap
-from rasterclass.cli.commands import cli
+from rasterclass.cli.main import cli
 from rasterclass.errors import ClassMapError
 from rasterclass.io import read_legend, write_probabilities
 from rasterclass.jobs import TrainingOptions, train

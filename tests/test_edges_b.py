@@ -29,7 +29,7 @@ from shapely.geometry import MultiPoint, box
 from rasterclass import open_scene
 from rasterclass.accuracy.assess import assess
 from rasterclass.accuracy.crossval import cross_validate, plan_folds
-from rasterclass.cli.commands import cli
+from rasterclass.cli.main import cli
 from rasterclass.errors import (
     CrossValidationDesignError,
     TrainingClassesError,

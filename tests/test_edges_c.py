@@ -32,7 +32,7 @@ from rasterclass import (
     write_map,
     write_probabilities,
 )
-from rasterclass.cli.commands import cli
+from rasterclass.cli.main import cli
 from rasterclass.clustering import fit_clusterer
 from rasterclass.errors import BandMismatchError, RadiometryWarning
 from rasterclass.io import as_scene, load_model_file, save_model_file, scene_radiometry

@@ -19,7 +19,7 @@ from rasterclass import open_scene, read_class_map
 from rasterclass.accuracy.crossval import cross_validate
 from rasterclass.apply import paint_segments, recode, valid_pixels
 from rasterclass.classes import ClassMap
-from rasterclass.cli.commands import cli
+from rasterclass.cli.main import cli
 from rasterclass.clustering import make_clusterer
 from rasterclass.errors import (
     CalibrationWarning,

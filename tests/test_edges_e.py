@@ -31,7 +31,7 @@ from rasterclass import (
 )
 from rasterclass import training_pixels as tp
 from rasterclass.accuracy.assess import assess
-from rasterclass.cli.commands import cli
+from rasterclass.cli.main import cli
 from rasterclass.errors import TrainingReferenceWarning
 from rasterclass.jobs import classify_objects, predict
 from rasterclass.stack import Grid

@@ -23,8 +23,9 @@ from click.testing import CliRunner
 import rasterclass
 from rasterclass import jobs, objects
 from rasterclass.classes import ClassMap
+from rasterclass.cli import _base as cli_base
 from rasterclass.cli import main as cli_main
-from rasterclass.cli.commands import cli
+from rasterclass.cli.main import cli
 from rasterclass.errors import (
     EstimatorError,
     OutputCollisionError,
@@ -109,7 +110,7 @@ COLLISIONS = [
         "-o {segments} --overwrite",
         "segments",
     ),
-    ("classify {scene} -t {training} -c class --reference {map} -o {map} --overwrite", "map"),
+    ("classify {scene} -t {training} -c class --grid-like {map} -o {map} --overwrite", "map"),
     # train
     ("train {scene} -t {training} -c class -o {scene} --overwrite", "scene"),
     ("train {scene} -t {training} -c class -o {training} --overwrite", "training"),
@@ -365,7 +366,7 @@ def test_warnings_speak_the_commands_options(capsys):
 
     warning = ValidationWarning(f"few polygons; lower {param('cv_folds')}")
     assert str(warning) == "few polygons; lower cv_folds="
-    show = cli_main._warning_printer(cli.get_command(click.Context(cli), "classify"))
+    show = cli_base._warning_printer(cli.get_command(click.Context(cli), "classify"))
     show(warning, ValidationWarning, "x.py", 1)
     assert capsys.readouterr().err == "Warning: few polygons; lower --cv\n"
 

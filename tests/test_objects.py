@@ -473,7 +473,7 @@ def test_classify_objects_outputs(tmp_path, scene_path, training_path, truth):
 
 
 def test_cli_segment(tmp_path, scene_path):
-    from rasterclass.cli.commands import cli
+    from rasterclass.cli.main import cli
 
     out = tmp_path / "segs.tif"
     args = [

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from rasterio.features import rasterize
 
 from rasterclass import open_scene
-from rasterclass.cli.commands import cli
+from rasterclass.cli.main import cli
 from tests.conftest import LSAT, SLOVENIA, needs_shared
 
 LSAT_STACK = LSAT / "lsat_stack_B1-B7.tif"

@@ -21,7 +21,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from rasterclass import ClassMap, RasterModel, open_scene, predict_raster, read_class_map, write_map
 from rasterclass.apply import recode
-from rasterclass.cli.commands import cli
+from rasterclass.cli.main import cli
 from rasterclass.clustering import (
     cluster_statistics,
     fit_clusterer,

@@ -1,18 +1,32 @@
-"""Click options shared by several commands, defined once."""
+"""Click options and arguments shared by the commands, declared once (as rasterio's
+``rio/options.py``), and the builders that read the scene and training options back.
+
+Every command stacks the decorators it takes. An option whose help text differs from command
+to command is a small factory taking that text (``output_opt("Map GeoTIFF.")``); the name,
+type, default and validation stay here. Defining an option imports nothing heavy: choices
+that a library module defines are loaded when first needed (:class:`LazyChoice`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from rasterclass.jobs import SceneOptions, TrainingOptions
+
 F = Callable[..., Any]
+Decorator = Callable[[F], F]
 
 #: Option types that refuse impossible values while parsing, naming the option and value.
 CHUNK_SIDE = click.IntRange(min=1)
 SEED = click.IntRange(0, 2**32 - 1)
 POSITIVE = click.IntRange(min=1)
+
+#: A file the command reads or writes (a directory is refused).
+FILE = click.Path(dir_okay=False)
 
 
 def _cv_folds(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
@@ -52,13 +66,34 @@ class LazyChoice(click.Choice):
         self._loaded = tuple(value) if value else None
 
 
+class AliasedOption(click.Option):
+    """An option that also parses under old spellings (``hidden_aliases``), which neither
+    help nor messages show: they name the option by its current spelling only."""
+
+    def __init__(
+        self, param_decls: Sequence[str], *, hidden_aliases: Sequence[str] = (), **attrs: Any
+    ) -> None:
+        super().__init__(param_decls, **attrs)
+        self.hidden_aliases = tuple(hidden_aliases)
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
+        shown = self.opts
+        self.opts = [*shown, *self.hidden_aliases]
+        try:
+            super().add_to_parser(parser, ctx)
+        finally:
+            self.opts = shown
+
+
 def _presets() -> list[str]:
     from rasterclass import jobs
 
     return list(jobs.PRESETS)
 
 
-def _stack(*decorators: F) -> Callable[[F], F]:
+def stack(*decorators: Decorator) -> Decorator:
+    """The decorators applied as if written one above the other, the first on top."""
+
     def wrap(func: F) -> F:
         for d in reversed(decorators):
             func = d(func)
@@ -67,23 +102,110 @@ def _stack(*decorators: F) -> Callable[[F], F]:
     return wrap
 
 
-scene_args = _stack(
-    click.argument("scene", nargs=-1, required=True, type=click.Path(dir_okay=False)),
+# ------------------------------------------------------------------------------------------
+# Options whose help differs per command: factories
+# ------------------------------------------------------------------------------------------
+def output_opt(help: str, *, required: bool = True) -> Decorator:
+    """``-o/--output FILE``: what the command writes."""
+    return click.option("-o", "--output", required=required, type=FILE, help=help)
+
+
+def map_arg(metavar: str = "MAP.tif") -> Decorator:
+    """The ``MAP`` argument of commands that read a map (``map_path``)."""
+    return click.argument("map_path", metavar=metavar, type=FILE)
+
+
+def seed_opt(help: str = "Random seed.", *, default: int | None = 0) -> Decorator:
+    """``--seed N``: the random seed (0 to 2**32 - 1); without a default when ``default`` is
+    None (the command then leaves the seed to the library)."""
+    shown: dict[str, Any] = {} if default is None else {"default": default, "show_default": True}
+    return click.option("--seed", type=SEED, help=help, **shown)
+
+
+def params_opt(help: str, *param_decls: str) -> Decorator:
+    """``-p/--param NAME=VALUE`` (repeatable; ``params``), or the names given."""
+    decls = param_decls or ("-p", "--param", "params")
+    return click.option(*decls, multiple=True, metavar="NAME=VALUE", help=help)
+
+
+def method_opt(choices: click.Choice, default: str, help: str) -> Decorator:
+    """``-m/--method NAME``: the algorithm, among ``choices``."""
+    return click.option(
+        "-m", "--method", type=choices, default=default, show_default=True, help=help
+    )
+
+
+def chunks_opt(help: str = "Chunk side in pixels (default: from the budget).") -> Decorator:
+    """``--chunks N``: the chunk side in pixels."""
+    return click.option("--chunks", type=CHUNK_SIDE, help=help)
+
+
+def model_opt(help: str, dest: str = "model_path", *, required: bool = True) -> Decorator:
+    """``--model FILE``: a model file read by the command."""
+    return click.option("--model", dest, required=required, type=FILE, help=help)
+
+
+def save_model_opt(help: str) -> Decorator:
+    """``--save-model FILE``: also write the fitted model."""
+    return click.option("--save-model", type=FILE, help=help)
+
+
+def training_opt(help: str, *, required: bool = True) -> Decorator:
+    """``-t/--training FILE``: training polygons or points."""
+    return click.option("-t", "--training", required=required, type=FILE, help=help)
+
+
+def class_column_opt(help: str) -> Decorator:
+    """``-c/--class-column NAME``: the class column of a vector file."""
+    return click.option("-c", "--class-column", required=True, help=help)
+
+
+def layer_opt(help: str) -> Decorator:
+    """``--layer NAME``: the layer of a multi-layer vector file."""
+    return click.option("--layer", help=help)
+
+
+# ------------------------------------------------------------------------------------------
+# Options the same everywhere
+# ------------------------------------------------------------------------------------------
+overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+
+cog_opt = click.option(
+    "--cog",
+    is_flag=True,
+    help="Write rasters as Cloud Optimized GeoTIFFs (overviews first, for web and network "
+    "drives). Without it, rasters longer than 1024 px on a side get internal overviews.",
+)
+
+probabilities_opt = click.option(
+    "--probabilities",
+    type=FILE,
+    help="Also write per-class probabilities and confidence (GeoTIFF).",
+)
+
+#: ``--grid-like FILE``: the grid every scene file is resampled onto. ``--reference`` still
+#: parses (hidden): it was this option's name before ``assess -r/--reference`` (reference
+#: data) made it mean two things.
+grid_like_opt = click.option(
+    "--grid-like",
+    "grid_like",
+    cls=AliasedOption,
+    hidden_aliases=["--reference"],
+    type=FILE,
+    help="Raster whose grid every scene file is resampled onto (files on other grids).",
+)
+
+scene_args = stack(
+    click.argument("scene", nargs=-1, required=True, type=FILE),
     click.option("--band-names", help="Comma-separated band names (default: from the files)."),
-    click.option(
-        "--reference",
-        type=click.Path(dir_okay=False),
-        help="Raster whose grid every scene file is resampled onto (files on other grids).",
-    ),
+    grid_like_opt,
     click.option(
         "--resampling",
         default="nearest",
         show_default=True,
         help="Resampling for files not on the reference grid (nearest, bilinear, cubic...).",
     ),
-    click.option(
-        "--chunks", type=CHUNK_SIDE, help="Chunk side in pixels (default: from the budget)."
-    ),
+    chunks_opt(),
     click.option(
         "--memory-budget",
         callback=_size,
@@ -91,18 +213,10 @@ scene_args = _stack(
     ),
 )
 
-vector_args = _stack(
-    click.option(
-        "-t",
-        "--training",
-        required=True,
-        type=click.Path(dir_okay=False),
-        help="Training polygons or points (GeoPackage, shapefile, GeoJSON; any CRS).",
-    ),
-    click.option(
-        "-c", "--class-column", required=True, help="Column with the class of each feature."
-    ),
-    click.option("--layer", help="Layer of the training file (multi-layer GeoPackage)."),
+vector_args = stack(
+    training_opt("Training polygons or points (GeoPackage, shapefile, GeoJSON; any CRS)."),
+    class_column_opt("Column with the class of each feature."),
+    layer_opt("Layer of the training file (multi-layer GeoPackage)."),
     click.option(
         "--all-touched",
         is_flag=True,
@@ -110,29 +224,15 @@ vector_args = _stack(
     ),
 )
 
-training_args = _stack(
+training_args = stack(
     vector_args,
-    click.option(
-        "-m",
-        "--method",
-        type=LazyChoice(_presets),
-        default="rf",
-        show_default=True,
-        help="Classifier preset.",
-    ),
-    click.option(
-        "-p",
-        "--param",
-        "params",
-        multiple=True,
-        metavar="NAME=VALUE",
-        help="Classifier parameter (repeatable), e.g. -p n_estimators=300.",
-    ),
-    click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed."),
+    method_opt(LazyChoice(_presets), "rf", "Classifier preset."),
+    params_opt("Classifier parameter (repeatable), e.g. -p n_estimators=300."),
+    seed_opt(),
     click.option(
         "--max-samples-per-class", type=POSITIVE, help="Cap of training pixels per class."
     ),
-    click.option("--legend", type=click.Path(dir_okay=False), help="Legend CSV: code,name,color."),
+    click.option("--legend", type=FILE, help="Legend CSV: code,name,color."),
     click.option(
         "--cv",
         "cv_folds",
@@ -149,21 +249,15 @@ training_args = _stack(
     ),
     click.option(
         "--report",
-        type=click.Path(dir_okay=False),
+        type=FILE,
         help="Write the cross-validation report (.json, .md or .csv).",
     ),
 )
 
-overwrite_opt = click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
 
-cog_opt = click.option(
-    "--cog",
-    is_flag=True,
-    help="Write rasters as Cloud Optimized GeoTIFFs (overviews first, for web and network "
-    "drives). Without it, rasters longer than 1024 px on a side get internal overviews.",
-)
-
-
+# ------------------------------------------------------------------------------------------
+# Reading the options back
+# ------------------------------------------------------------------------------------------
 def parse_size(text: str | None) -> float | None:
     """'2GB' -> 2e9 bytes; plain numbers are bytes."""
     if text is None:
@@ -177,3 +271,34 @@ def parse_size(text: str | None) -> float | None:
     if not size > 0 or size == float("inf"):
         raise click.BadParameter(f"{text!r} is not a positive size like 512MB or 2GB")
     return size
+
+
+def scene_options(kw: dict[str, Any]) -> SceneOptions:
+    """The :func:`scene_args` options, popped from a command's keyword arguments."""
+    from rasterclass.jobs import SceneOptions
+
+    names = kw.pop("band_names", None)
+    return SceneOptions(
+        band_names=[n.strip() for n in names.split(",")] if names else None,
+        chunks=kw.pop("chunks", None),
+        memory_budget=parse_size(kw.pop("memory_budget", None)),
+        reference=kw.pop("grid_like", None),
+        resampling=kw.pop("resampling", "nearest"),
+    )
+
+
+def training_options(kw: dict[str, Any]) -> TrainingOptions:
+    """The :func:`training_args` options, popped from a command's keyword arguments."""
+    from rasterclass.jobs import TrainingOptions, parse_params
+
+    return TrainingOptions(
+        method=kw.pop("method"),
+        params=parse_params(kw.pop("params")),
+        seed=kw.pop("seed"),
+        all_touched=kw.pop("all_touched"),
+        max_per_class=kw.pop("max_samples_per_class"),
+        legend=kw.pop("legend"),
+        layer=kw.pop("layer"),
+        cv_folds=kw.pop("cv_folds"),
+        cv_grouping="pixel" if kw.pop("cv_pixels") else "polygon",
+    )

@@ -9,8 +9,20 @@ import click
 
 from rasterclass import jobs
 
-from .main import command, progress_bar, scene_options
-from .options import SEED, cog_opt, overwrite_opt, scene_args
+from ._base import command, progress_bar
+from .options import (
+    FILE,
+    cog_opt,
+    method_opt,
+    output_opt,
+    overwrite_opt,
+    params_opt,
+    scene_args,
+    scene_options,
+    seed_opt,
+)
+
+__all__ = ["segment"]
 
 
 def _params_help() -> str:
@@ -22,39 +34,23 @@ def _params_help() -> str:
 
 @command()
 @scene_args
-@click.option(
-    "-m",
-    "--method",
-    type=click.Choice(list(jobs.SEGMENT_METHODS)),
-    default="shepherd",
-    show_default=True,
-    help="Segmentation: shepherd (k-means seeds + clump elimination; the same result for any "
+@method_opt(
+    click.Choice(list(jobs.SEGMENT_METHODS)),
+    "shepherd",
+    "Segmentation: shepherd (k-means seeds + clump elimination; the same result for any "
     "chunking), slic or felzenszwalb (per chunk: chunk edges are segment edges).",
 )
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help=f"Segmentation parameter (repeatable). Defaults: {_params_help()}.",
-)
-@click.option("--seed", type=SEED, help="Random seed (same as -p seed=...).")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Segment raster: uint32 GeoTIFF, 0 = nodata.",
-)
+@params_opt(f"Segmentation parameter (repeatable). Defaults: {_params_help()}.")
+@seed_opt("Random seed (same as -p seed=...).", default=None)
+@output_opt("Segment raster: uint32 GeoTIFF, 0 = nodata.")
 @click.option(
     "--features",
-    type=click.Path(dir_okay=False),
+    type=FILE,
     help="Also write the per-segment feature table (.parquet or .csv).",
 )
 @click.option(
     "--vector",
-    type=click.Path(dir_okay=False),
+    type=FILE,
     help="Also write the segments as polygons with their features (.gpkg).",
 )
 @cog_opt

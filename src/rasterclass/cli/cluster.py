@@ -9,8 +9,26 @@ import click
 
 from rasterclass import jobs
 
-from .main import command, progress_bar, scene_options
-from .options import CHUNK_SIDE, POSITIVE, SEED, cog_opt, overwrite_opt, scene_args, vector_args
+from ._base import command, progress_bar
+from .options import (
+    FILE,
+    POSITIVE,
+    chunks_opt,
+    cog_opt,
+    map_arg,
+    method_opt,
+    model_opt,
+    output_opt,
+    overwrite_opt,
+    params_opt,
+    save_model_opt,
+    scene_args,
+    scene_options,
+    seed_opt,
+    vector_args,
+)
+
+__all__ = ["cluster", "relabel", "suggest_labels"]
 
 
 def _echo_outputs(outputs: list[str], started: float) -> None:
@@ -21,14 +39,7 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
 
 @command()
 @scene_args
-@click.option(
-    "-m",
-    "--method",
-    type=click.Choice(list(jobs.CLUSTER_METHODS)),
-    default="kmeans",
-    show_default=True,
-    help="Clustering method.",
-)
+@method_opt(click.Choice(list(jobs.CLUSTER_METHODS)), "kmeans", "Clustering method.")
 @click.option(
     "-k",
     "--clusters",
@@ -41,18 +52,11 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
         "within -p min_clusters / max_clusters)."
     ),
 )
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help=(
-        "Clusterer parameter (repeatable), e.g. -p max_std=8 -p min_samples=50. ISODATA bounds "
-        "its number of clusters with -p min_clusters=N (lumping and discarding stop there; "
-        "default 1) and -p max_clusters=N (splitting stops there, largest spread first; "
-        "default 2 x -k)."
-    ),
+@params_opt(
+    "Clusterer parameter (repeatable), e.g. -p max_std=8 -p min_samples=50. ISODATA bounds "
+    "its number of clusters with -p min_clusters=N (lumping and discarding stop there; "
+    "default 1) and -p max_clusters=N (splitting stops there, largest spread first; "
+    "default 2 x -k)."
 )
 @click.option(
     "--sample-size",
@@ -61,15 +65,15 @@ def _echo_outputs(outputs: list[str], started: float) -> None:
     show_default=True,
     help="Valid pixels drawn at random to fit the clusterer.",
 )
-@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
+@seed_opt()
 @click.option("--standardize", is_flag=True, help="Standardise the bands before clustering.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Map GeoTIFF.")
+@output_opt("Map GeoTIFF.")
 @click.option(
     "--stats",
-    type=click.Path(dir_okay=False),
+    type=FILE,
     help="Per-cluster statistics (mean, std, pixels, area): .csv or .json.",
 )
-@click.option("--save-model", type=click.Path(dir_okay=False), help="Also save the clusterer.")
+@save_model_opt("Also save the clusterer.")
 @cog_opt
 @overwrite_opt
 @click.pass_context
@@ -121,20 +125,20 @@ def cluster(
 
 
 @command()
-@click.argument("map_path", metavar="MAP", type=click.Path(dir_okay=False))
+@map_arg("MAP")
 @click.option(
     "--table",
     required=True,
-    type=click.Path(dir_okay=False),
+    type=FILE,
     help="CSV with columns cluster,class (optional code,color); cluster by code or name.",
 )
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Map GeoTIFF.")
+@output_opt("Map GeoTIFF.")
 @click.option(
     "--keep-unlisted",
     is_flag=True,
     help="Keep clusters missing from the table as classes of their own (default: error).",
 )
-@click.option("--chunks", type=CHUNK_SIDE, help="Chunk side in pixels.")
+@chunks_opt("Chunk side in pixels.")
 @cog_opt
 @overwrite_opt
 @click.pass_context
@@ -170,20 +174,11 @@ def relabel(
 
 @command("suggest-labels")
 @scene_args
-@click.option(
-    "--model",
-    "clusters",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Cluster model (--save-model of `cluster`) or its statistics table (--stats).",
+@model_opt(
+    "Cluster model (--save-model of `cluster`) or its statistics table (--stats).", "clusters"
 )
 @vector_args
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    help="Write the suggestions as a label table (CSV) for `relabel --table`.",
-)
+@output_opt("Write the suggestions as a label table (CSV) for `relabel --table`.", required=False)
 @overwrite_opt
 @click.pass_context
 def suggest_labels(

@@ -7,13 +7,15 @@ from typing import Any
 
 import click
 
-from .main import command, scene_options
-from .options import scene_args
+from ._base import command
+from .options import model_opt, scene_args, scene_options
+
+__all__ = ["plan"]
 
 
 @command()
 @scene_args
-@click.option("--model", "model_path", type=click.Path(dir_okay=False), help="Model to apply.")
+@model_opt("Model to apply.", required=False)
 @click.option(
     "--classes",
     "n_classes",

@@ -1,0 +1,67 @@
+"""``assess``: the accuracy of a map against reference polygons or labelled sample points."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from ._base import command
+from .options import FILE, class_column_opt, layer_opt, map_arg, output_opt, overwrite_opt
+
+__all__ = ["assess"]
+
+
+@command()
+@map_arg()
+@click.option(
+    "-r",
+    "--reference",
+    required=True,
+    type=FILE,
+    help="Reference polygons or labelled sample points (any CRS).",
+)
+@class_column_opt("Reference class column.")
+@output_opt("Report: .json, .md or .csv.")
+@click.option(
+    "--design",
+    type=click.Choice(["stratified"]),
+    help="The reference is a stratified random sample of points: area-adjusted estimates.",
+)
+@click.option(
+    "--strata",
+    type=FILE,
+    help="Raster of stratum ids when the strata are not the map classes (Stehman 2014).",
+)
+@click.option("--fpc", is_flag=True, help="Finite-population correction.")
+@click.option(
+    "--fit-diagnostic",
+    is_flag=True,
+    default=None,
+    help="Label the report a fit diagnostic (detected automatically for training data).",
+)
+@layer_opt("Layer of the reference file.")
+@overwrite_opt
+def assess(map_path: str, output: str, overwrite: bool, **kw: Any) -> None:
+    """Assess MAP.tif against reference polygons or sample points."""
+    from rasterclass import jobs
+
+    started = time.perf_counter()
+    report = jobs.assess_map(map_path, output=output, overwrite=overwrite, **kw)
+    stats = report.confusion
+    click.echo(f"{report.title} ({report.kind}):")
+    if report.area is not None:
+        lo, hi = report.area.overall_accuracy_ci
+        click.echo(
+            f"  overall accuracy {report.area.overall_accuracy:.3f} (95% CI {lo:.3f}-{hi:.3f}), "
+            f"{report.area.n_samples} sample points"
+        )
+    elif stats is not None:
+        click.echo(
+            f"  overall accuracy {stats.overall_accuracy:.3f}, kappa {stats.kappa:.3f}, "
+            f"{stats.n:.0f} reference pixels"
+        )
+    for note in report.notes:
+        click.echo(f"  note: {note}")
+    click.echo(f"wrote {output}\ndone in {time.perf_counter() - started:.1f} s")

@@ -1,0 +1,118 @@
+"""``classify``: train and classify a scene in one go, per pixel or per segment (object)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from ._base import command, echo_summary, progress_bar
+from .options import (
+    FILE,
+    cog_opt,
+    output_opt,
+    overwrite_opt,
+    params_opt,
+    probabilities_opt,
+    save_model_opt,
+    scene_args,
+    scene_options,
+    training_args,
+    training_options,
+)
+
+__all__ = ["classify"]
+
+
+@command()
+@scene_args
+@training_args
+@output_opt("Map GeoTIFF.")
+@probabilities_opt
+@save_model_opt("Also save the model.")
+@click.option("--object-based", is_flag=True, help="Classify segments (objects), not pixels.")
+@click.option(
+    "--segments",
+    "segments_path",
+    type=FILE,
+    help="Segment raster from `rasterclass segment` (default: segment the scene).",
+)
+@click.option(
+    "--segment-method",
+    type=click.Choice(["shepherd", "slic", "felzenszwalb"]),
+    default="shepherd",
+    show_default=True,
+    help="Segmentation when --segments is not given.",
+)
+@params_opt(
+    "Segmentation parameter (repeatable), e.g. --segment-param min_size=50.",
+    "--segment-param",
+    "segment_params",
+)
+@click.option(
+    "--min-overlap",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Share of a segment's pixels a training class must cover to label it.",
+)
+@cog_opt
+@overwrite_opt
+@click.pass_context
+def classify(
+    ctx: click.Context,
+    scene: tuple[str, ...],
+    output: str,
+    probabilities: str | None,
+    save_model: str | None,
+    report: str | None,
+    object_based: bool,
+    segments_path: str | None,
+    segment_method: str,
+    segment_params: tuple[str, ...],
+    min_overlap: float,
+    cog: bool,
+    overwrite: bool,
+    **kw: Any,
+) -> None:
+    """Train on the training polygons and classify SCENE... in one go.
+
+    With --object-based the scene is segmented (or --segments is used), each segment is
+    described (band statistics, size, shape) and the segments are classified.
+    """
+    from rasterclass import jobs
+
+    started = time.perf_counter()
+    sopts, topts = scene_options(kw), training_options(kw)
+    if not object_based and (segments_path or segment_params):
+        raise click.UsageError("--segments and --segment-param need --object-based")
+    common: dict[str, Any] = {
+        "probabilities": probabilities,
+        "model_output": save_model,
+        "report_output": report,
+        "overwrite": overwrite,
+        "scene_options": sopts,
+        "cog": cog,
+    }
+    if object_based:
+        job: Any = jobs.classify_objects
+        common.update(
+            segments=segments_path,
+            segment_method=segment_method,
+            segment_params=jobs.parse_params(segment_params),
+            min_overlap=min_overlap,
+        )
+    else:
+        job = jobs.classify
+    with progress_bar(ctx, "classifying") as progress:
+        result = job(
+            list(scene),
+            kw.pop("training"),
+            kw.pop("class_column"),
+            output,
+            topts,
+            progress=progress,
+            **common,
+        )
+    echo_summary(result, started)
