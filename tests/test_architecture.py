@@ -149,3 +149,45 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
     """The checker finds imports in function bodies and under TYPE_CHECKING."""
     found = {t for t, _, _ in imports(PACKAGE / "cli" / "_base.py")}
     assert "rasterclass.jobs" in found and "rasterclass.errors" in found
+
+
+#: Base-class name endings that mark an exception or warning class.
+EXCEPTION_SUFFIXES = ("Error", "Warning", "Exception")
+
+
+def _base_name(base: ast.expr) -> str:
+    """The last name of a class base: ``errors.RasterclassError`` -> ``RasterclassError``."""
+    if isinstance(base, ast.Subscript):
+        base = base.value
+    if isinstance(base, ast.Attribute):
+        return base.attr
+    return base.id if isinstance(base, ast.Name) else ""
+
+
+def exception_classes(path: Path) -> list[tuple[str, int]]:
+    """The classes of a file with a base named ``...Error``, ``...Warning`` or ``...Exception``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return [
+        (node.name, node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        and any(_base_name(b).endswith(EXCEPTION_SUFFIXES) for b in node.bases)
+    ]
+
+
+def test_every_exception_class_is_in_errors():
+    elsewhere = [
+        f"{path.relative_to(SRC)}:{line} class {name}"
+        for path in SOURCES
+        if path != PACKAGE / "errors.py"
+        for name, line in exception_classes(path)
+    ]
+    assert not elsewhere, "exception and warning classes belong in errors.py:\n" + "\n".join(
+        elsewhere
+    )
+
+
+def test_the_exception_check_sees_errors_py():
+    """The check recognises the classes of errors.py (it would see them anywhere else)."""
+    found = {name for name, _ in exception_classes(PACKAGE / "errors.py")}
+    assert {"RasterclassError", "SchedulerError", "TrainingClassesError"} <= found

@@ -138,6 +138,10 @@ class ComputeError(RasterclassError, RuntimeError):
     """The computation failed on the cluster (e.g. workers kept dying); nothing was written."""
 
 
+class SchedulerError(RasterclassError, ConnectionError):
+    """The dask scheduler cannot be reached or started."""
+
+
 class RasterclassWarning(_Templated, UserWarning):
     """Root of every rasterclass warning."""
 

@@ -19,13 +19,9 @@ import dask.local
 import dask.multiprocessing
 import dask.threaded
 
-from rasterclass.errors import ComputeError, RasterclassError, param
+from rasterclass.errors import ComputeError, SchedulerError, param
 
 logger = logging.getLogger(__name__)
-
-
-class SchedulerError(RasterclassError, ConnectionError):
-    """The dask scheduler cannot be reached or started."""
 
 
 @contextmanager

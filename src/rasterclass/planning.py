@@ -14,10 +14,10 @@ import pickle
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import xarray as xr
 
 from rasterclass.apply import predict_raster, stack_probabilities
+from rasterclass.errors import SceneError
 from rasterclass.io import TILE, auto_chunk, scene_grid
 from rasterclass.model import RasterModel
 
@@ -101,6 +101,12 @@ def plan_scene(
     """
     scene_da = scene
     grid = scene_grid(scene_da)
+    chunks = scene_da.chunks
+    if chunks is None:  # a numpy-backed scene: there is no graph to plan
+        raise SceneError(
+            "plan_scene plans a chunked (dask) scene: open it with open_scene, or call "
+            "scene.chunk()"
+        )
     bands = scene_da.sizes["band"]
     if model is not None:
         n_classes = len(model.class_map)
@@ -112,9 +118,9 @@ def plan_scene(
         n_tasks = sum(len(a.__dask_graph__()) for a in arrays)
     else:
         model_bytes = 0
-        n_tasks = 2 * int(np.prod([len(c) for c in scene_da.chunks[1:]]))
-    cy, cx = max(scene_da.chunks[1]), max(scene_da.chunks[2])
-    n_chunks = len(scene_da.chunks[1]) * len(scene_da.chunks[2])
+        n_tasks = 2 * math.prod(len(c) for c in chunks[1:])
+    cy, cx = max(chunks[1]), max(chunks[2])
+    n_chunks = len(chunks[1]) * len(chunks[2])
     threads = threads_per_worker or (1 if workers else (os.cpu_count() or 1))
     per_chunk = chunk_working_set(cy * cx, bands, n_classes, probabilities)
     # the writer holds at most 2 blocks per thread (computing or finished, waiting for their

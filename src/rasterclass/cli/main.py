@@ -111,7 +111,10 @@ class _Group(click.Group):
                     continue
                 rows.append((name, cmd.get_short_help_str(limit)))
             else:
-                rows.append((name, click.utils.make_default_short_help(COMMANDS[name][2], limit)))
+                # shortened as click shortens a command's help (its helper for a bare text is
+                # deprecated): through a command that is never registered
+                stub = click.Command(name, help=COMMANDS[name][2])
+                rows.append((name, stub.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
