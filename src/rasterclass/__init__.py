@@ -45,7 +45,11 @@ if TYPE_CHECKING:
         write_map,
         write_probabilities,
     )
+    from rasterclass.jobs.accuracy import assess_map, sample_map
+    from rasterclass.jobs.clustering import cluster, relabel_map, suggest_labels
+    from rasterclass.jobs.objects import classify_objects, run_segmentation
     from rasterclass.jobs.options import SceneOptions, TrainingOptions
+    from rasterclass.jobs.plan import plan_run
     from rasterclass.jobs.supervised import classify, predict, train
     from rasterclass.jobs.training import fit_model
     from rasterclass.model import RasterModel
@@ -74,6 +78,15 @@ _EXPORTS: dict[str, str] = {
     "fit_model": "rasterclass.jobs.training",
     "predict": "rasterclass.jobs.supervised",
     "train": "rasterclass.jobs.supervised",
+    # the other end-to-end jobs the command line runs, from files to files
+    "classify_objects": "rasterclass.jobs.objects",
+    "run_segmentation": "rasterclass.jobs.objects",
+    "cluster": "rasterclass.jobs.clustering",
+    "relabel_map": "rasterclass.jobs.clustering",
+    "suggest_labels": "rasterclass.jobs.clustering",
+    "assess_map": "rasterclass.jobs.accuracy",
+    "sample_map": "rasterclass.jobs.accuracy",
+    "plan_run": "rasterclass.jobs.plan",
     "Samples": "rasterclass.sampling",
     "extract_samples": "rasterclass.sampling",
     "cross_validate": "rasterclass.accuracy.crossval",
@@ -148,8 +161,11 @@ __all__ = [
     "__version__",
     "as_scene",
     "assess",
+    "assess_map",
     "classify",
+    "classify_objects",
     "classify_segments",
+    "cluster",
     "cluster_statistics",
     "confusion_statistics",
     "cross_validate",
@@ -164,6 +180,7 @@ __all__ = [
     "make_estimator",
     "open_scene",
     "paint_classes",
+    "plan_run",
     "plot_map",
     "predict",
     "predict_raster",
@@ -172,9 +189,13 @@ __all__ = [
     "read_legend",
     "read_vector",
     "relabel",
+    "relabel_map",
+    "run_segmentation",
+    "sample_map",
     "segment",
     "segment_features",
     "stehman_estimate",
+    "suggest_labels",
     "train",
     "write_map",
     "write_probabilities",

@@ -95,9 +95,25 @@ def plan_scene(
     ``model`` (never computed); without a model, ``n_classes`` sizes the estimate. The job
     that opens the files is :func:`rasterclass.jobs.plan_run`.
 
+    Raises
+    ------
+    SceneError
+        ``scene`` is held in memory (numpy), not chunked: there is no graph to plan.
+
     Examples
     --------
-    >>> print(plan_scene(open_scene("sample_data/scene.tif")).describe())  # doctest: +SKIP
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> scene = xr.DataArray(np.ones((2, 8, 8), dtype="f4"), dims=("band", "y", "x"),
+    ...                      coords={"band": ["red", "nir"]}).chunk({"y": 4, "x": 4})
+    >>> scene = scene.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 80))
+    >>> plan = plan_scene(scene, n_classes=3, workers=2)
+    >>> plan.chunk_shape, plan.n_chunks, plan.n_tasks, plan.workers
+    ((4, 4), 4, 8, 2)
+    >>> plan_scene(scene.compute())  # in memory: nothing to plan
+    Traceback (most recent call last):
+    ...
+    rasterclass.errors.SceneError: plan_scene plans a chunked (dask) scene: ...
     """
     scene_da = scene
     grid = scene_grid(scene_da)

@@ -25,7 +25,70 @@ def assess_map(
     overwrite: bool = False,
     **options: Any,
 ) -> Any:
-    """Assess a map (see :func:`rasterclass.accuracy.assess.assess`) and write the report."""
+    """Assess a map (see :func:`rasterclass.assess`) and write the report.
+
+    Parameters
+    ----------
+    map_path
+        A class map (0 = nodata), e.g. from :func:`rasterclass.predict`.
+    reference
+        Reference polygons or sample points (path or GeoDataFrame), in any CRS.
+    class_column
+        The reference class column: names (matched to the map's class names) or codes.
+    output
+        Also write the report here, in the format its extension names (``.json``,
+        ``.md`` or ``.csv``).
+    overwrite
+        Replace an existing output.
+    **options
+        Passed to :func:`rasterclass.assess`: ``design``, ``strata``, ``fpc``,
+        ``fit_diagnostic``, ``layer``, ``chunks``.
+
+    Returns
+    -------
+    rasterclass.AccuracyReport
+        The confusion matrix (pixel or sample counts), overall, user's and producer's
+        accuracies with standard errors and, for a probability sample, area estimates
+        (in the map's CRS units squared).
+
+    Raises
+    ------
+    AccuracyError
+        Reference names cannot be matched (a map without class names), an unknown
+        ``design``, a stratified design given polygons (not a probability sample), a
+        ``strata`` raster off the map's grid or with nodata under sample points, or an
+        ``output`` extension other than ``.json``, ``.md``, ``.csv``.
+    TrainingDataError
+        The class column is missing, or no reference pixel falls on the map.
+    RasterclassIOError
+        The map or the reference file does not exist or cannot be read.
+    CRSError
+        The reference has no CRS.
+    OutputExistsError
+        An output exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        An output is also an input of the run, or another output.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> classes = xr.DataArray(np.repeat([[2, 2, 2, 2, 1, 1, 1, 1]], 8, axis=0).astype("uint8"),
+    ...                        dims=("y", "x"))  # 8 x 8 px of 10 m: water left, forest right
+    >>> classes = classes.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 80))
+    >>> map_path = rc.write_map(classes, folder / "map.tif",
+    ...                         rc.ClassMap.from_codes([1, 2], ["forest", "water"]))
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> reference = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
+    ...                              geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
+    >>> report = rc.assess_map(map_path, reference, "class", output=folder / "report.json")
+    >>> report.confusion.overall_accuracy, int(report.confusion.n)
+    (1.0, 48)
+    """
     check_writable(
         {"output": output},
         overwrite,
@@ -48,7 +111,60 @@ def sample_map(
     overwrite: bool = False,
     **options: Any,
 ) -> Any:
-    """Draw sample points (see :func:`rasterclass.accuracy.draw.draw_sample`) and write them."""
+    """Draw sample points (see :func:`rasterclass.draw_sample`) and write them.
+
+    Parameters
+    ----------
+    map_path
+        A class map (0 = nodata): its classes are the strata.
+    output
+        Also write the points here (GeoPackage, shapefile, GeoJSON...), with an empty
+        reference column to fill in.
+    overwrite
+        Replace an existing output.
+    **options
+        Passed to :func:`rasterclass.draw_sample`: ``n`` (total sample size) or
+        ``target_se``, ``expected_ua``, ``default_ua``, ``allocation``, ``seed``,
+        ``training`` (pixels to avoid), ``min_distance`` (map units),
+        ``reference_column``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One point per sample at its pixel's centre, in the map's CRS: ``id``,
+        ``map_code``, ``map_class``, ``stratum``, ``row``, ``col`` and the empty reference
+        column.
+
+    Raises
+    ------
+    AccuracyError
+        A map without mapped pixels, or an invalid sample size, allocation, target
+        standard error or expected accuracy.
+    RasterclassIOError
+        The map does not exist or cannot be read.
+    OutputExistsError
+        An output exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        An output is also an input of the run, or another output.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> classes = xr.DataArray(np.repeat([[2, 2, 2, 2, 1, 1, 1, 1]], 8, axis=0).astype("uint8"),
+    ...                        dims=("y", "x"))  # 8 x 8 px of 10 m: water left, forest right
+    >>> classes = classes.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 80))
+    >>> map_path = rc.write_map(classes, folder / "map.tif",
+    ...                         rc.ClassMap.from_codes([1, 2], ["forest", "water"]))
+    >>> points = rc.sample_map(map_path, n=6, seed=0, output=folder / "points.gpkg")
+    >>> points["map_class"].value_counts().sort_index().to_dict()
+    {'forest': 3, 'water': 3}
+    >>> sorted(p.name for p in folder.iterdir() if p.suffix == ".gpkg")
+    ['points.gpkg']
+    """
     check_writable(
         {"output": output},
         overwrite,

@@ -85,12 +85,81 @@ def cluster(
     :func:`rasterclass.write_map` (uint8, nodata 0, colour table, names ``cluster 1``..),
     and, when ``statistics`` is given, computes :func:`cluster_statistics` in a second
     chunked pass and writes them (CSV or JSON by extension). ``cog`` writes the map as a
-    Cloud Optimized GeoTIFF.
+    Cloud Optimized GeoTIFF. Every parameter and output is checked before any data is read.
+
+    Parameters
+    ----------
+    scene
+        Scene file(s) or an opened scene (``band`` x ``y`` x ``x``).
+    output
+        The cluster map GeoTIFF.
+    method
+        ``"kmeans"`` (``params={"minibatch": True}`` for mini-batch k-means) or
+        ``"isodata"`` (see :func:`rasterclass.make_clusterer`).
+    n_clusters
+        Number of clusters, 2 or more (for ISODATA: the target number).
+    params
+        The method's parameters (scikit-learn's for k-means, :class:`rasterclass.ISODATA`'s),
+        each validated before any reading.
+    sample_size
+        Valid pixels drawn at random (with ``seed``) to fit on.
+    seed
+        Seeds the sample and the clusterer.
+    standardize
+        Fit on bands scaled to zero mean and unit variance (for bands of different units).
+    statistics
+        Also write the per-cluster statistics (pixels, mean and standard deviation per
+        band) here, as CSV or JSON by extension.
+    model_output
+        Also save the fitted clusterer as a :class:`rasterclass.RasterModel`.
+    overwrite
+        Replace existing outputs.
+    scene_options
+        How to open scene files (:class:`rasterclass.SceneOptions`).
+    progress
+        Called with the share of chunks written (0 to 1).
+    cog
+        Write a Cloud Optimized GeoTIFF.
+
+    Returns
+    -------
+    rasterclass.jobs.ClusterResult
+        ``class_map`` (``cluster 1``..``cluster K``), ``model``, ``statistics`` (a
+        DataFrame when asked), ``outputs`` (paths written) and ``timings`` (seconds).
+
+    Raises
+    ------
+    EstimatorError
+        An unknown method, a parameter it does not accept, or an invalid ``n_clusters``,
+        ``sample_size`` or ``seed``.
+    ClusteringError
+        No valid pixel, fewer valid pixels than clusters, or a single cluster left.
+    RasterclassIOError
+        A scene file does not exist or cannot be read, or a statistics file has an
+        extension other than ``.csv``/``.json``.
+    OutputExistsError
+        An output exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        An output is also an input of the run, or another output.
 
     Examples
     --------
-    >>> result = cluster("scene.tif", "clusters.tif", "isodata", 6,
-    ...                  statistics="clusters.csv")  # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
+    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
+    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
+    ...                    count=2, dtype="float32", crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
+    ...     dst.write(data)
+    >>> result = rc.cluster(folder / "scene.tif", folder / "clusters.tif", "kmeans", 2,
+    ...                     statistics=folder / "clusters.csv")
+    >>> result.class_map.names, [pathlib.Path(p).name for p in result.outputs]
+    (('cluster 1', 'cluster 2'), ['clusters.tif', 'clusters.csv'])
+    >>> rc.open_scene(folder / "clusters.tif", unscale=False).values[0, 0].astype(int).tolist()
+    [2, 2, 2, 2, 1, 1, 1, 1]
     """
     check_writable(
         {"output": output, "statistics": statistics, "model_output": model_output},
@@ -146,9 +215,64 @@ def relabel_map(
     ``rasterclass cluster``); a map without one takes its cluster codes from the table, and
     codes the table does not list become nodata. ``cog`` writes a Cloud Optimized GeoTIFF.
 
+    Parameters
+    ----------
+    map_path
+        A cluster map (one band of codes, 0 = nodata), e.g. from :func:`rasterclass.cluster`.
+    table
+        The labels: a CSV/JSON file or DataFrame with ``cluster`` (code or name) and
+        ``class`` columns (optionally ``code`` and ``color``), or a mapping cluster ->
+        class name (as :func:`rasterclass.suggest_labels` writes it).
+    output
+        The class map GeoTIFF (uint8/uint16 codes, 0 = nodata, names and colour table).
+    keep_unlisted
+        Keep the clusters the table does not list as classes of their own, under their
+        cluster name (default: they raise :class:`~rasterclass.errors.ClassMapError`).
+    overwrite
+        Replace an existing output.
+    chunks
+        Chunk side in pixels for reading the map.
+    progress
+        Called with the share of chunks written (0 to 1).
+    cog
+        Write a Cloud Optimized GeoTIFF.
+
+    Returns
+    -------
+    rasterclass.jobs.ClusterResult
+        ``class_map`` (the new classes; clusters sharing a class merge), ``outputs`` and
+        ``timings`` (seconds).
+
+    Raises
+    ------
+    ClassMapError
+        The table lacks the ``cluster``/``class`` columns, names a cluster the map does not
+        have, leaves a class blank, gives one cluster two classes or leaves clusters out
+        (without ``keep_unlisted``); or the map has more than one band.
+    RasterclassIOError
+        The map or the table does not exist or cannot be read.
+    OutputExistsError
+        An output exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        An output is also an input of the run, or another output.
+
     Examples
     --------
-    >>> relabel_map("clusters.tif", "labels.csv", "classes.tif")  # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
+    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
+    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
+    ...                    count=2, dtype="float32", crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
+    ...     dst.write(data)
+    >>> clusters = rc.cluster(folder / "scene.tif", folder / "clusters.tif", "kmeans", 2)
+    >>> result = rc.relabel_map(folder / "clusters.tif", {"cluster 1": "forest",
+    ...                         "cluster 2": "water"}, folder / "classes.tif")
+    >>> result.class_map.names, [pathlib.Path(p).name for p in result.outputs]
+    (('forest', 'water'), ['classes.tif'])
     """
     check_writable(
         {"output": output},
@@ -225,17 +349,54 @@ def suggest_labels(
     output
         Also write the table as CSV here: it is a label table :func:`relabel` reads.
 
+    overwrite
+        Replace an existing output.
+    scene_options
+        How to open scene files (:class:`rasterclass.SceneOptions`).
+
     Returns
     -------
     pandas.DataFrame
         One row per cluster with pixels: ``cluster`` (code), ``cluster_name``, ``class``
-        (nearest class), ``distance``, ``runner_up``, ``runner_up_distance`` and
-        ``pixels`` when known.
+        (nearest class), ``distance`` (in the bands' units), ``runner_up``,
+        ``runner_up_distance`` and ``pixels`` when known.
+
+    Raises
+    ------
+    TrainingDataError
+        The class column is missing, or no training geometry covers a valid pixel.
+    ModelFileError
+        ``clusters`` is a model file that cannot be loaded.
+    RasterclassIOError
+        An input file does not exist or cannot be read.
+    CRSError
+        The training data have no CRS.
+    OutputExistsError
+        An output exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        An output is also an input of the run, or another output.
 
     Examples
     --------
-    >>> table = suggest_labels("scene.tif", "clusters.csv", "training.gpkg", "class",
-    ...                        output="labels.csv")  # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
+    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
+    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
+    ...                    count=2, dtype="float32", crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
+    ...     dst.write(data)
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
+    ...                             geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
+    >>> clusters = rc.cluster(folder / "scene.tif", folder / "clusters.tif", "kmeans", 2)
+    >>> table = rc.suggest_labels(folder / "scene.tif", clusters.model, training, "class",
+    ...                           output=folder / "labels.csv")
+    >>> table[["cluster", "class", "runner_up", "pixels"]].values.tolist()
+    [[1, 'forest', 'water', 32], [2, 'water', 'forest', 32]]
     """
     check_writable(
         {"output": output},

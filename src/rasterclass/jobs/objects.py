@@ -111,6 +111,67 @@ def run_segmentation(
 
     Optionally also the feature table (``.parquet`` or ``.csv``) and the segment polygons
     with their features (GeoPackage). ``cog`` writes the raster as a Cloud Optimized GeoTIFF.
+
+    Parameters
+    ----------
+    scene
+        Scene file(s) or an opened scene (``band`` x ``y`` x ``x``).
+    output
+        The segment raster GeoTIFF: uint32 segment ids, 0 = nodata.
+    method
+        ``"shepherd"`` (default), ``"slic"`` or ``"felzenszwalb"`` (see
+        :func:`rasterclass.segment`).
+    params
+        The method's parameters (e.g. Shepherd's ``n_clusters`` and ``min_size`` in
+        pixels), each validated.
+    features
+        Also write the segments' features (zonal statistics per band, area, shape; see
+        :func:`rasterclass.segment_features`) here, as ``.parquet`` or ``.csv``.
+    vector
+        Also write the segment polygons with their features here (``.gpkg``).
+    overwrite
+        Replace existing outputs.
+    scene_options
+        How to open scene files (:class:`rasterclass.SceneOptions`).
+    progress
+        Called with the share of chunks written (0 to 1).
+    cog
+        Write a Cloud Optimized GeoTIFF.
+
+    Returns
+    -------
+    rasterclass.jobs.SegmentationResult
+        ``segments`` (the lazy (y, x) segment ids), ``n_segments``, ``features`` (a
+        DataFrame indexed by segment id, when written), ``outputs`` (paths written) and
+        ``timings`` (seconds).
+
+    Raises
+    ------
+    SegmentationError
+        An unknown method, an invalid parameter, or a ``vector`` that is not a GeoPackage.
+    RasterclassIOError
+        A scene file does not exist or cannot be read.
+    OutputExistsError
+        An output exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        An output is also an input of the run, or another output.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
+    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
+    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
+    ...                    count=2, dtype="float32", crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
+    ...     dst.write(data)
+    >>> result = rc.run_segmentation(folder / "scene.tif", folder / "segments.tif",
+    ...                              params={"n_clusters": 2, "min_size": 4})
+    >>> result.n_segments, [pathlib.Path(p).name for p in result.outputs]
+    (2, ['segments.tif'])
     """
     check_writable(
         {"output": output, "features": features, "vector": vector},
@@ -203,11 +264,63 @@ def classify_objects(
         Also write the segment raster, the feature table with the predicted class
         (``.parquet``/``.csv``) and the segment polygons with features and class (``.gpkg``).
 
+    overwrite
+        Replace existing outputs.
+    progress
+        Called with the share of chunks written (0 to 1).
+    scene_options
+        How to open scene files (:class:`rasterclass.SceneOptions`).
+
     Returns
     -------
     rasterclass.jobs.RunResult
         The model (trained on segment features), the training samples (one per segment),
-        files written and timings.
+        the cross-validated report (or None), files written and timings (seconds).
+
+    Raises
+    ------
+    EstimatorError
+        An unknown preset or a parameter the classifier does not accept; ``probabilities``
+        asked of a classifier without ``predict_proba``.
+    TrainingDataError
+        An invalid training option or share, a missing class column, no training segment,
+        or a single class.
+    SegmentationError
+        An unknown segmentation method or parameter, given segments that are not integers,
+        or a ``vector_output`` that is not a GeoPackage.
+    GridMismatchError
+        Given segments on another grid than the scene's.
+    RasterclassIOError
+        An input file does not exist or cannot be read.
+    OutputExistsError
+        An output exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        An output is also an input of the run, or another output.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
+    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
+    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
+    ...                    count=2, dtype="float32", crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
+    ...     dst.write(data)
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
+    ...                             geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
+    >>> options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
+    >>> result = rc.classify_objects(folder / "scene.tif", training, "class",
+    ...                              folder / "objects.tif", options,
+    ...                              segment_params={"n_clusters": 2, "min_size": 4})
+    >>> result.model.class_map.names, len(result.samples)  # one sample per segment
+    (('forest', 'water'), 2)
+    >>> rc.open_scene(folder / "objects.tif", unscale=False).values[0, 0].astype(int).tolist()
+    [2, 2, 2, 2, 1, 1, 1, 1]
     """
     opts = options or TrainingOptions()
     check_training(opts, estimator)

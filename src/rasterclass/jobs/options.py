@@ -24,7 +24,50 @@ from rasterclass.sampling import Samples
 
 @dataclass
 class SceneOptions:
-    """How to open a scene (see :func:`rasterclass.io.open_scene`)."""
+    """How to open a scene (see :func:`rasterclass.open_scene`).
+
+    The jobs (:func:`rasterclass.train`, :func:`rasterclass.predict`,
+    :func:`rasterclass.classify`...) open their scene files with these options; a scene
+    given as an array is taken as it is (only ``band_names`` applies).
+
+    Parameters
+    ----------
+    band_names
+        A name per band (default: the bands' descriptions, else ``band_1``...). A model
+        matches the bands of a scene to classify by these names.
+    chunks
+        Chunk side in pixels (default: from ``memory_budget``, else the files' tiling).
+    memory_budget
+        Bytes one chunk of the scene may take (float32), used when ``chunks`` is None.
+    reference
+        A raster whose grid (CRS, transform, size) the scene is warped to (``--grid-like``
+        on the command line).
+    resampling
+        Resampling method of that warp (a :class:`rasterio.enums.Resampling` name).
+
+    Raises
+    ------
+    RasterclassIOError
+        :meth:`open`: a file does not exist or cannot be read.
+    GridMismatchError
+        :meth:`open`: files on different grids, and no ``reference`` to align them.
+    CRSError
+        :meth:`open`: a file has no CRS.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio
+    >>> import rasterclass as rc
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "scene.tif"
+    >>> with rasterio.open(path, "w", driver="GTiff", width=4, height=3, count=2,
+    ...                    dtype="float32", crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 30)) as dst:
+    ...     dst.write(np.ones((2, 3, 4), dtype="f4"))
+    >>> scene = rc.SceneOptions(band_names=["red", "nir"], chunks=2).open(path)
+    >>> [str(b) for b in scene["band"].values], scene.shape, scene.chunks[1:]
+    (['red', 'nir'], (2, 3, 4), ((2, 1), (2, 2)))
+    """
 
     band_names: Sequence[str] | None = None
     chunks: int | None = None
@@ -33,6 +76,7 @@ class SceneOptions:
     resampling: str = "nearest"
 
     def open(self, paths: Sequence[PathLike] | PathLike) -> xr.DataArray:
+        """Open scene files with these options (see :func:`rasterclass.open_scene`)."""
         return open_scene(
             paths,
             band_names=self.band_names,
@@ -55,7 +99,56 @@ def open_job_scene(
 
 @dataclass
 class TrainingOptions:
-    """What to train on and with."""
+    """What to train on and with: classifier, sampling of the training data, validation.
+
+    The jobs check every field before they read any data (:func:`check_training`).
+
+    Parameters
+    ----------
+    method
+        A classifier preset: ``"rf"`` (random forest), ``"svm"``, ``"maxlike"`` (Gaussian
+        maximum likelihood) or ``"mindist"`` (minimum distance); see
+        :func:`rasterclass.make_estimator`. An ``estimator`` given to a job overrides it.
+    params
+        The preset's parameters (``{"n_estimators": 200}``), each validated.
+    seed
+        Seeds the classifier, the cap per class and the cross-validation folds; an integer
+        in [0, 2**32 - 1].
+    all_touched
+        Sample every pixel a polygon touches; default: pixels whose centre is inside.
+    max_per_class
+        At most this many training pixels per class (drawn at random with ``seed``); None
+        for no cap.
+    legend
+        A legend file (CSV: ``code``, ``name``, ``color``) fixing the classes' codes,
+        names and colours (see :func:`rasterclass.read_legend`).
+    layer
+        The layer of a multi-layer training file (GeoPackage).
+    cv_folds
+        Cross-validation folds; 0 or None for none, else 2 or more.
+    cv_grouping
+        ``"polygon"`` (default: every pixel of a polygon in one fold, an honest accuracy) or
+        ``"pixel"`` (optimistic: neighbouring pixels in different folds).
+
+    Raises
+    ------
+    TrainingDataError
+        Raised by the jobs, before any work, for an invalid ``seed``, ``cv_folds``,
+        ``cv_grouping`` or ``max_per_class`` (the message names the field).
+    EstimatorError
+        Raised by the jobs for an unknown ``method`` or a parameter it does not accept.
+
+    Examples
+    --------
+    >>> import rasterclass as rc
+    >>> options = rc.TrainingOptions(method="rf", params={"n_estimators": 50}, cv_folds=0)
+    >>> options.method, dict(options.params), options.cv_grouping
+    ('rf', {'n_estimators': 50}, 'polygon')
+    >>> rc.jobs.check_training(rc.TrainingOptions(cv_folds=1))
+    Traceback (most recent call last):
+    ...
+    rasterclass.errors.TrainingDataError: cv_folds must be 0 or None (no cross-validation) ...
+    """
 
     method: str = "rf"
     params: Mapping[str, Any] = field(default_factory=dict)

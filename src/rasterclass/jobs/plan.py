@@ -26,11 +26,63 @@ def plan_run(
     band_names: Sequence[str] | None = None,
     reference: PathLike | None = None,
 ) -> Plan:
-    """Plan a prediction run without running it.
+    """Plan a prediction run without running it: grid, chunks, tasks, memory per worker.
+
+    Opens the scene (and the model) as the run would, and builds the prediction graph
+    without computing it (see :func:`rasterclass.planning.plan_scene`).
+
+    Parameters
+    ----------
+    scene
+        Scene file(s), bands stacked in order.
+    model
+        A :class:`rasterclass.RasterModel` or the path of a saved one; its graph gives the
+        task count, its size the memory. Without it, ``n_classes`` sizes the estimate.
+    n_classes
+        Classes of the map, without a model.
+    probabilities
+        Plan for probability layers too.
+    chunks, memory_budget, band_names, reference
+        How to open the scene (see :class:`rasterclass.SceneOptions`).
+    workers
+        Worker processes of a local cluster (default: the threaded scheduler, 1 process).
+    threads_per_worker
+        Threads per worker (default: 1 with ``workers``, else the CPU count).
+
+    Returns
+    -------
+    rasterclass.planning.Plan
+        Width and height (pixels), bands, CRS, chunk shape (pixels), chunk and task
+        counts, workers and threads, model size (bytes), working set per chunk (bytes),
+        peak memory per worker (bytes, an estimate) and scene size (bytes as float32);
+        :meth:`~rasterclass.planning.Plan.describe` renders it.
+
+    Raises
+    ------
+    RasterclassIOError
+        A scene or model file does not exist or cannot be read.
+    ModelFileError
+        The model file is invalid, untrusted or incompatible.
+    GridMismatchError
+        Scene files on different grids, and no ``reference`` to align them.
 
     Examples
     --------
-    >>> print(plan_run("sample_data/scene.tif").describe())  # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
+    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
+    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
+    ...                    count=2, dtype="float32", crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
+    ...     dst.write(data)
+    >>> plan = rc.plan_run(folder / "scene.tif", n_classes=2, chunks=4, workers=2)
+    >>> plan.width, plan.height, plan.chunk_shape, plan.n_chunks, plan.workers
+    (8, 8, (4, 4), 4, 2)
+    >>> print(plan.describe().splitlines()[0])
+    grid:        8 x 8 px, 2 bands, EPSG:32633
     """
     scene_da = open_scene(
         scene,

@@ -57,7 +57,85 @@ def train(
     With ``options.cv_folds`` > 1 the result carries a cross-validated
     :class:`~rasterclass.accuracy.AccuracyReport` (grouped by polygon unless
     ``options.cv_grouping="pixel"``), written to ``report_output`` when given. The model is
-    saved to ``model_output`` when given.
+    saved to ``model_output`` when given. Every parameter and output is checked before any
+    data is read.
+
+    Parameters
+    ----------
+    scene
+        Scene file(s) (bands stacked in order, see :func:`rasterclass.open_scene`) or an
+        opened scene (``band`` x ``y`` x ``x``, lazy or in memory).
+    training
+        Training polygons or points: a vector file (GeoPackage, shapefile, GeoJSON) or a
+        GeoDataFrame, in any CRS (reprojected to the scene's).
+    class_column
+        The column of class names (strings) or integer codes (1..K; 0..K-1 are shifted).
+    options
+        Classifier, its parameters, seed, sampling and cross-validation
+        (:class:`rasterclass.TrainingOptions`; default: random forest, 5 folds by polygon).
+    estimator
+        Any scikit-learn classifier or Pipeline; overrides ``options.method``.
+    scene_options
+        How to open scene files (:class:`rasterclass.SceneOptions`).
+    model_output
+        Also save the model here (joblib file, see :meth:`rasterclass.RasterModel.save`).
+    report_output
+        Write the cross-validation report here, in the format its extension names
+        (``.json``, ``.md`` or ``.csv``); needs ``options.cv_folds`` >= 2.
+    overwrite
+        Replace existing outputs (never an input of the run).
+
+    Returns
+    -------
+    rasterclass.jobs.RunResult
+        ``model`` (a :class:`rasterclass.RasterModel`: the fitted estimator with its band
+        names and classes), ``samples`` (:class:`rasterclass.Samples`, one row per training
+        pixel), ``accuracy`` (the cross-validated report, or None), ``outputs`` (paths
+        written) and ``timings`` (seconds per step).
+
+    Raises
+    ------
+    EstimatorError
+        An unknown preset or a parameter the classifier does not accept.
+    TrainingDataError
+        An invalid training option, a report without cross-validation, a missing class
+        column, no geometry over the scene, no valid pixel under them, or a single class.
+        Its subclasses: :class:`~rasterclass.errors.TrainingClassesError` names every class
+        left without a pixel; :class:`~rasterclass.errors.CrossValidationDesignError` says
+        why the folds cannot measure every class.
+    OutputExistsError
+        An output exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        An output is also an input of the run, or another output.
+    RasterclassIOError
+        An input file does not exist or cannot be read.
+    CRSError
+        The scene or the training data have no CRS.
+    AccuracyError
+        ``report_output`` has an extension other than ``.json``, ``.md``, ``.csv``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
+    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
+    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
+    ...                    count=2, dtype="float32", crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
+    ...     dst.write(data)
+    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
+    ...                             geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
+    >>> options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
+    >>> result = rc.train(folder / "scene.tif", training, "class", options,
+    ...                   model_output=folder / "model.joblib")
+    >>> result.model.class_map.names, result.model.band_names, len(result.samples)
+    (('forest', 'water'), ['band_1', 'band_2'], 48)
+    >>> [pathlib.Path(p).name for p in result.outputs]
+    ['model.joblib']
     """
     opts = options or TrainingOptions()
     check_training(opts, estimator)
@@ -108,7 +186,78 @@ def predict(
 ) -> RunResult:
     """Apply a model to a scene and write the map (and probability layers).
 
-    ``cog`` writes Cloud Optimized GeoTIFFs (see :func:`rasterclass.io.write_rasters`).
+    The scene is read and classified chunk by chunk and written as it is computed, so a
+    scene larger than memory is fine. ``cog`` writes Cloud Optimized GeoTIFFs (see
+    :func:`rasterclass.io.write_rasters`).
+
+    Parameters
+    ----------
+    scene
+        Scene file(s) or an opened scene, with the bands the model was trained on (matched
+        by name).
+    model
+        A :class:`rasterclass.RasterModel` or the path of a saved one.
+    output
+        The map: a GeoTIFF of uint8/uint16 class codes (0 = nodata) with the class names
+        and colour table.
+    probabilities
+        Also write per-class probabilities (float32 in [0, 1], one band per class in the
+        model's class order, then the confidence) to this GeoTIFF.
+    overwrite
+        Replace existing outputs.
+    scene_options
+        How to open scene files (:class:`rasterclass.SceneOptions`).
+    progress
+        Called with the share of chunks written (0 to 1) as the writer advances.
+    cog
+        Write Cloud Optimized GeoTIFFs.
+
+    Returns
+    -------
+    rasterclass.jobs.RunResult
+        ``model``, ``outputs`` (paths written) and ``timings`` (seconds).
+
+    Raises
+    ------
+    ModelFileError
+        The model file is invalid, untrusted or from an incompatible version.
+    BandMismatchError
+        The scene lacks a band the model was trained on.
+    EstimatorError
+        ``probabilities`` asked of a model without ``predict_proba``.
+    OutputExistsError
+        An output exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        An output is also an input of the run, or another output.
+    RasterclassIOError
+        An input file does not exist or cannot be read, or an output cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
+    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
+    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
+    ...                    count=2, dtype="float32", crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
+    ...     dst.write(data)
+    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
+    ...                             geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
+    >>> options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
+    >>> model = rc.train(folder / "scene.tif", training, "class", options).model
+    >>> result = rc.predict(folder / "scene.tif", model, folder / "map.tif",
+    ...                     probabilities=folder / "proba.tif")
+    >>> [pathlib.Path(p).name for p in result.outputs]
+    ['map.tif', 'proba.tif']
+    >>> classes = rc.open_scene(folder / "map.tif", unscale=False)
+    >>> classes.values[0, 0].astype(int).tolist()  # codes by name: forest 1, water 2
+    [2, 2, 2, 2, 1, 1, 1, 1]
+    >>> rc.read_class_map(folder / "map.tif").names
+    ('forest', 'water')
     """
     t0 = time.perf_counter()
     check_writable(
@@ -183,8 +332,96 @@ def classify(
 ) -> RunResult:
     """Train on the training geometries and classify the scene in one go.
 
-    See :func:`train` for the cross-validation report and the model file; ``cog`` writes
-    Cloud Optimized GeoTIFFs.
+    See :func:`train` for the cross-validation report and the model file, :func:`predict`
+    for the map and the probabilities; ``cog`` writes Cloud Optimized GeoTIFFs. Every
+    parameter and output is checked before any data is read.
+
+    Parameters
+    ----------
+    scene
+        Scene file(s) (bands stacked in order, see :func:`rasterclass.open_scene`) or an
+        opened scene (``band`` x ``y`` x ``x``, lazy or in memory).
+    training
+        Training polygons or points: a vector file (GeoPackage, shapefile, GeoJSON) or a
+        GeoDataFrame, in any CRS (reprojected to the scene's).
+    class_column
+        The column of class names (strings) or integer codes (1..K; 0..K-1 are shifted).
+    output
+        The map GeoTIFF (class codes, 0 = nodata, class names and colour table).
+    options
+        Classifier, its parameters, seed, sampling and cross-validation
+        (:class:`rasterclass.TrainingOptions`; default: random forest, 5 folds by polygon).
+    estimator
+        Any scikit-learn classifier or Pipeline; overrides ``options.method``.
+    scene_options
+        How to open scene files (:class:`rasterclass.SceneOptions`).
+    model_output
+        Also save the model here (joblib file, see :meth:`rasterclass.RasterModel.save`).
+    report_output
+        Write the cross-validation report here, in the format its extension names
+        (``.json``, ``.md`` or ``.csv``); needs ``options.cv_folds`` >= 2.
+    overwrite
+        Replace existing outputs (never an input of the run).
+    probabilities
+        Also write per-class probabilities (float32, one band per class, then the
+        confidence) to this GeoTIFF.
+    progress
+        Called with the share of chunks written (0 to 1).
+    cog
+        Write Cloud Optimized GeoTIFFs.
+
+    Returns
+    -------
+    rasterclass.jobs.RunResult
+        ``model``, ``samples``, ``accuracy`` (cross-validated report or None), ``outputs``
+        (paths written: model and report first, then the rasters) and ``timings``
+        (seconds per step).
+
+    Raises
+    ------
+    EstimatorError
+        An unknown preset or a parameter the classifier does not accept.
+    TrainingDataError
+        An invalid training option, a report without cross-validation, a missing class
+        column, no geometry over the scene, no valid pixel under them, or a single class.
+        Its subclasses: :class:`~rasterclass.errors.TrainingClassesError` names every class
+        left without a pixel; :class:`~rasterclass.errors.CrossValidationDesignError` says
+        why the folds cannot measure every class.
+    OutputExistsError
+        An output exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        An output is also an input of the run, or another output.
+    RasterclassIOError
+        An input file does not exist or cannot be read.
+    CRSError
+        The scene or the training data have no CRS.
+    AccuracyError
+        ``report_output`` has an extension other than ``.json``, ``.md``, ``.csv``.
+    EstimatorError
+        Also: ``probabilities`` asked of a classifier without ``predict_proba``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, rasterio, geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import rasterclass as rc
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
+    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
+    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
+    ...                    count=2, dtype="float32", crs="EPSG:32633",
+    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
+    ...     dst.write(data)
+    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
+    ...                             geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
+    >>> options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
+    >>> result = rc.classify(folder / "scene.tif", training, "class", folder / "map.tif",
+    ...                      options)
+    >>> [pathlib.Path(p).name for p in result.outputs], result.accuracy is None
+    (['map.tif'], True)
+    >>> rc.open_scene(folder / "map.tif", unscale=False).values[0, 0].astype(int).tolist()
+    [2, 2, 2, 2, 1, 1, 1, 1]
     """
     check_training(options or TrainingOptions(), estimator)
     check_writable(

@@ -46,7 +46,55 @@ def fit_model(
     crs: str | None = None,
     summary: Mapping[str, Any] | None = None,
 ) -> RasterModel:
-    """Fit a (cloned) estimator on samples and wrap it with its band schema and classes."""
+    """Fit a (cloned) estimator on samples and wrap it with its band schema and classes.
+
+    The step every training job shares, for a caller who draws its own samples. The
+    estimator is cloned (the one given stays unfitted); a probability calibration by more
+    folds than the smallest class allows is reduced, with a
+    :class:`~rasterclass.errors.CalibrationWarning`; a singular class covariance (maximum
+    likelihood) is regularised, with a :class:`~rasterclass.errors.SingularCovarianceWarning`.
+
+    Parameters
+    ----------
+    samples
+        Training pixels (:class:`rasterclass.Samples`, e.g. from
+        :func:`rasterclass.extract_samples`), two classes or more.
+    estimator
+        Any unfitted scikit-learn classifier or Pipeline (e.g. from
+        :func:`rasterclass.make_estimator`).
+    crs
+        The scene's CRS (WKT), recorded in the model.
+    summary
+        Extra entries of the model's summary (method, parameters...), after the samples'
+        own (counts per class, what the extraction did).
+
+    Returns
+    -------
+    rasterclass.RasterModel
+        The fitted estimator with the samples' band names and the classes present in
+        ``samples.y`` (the class map's other classes are dropped), the training footprint
+        and the scene's radiometry.
+
+    Raises
+    ------
+    TrainingDataError
+        The samples hold fewer than two classes, or a class has one sample only where a
+        calibration needs folds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rasterclass as rc
+    >>> samples = rc.Samples(X=np.array([[0.1, 0.3], [0.2, 0.3], [0.6, 0.1], [0.7, 0.2]]),
+    ...                      y=np.array([1, 1, 2, 2]), groups=np.array([0, 0, 1, 1]),
+    ...                      rows=np.zeros(4, int), cols=np.arange(4), band_names=["red", "nir"],
+    ...                      class_map=rc.ClassMap.from_codes([1, 2, 3], ["water", "crop", "soil"]))
+    >>> model = rc.fit_model(samples, rc.make_estimator("mindist"))
+    >>> model.class_map.names, model.band_names
+    (('water', 'crop'), ['red', 'nir'])
+    >>> model.estimator.predict(np.array([[0.15, 0.3], [0.65, 0.15]])).tolist()
+    [1, 2]
+    """
     check_trainable(samples)
     est, notes = fit_ready(
         clone(estimator), samples.y, class_map=samples.class_map, where="the training data"

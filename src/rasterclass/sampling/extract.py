@@ -133,11 +133,44 @@ def extract_samples(
     Returns
     -------
     Samples
+        One row per training pixel: ``X`` (n, bands) values in the scene's band order and
+        dtype, ``y`` (n,) int64 class codes, ``groups`` (n,) polygon ids, ``rows``/``cols``
+        (n,) pixel positions, the class map and what the extraction did (``info``).
+
+    Raises
+    ------
+    RasterclassIOError
+        The training file does not exist or cannot be read.
+    CRSError
+        The training data have no CRS.
+    SceneError
+        ``scene`` cannot be used as a scene (dims, band coordinate).
+    TrainingDataError
+        The class column is missing or holds fractional numbers, no feature has a
+        geometry and a class, no geometry overlaps the scene, or the geometries cover no
+        valid pixel.
+    TrainingClassesError
+        A class ends with no training pixel (each named with the reason), unless
+        ``require_all_classes`` is False.
 
     Examples
     --------
-    >>> samples = extract_samples(scene, "training.gpkg", "class")  # doctest: +SKIP
-    >>> samples.counts()  # doctest: +SKIP
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> import rasterclass as rc
+    >>> scene = xr.DataArray(np.arange(32, dtype="f4").reshape(2, 4, 4), dims=("band", "y", "x"),
+    ...                      coords={"band": ["red", "nir"], "y": [35.0, 25.0, 15.0, 5.0],
+    ...                              "x": [5.0, 15.0, 25.0, 35.0]})
+    >>> scene = scene.rio.write_crs("EPSG:32633").rio.write_transform(
+    ...     rasterio.Affine(10, 0, 0, 0, -10, 40))  # 4 x 4 px of 10 m
+    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
+    ...                             geometry=[box(0, 20, 20, 40), box(20, 0, 40, 20)])
+    >>> samples = rc.extract_samples(scene, training, "class")
+    >>> samples.counts()["pixels"].to_dict()  # codes by name: forest 1, water 2
+    {1: 4, 2: 4}
+    >>> samples.X[:2].tolist(), samples.rows[:2].tolist(), samples.cols[:2].tolist()
+    ([[0.0, 16.0], [1.0, 17.0]], [0, 0], [0, 1])
     """
     scene = as_scene(scene)
     grid = scene_grid(scene)

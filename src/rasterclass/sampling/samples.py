@@ -22,7 +22,7 @@ from rasterclass.training_pixels import TrainingPixels
 class Samples:
     """Training pixels.
 
-    Attributes
+    Parameters
     ----------
     X : ndarray (n, bands)
         Pixel values in the scene's band order.
@@ -48,6 +48,17 @@ class Samples:
     radiometry : list of dict or None
         How each band of the scene was stored (see :func:`rasterclass.open_scene`); the
         model keeps it to warn when a scene to classify is stored differently.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rasterclass as rc
+    >>> samples = rc.Samples(X=np.array([[0.1, 0.4], [0.3, 0.2]]), y=np.array([1, 2]),
+    ...                      groups=np.array([0, 1]), rows=np.array([0, 0]),
+    ...                      cols=np.array([0, 1]), band_names=["red", "nir"],
+    ...                      class_map=rc.ClassMap.from_codes([1, 2], ["soil", "crop"]))
+    >>> len(samples), samples.counts()["name"].tolist()
+    (2, ['soil', 'crop'])
     """
 
     X: np.ndarray
