@@ -4,8 +4,10 @@ This module owns what :mod:`~rasterclass.estimators.maxlike` and
 :mod:`~rasterclass.estimators.mindist` share: parameter and data validation, class means and
 scatter matrices, the covariance regularisation scale, the detection of singular class
 covariances (constant or collinear bands) and its sentences for users
-(:func:`singular_class_notes`), Cholesky factors of precision matrices and the blocked
-squared-distance kernel (blocks of ``_CHUNK_ROWS`` rows).
+(:func:`singular_class_notes`), Cholesky factors of precision matrices, the blocked
+squared-distance kernel (blocks of ``_CHUNK_ROWS`` rows) and :class:`GaussianClassifier`,
+the base class that holds the two classifiers' ``fit``, ``predict`` and
+``decision_function``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from typing import Any, TypeGuard
 
 import numpy as np
 from scipy import linalg
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rasterclass.errors import EstimatorError, TrainingDataError
 
-__all__ = ["singular_class_notes"]
+__all__ = ["GaussianClassifier", "singular_class_notes"]
 
 logger = logging.getLogger(__name__)
 
@@ -306,3 +308,95 @@ def singular_class_notes(
             what = describe_problem(reason, bands, band_names)
         out.append(f"class {name!r}: {what}")
     return out
+
+
+class GaussianClassifier(ClassifierMixin, BaseEstimator):
+    """Base of the parametric classifiers: shared ``fit``, ``predict`` and ``decision_function``.
+
+    A subclass checks its parameters in ``_checked_reg_covar`` (returning the checked
+    ``reg_covar``), fits its model from the class statistics in ``_fit_model`` and scores
+    pixels in ``_scores`` (one column per class, larger is better).
+    """
+
+    def _checked_reg_covar(self) -> float:
+        raise NotImplementedError
+
+    def _fit_model(
+        self,
+        X: np.ndarray,
+        classes: np.ndarray,
+        counts: np.ndarray,
+        means: np.ndarray,
+        scatter: np.ndarray,
+        reg_covar: float,
+    ) -> None:
+        raise NotImplementedError
+
+    def _scores(self, X: object) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit(self, X, y):
+        """Estimate the class statistics (means, covariances) from training pixels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training pixels, one column per band.
+        y : array-like of shape (n_samples,)
+            Class labels (integers or strings), at least two distinct.
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+
+        Raises
+        ------
+        EstimatorError
+            If a parameter (``priors``, ``metric``, ``reg_covar``, ``threshold``,
+            ``shrinkage``) is invalid.
+        TrainingDataError
+            If ``y`` has a single class, or a covariance cannot be made positive definite
+            (only possible with ``reg_covar=0``).
+        """
+        reg_covar = self._checked_reg_covar()
+        X, y_encoded, classes, counts = validate_training_data(self, X, y)
+        means, scatter = class_means_and_scatter(X, y_encoded, classes.size)
+        self._fit_model(X, classes, counts, means, scatter, reg_covar)
+        return self
+
+    def decision_function(self, X):
+        """Class scores in the scikit-learn ``decision_function`` convention.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Pixels to score.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            With two classes, the score of ``classes_[1]`` minus that of ``classes_[0]``
+            (positive means ``classes_[1]``); otherwise the score of every class: the
+            discriminants (maximum likelihood) or the negative distances (minimum distance).
+        """
+        return scores_to_decision(self._scores(X))
+
+    def predict(self, X):
+        """Assign each pixel to the class with the best score.
+
+        The best score is the largest discriminant (maximum likelihood) or the nearest
+        mean (minimum distance).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Pixels to classify.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Class labels from ``classes_``; ties go to the first class in ``classes_``.
+        """
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]

@@ -12,19 +12,16 @@ from numbers import Real
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from rasterclass.errors import EstimatorError, TrainingDataError
 from rasterclass.estimators._gaussian import (
+    GaussianClassifier,
     check_reg_covar,
     cholesky_precision,
-    class_means_and_scatter,
     mahalanobis_squared,
     regularisation_scale,
-    scores_to_decision,
     validate_predict_data,
-    validate_training_data,
 )
 
 __all__ = ["MinimumDistanceClassifier"]
@@ -39,7 +36,7 @@ _METRICS = ("euclidean", "mahalanobis")
 # --------------------------------------------------------------------------------------
 
 
-class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
+class MinimumDistanceClassifier(GaussianClassifier):
     """Minimum distance to class means.
 
     Each pixel goes to the class whose mean vector is nearest. ``metric="euclidean"`` is
@@ -127,37 +124,23 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
         self.metric = metric
         self.reg_covar = reg_covar
 
-    def fit(self, X, y):
-        """Compute the class means (and the pooled covariance for Mahalanobis).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training pixels, one column per band.
-        y : array-like of shape (n_samples,)
-            Class labels (integers or strings), at least two distinct.
-
-        Returns
-        -------
-        self : MinimumDistanceClassifier
-            The fitted classifier.
-
-        Raises
-        ------
-        EstimatorError
-            If ``metric`` or ``reg_covar`` is invalid.
-        TrainingDataError
-            If ``y`` has a single class, or the pooled covariance is singular with
-            ``reg_covar=0``.
-        """
+    def _checked_reg_covar(self) -> float:
         if self.metric not in _METRICS:
             raise EstimatorError(
                 f"metric={self.metric!r} is not supported; use one of {list(_METRICS)}."
             )
-        reg_covar = check_reg_covar(self.reg_covar)
-        X, y_encoded, classes, counts = validate_training_data(self, X, y)
-        means, scatter = class_means_and_scatter(X, y_encoded, classes.size)
+        return check_reg_covar(self.reg_covar)
 
+    def _fit_model(
+        self,
+        X: np.ndarray,
+        classes: np.ndarray,
+        counts: np.ndarray,
+        means: np.ndarray,
+        scatter: np.ndarray,
+        reg_covar: float,
+    ) -> None:
+        """The pooled within-class covariance and its precision, for Mahalanobis."""
         self.classes_ = classes
         self.class_count_ = counts
         self.means_ = means
@@ -186,7 +169,6 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
             self.precision_cholesky_ = cholesky_precision(
                 covariance, "the pooled within-class covariance", reg_covar
             )
-        return self
 
     def distances(self, X):
         """Distance of each pixel to each class mean, in the chosen metric.
@@ -216,34 +198,7 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
             squared = mahalanobis_squared(X, self.means_, None)
         return np.sqrt(squared, out=squared)
 
-    def decision_function(self, X):
-        """Negative distances in the scikit-learn ``decision_function`` convention.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Pixels to score.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
-            With two classes ``d_0 - d_1`` (positive means ``classes_[1]``); otherwise
-            ``-d_i`` for every class.
-        """
-        return scores_to_decision(-self.distances(X))
-
-    def predict(self, X):
-        """Assign each pixel to the class with the nearest mean.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Pixels to classify.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Class labels from ``classes_``; ties go to the first class in ``classes_``.
-        """
+    def _scores(self, X: object) -> np.ndarray:
+        """Negative distances: the nearest mean scores highest."""
         distances = self.distances(X)
-        return self.classes_[np.argmin(distances, axis=1)]
+        return np.negative(distances, out=distances)
