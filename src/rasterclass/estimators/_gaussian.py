@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import numbers
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 import numpy as np
 from scipy import linalg
@@ -310,26 +310,33 @@ def singular_class_notes(
     return out
 
 
+class ClassStatistics(NamedTuple):
+    """What :meth:`GaussianClassifier.fit` hands to a subclass's ``_fit_model``."""
+
+    X: np.ndarray
+    """Training pixels, float64, one column per band."""
+    classes: np.ndarray
+    """Class labels, sorted."""
+    counts: np.ndarray
+    """Training pixels per class."""
+    means: np.ndarray
+    """Class mean vectors ``(K, d)``."""
+    scatter: np.ndarray
+    """Class scatter matrices ``sum (x-m)(x-m)^T`` ``(K, d, d)``."""
+
+
 class GaussianClassifier(ClassifierMixin, BaseEstimator):
     """Base of the parametric classifiers: shared ``fit``, ``predict`` and ``decision_function``.
 
     A subclass checks its parameters in ``_checked_reg_covar`` (returning the checked
-    ``reg_covar``), fits its model from the class statistics in ``_fit_model`` and scores
+    ``reg_covar``), fits its model from the :class:`ClassStatistics` in ``_fit_model`` and scores
     pixels in ``_scores`` (one column per class, larger is better).
     """
 
     def _checked_reg_covar(self) -> float:
         raise NotImplementedError
 
-    def _fit_model(
-        self,
-        X: np.ndarray,
-        classes: np.ndarray,
-        counts: np.ndarray,
-        means: np.ndarray,
-        scatter: np.ndarray,
-        reg_covar: float,
-    ) -> None:
+    def _fit_model(self, data: ClassStatistics, reg_covar: float) -> None:
         raise NotImplementedError
 
     def _scores(self, X: object) -> np.ndarray:
@@ -362,11 +369,14 @@ class GaussianClassifier(ClassifierMixin, BaseEstimator):
         reg_covar = self._checked_reg_covar()
         X, y_encoded, classes, counts = validate_training_data(self, X, y)
         means, scatter = class_means_and_scatter(X, y_encoded, classes.size)
-        self._fit_model(X, classes, counts, means, scatter, reg_covar)
+        self._fit_model(ClassStatistics(X, classes, counts, means, scatter), reg_covar)
         return self
 
     def decision_function(self, X):
         """Class scores in the scikit-learn ``decision_function`` convention.
+
+        The scores are the discriminants (maximum likelihood) or the negative distances
+        (minimum distance).
 
         Parameters
         ----------
@@ -377,8 +387,7 @@ class GaussianClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_classes)
             With two classes, the score of ``classes_[1]`` minus that of ``classes_[0]``
-            (positive means ``classes_[1]``); otherwise the score of every class: the
-            discriminants (maximum likelihood) or the negative distances (minimum distance).
+            (positive means ``classes_[1]``); otherwise the score of every class.
         """
         return scores_to_decision(self._scores(X))
 
@@ -391,7 +400,7 @@ class GaussianClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pixels to classify.
+            The pixels to classify.
 
         Returns
         -------

@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from rasterclass.errors import EstimatorError, TrainingDataError
 from rasterclass.estimators._gaussian import (
+    ClassStatistics,
     GaussianClassifier,
     check_reg_covar,
     check_shrinkage,
@@ -192,16 +193,9 @@ class MaximumLikelihoodClassifier(GaussianClassifier):
         check_shrinkage(self.shrinkage)
         return reg_covar
 
-    def _fit_model(
-        self,
-        X: np.ndarray,
-        classes: np.ndarray,
-        counts: np.ndarray,
-        means: np.ndarray,
-        scatter: np.ndarray,
-        reg_covar: float,
-    ) -> None:
+    def _fit_model(self, data: ClassStatistics, reg_covar: float) -> None:
         """Class covariances (shrunk when singular, regularised) and their precisions."""
+        X, classes, counts, means, scatter = data
         priors = self._resolve_priors(classes, counts)
         n_features = X.shape[1]
 
@@ -329,10 +323,13 @@ class MaximumLikelihoodClassifier(GaussianClassifier):
     def mahalanobis(self, X):
         """Squared Mahalanobis distance of each pixel to each class.
 
+        Computed through the Cholesky factors of the class precisions
+        (``precisions_cholesky_``), block by block of rows.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pixels to measure.
+            Pixels to measure, one column per band.
 
         Returns
         -------
@@ -345,10 +342,13 @@ class MaximumLikelihoodClassifier(GaussianClassifier):
     def discriminants(self, X):
         r"""Discriminant :math:`g_i(x)` of every class, whatever the number of classes.
 
+        Unlike :meth:`decision_function`, this gives one column per class even with two
+        classes.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pixels to score.
+            Pixels (one column per band) to score.
 
         Returns
         -------
@@ -362,10 +362,13 @@ class MaximumLikelihoodClassifier(GaussianClassifier):
     def predict_log_proba(self, X):
         """Log posterior probabilities under the Gaussian model.
 
+        Computed from the discriminants without exponentiating them (the logsumexp trick),
+        so that very unlikely classes keep a finite log probability.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pixels to classify.
+            Pixels to classify, as in :meth:`predict`.
 
         Returns
         -------
@@ -383,10 +386,13 @@ class MaximumLikelihoodClassifier(GaussianClassifier):
     def predict_proba(self, X):
         """Posterior probabilities under the Gaussian model (softmax of the discriminants).
 
+        The discriminants minus their row maximum are exponentiated and normalised, which
+        cannot overflow.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pixels to classify.
+            Pixels to classify (float32 is converted block by block).
 
         Returns
         -------

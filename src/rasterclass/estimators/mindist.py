@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from rasterclass.errors import EstimatorError, TrainingDataError
 from rasterclass.estimators._gaussian import (
+    ClassStatistics,
     GaussianClassifier,
     check_reg_covar,
     cholesky_precision,
@@ -61,7 +62,7 @@ class MinimumDistanceClassifier(GaussianClassifier):
     classes_ : ndarray of shape (n_classes,)
         Class labels, sorted.
     class_count_ : ndarray of shape (n_classes,)
-        Training pixels per class.
+        Training pixels of each class, in the order of ``classes_``.
     means_ : ndarray of shape (n_classes, n_features)
         Class mean vectors.
     covariance_ : ndarray of shape (n_features, n_features)
@@ -72,7 +73,7 @@ class MinimumDistanceClassifier(GaussianClassifier):
     n_features_in_ : int
         Number of features (bands) seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names, when ``X`` had string column names.
+        Band names, when ``X`` was a DataFrame with string column names.
 
     Raises
     ------
@@ -131,16 +132,9 @@ class MinimumDistanceClassifier(GaussianClassifier):
             )
         return check_reg_covar(self.reg_covar)
 
-    def _fit_model(
-        self,
-        X: np.ndarray,
-        classes: np.ndarray,
-        counts: np.ndarray,
-        means: np.ndarray,
-        scatter: np.ndarray,
-        reg_covar: float,
-    ) -> None:
+    def _fit_model(self, data: ClassStatistics, reg_covar: float) -> None:
         """The pooled within-class covariance and its precision, for Mahalanobis."""
+        X, classes, counts, means, scatter = data
         self.classes_ = classes
         self.class_count_ = counts
         self.means_ = means
@@ -172,6 +166,9 @@ class MinimumDistanceClassifier(GaussianClassifier):
 
     def distances(self, X):
         """Distance of each pixel to each class mean, in the chosen metric.
+
+        With ``metric="mahalanobis"`` the pixels are whitened once by the Cholesky factor
+        of the pooled covariance, then measured in Euclidean distance.
 
         Parameters
         ----------
