@@ -69,10 +69,7 @@ def as_square_matrix(
         values: Any = matrix.to_numpy()
     else:
         values = matrix
-    try:
-        arr = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise AccuracyError(f"{what} must hold numeric counts: {exc}") from exc
+    arr = _float_array(values, f"{what} must hold numeric counts")
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
         raise AccuracyError(
             f"{what} must be a non-empty square matrix (rows = map classes, columns = reference "
@@ -87,6 +84,14 @@ def as_square_matrix(
         )
     names = check_class_names(class_names, arr.shape[0], what)
     return arr, names
+
+
+def _float_array(values: Any, problem: str) -> NDArray[np.float64]:
+    """``values`` as a new float64 array, or AccuracyError(``problem: why``)."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise AccuracyError(f"{problem}: {exc}") from exc
 
 
 def per_class_vector(
@@ -111,10 +116,7 @@ def per_class_vector(
         raw: Any = [mapping[n] for n in names]
     else:
         raw = values
-    try:
-        arr = np.array(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise AccuracyError(f"{what} must be numeric: {exc}") from exc
+    arr = _float_array(raw, f"{what} must be numeric")
     if arr.ndim != 1 or arr.shape[0] != len(names):
         raise AccuracyError(
             f"{what} must have one value per class ({len(names)}); got shape {arr.shape}"
@@ -203,14 +205,20 @@ def estimate_dict(value: float, se: float | None, z: float) -> dict[str, Any]:
     return out
 
 
+def _positive_number(value: float, message: str) -> float:
+    """``value`` as a float, or AccuracyError(``message``) unless finite and > 0."""
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise AccuracyError(message)
+    return number
+
+
 def check_z(z: float) -> float:
-    z = float(z)
-    if not math.isfinite(z) or z <= 0:
-        raise AccuracyError(
-            f"z must be a positive number (1.96 for 95 % intervals, see z_for_confidence); "
-            f"got {z!r}"
-        )
-    return z
+    return _positive_number(
+        z,
+        f"z must be a positive number (1.96 for 95 % intervals, see z_for_confidence); "
+        f"got {float(z)!r}",
+    )
 
 
 def labelled_series(values: ArrayLike, names: tuple[str, ...], name: str) -> pd.Series:
@@ -229,10 +237,8 @@ def labelled_matrix(values: NDArray[np.float64], names: tuple[str, ...]) -> pd.D
 def check_pixel_area(pixel_area_m2: float | None) -> float | None:
     if pixel_area_m2 is None:
         return None
-    value = float(pixel_area_m2)
-    if not math.isfinite(value) or value <= 0:
-        raise AccuracyError(
-            f"pixel_area_m2 must be a positive area in m² (e.g. 900 for 30 m pixels); "
-            f"got {pixel_area_m2!r}"
-        )
-    return value
+    return _positive_number(
+        pixel_area_m2,
+        f"pixel_area_m2 must be a positive area in m² (e.g. 900 for 30 m pixels); "
+        f"got {pixel_area_m2!r}",
+    )

@@ -282,14 +282,15 @@ def cross_validate(
 
     Examples
     --------
+    The samples of the example of :func:`folds` (two classes, two bands, six polygons):
+
     >>> import numpy as np
     >>> import rasterclass as rc
-    >>> rng = np.random.default_rng(0)
-    >>> y = np.repeat([1, 2], 30)                       # 30 pixels of each class ...
-    >>> X = rng.normal(y[:, None] * 3.0, 1.0, (60, 2))  # ... two bands
-    >>> groups = np.repeat(np.arange(6), 10)            # ... from 6 polygons of 10 pixels
-    >>> samples = rc.Samples(X, y, groups, np.zeros(60, int), np.arange(60), ["red", "nir"],
-    ...                      rc.ClassMap.from_codes([1, 2], ["soil", "crop"]))
+    >>> y = np.repeat([1, 2], 30)
+    >>> X = np.random.default_rng(0).normal(y[:, None] * 3.0, 1.0, (60, 2))
+    >>> classes = rc.ClassMap.from_codes([1, 2], ["soil", "crop"])
+    >>> where = (np.repeat(np.arange(6), 10), np.zeros(60, int), np.arange(60))
+    >>> samples = rc.Samples(X, y, *where, ["red", "nir"], classes)
     >>> report = rc.cross_validate(samples, rc.MinimumDistanceClassifier(), n_splits=3)
     >>> report.kind, round(report.confusion.overall_accuracy, 3)
     ('cross-validation', 0.967)

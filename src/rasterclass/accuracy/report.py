@@ -12,7 +12,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -88,6 +88,14 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str 
     ]
     lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def _md_matrix(names: list[str], matrix: Any, fmt: Callable[[float], str]) -> str:
+    """A map-by-reference matrix as a Markdown table, rows headed by the class in bold."""
+    return _md_table(
+        ["map \\ reference", *names],
+        [[f"**{n}**"] + [fmt(v) for v in matrix.iloc[i]] for i, n in enumerate(names)],
+    )
 
 
 def _f(value: float, digits: int = 4) -> str:
@@ -419,23 +427,11 @@ class AccuracyReport:
             "",
             "### Sample counts (rows = map, columns = reference)",
             "",
-            _md_table(
-                ["map \\ reference", *names],
-                [
-                    [f"**{n}**"] + [_fc(v) for v in a.sample_counts.iloc[i]]
-                    for i, n in enumerate(names)
-                ],
-            ),
+            _md_matrix(names, a.sample_counts, _fc),
             "",
             "### Estimated area proportions (rows = map, columns = reference)",
             "",
-            _md_table(
-                ["map \\ reference", *names],
-                [
-                    [f"**{n}**"] + [_f(v) for v in a.proportion_matrix.iloc[i]]
-                    for i, n in enumerate(names)
-                ],
-            ),
+            _md_matrix(names, a.proportion_matrix, _f),
         ]
         return "\n".join(parts)
 

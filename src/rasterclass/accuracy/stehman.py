@@ -110,7 +110,7 @@ def stehman_estimate(
     class_names : sequence, optional
         Display names for ``classes`` (same length). Default: ``str`` of the labels.
     pixel_area_m2 : float, optional
-        Area of one pixel in m², to report areas in hectares.
+        Area of one pixel in m², to report the areas in hectares as well as in pixels.
     z : float, default 1.96
         Normal quantile of the confidence intervals.
 

@@ -260,6 +260,11 @@ def echo_summary(result: Any, started: float) -> None:
         for note in report.notes:
             if note.startswith("pixel-level"):
                 click.echo(f"  note: {note}")
-    for path in result.outputs:
+    echo_outputs(result.outputs, started)
+
+
+def echo_outputs(outputs: list[str], started: float) -> None:
+    """Name every file written, then the run's duration since ``started``."""
+    for path in outputs:
         click.echo(f"wrote {path}")
     click.echo(f"done in {time.perf_counter() - started:.1f} s")

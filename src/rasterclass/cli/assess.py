@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._base import command
+from ._base import command, echo_outputs
 from .options import FILE, class_column_opt, layer_opt, map_arg, output_opt, overwrite_opt
 
 __all__ = ["assess"]
@@ -64,4 +64,4 @@ def assess(map_path: str, output: str, overwrite: bool, **kw: Any) -> None:
         )
     for note in report.notes:
         click.echo(f"  note: {note}")
-    click.echo(f"wrote {output}\ndone in {time.perf_counter() - started:.1f} s")
+    echo_outputs([output], started)

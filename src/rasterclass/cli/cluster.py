@@ -9,7 +9,7 @@ import click
 
 from rasterclass import jobs
 
-from ._base import command, progress_bar
+from ._base import command, echo_outputs, progress_bar
 from .options import (
     FILE,
     POSITIVE,
@@ -29,12 +29,6 @@ from .options import (
 )
 
 __all__ = ["cluster", "relabel", "suggest_labels"]
-
-
-def _echo_outputs(outputs: list[str], started: float) -> None:
-    for path in outputs:
-        click.echo(f"wrote {path}")
-    click.echo(f"done in {time.perf_counter() - started:.1f} s")
 
 
 @command()
@@ -121,7 +115,7 @@ def cluster(
     if result.statistics is not None:
         for row in result.statistics.itertuples():
             click.echo(f"  {row.code:>4}  {row.name:<12} {row.pixels:>10} px {row.share:>7.1%}")
-    _echo_outputs(result.outputs, started)
+    echo_outputs(result.outputs, started)
 
 
 @command()
@@ -169,7 +163,7 @@ def relabel(
     click.echo(f"{len(cmap)} classes:")
     for code, name in zip(cmap.codes, cmap.names, strict=True):
         click.echo(f"  {code:>4}  {name}")
-    _echo_outputs(result.outputs, started)
+    echo_outputs(result.outputs, started)
 
 
 @command("suggest-labels")
@@ -210,4 +204,4 @@ def suggest_labels(
         click.echo(
             f"  {rec['cluster_name']:<12} -> {rec['class']:<16} distance {rec['distance']:.4g}"
         )
-    _echo_outputs([output] if output else [], started)
+    echo_outputs([output] if output else [], started)

@@ -9,7 +9,7 @@ import click
 
 from rasterclass import jobs
 
-from ._base import command, progress_bar
+from ._base import command, echo_outputs, progress_bar
 from .options import (
     FILE,
     cog_opt,
@@ -89,6 +89,4 @@ def segment(
         )
     if result.n_segments is not None:
         click.echo(f"{result.n_segments} segments ({method})")
-    for path in result.outputs:
-        click.echo(f"wrote {path}")
-    click.echo(f"done in {time.perf_counter() - started:.1f} s")
+    echo_outputs(result.outputs, started)

@@ -27,7 +27,7 @@ from rasterclass.classes import ClassMap
 from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE, sample_valid_pixels
 from rasterclass.errors import ClusteringError, EstimatorError, RasterclassError, param
 from rasterclass.estimators.isodata import ISODATA
-from rasterclass.estimators.presets import check_params, parse_value
+from rasterclass.estimators.presets import check_params, parse_value, set_known_params
 from rasterclass.io import as_scene, scene_radiometry
 from rasterclass.model import RasterModel
 
@@ -124,17 +124,7 @@ def make_clusterer(
             raise EstimatorError(
                 f"set {reserved} with {param(how)}, not among the clusterer's parameters"
             )
-    valid = estimator.get_params(deep=False)
-    unknown = [p for p in values if p not in valid]
-    if unknown:
-        names = sorted([*(set(valid) - set(_RESERVED)), *extra])
-        raise EstimatorError(
-            f"unknown parameter(s) {unknown} for {name}; valid ones: {', '.join(names)}"
-        )
-    try:
-        estimator.set_params(**values)
-    except (ValueError, TypeError) as exc:
-        raise EstimatorError(f"invalid parameter for {name}: {exc}") from None
+    set_known_params(estimator, values, name, hidden=_RESERVED, extra=extra)
     # every value validated before any reading (scikit-learn's constraints for k-means,
     # ISODATA's own checks, e.g. min_clusters > -k)
     check_params(estimator, name)

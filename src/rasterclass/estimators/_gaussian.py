@@ -4,8 +4,10 @@ This module owns what :mod:`~rasterclass.estimators.maxlike` and
 :mod:`~rasterclass.estimators.mindist` share: parameter and data validation, class means and
 scatter matrices, the covariance regularisation scale, the detection of singular class
 covariances (constant or collinear bands) and its sentences for users
-(:func:`singular_class_notes`), Cholesky factors of precision matrices and the blocked
-squared-distance kernel (blocks of ``_CHUNK_ROWS`` rows).
+(:func:`singular_class_notes`), Cholesky factors of precision matrices, the blocked
+squared-distance kernel (blocks of ``_CHUNK_ROWS`` rows) and :class:`GaussianClassifier`,
+the base class that holds the two classifiers' ``fit``, ``predict`` and
+``decision_function``.
 """
 
 from __future__ import annotations
@@ -13,17 +15,17 @@ from __future__ import annotations
 import logging
 import numbers
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 import numpy as np
 from scipy import linalg
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rasterclass.errors import EstimatorError, TrainingDataError
 
-__all__ = ["singular_class_notes"]
+__all__ = ["GaussianClassifier", "singular_class_notes"]
 
 logger = logging.getLogger(__name__)
 
@@ -306,3 +308,104 @@ def singular_class_notes(
             what = describe_problem(reason, bands, band_names)
         out.append(f"class {name!r}: {what}")
     return out
+
+
+class ClassStatistics(NamedTuple):
+    """What :meth:`GaussianClassifier.fit` hands to a subclass's ``_fit_model``."""
+
+    X: np.ndarray
+    """Training pixels, float64, one column per band."""
+    classes: np.ndarray
+    """Class labels, sorted."""
+    counts: np.ndarray
+    """Training pixels per class."""
+    means: np.ndarray
+    """Class mean vectors ``(K, d)``."""
+    scatter: np.ndarray
+    """Class scatter matrices ``sum (x-m)(x-m)^T`` ``(K, d, d)``."""
+
+
+class GaussianClassifier(ClassifierMixin, BaseEstimator):
+    """Base of the parametric classifiers: shared ``fit``, ``predict`` and ``decision_function``.
+
+    A subclass checks its parameters in ``_checked_reg_covar`` (returning the checked
+    ``reg_covar``), fits its model from the :class:`ClassStatistics` in ``_fit_model`` and scores
+    pixels in ``_scores`` (one column per class, larger is better).
+    """
+
+    def _checked_reg_covar(self) -> float:
+        raise NotImplementedError
+
+    def _fit_model(self, data: ClassStatistics, reg_covar: float) -> None:
+        raise NotImplementedError
+
+    def _scores(self, X: object) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit(self, X, y):
+        """Estimate the class statistics (means, covariances) from training pixels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training pixels, one column per band.
+        y : array-like of shape (n_samples,)
+            Class labels (integers or strings), at least two distinct.
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+
+        Raises
+        ------
+        EstimatorError
+            If a parameter (``priors``, ``metric``, ``reg_covar``, ``threshold``,
+            ``shrinkage``) is invalid.
+        TrainingDataError
+            If ``y`` has a single class, or a covariance cannot be made positive definite
+            (only possible with ``reg_covar=0``).
+        """
+        reg_covar = self._checked_reg_covar()
+        X, y_encoded, classes, counts = validate_training_data(self, X, y)
+        means, scatter = class_means_and_scatter(X, y_encoded, classes.size)
+        self._fit_model(ClassStatistics(X, classes, counts, means, scatter), reg_covar)
+        return self
+
+    def decision_function(self, X):
+        """Class scores in the scikit-learn ``decision_function`` convention.
+
+        The scores are the discriminants (maximum likelihood) or the negative distances
+        (minimum distance).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Pixels to score.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            With two classes, the score of ``classes_[1]`` minus that of ``classes_[0]``
+            (positive means ``classes_[1]``); otherwise the score of every class.
+        """
+        return scores_to_decision(self._scores(X))
+
+    def predict(self, X):
+        """Assign each pixel to the class with the best score.
+
+        The best score is the largest discriminant (maximum likelihood) or the nearest
+        mean (minimum distance).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The pixels to classify.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Class labels from ``classes_``; ties go to the first class in ``classes_``.
+        """
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]

@@ -5,8 +5,8 @@ iteration, as module-level functions (picklable, testable, reusable for chunked
 prediction): blocked assignment to the nearest centre and distances (blocks of
 ``_BLOCK_ELEMENTS`` distances), the discard mask of small clusters, per-cluster statistics,
 split candidates and their limit, splitting, lumping of close centres, index-map
-composition and ordering of centres; plus :class:`IsodataIteration` (what one iteration did)
-and the parameter type checks.
+composition and ordering of centres; plus :class:`IsodataIteration` (what one iteration did),
+the parameter checks (:func:`check_isodata_params`) and the initial centres.
 """
 
 from __future__ import annotations
@@ -14,10 +14,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import TypeGuard
+from typing import Any, TypeGuard
 
 import numpy as np
 from scipy.spatial.distance import cdist
+from sklearn.cluster import kmeans_plusplus
+from sklearn.utils.validation import check_array
+
+from rasterclass.errors import EstimatorError
 
 __all__ = ["IsodataIteration"]
 
@@ -276,3 +280,88 @@ def _is_real_number(value: object) -> TypeGuard[float]:
 
 def is_real(value: object) -> TypeGuard[float]:
     return _is_real_number(value) and not np.isnan(value)
+
+
+def check_isodata_params(model: Any) -> None:
+    """Check the parameters of an :class:`~rasterclass.estimators.isodata.ISODATA` model.
+
+    Raises :class:`~rasterclass.errors.EstimatorError`, naming the parameter, for the first
+    invalid one.
+    """
+
+    def positive_int(name: str, minimum: int) -> None:
+        value = getattr(model, name)
+        if not is_int(value) or value < minimum:
+            raise EstimatorError(
+                f"ISODATA: {name} must be an integer >= {minimum}, got {value!r}; "
+                f"pass e.g. {name}={max(minimum, 1)}."
+            )
+
+    positive_int("n_clusters", 1)
+    positive_int("min_samples", 1)
+    positive_int("max_merge_pairs", 0)
+    positive_int("max_iter", 1)
+    if model.n_init_clusters is not None:
+        positive_int("n_init_clusters", 1)
+    if model.min_clusters is not None:
+        positive_int("min_clusters", 1)
+        if model.min_clusters > model.n_clusters:
+            raise EstimatorError(
+                f"ISODATA: min_clusters={model.min_clusters} is more than "
+                f"n_clusters={model.n_clusters}; need 1 <= min_clusters <= n_clusters "
+                "<= max_clusters."
+            )
+    if model.max_clusters is not None:
+        positive_int("max_clusters", 1)
+        if model.max_clusters < model.n_clusters:
+            raise EstimatorError(
+                f"ISODATA: max_clusters={model.max_clusters} is less than "
+                f"n_clusters={model.n_clusters}; need 1 <= min_clusters <= n_clusters "
+                "<= max_clusters."
+            )
+    for name in ("max_std", "min_distance"):
+        value = getattr(model, name)
+        if value is not None and (not is_real(value) or value < 0):
+            raise EstimatorError(
+                f"ISODATA: {name} must be None (derived from the data) or a number >= 0 "
+                f"in data units, got {value!r}."
+            )
+    if not is_real(model.split_fraction) or not 0 < model.split_fraction <= 1:
+        raise EstimatorError(
+            "ISODATA: split_fraction (k) must be in (0, 1], got "
+            f"{model.split_fraction!r}; Tou & Gonzalez suggest e.g. 0.5."
+        )
+    if not is_real(model.tol) or not 0 <= model.tol <= 1:
+        raise EstimatorError(
+            f"ISODATA: tol is a share of samples in [0, 1], got {model.tol!r}; "
+            "pass 0.02 for 2 % or 0 to disable the early stop."
+        )
+    if isinstance(model.init, str) and model.init not in ("k-means++", "random"):
+        raise EstimatorError(
+            f"ISODATA: init must be 'k-means++', 'random' or an array of centres, "
+            f"got {model.init!r}."
+        )
+
+
+def initial_centres(model: Any, X: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """The initial centres of ``model`` (its ``init``) for the training samples ``X``."""
+    n_samples, n_features = X.shape
+    if not isinstance(model.init, str):
+        centres = check_array(model.init, dtype=np.float64, input_name="init")
+        if centres.shape[1] != n_features:
+            raise EstimatorError(
+                f"ISODATA: init has {centres.shape[1]} features but X has {n_features}; "
+                "pass one initial centre per row with the same bands as X."
+            )
+        if model.n_init_clusters is not None and model.n_init_clusters != len(centres):
+            raise EstimatorError(
+                f"ISODATA: n_init_clusters={model.n_init_clusters} but init has "
+                f"{len(centres)} centres; pass n_init_clusters=None with an init array."
+            )
+        return centres.copy()
+    n_init = model.n_clusters if model.n_init_clusters is None else model.n_init_clusters
+    n_init = min(n_init, n_samples)
+    if model.init == "random":
+        return X[rng.choice(n_samples, size=n_init, replace=False)].astype(np.float64)
+    centres, _ = kmeans_plusplus(X, n_init, random_state=rng)
+    return np.asarray(centres, dtype=np.float64)

@@ -22,20 +22,18 @@ from sklearn.base import (
     ClusterMixin,
     TransformerMixin,
 )
-from sklearn.cluster import kmeans_plusplus
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from rasterclass.errors import EstimatorError
 from rasterclass.estimators._isodata_steps import (
     IsodataIteration,
     assign_nearest,
     centre_distances,
+    check_isodata_params,
     cluster_statistics,
     compose,
     discard_mask,
-    is_int,
-    is_real,
+    initial_centres,
     lexicographic_order,
     limit_splits,
     lump_clusters,
@@ -262,80 +260,7 @@ default="k-means++"
     # ----------------------------------------------------------------------------------
 
     def _check_params(self) -> None:
-        def positive_int(name: str, minimum: int) -> None:
-            value = getattr(self, name)
-            if not is_int(value) or value < minimum:
-                raise EstimatorError(
-                    f"ISODATA: {name} must be an integer >= {minimum}, got {value!r}; "
-                    f"pass e.g. {name}={max(minimum, 1)}."
-                )
-
-        positive_int("n_clusters", 1)
-        positive_int("min_samples", 1)
-        positive_int("max_merge_pairs", 0)
-        positive_int("max_iter", 1)
-        if self.n_init_clusters is not None:
-            positive_int("n_init_clusters", 1)
-        if self.min_clusters is not None:
-            positive_int("min_clusters", 1)
-            if self.min_clusters > self.n_clusters:
-                raise EstimatorError(
-                    f"ISODATA: min_clusters={self.min_clusters} is more than "
-                    f"n_clusters={self.n_clusters}; need 1 <= min_clusters <= n_clusters "
-                    "<= max_clusters."
-                )
-        if self.max_clusters is not None:
-            positive_int("max_clusters", 1)
-            if self.max_clusters < self.n_clusters:
-                raise EstimatorError(
-                    f"ISODATA: max_clusters={self.max_clusters} is less than "
-                    f"n_clusters={self.n_clusters}; need 1 <= min_clusters <= n_clusters "
-                    "<= max_clusters."
-                )
-        for name in ("max_std", "min_distance"):
-            value = getattr(self, name)
-            if value is not None and (not is_real(value) or value < 0):
-                raise EstimatorError(
-                    f"ISODATA: {name} must be None (derived from the data) or a number >= 0 "
-                    f"in data units, got {value!r}."
-                )
-        if not is_real(self.split_fraction) or not 0 < self.split_fraction <= 1:
-            raise EstimatorError(
-                "ISODATA: split_fraction (k) must be in (0, 1], got "
-                f"{self.split_fraction!r}; Tou & Gonzalez suggest e.g. 0.5."
-            )
-        if not is_real(self.tol) or not 0 <= self.tol <= 1:
-            raise EstimatorError(
-                f"ISODATA: tol is a share of samples in [0, 1], got {self.tol!r}; "
-                "pass 0.02 for 2 % or 0 to disable the early stop."
-            )
-        if isinstance(self.init, str) and self.init not in ("k-means++", "random"):
-            raise EstimatorError(
-                f"ISODATA: init must be 'k-means++', 'random' or an array of centres, "
-                f"got {self.init!r}."
-            )
-
-    def _initial_centres(self, X: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
-        n_samples, n_features = X.shape
-        if not isinstance(self.init, str):
-            centres = check_array(self.init, dtype=np.float64, input_name="init")
-            if centres.shape[1] != n_features:
-                raise EstimatorError(
-                    f"ISODATA: init has {centres.shape[1]} features but X has {n_features}; "
-                    "pass one initial centre per row with the same bands as X."
-                )
-            if self.n_init_clusters is not None and self.n_init_clusters != len(centres):
-                raise EstimatorError(
-                    f"ISODATA: n_init_clusters={self.n_init_clusters} but init has "
-                    f"{len(centres)} centres; pass n_init_clusters=None with an init array."
-                )
-            return centres.copy()
-        n_init = self.n_clusters if self.n_init_clusters is None else self.n_init_clusters
-        n_init = min(n_init, n_samples)
-        if self.init == "random":
-            return X[rng.choice(n_samples, size=n_init, replace=False)].astype(np.float64)
-        centres, _ = kmeans_plusplus(X, n_init, random_state=rng)
-        return np.asarray(centres, dtype=np.float64)
+        check_isodata_params(self)
 
     # ----------------------------------------------------------------------------------
     # scikit-learn API
@@ -381,7 +306,7 @@ default="k-means++"
             else float(self.min_distance)
         )
 
-        centres = self._initial_centres(X, rng)
+        centres = initial_centres(self, X, rng)
         history: list[IsodataIteration] = []
         prev_labels: np.ndarray | None = None
         carry: np.ndarray | None = None  # previous centre index -> current centre index

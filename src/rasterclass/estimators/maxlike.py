@@ -15,26 +15,24 @@ from typing import ClassVar
 
 import numpy as np
 from scipy import stats
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from rasterclass.errors import EstimatorError, TrainingDataError
 from rasterclass.estimators._gaussian import (
+    ClassStatistics,
+    GaussianClassifier,
     check_reg_covar,
     check_shrinkage,
     check_threshold,
     cholesky_precision,
-    class_means_and_scatter,
     common_covariance,
     degenerate_bands,
     describe_problem,
     mahalanobis_squared,
     output_dtype_with,
     regularisation_scale,
-    scores_to_decision,
     validate_predict_data,
-    validate_training_data,
 )
 
 __all__ = ["MaximumLikelihoodClassifier"]
@@ -46,7 +44,7 @@ logger = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------
 
 
-class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
+class MaximumLikelihoodClassifier(GaussianClassifier):
     r"""Gaussian maximum likelihood classifier (ERDAS, ENVI, GRASS ``i.maxlik``).
 
     Each class :math:`\omega_i` is modelled by a multivariate normal distribution with its
@@ -189,37 +187,18 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
         self.threshold = threshold
         self.shrinkage = shrinkage
 
-    def fit(self, X, y):
-        """Estimate class means and covariances from training pixels.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training pixels, one column per band.
-        y : array-like of shape (n_samples,)
-            Class labels (integers or strings), at least two distinct.
-
-        Returns
-        -------
-        self : MaximumLikelihoodClassifier
-            The fitted classifier.
-
-        Raises
-        ------
-        EstimatorError
-            If ``priors``, ``reg_covar`` or ``threshold`` is invalid.
-        TrainingDataError
-            If ``y`` has a single class, or a covariance cannot be made positive definite
-            (only possible with ``reg_covar=0``).
-        """
+    def _checked_reg_covar(self) -> float:
         reg_covar = check_reg_covar(self.reg_covar)
         check_threshold(self.threshold)
         check_shrinkage(self.shrinkage)
-        X, y_encoded, classes, counts = validate_training_data(self, X, y)
+        return reg_covar
+
+    def _fit_model(self, data: ClassStatistics, reg_covar: float) -> None:
+        """Class covariances (shrunk when singular, regularised) and their precisions."""
+        X, classes, counts, means, scatter = data
         priors = self._resolve_priors(classes, counts)
         n_features = X.shape[1]
 
-        means, scatter = class_means_and_scatter(X, y_encoded, classes.size)
         scale = regularisation_scale(X)
         ridge = reg_covar * scale
         shrinkage = float(self.shrinkage)
@@ -285,7 +264,6 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
             n_features,
             X.shape[0],
         )
-        return self
 
     def _resolve_priors(self, classes: np.ndarray, counts: np.ndarray) -> np.ndarray:
         priors = self.priors
@@ -345,10 +323,13 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
     def mahalanobis(self, X):
         """Squared Mahalanobis distance of each pixel to each class.
 
+        Computed through the Cholesky factors of the class precisions
+        (``precisions_cholesky_``), block by block of rows.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pixels to measure.
+            Pixels to measure, one column per band.
 
         Returns
         -------
@@ -361,10 +342,13 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
     def discriminants(self, X):
         r"""Discriminant :math:`g_i(x)` of every class, whatever the number of classes.
 
+        Unlike :meth:`decision_function`, this gives one column per class even with two
+        classes.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pixels to score.
+            Pixels (one column per band) to score.
 
         Returns
         -------
@@ -373,45 +357,18 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
         """
         return self._discriminants_from_distances(self.mahalanobis(X))
 
-    def decision_function(self, X):
-        """Discriminants in the scikit-learn ``decision_function`` convention.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Pixels to score.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
-            With two classes, :math:`g_1 - g_0` (positive means ``classes_[1]``);
-            otherwise the discriminants of every class.
-        """
-        return scores_to_decision(self.discriminants(X))
-
-    def predict(self, X):
-        """Assign each pixel to the class with the largest discriminant.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Pixels to classify.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Class labels from ``classes_``.
-        """
-        scores = self.discriminants(X)
-        return self.classes_[np.argmax(scores, axis=1)]
+    _scores = discriminants
 
     def predict_log_proba(self, X):
         """Log posterior probabilities under the Gaussian model.
 
+        Computed from the discriminants without exponentiating them (the logsumexp trick),
+        so that very unlikely classes keep a finite log probability.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pixels to classify.
+            Pixels to classify, as in :meth:`predict`.
 
         Returns
         -------
@@ -429,10 +386,13 @@ class MaximumLikelihoodClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Posterior probabilities under the Gaussian model (softmax of the discriminants).
 
+        The discriminants minus their row maximum are exponentiated and normalised, which
+        cannot overflow.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Pixels to classify.
+            Pixels to classify (float32 is converted block by block).
 
         Returns
         -------

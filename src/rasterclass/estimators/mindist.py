@@ -12,19 +12,17 @@ from numbers import Real
 from typing import ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from rasterclass.errors import EstimatorError, TrainingDataError
 from rasterclass.estimators._gaussian import (
+    ClassStatistics,
+    GaussianClassifier,
     check_reg_covar,
     cholesky_precision,
-    class_means_and_scatter,
     mahalanobis_squared,
     regularisation_scale,
-    scores_to_decision,
     validate_predict_data,
-    validate_training_data,
 )
 
 __all__ = ["MinimumDistanceClassifier"]
@@ -39,7 +37,7 @@ _METRICS = ("euclidean", "mahalanobis")
 # --------------------------------------------------------------------------------------
 
 
-class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
+class MinimumDistanceClassifier(GaussianClassifier):
     """Minimum distance to class means.
 
     Each pixel goes to the class whose mean vector is nearest. ``metric="euclidean"`` is
@@ -64,7 +62,7 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         Class labels, sorted.
     class_count_ : ndarray of shape (n_classes,)
-        Training pixels per class.
+        Training pixels of each class, in the order of ``classes_``.
     means_ : ndarray of shape (n_classes, n_features)
         Class mean vectors.
     covariance_ : ndarray of shape (n_features, n_features)
@@ -75,7 +73,7 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
         Number of features (bands) seen in ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
-        Feature names, when ``X`` had string column names.
+        Band names, when ``X`` was a DataFrame with string column names.
 
     Raises
     ------
@@ -127,37 +125,16 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
         self.metric = metric
         self.reg_covar = reg_covar
 
-    def fit(self, X, y):
-        """Compute the class means (and the pooled covariance for Mahalanobis).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training pixels, one column per band.
-        y : array-like of shape (n_samples,)
-            Class labels (integers or strings), at least two distinct.
-
-        Returns
-        -------
-        self : MinimumDistanceClassifier
-            The fitted classifier.
-
-        Raises
-        ------
-        EstimatorError
-            If ``metric`` or ``reg_covar`` is invalid.
-        TrainingDataError
-            If ``y`` has a single class, or the pooled covariance is singular with
-            ``reg_covar=0``.
-        """
+    def _checked_reg_covar(self) -> float:
         if self.metric not in _METRICS:
             raise EstimatorError(
                 f"metric={self.metric!r} is not supported; use one of {list(_METRICS)}."
             )
-        reg_covar = check_reg_covar(self.reg_covar)
-        X, y_encoded, classes, counts = validate_training_data(self, X, y)
-        means, scatter = class_means_and_scatter(X, y_encoded, classes.size)
+        return check_reg_covar(self.reg_covar)
 
+    def _fit_model(self, data: ClassStatistics, reg_covar: float) -> None:
+        """The pooled within-class covariance and its precision, for Mahalanobis."""
+        X, classes, counts, means, scatter = data
         self.classes_ = classes
         self.class_count_ = counts
         self.means_ = means
@@ -186,10 +163,12 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
             self.precision_cholesky_ = cholesky_precision(
                 covariance, "the pooled within-class covariance", reg_covar
             )
-        return self
 
     def distances(self, X):
         """Distance of each pixel to each class mean, in the chosen metric.
+
+        With ``metric="mahalanobis"`` the pixels are whitened once by the Cholesky factor
+        of the pooled covariance, then measured in Euclidean distance.
 
         Parameters
         ----------
@@ -216,34 +195,7 @@ class MinimumDistanceClassifier(ClassifierMixin, BaseEstimator):
             squared = mahalanobis_squared(X, self.means_, None)
         return np.sqrt(squared, out=squared)
 
-    def decision_function(self, X):
-        """Negative distances in the scikit-learn ``decision_function`` convention.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Pixels to score.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) or (n_samples, n_classes)
-            With two classes ``d_0 - d_1`` (positive means ``classes_[1]``); otherwise
-            ``-d_i`` for every class.
-        """
-        return scores_to_decision(-self.distances(X))
-
-    def predict(self, X):
-        """Assign each pixel to the class with the nearest mean.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Pixels to classify.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Class labels from ``classes_``; ties go to the first class in ``classes_``.
-        """
+    def _scores(self, X: object) -> np.ndarray:
+        """Negative distances: the nearest mean scores highest."""
         distances = self.distances(X)
-        return self.classes_[np.argmin(distances, axis=1)]
+        return np.negative(distances, out=distances)

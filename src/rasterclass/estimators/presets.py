@@ -10,7 +10,7 @@ import ast
 import logging
 import numbers
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rasterclass.errors import EstimatorError, TrainingDataError, param
@@ -232,19 +232,58 @@ def make_estimator(
         target = est.steps[-1][1] if isinstance(est, Pipeline) else est
         if isinstance(target, CalibratedClassifierCV):
             target = target.estimator
-        valid = target.get_params(deep=False)
-        unknown = [k for k in params if k not in valid]
-        if unknown:
-            raise EstimatorError(
-                f"unknown parameter(s) {unknown} for {method}; valid ones: "
-                f"{', '.join(sorted(valid))}"
-            )
-        try:
-            target.set_params(**params)
-        except (ValueError, TypeError) as exc:
-            raise EstimatorError(f"invalid parameter for {method}: {exc}") from None
+        set_known_params(target, params, method)
     check_params(est, method)
     return est
+
+
+def set_known_params(
+    estimator: Any,
+    params: Mapping[str, Any],
+    what: str,
+    hidden: Collection[str] = (),
+    extra: Iterable[str] = (),
+) -> None:
+    """Set ``params`` on ``estimator``, naming the valid ones when a name is unknown.
+
+    Parameters
+    ----------
+    estimator
+        A scikit-learn estimator; its own parameters (``get_params(deep=False)``) are valid.
+    params
+        ``{name: value}``, values already parsed.
+    what
+        The method's name, for the messages.
+    hidden
+        Valid parameters not to list in the message (set by other options).
+    extra
+        Names to list as valid besides the estimator's own (options the caller consumes).
+
+    Raises
+    ------
+    EstimatorError
+        An unknown parameter name, or a value that ``set_params`` refuses.
+
+    Examples
+    --------
+    >>> from sklearn.cluster import KMeans
+    >>> try:
+    ...     set_known_params(KMeans(), {"trees": 3}, "kmeans", extra=["minibatch"])
+    ... except EstimatorError as exc:
+    ...     print(str(exc)[:58])
+    unknown parameter(s) ['trees'] for kmeans; valid ones: alg
+    """
+    valid = estimator.get_params(deep=False)
+    unknown = [k for k in params if k not in valid]
+    if unknown:
+        names = sorted([*(set(valid) - set(hidden)), *extra])
+        raise EstimatorError(
+            f"unknown parameter(s) {unknown} for {what}; valid ones: {', '.join(names)}"
+        )
+    try:
+        estimator.set_params(**params)
+    except (ValueError, TypeError) as exc:
+        raise EstimatorError(f"invalid parameter for {what}: {exc}") from None
 
 
 def _class_name(code: Any, class_map: Any) -> str:
