@@ -37,9 +37,9 @@ from rasterclass.jobs.options import (
     RunResult,
     SceneOptions,
     TrainingOptions,
-    check_report,
-    check_training,
+    check_training_job,
     job_inputs,
+    open_job_scene,
 )
 from rasterclass.jobs.training import fit_and_validate
 from rasterclass.objects._blocks import dask_scene
@@ -120,8 +120,7 @@ def run_segmentation(
     )
     if vector is not None and not str(vector).lower().endswith(".gpkg"):
         raise SegmentationError(f"vector output {vector} must be a GeoPackage (.gpkg)")
-    if not isinstance(scene, xr.DataArray):
-        scene = (scene_options or SceneOptions()).open(scene)
+    scene = open_job_scene(scene, scene_options)
     t0 = time.perf_counter()
     segs = segment(scene, method, **dict(params or {}))
     t1 = time.perf_counter()
@@ -210,14 +209,15 @@ def classify_objects(
         files written and timings.
     """
     opts = options or TrainingOptions()
-    check_training(opts, estimator)
     for name, share in (("min_overlap", min_overlap), ("min_polygon_share", min_polygon_share)):
         if share is not None and not 0 < share <= 1:
             raise TrainingDataError(f"{param(name)} is a share in (0, 1], got {share}")
     seg_params = {"seed": opts.seed, **dict(segment_params or {})}
     if segments is None:
         check_segment_params(segment_method, seg_params)
-    check_writable(
+    check_training_job(
+        opts,
+        estimator,
         {
             "output": output,
             "probabilities": probabilities,
@@ -228,17 +228,16 @@ def classify_objects(
             "vector_output": vector_output,
         },
         overwrite,
-        inputs=job_inputs(
-            scene, scene_options, training=training, legend=opts.legend, segments=segments
-        ),
+        scene=scene,
+        scene_options=scene_options,
+        training=training,
         rasters=("output", "probabilities", "segments_output"),
+        report_output=report_output,
+        segments=segments,
     )
-    check_report(opts, report_output)
     if vector_output is not None and not str(vector_output).lower().endswith(".gpkg"):
         raise SegmentationError(f"vector output {vector_output} must be a GeoPackage (.gpkg)")
-    if not isinstance(scene, xr.DataArray):
-        scene = (scene_options or SceneOptions()).open(scene)
-    scene = dask_scene(scene)
+    scene = dask_scene(open_job_scene(scene, scene_options))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     segs = resolve_segments(scene, segments, segment_method, seg_params)

@@ -2,13 +2,14 @@
 
 This module owns :class:`SceneOptions` (how to open a scene) and :func:`open_job_scene`,
 :class:`TrainingOptions` (what to train on and with) and its checks (:func:`check_training`,
-:func:`check_report`), :func:`job_inputs` (a job's input files by what they are, so that no
-output overwrites one) and :class:`RunResult` (model, samples, files written, timings).
+:func:`check_report`, both with the outputs in :func:`check_training_job`), :func:`job_inputs`
+(a job's input files by what they are, so that no output overwrites one) and
+:class:`RunResult` (model, samples, files written, timings).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ import xarray as xr
 
 from rasterclass.errors import TrainingDataError, param
 from rasterclass.estimators.presets import check_params, make_estimator
-from rasterclass.io import PathLike, as_scene, open_scene
+from rasterclass.io import PathLike, as_scene, check_writable, open_scene
 from rasterclass.model import RasterModel
 from rasterclass.sampling import Samples
 
@@ -119,6 +120,33 @@ def check_report(options: TrainingOptions, report_output: PathLike | None) -> No
             f"a report needs cross-validation: set {param('cv_folds', 5)} (2 or more "
             f"folds) or leave out {param('report_output')}"
         )
+
+
+def check_training_job(
+    options: TrainingOptions,
+    estimator: Any,
+    outputs: Mapping[str, PathLike | None],
+    overwrite: bool,
+    *,
+    scene: Any,
+    scene_options: SceneOptions | None,
+    training: Any,
+    rasters: Collection[str] = (),
+    report_output: PathLike | None = None,
+    **inputs: Any,
+) -> None:
+    """The checks of a job that trains, before any work: the training options
+    (:func:`check_training`), the outputs (writable, none of them an input: the scene, the
+    training data, the legend and ``inputs`` by keyword, see :func:`job_inputs`), and a
+    report's need of cross-validation (:func:`check_report`)."""
+    check_training(options, estimator)
+    check_writable(
+        outputs,
+        overwrite,
+        inputs=job_inputs(scene, scene_options, training=training, legend=options.legend, **inputs),
+        rasters=rasters,
+    )
+    check_report(options, report_output)
 
 
 @dataclass

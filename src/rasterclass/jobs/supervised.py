@@ -28,8 +28,7 @@ from rasterclass.jobs.options import (
     RunResult,
     SceneOptions,
     TrainingOptions,
-    check_report,
-    check_training,
+    check_training_job,
     job_inputs,
     open_job_scene,
 )
@@ -60,13 +59,16 @@ def train(
     saved to ``model_output`` when given.
     """
     opts = options or TrainingOptions()
-    check_training(opts, estimator)
-    check_writable(
+    check_training_job(
+        opts,
+        estimator,
         {"model_output": model_output, "report_output": report_output},
         overwrite,
-        inputs=job_inputs(scene, scene_options, training=training, legend=opts.legend),
+        scene=scene,
+        scene_options=scene_options,
+        training=training,
+        report_output=report_output,
     )
-    check_report(opts, report_output)
     t0 = time.perf_counter()
     scene = open_job_scene(scene, scene_options)
     legend = read_legend(opts.legend) if opts.legend else None
@@ -186,8 +188,9 @@ def classify(
     See :func:`train` for the cross-validation report and the model file; ``cog`` writes
     Cloud Optimized GeoTIFFs.
     """
-    check_training(options or TrainingOptions(), estimator)
-    check_writable(
+    check_training_job(
+        options or TrainingOptions(),
+        estimator,
         {
             "output": output,
             "probabilities": probabilities,
@@ -195,10 +198,11 @@ def classify(
             "report_output": report_output,
         },
         overwrite,
-        inputs=job_inputs(
-            scene, scene_options, training=training, legend=(options or TrainingOptions()).legend
-        ),
+        scene=scene,
+        scene_options=scene_options,
+        training=training,
         rasters=("output", "probabilities"),
+        report_output=report_output,
     )
     scene = open_job_scene(scene, scene_options)
     result = train(

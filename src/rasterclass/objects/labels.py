@@ -26,6 +26,7 @@ from rasterclass.errors import (
     TrainingDataWarning,
     param,
 )
+from rasterclass.model import codes_of, label_codes, probability_order
 from rasterclass.objects._blocks import dask_scene
 from rasterclass.objects.features import check_grid, feature_columns, segment_features
 
@@ -285,7 +286,7 @@ def classify_segments(
         )
     X = features[list(model.band_names)].to_numpy(np.float64)
     est = model.estimator
-    labels, codes = model.label_codes()
+    labels, codes = label_codes(model)
     out = pd.DataFrame(index=features.index)
     if len(X) == 0:
         out["code"] = np.empty(0, dtype=np.int64)
@@ -300,15 +301,9 @@ def classify_segments(
             )
         proba = np.asarray(est.predict_proba(X))
     pred = np.asarray(est.predict(X))
-    if labels is None:
-        idx = pred.astype(np.int64)
-    else:
-        idx = np.clip(np.searchsorted(labels, pred), 0, len(labels) - 1)
-    out["code"] = codes[idx]
+    out["code"] = codes_of(pred, labels, codes)
     out["class"] = [model.class_map.name_of(c) for c in out["code"]]
     if probabilities:
-        from rasterclass.apply import probability_order
-
         for k in probability_order(codes, model.class_map):
             out[model.class_map.name_of(int(codes[k]))] = proba[:, k].astype(np.float32)
         out["confidence"] = proba.max(axis=1).astype(np.float32)
