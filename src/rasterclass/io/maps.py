@@ -361,16 +361,15 @@ def write_probabilities(
     ------
     ClassMapError
         The Dataset has no probability layers (``probabilities=False``).
-    OutputExistsError
-        ``path`` exists and ``overwrite`` is False.
-    RasterclassIOError
-        The file cannot be created or written.
+    OutputExistsError, RasterclassIOError
+        As for :func:`write_map`: ``path`` exists and ``overwrite`` is False; the file
+        cannot be created or written.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio, xarray as xr, rioxarray
     >>> import rasterclass as rc
+    >>> import pathlib, tempfile
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
     >>> proba = xr.DataArray(np.array([[[0.9, 0.2]], [[0.1, 0.8]]], dtype="float32"),
     ...                      dims=("band", "y", "x"),
     ...                      coords={"band": ["forest", "water"], "y": [5.0], "x": [5.0, 15.0]})

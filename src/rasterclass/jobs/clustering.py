@@ -42,7 +42,7 @@ from rasterclass.io import (
     write_map,
     write_text,
 )
-from rasterclass.jobs.options import SceneOptions, job_inputs, open_job_scene
+from rasterclass.jobs.options import SceneOptions, check_job_outputs, open_job_scene
 from rasterclass.model import RasterModel
 from rasterclass.sampling import extract_samples
 
@@ -92,10 +92,11 @@ def cluster(
     >>> result = cluster("scene.tif", "clusters.tif", "isodata", 6,
     ...                  statistics="clusters.csv")  # doctest: +SKIP
     """
-    check_writable(
+    check_job_outputs(
         {"output": output, "statistics": statistics, "model_output": model_output},
         overwrite,
-        inputs=job_inputs(scene, scene_options),
+        scene,
+        scene_options,
         rasters=("output",),
     )
     if statistics is not None:
@@ -228,19 +229,16 @@ def suggest_labels(
     Returns
     -------
     pandas.DataFrame
-        One row per cluster with pixels: ``cluster`` (code), ``cluster_name``, ``class``
-        (nearest class), ``distance``, ``runner_up``, ``runner_up_distance`` and
-        ``pixels`` when known.
+        The table of :func:`rasterclass.clustering.nearest_classes`: one row per cluster
+        with pixels, its nearest class and the runner-up.
 
     Examples
     --------
     >>> table = suggest_labels("scene.tif", "clusters.csv", "training.gpkg", "class",
     ...                        output="labels.csv")  # doctest: +SKIP
     """
-    check_writable(
-        {"output": output},
-        overwrite,
-        inputs=job_inputs(scene, scene_options, clusters=clusters, training=training),
+    check_job_outputs(
+        {"output": output}, overwrite, scene, scene_options, clusters=clusters, training=training
     )
     scene = open_job_scene(scene, scene_options)
     stats = _cluster_frame(scene, clusters)

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,6 @@ from rasterclass.io import (
     PathLike,
     ProgressCallback,
     RasterOutput,
-    check_writable,
     open_segments,
     probability_output,
     read_legend,
@@ -35,10 +34,9 @@ from rasterclass.io import (
 )
 from rasterclass.jobs.options import (
     RunResult,
-    SceneOptions,
     TrainingOptions,
+    check_job_outputs,
     check_training_job,
-    job_inputs,
     open_job_scene,
 )
 from rasterclass.jobs.training import fit_and_validate
@@ -54,6 +52,9 @@ from rasterclass.objects.labels import (
 from rasterclass.objects.segmentation import check_segment_params, segment
 from rasterclass.objects.vector import segments_to_vector
 from rasterclass.training_pixels import provenance_tags
+
+if TYPE_CHECKING:  # annotations only
+    from rasterclass.jobs.options import SceneOptions
 
 logger = logging.getLogger(__name__)
 
@@ -112,10 +113,11 @@ def run_segmentation(
     Optionally also the feature table (``.parquet`` or ``.csv``) and the segment polygons
     with their features (GeoPackage). ``cog`` writes the raster as a Cloud Optimized GeoTIFF.
     """
-    check_writable(
+    check_job_outputs(
         {"output": output, "features": features, "vector": vector},
         overwrite,
-        inputs=job_inputs(scene, scene_options),
+        scene,
+        scene_options,
         rasters=("output",),
     )
     if vector is not None and not str(vector).lower().endswith(".gpkg"):
@@ -215,24 +217,24 @@ def classify_objects(
     seg_params = {"seed": opts.seed, **dict(segment_params or {})}
     if segments is None:
         check_segment_params(segment_method, seg_params)
+    outputs = {
+        "output": output,
+        "probabilities": probabilities,
+        "model_output": model_output,
+        "report_output": report_output,
+        "segments_output": segments_output,
+        "features_output": features_output,
+        "vector_output": vector_output,
+    }
     check_training_job(
         opts,
         estimator,
-        {
-            "output": output,
-            "probabilities": probabilities,
-            "model_output": model_output,
-            "report_output": report_output,
-            "segments_output": segments_output,
-            "features_output": features_output,
-            "vector_output": vector_output,
-        },
+        scene,
+        scene_options,
+        training,
+        outputs,
         overwrite,
-        scene=scene,
-        scene_options=scene_options,
-        training=training,
         rasters=("output", "probabilities", "segments_output"),
-        report_output=report_output,
         segments=segments,
     )
     if vector_output is not None and not str(vector_output).lower().endswith(".gpkg"):

@@ -19,7 +19,6 @@ from rasterclass.io import (
     PathLike,
     ProgressCallback,
     RasterOutput,
-    check_writable,
     probability_output,
     read_legend,
     write_rasters,
@@ -28,8 +27,8 @@ from rasterclass.jobs.options import (
     RunResult,
     SceneOptions,
     TrainingOptions,
+    check_job_outputs,
     check_training_job,
-    job_inputs,
     open_job_scene,
 )
 from rasterclass.jobs.training import fit_and_validate
@@ -59,16 +58,8 @@ def train(
     saved to ``model_output`` when given.
     """
     opts = options or TrainingOptions()
-    check_training_job(
-        opts,
-        estimator,
-        {"model_output": model_output, "report_output": report_output},
-        overwrite,
-        scene=scene,
-        scene_options=scene_options,
-        training=training,
-        report_output=report_output,
-    )
+    outputs = {"model_output": model_output, "report_output": report_output}
+    check_training_job(opts, estimator, scene, scene_options, training, outputs, overwrite)
     t0 = time.perf_counter()
     scene = open_job_scene(scene, scene_options)
     legend = read_legend(opts.legend) if opts.legend else None
@@ -113,11 +104,13 @@ def predict(
     ``cog`` writes Cloud Optimized GeoTIFFs (see :func:`rasterclass.io.write_rasters`).
     """
     t0 = time.perf_counter()
-    check_writable(
+    check_job_outputs(
         {"output": output, "probabilities": probabilities},
         overwrite,
-        inputs=job_inputs(scene, scene_options, model=model),
+        scene,
+        scene_options,
         rasters=("output", "probabilities"),
+        model=model,
     )
     if not isinstance(model, RasterModel):
         model = RasterModel.load(model)
@@ -188,21 +181,21 @@ def classify(
     See :func:`train` for the cross-validation report and the model file; ``cog`` writes
     Cloud Optimized GeoTIFFs.
     """
+    outputs = {
+        "output": output,
+        "probabilities": probabilities,
+        "model_output": model_output,
+        "report_output": report_output,
+    }
     check_training_job(
         options or TrainingOptions(),
         estimator,
-        {
-            "output": output,
-            "probabilities": probabilities,
-            "model_output": model_output,
-            "report_output": report_output,
-        },
+        scene,
+        scene_options,
+        training,
+        outputs,
         overwrite,
-        scene=scene,
-        scene_options=scene_options,
-        training=training,
         rasters=("output", "probabilities"),
-        report_output=report_output,
     )
     scene = open_job_scene(scene, scene_options)
     result = train(
