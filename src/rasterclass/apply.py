@@ -12,6 +12,7 @@ import copy
 import json
 import logging
 import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dask
@@ -23,8 +24,15 @@ from rasterclass.classes import ClassMap
 from rasterclass.errors import BandMismatchError, EstimatorError, param
 from rasterclass.io import CLASSMAP_TAG, as_scene, scene_radiometry
 from rasterclass.io import stack_probabilities as stack_probabilities  # re-exported
-from rasterclass.model import RasterModel, check_radiometry, class_map_for, label_codes
-from rasterclass.stack import match_bands
+from rasterclass.model import (
+    RasterModel,
+    check_radiometry,
+    class_map_for,
+    codes_of,
+    label_codes,
+)
+from rasterclass.model import probability_order as probability_order  # re-exported
+from rasterclass.stack import georeferenced, match_bands
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +57,61 @@ def _predict_is_argmax(estimator: Any) -> bool:
     return isinstance(final, known)
 
 
-def probability_order(codes: np.ndarray, class_map: ClassMap) -> np.ndarray:
-    """Columns of ``predict_proba`` in the class map's order (the order of the bands).
+def on_blocks(
+    func: Callable[..., np.ndarray],
+    data: Any,
+    *args: Any,
+    dtype: Any,
+    name: str,
+    token: str | None = None,
+    chunks: Callable[[tuple], tuple] | None = None,
+    new_axis: list[int] | None = None,
+    rechunk: Mapping[int, int] | None = None,
+    graph_args: Callable[[str], tuple] | None = None,
+) -> Any:
+    """Run a block function over an array: lazily block by block when it is dask, once on the
+    whole array when it is in memory (the very same function: the oracle of the dask path).
 
-    ``codes[j]`` is the map code of the estimator's ``j``-th class (its ``classes_`` order);
-    the result lists, for every class of ``class_map`` the estimator knows, in class-map
-    order (legend order, else code order), the column holding its probability.
+    Parameters
+    ----------
+    func
+        ``func(block, *args)`` -> the result's block.
+    data
+        dask or numpy (or array-like) input.
+    dtype
+        The result's dtype.
+    name, token
+        The graph's name is ``f"{name}-{token}"``; ``token`` defaults to
+        ``dask.base.tokenize(data, *args)``.
+    chunks
+        The result's chunks from the (rechunked) input's chunks; default the same.
+    new_axis
+        As for :func:`dask.array.map_blocks`.
+    rechunk
+        Chunks the dask input is brought to first (``{0: -1}``: all bands in one block).
+    graph_args
+        ``graph_args(token)`` gives the arguments the graph passes instead of ``args``
+        (graph nodes shared by all blocks: a model, a lookup table); default ``args``.
+
+    Returns
+    -------
+    dask.array.Array or numpy.ndarray
     """
-    column = {int(c): j for j, c in enumerate(np.asarray(codes).tolist())}
-    return np.array([column[c] for c in class_map.codes if c in column], dtype=np.int64)
+    if not isinstance(data, da.Array):
+        return func(np.asarray(data), *args)
+    if rechunk is not None:
+        data = data.rechunk(dict(rechunk))
+    token = token or dask.base.tokenize(data, *args)
+    return da.map_blocks(
+        func,
+        data,
+        *(args if graph_args is None else graph_args(token)),
+        chunks=None if chunks is None else chunks(data.chunks),
+        new_axis=new_axis,
+        dtype=dtype,
+        meta=np.array((), dtype=dtype),
+        name=f"{name}-{token}",
+    )
 
 
 def predict_block(
@@ -98,11 +152,7 @@ def predict_block(
             pred = np.asarray(estimator.predict(X))
     else:
         pred = np.asarray(estimator.predict(X))
-    if labels is None:
-        idx = pred.astype(np.int64)
-    else:
-        idx = np.clip(np.searchsorted(labels, pred), 0, len(labels) - 1)
-    out[0, valid] = codes[idx]
+    out[0, valid] = codes_of(pred, labels, codes)
     return out.reshape(n_out, h, w)
 
 
@@ -230,37 +280,24 @@ def predict_raster(
             f"layers; leave out {param('probabilities')} or use a probabilistic model "
             "(rf, svm, maxlike)"
         )
-    if isinstance(model, RasterModel):
-        labels, codes = model.label_codes()
-    else:
-        labels, codes = label_codes(estimator, cmap)
+    labels, codes = label_codes(model, cmap)
     out_dtype = cmap.dtype.name
     columns = probability_order(codes, cmap)
     k = len(columns)
     n_out = 1 + (k + 1 if probabilities else 0)
-    data = scene.data
-    if isinstance(data, da.Array):
-        if len(data.chunks[0]) != 1:
-            data = data.rechunk({0: -1})
-        est = _model_handle(_for_blocks(estimator))
-        result = da.map_blocks(
-            predict_block,
-            data,
-            est,
-            labels,
-            codes,
-            out_dtype,
-            probabilities,
-            columns,
-            chunks=((n_out,), *data.chunks[1:]),
-            dtype=np.float32 if probabilities else out_dtype,
-            meta=np.array((), dtype=np.float32 if probabilities else out_dtype),
-            name=f"predict-{uuid.uuid4().hex}",
-        )
-    else:
-        result = predict_block(
-            np.asarray(data), estimator, labels, codes, out_dtype, probabilities, columns
-        )
+    args = (labels, codes, out_dtype, probabilities, columns)
+    result = on_blocks(
+        predict_block,
+        scene.data,
+        estimator,
+        *args,
+        dtype=np.float32 if probabilities else out_dtype,
+        name="predict",
+        token=uuid.uuid4().hex,
+        chunks=lambda chunks: ((n_out,), *chunks[1:]),
+        rechunk={0: -1},
+        graph_args=lambda _: (_model_handle(_for_blocks(estimator)), *args),
+    )
     coords = {k_: v for k_, v in scene.coords.items() if k_ != "band"}
     classes = result[0].astype(out_dtype) if probabilities else result[0]
     ds = xr.Dataset(coords=coords)
@@ -278,7 +315,7 @@ def predict_raster(
         )
         ds["confidence"] = xr.DataArray(result[-1], dims=("y", "x"), coords=coords)
     ds.attrs["class_map"] = cmap.to_dict()
-    ds = _keep_georef(ds, scene)
+    ds = georeferenced(ds, scene)
     return _with_nodata(ds, cmap)
 
 
@@ -303,20 +340,6 @@ def _with_nodata(ds: xr.Dataset, cmap: ClassMap) -> xr.Dataset:
         )
     if "confidence" in ds:
         ds["confidence"].attrs["long_name"] = "confidence"
-    return ds
-
-
-def _keep_georef(ds: xr.Dataset, scene: xr.DataArray) -> xr.Dataset:
-    crs = scene.rio.crs
-    if crs is not None:
-        ds = ds.rio.write_crs(crs)
-        for name in ds.data_vars:
-            ds[name] = ds[name].rio.write_crs(crs)
-    if "x" in scene.dims and "y" in scene.dims:
-        transform = scene.rio.transform(recalc=True)
-        ds = ds.rio.write_transform(transform)
-        for name in ds.data_vars:
-            ds[name] = ds[name].rio.write_transform(transform)
     return ds
 
 
@@ -364,18 +387,7 @@ def recode(classes: xr.DataArray, lut: np.ndarray) -> xr.DataArray:
             f"recode needs integer class codes, got {classes.dtype}; fill nodata with 0 and "
             "cast first (classes.fillna(0).astype('uint16'))"
         )
-    data = classes.data
-    if isinstance(data, da.Array):
-        out = da.map_blocks(
-            _recode_block,
-            data,
-            table,
-            dtype=table.dtype,
-            meta=np.array((), dtype=table.dtype),
-            name=f"recode-{dask.base.tokenize(data, table)}",
-        )
-    else:
-        out = _recode_block(np.asarray(data), table)
+    out = on_blocks(_recode_block, classes.data, table, dtype=table.dtype, name="recode")
     return classes.copy(data=out)
 
 
@@ -515,31 +527,26 @@ def paint_segments(
         if np.any(keys[1:] == keys[:-1]):
             raise SegmentationError("segment ids of the values must be unique")
     k = vals.shape[1] if vals.ndim == 2 else None
-    data = segments.data
     mask = None if valid is None else _valid_data(valid, segments)
-    if isinstance(data, da.Array):
-        token = dask.base.tokenize(data, vals, keys, fill, mask)
+
+    def shared(token: str) -> tuple:
         lut = dask.delayed(vals, pure=True, name=f"segment-values-{token}")
         kd = None if keys is None else dask.delayed(keys, pure=True, name=f"segment-ids-{token}")
-        if k is None:
-            chunks: tuple = data.chunks
-        else:
-            chunks = ((k,), *data.chunks)
-        out = da.map_blocks(
-            _paint_block,
-            data,
-            lut,
-            kd,
-            fill,
-            mask,
-            chunks=chunks,
-            new_axis=None if k is None else [0],
-            dtype=vals.dtype,
-            meta=np.array((), dtype=vals.dtype),
-            name=f"paint-segments-{token}",
-        )
-    else:
-        out = _paint_block(np.asarray(data), vals, keys, fill, mask)
+        return lut, kd, fill, mask
+
+    out = on_blocks(
+        _paint_block,
+        segments.data,
+        vals,
+        keys,
+        fill,
+        mask,
+        dtype=vals.dtype,
+        name="paint-segments",
+        chunks=None if k is None else lambda chunks: ((k,), *chunks),
+        new_axis=None if k is None else [0],
+        graph_args=shared,
+    )
     coords = dict(segments.coords.items())
     if k is None:
         result = xr.DataArray(out, dims=segments.dims, coords=coords, name=segments.name)
@@ -548,9 +555,4 @@ def paint_segments(
         result = xr.DataArray(
             out, dims=("band", *segments.dims), coords={**coords, "band": list(names)}
         )
-    crs = segments.rio.crs
-    if crs is not None:
-        result = result.rio.write_crs(crs)
-    if "x" in segments.coords and "y" in segments.coords:
-        result = result.rio.write_transform(segments.rio.transform(recalc=True))
-    return result
+    return georeferenced(result, segments)

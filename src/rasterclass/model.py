@@ -115,10 +115,7 @@ class RasterModel:
         Classifiers: labels are ``classes_`` (sorted), codes from the ClassMap. Clusterers
         (no ``classes_``): labels ``0..k-1`` become codes ``1..k`` (labels is None).
         """
-        if self.labels_are_codes and hasattr(self.estimator, "classes_"):
-            labels = np.asarray(self.estimator.classes_)
-            return labels, labels.astype(np.int64)
-        return label_codes(self.estimator, self.class_map)
+        return label_codes(self)
 
     def save(self, path: PathLike, *, overwrite: bool = False) -> str:
         """Write the model to a skops file (no arbitrary code runs when it is loaded).
@@ -275,11 +272,53 @@ def check_radiometry(model: RasterModel, scene_radiometry: list[dict[str, Any]] 
     )
 
 
-def label_codes(estimator: Any, class_map: ClassMap) -> tuple[np.ndarray | None, np.ndarray]:
+def label_codes(
+    model: RasterModel | Any, class_map: ClassMap | None = None
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """(estimator labels, map codes) of a :class:`RasterModel` or of a plain estimator.
+
+    A RasterModel trained on codes (``labels_are_codes``) predicts its codes; otherwise a
+    classifier's ``classes_`` are encoded through the class map (the model's, else
+    ``class_map``, else :func:`class_map_for`), and a clusterer (no ``classes_``) has labels
+    None: label ``i`` is the ``i``-th code of the class map. :func:`codes_of` applies the
+    result to predictions.
+    """
+    cmap: ClassMap | None
+    if isinstance(model, RasterModel):
+        estimator, cmap = model.estimator, model.class_map
+        if model.labels_are_codes and hasattr(estimator, "classes_"):
+            labels = np.asarray(estimator.classes_)
+            return labels, labels.astype(np.int64)
+    else:
+        estimator, cmap = model, class_map
+    if cmap is None:
+        cmap = class_map_for(estimator)
     classes = getattr(estimator, "classes_", None)
     if classes is None:
-        return None, np.asarray(class_map.codes, dtype=np.int64)
-    return np.asarray(classes), class_map.encode(list(classes))
+        return None, np.asarray(cmap.codes, dtype=np.int64)
+    return np.asarray(classes), cmap.encode(list(classes))
+
+
+def codes_of(predicted: np.ndarray, labels: np.ndarray | None, codes: np.ndarray) -> np.ndarray:
+    """Map codes of an estimator's predictions, through :func:`label_codes`'s ``(labels,
+    codes)``: the code of the predicted label (sorted ``labels``), or of the predicted
+    cluster index when ``labels`` is None. Pixels and segments are translated here alike."""
+    if labels is None:
+        idx = predicted.astype(np.int64)
+    else:
+        idx = np.clip(np.searchsorted(labels, predicted), 0, len(labels) - 1)
+    return codes[idx]
+
+
+def probability_order(codes: np.ndarray, class_map: ClassMap) -> np.ndarray:
+    """Columns of ``predict_proba`` in the class map's order (the order of the bands).
+
+    ``codes[j]`` is the map code of the estimator's ``j``-th class (its ``classes_`` order);
+    the result lists, for every class of ``class_map`` the estimator knows, in class-map
+    order (legend order, else code order), the column holding its probability.
+    """
+    column = {int(c): j for j, c in enumerate(np.asarray(codes).tolist())}
+    return np.array([column[c] for c in class_map.codes if c in column], dtype=np.int64)
 
 
 def class_map_for(estimator: Any) -> ClassMap:

@@ -12,6 +12,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import xarray as xr
@@ -69,6 +70,56 @@ class Grid:
             f"{self.crs.to_string() if self.crs else 'no CRS'}, bounds "
             + ", ".join(f"{b:.1f}" for b in self.bounds)
         )
+
+
+Georeferenced = TypeVar("Georeferenced", xr.DataArray, xr.Dataset)
+
+
+def georeferenced(obj: Georeferenced, like: xr.DataArray | Grid) -> Georeferenced:
+    """``obj`` with the CRS and transform of ``like``: the one way a result gets its grid back.
+
+    Parameters
+    ----------
+    obj
+        A DataArray, or a Dataset (then every data variable gets them too), on the grid of
+        ``like``.
+    like
+        A :class:`Grid`, or a DataArray on that grid: its CRS (when it has one) and its
+        transform (when it has ``y`` and ``x`` dims, recalculated from the coordinates).
+
+    Returns
+    -------
+    xarray.DataArray or xarray.Dataset
+        ``obj`` with ``rio.crs`` and ``rio.transform()`` set.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from affine import Affine
+    >>> from rasterio.crs import CRS
+    >>> grid = Grid(CRS.from_epsg(32633), Affine(10, 0, 0, 0, -10, 40), 2, 4)
+    >>> out = georeferenced(xr.DataArray(np.zeros((4, 2)), dims=("y", "x")), grid)
+    >>> out.rio.crs.to_epsg(), out.rio.transform().a
+    (32633, 10.0)
+    """
+    transform: Affine | None
+    if isinstance(like, Grid):
+        crs, transform = like.crs, like.transform
+    else:
+        crs = like.rio.crs
+        has_grid = "x" in like.dims and "y" in like.dims
+        transform = like.rio.transform(recalc=True) if has_grid else None
+
+    def write(arr: Any) -> Any:
+        if crs is not None:
+            arr = arr.rio.write_crs(crs)
+        return arr if transform is None else arr.rio.write_transform(transform)
+
+    obj = write(obj)
+    if isinstance(obj, xr.Dataset):
+        for name in obj.data_vars:
+            obj[name] = write(obj[name])
+    return obj
 
 
 _RASTERIZE_LOCK = threading.Lock()

@@ -10,7 +10,6 @@ statistics modules import these helpers.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +17,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from rasterclass._json import json_scalar as json_scalar  # re-exported for accuracy
+from rasterclass._json import jsonable as jsonable
 from rasterclass.errors import AccuracyError
 
 M2_PER_HA = 10_000.0
@@ -154,34 +155,6 @@ def unique_labels(*arrays: NDArray[Any]) -> list[Hashable]:
         return sorted(seen.tolist())
     except TypeError:
         return list(seen.tolist())
-
-
-def json_scalar(value: Any) -> Any:
-    """A JSON-friendly Python scalar (NaN/inf -> None, numpy -> builtin)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def jsonable(obj: Any) -> Any:
-    """Recursively convert to JSON-serialisable builtins (no numpy types, no NaN)."""
-    if isinstance(obj, Mapping):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, pd.Series):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return [jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    if isinstance(obj, str | bool) or obj is None:
-        return obj
-    if isinstance(obj, np.generic | int | float):
-        return json_scalar(obj)
-    return str(obj)
 
 
 def count_value(value: float) -> int | float | None:

@@ -237,16 +237,9 @@ def assess(
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio, xarray as xr, rioxarray
     >>> import rasterclass as rc
-    >>> classes = xr.DataArray(np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("uint8"),
-    ...                        dims=("y", "x"),
-    ...                        coords={"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]})
-    >>> classes = classes.rio.write_crs("EPSG:32633").rio.write_transform(
-    ...     rasterio.Affine(10, 0, 0, 0, -10, 40))  # 4 x 4 px of 10 m
-    >>> map_path = rc.write_map(classes, pathlib.Path(tempfile.mkdtemp()) / "map.tif",
-    ...                         rc.ClassMap.from_values(["forest", "water"]))
+    >>> from rasterclass.io import example_map
+    >>> map_path = example_map()  # 4 x 4 px of 10 m: forest (left), water (right)
     >>> import geopandas as gpd
     >>> from shapely.geometry import box
     >>> reference = gpd.GeoDataFrame({"class": ["forest", "water"]}, crs="EPSG:32633",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +22,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from rasterclass._json import jsonable
 from rasterclass.classes import ClassMap
 from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE, sample_valid_pixels
 from rasterclass.errors import ClusteringError, EstimatorError, RasterclassError, param
@@ -137,14 +137,6 @@ def final_estimator(estimator: Any) -> Any:
     return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bool | int | str) or value is None:
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
-    return repr(value)
-
-
 def fit_clusterer(
     scene: xr.DataArray,
     method: str = "kmeans",
@@ -246,7 +238,7 @@ def fit_clusterer(
         "task": "clustering",
         "method": method,
         "estimator": repr(estimator),
-        "params": {k: _jsonable(v) for k, v in dict(params or {}).items()},
+        "params": {k: jsonable(v, deep=False) for k, v in dict(params or {}).items()},
         "n_clusters_requested": int(n_clusters),
         "n_clusters": int(k_found),
         "sample_size": int(sample_size),
@@ -263,8 +255,8 @@ def fit_clusterer(
     if isinstance(final, ISODATA):
         summary["thresholds"] = {
             "min_samples": int(final.min_samples_),
-            "max_std": _jsonable(float(final.max_std_)),
-            "min_distance": _jsonable(float(final.min_distance_)),
+            "max_std": jsonable(float(final.max_std_), deep=False),
+            "min_distance": jsonable(float(final.min_distance_), deep=False),
             "min_clusters": int(final.min_clusters_),
             "max_clusters": int(final.max_clusters_),
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
+from affine import Affine
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
 
 from rasterclass.classes import ClassMap
@@ -35,7 +38,7 @@ from rasterclass.io.writer import (
     as_3d,
     write_rasters,
 )
-from rasterclass.stack import Grid
+from rasterclass.stack import Grid, georeferenced
 from rasterclass.training_pixels import (
     RECORD_TAG,
     SIDECAR_SUFFIX,
@@ -98,16 +101,9 @@ def read_class_map(path: PathLike) -> ClassMap | None:
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio, xarray as xr, rioxarray
     >>> import rasterclass as rc
-    >>> classes = xr.DataArray(np.array([[1, 2], [0, 1]], dtype="uint8"), dims=("y", "x"),
-    ...                        coords={"y": [15.0, 5.0], "x": [5.0, 15.0]})
-    >>> classes = classes.rio.write_crs("EPSG:32633").rio.write_transform(
-    ...     rasterio.Affine(10, 0, 0, 0, -10, 20))  # 10 m pixels
-    >>> path = rc.write_map(classes, pathlib.Path(tempfile.mkdtemp()) / "map.tif",
-    ...                     rc.ClassMap.from_values(["water", "forest"]))
-    >>> rc.read_class_map(path).names
+    >>> from rasterclass.io import example_map
+    >>> rc.read_class_map(example_map()).names
     ('forest', 'water')
     """
     with open_raster(str(path)) as src:
@@ -227,6 +223,40 @@ PROBABILITY_LAYER = "probability"
 CONFIDENCE_LAYER = "confidence"
 
 
+def example_map(folder: PathLike | None = None) -> str:
+    """Write a tiny class map for examples and tests: 4 x 4 pixels of 10 m in EPSG:32633
+    (origin 0, 40), ``forest`` (code 1) in the two left columns, ``water`` (code 2) in the two
+    right ones, with its class names, colours and sidecars (see :func:`write_map`).
+
+    Parameters
+    ----------
+    folder
+        Where to write ``map.tif``; default a new temporary folder.
+
+    Returns
+    -------
+    str
+        The path of the map.
+
+    Raises
+    ------
+    OutputExistsError
+        ``folder`` already holds a ``map.tif``.
+
+    Examples
+    --------
+    >>> from rasterclass.io import example_map, open_scene
+    >>> open_scene(example_map(), unscale=False).values[0, 0].tolist()
+    [1.0, 1.0, 2.0, 2.0]
+    """
+    grid = Grid(CRS.from_epsg(32633), Affine(10, 0, 0, 0, -10, 40), 4, 4)
+    y, x = grid.coords()
+    codes = np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("uint8")
+    classes = xr.DataArray(codes, dims=("y", "x"), coords={"y": y, "x": x})
+    out = Path(tempfile.mkdtemp() if folder is None else folder) / "map.tif"
+    return write_map(georeferenced(classes, grid), out, ClassMap.from_values(["forest", "water"]))
+
+
 def probability_output(probabilities: xr.DataArray, path: PathLike) -> RasterOutput:
     """How a probability stack is written: one band per class, described and coded.
 
@@ -331,16 +361,15 @@ def write_probabilities(
     ------
     ClassMapError
         The Dataset has no probability layers (``probabilities=False``).
-    OutputExistsError
-        ``path`` exists and ``overwrite`` is False.
-    RasterclassIOError
-        The file cannot be created or written.
+    OutputExistsError, RasterclassIOError
+        As for :func:`write_map`: ``path`` exists and ``overwrite`` is False; the file
+        cannot be created or written.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio, xarray as xr, rioxarray
     >>> import rasterclass as rc
+    >>> import pathlib, tempfile
+    >>> import numpy as np, rasterio, xarray as xr, rioxarray
     >>> proba = xr.DataArray(np.array([[[0.9, 0.2]], [[0.1, 0.8]]], dtype="float32"),
     ...                      dims=("band", "y", "x"),
     ...                      coords={"band": ["forest", "water"], "y": [5.0], "x": [5.0, 15.0]})
@@ -413,9 +442,7 @@ def open_segments(
     arr = xr.DataArray(
         data, dims=("y", "x"), coords={"y": y, "x": x}, name="segments", attrs={"source": p}
     )
-    if grid.crs is not None:
-        arr = arr.rio.write_crs(grid.crs)
-    return arr.rio.write_transform(grid.transform)
+    return georeferenced(arr, grid)
 
 
 def write_segments(

@@ -7,6 +7,7 @@ report), :func:`sample_map` (draw stratified sample points and write them) and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rasterclass.accuracy.assess import assess
@@ -89,19 +90,15 @@ def assess_map(
     >>> report.confusion.overall_accuracy, int(report.confusion.n)
     (1.0, 48)
     """
-    check_writable(
-        {"output": output},
+    inputs = {"reference data": reference, "strata raster": options.get("strata")}
+    return _map_job(
+        lambda: assess(map_path, reference, class_column, **options),
+        write_report,
+        map_path,
+        output,
         overwrite,
-        inputs={
-            "map": map_path,
-            "reference data": reference,
-            "strata raster": options.get("strata"),
-        },
+        inputs,
     )
-    report = assess(map_path, reference, class_column, **options)
-    if output is not None:
-        write_report(report, output, overwrite=overwrite)
-    return report
 
 
 def sample_map(
@@ -165,15 +162,10 @@ def sample_map(
     >>> sorted(p.name for p in folder.iterdir() if p.suffix == ".gpkg")
     ['points.gpkg']
     """
-    check_writable(
-        {"output": output},
-        overwrite,
-        inputs={"map": map_path, "training file": options.get("training")},
+    inputs = {"training file": options.get("training")}
+    return _map_job(
+        lambda: draw_sample(map_path, **options), write_vector, map_path, output, overwrite, inputs
     )
-    points = draw_sample(map_path, **options)
-    if output is not None:
-        write_vector(points, output, overwrite=overwrite)
-    return points
 
 
 def quicklook_map(map_path: PathLike, output: PathLike, *, overwrite: bool = False) -> str:
@@ -181,3 +173,20 @@ def quicklook_map(map_path: PathLike, output: PathLike, *, overwrite: bool = Fal
     check_writable({"output": output}, overwrite, inputs={"map": map_path})
     figure = quicklook(map_path)
     return write_figure(figure, output, overwrite=overwrite)
+
+
+def _map_job(
+    run: Callable[[], Any],
+    write: Callable[..., Any],
+    map_path: PathLike,
+    output: PathLike | None,
+    overwrite: bool,
+    inputs: Mapping[str, Any],
+) -> Any:
+    """Check ``output`` against the map and the other inputs, ``run()``, and write the
+    result to ``output`` (``write(result, output, overwrite=...)``) when given."""
+    check_writable({"output": output}, overwrite, inputs={"map": map_path, **inputs})
+    result = run()
+    if output is not None:
+        write(result, output, overwrite=overwrite)
+    return result

@@ -42,7 +42,7 @@ from rasterclass.io import (
     write_map,
     write_text,
 )
-from rasterclass.jobs.options import SceneOptions, job_inputs, open_job_scene
+from rasterclass.jobs.options import SceneOptions, check_job_outputs, open_job_scene
 from rasterclass.model import RasterModel
 from rasterclass.sampling import extract_samples
 
@@ -161,10 +161,11 @@ def cluster(
     >>> rc.open_scene(folder / "clusters.tif", unscale=False).values[0, 0].astype(int).tolist()
     [2, 2, 2, 2, 1, 1, 1, 1]
     """
-    check_writable(
+    check_job_outputs(
         {"output": output, "statistics": statistics, "model_output": model_output},
         overwrite,
-        inputs=job_inputs(scene, scene_options),
+        scene,
+        scene_options,
         rasters=("output",),
     )
     if statistics is not None:
@@ -398,10 +399,8 @@ def suggest_labels(
     >>> table[["cluster", "class", "runner_up", "pixels"]].values.tolist()
     [[1, 'forest', 'water', 32], [2, 'water', 'forest', 32]]
     """
-    check_writable(
-        {"output": output},
-        overwrite,
-        inputs=job_inputs(scene, scene_options, clusters=clusters, training=training),
+    check_job_outputs(
+        {"output": output}, overwrite, scene, scene_options, clusters=clusters, training=training
     )
     scene = open_job_scene(scene, scene_options)
     stats = _cluster_frame(scene, clusters)

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,6 @@ from rasterclass.io import (
     PathLike,
     ProgressCallback,
     RasterOutput,
-    check_writable,
     open_segments,
     probability_output,
     read_legend,
@@ -35,11 +34,10 @@ from rasterclass.io import (
 )
 from rasterclass.jobs.options import (
     RunResult,
-    SceneOptions,
     TrainingOptions,
-    check_report,
-    check_training,
-    job_inputs,
+    check_job_outputs,
+    check_training_job,
+    open_job_scene,
 )
 from rasterclass.jobs.training import fit_and_validate
 from rasterclass.objects._blocks import dask_scene
@@ -54,6 +52,9 @@ from rasterclass.objects.labels import (
 from rasterclass.objects.segmentation import check_segment_params, segment
 from rasterclass.objects.vector import segments_to_vector
 from rasterclass.training_pixels import provenance_tags
+
+if TYPE_CHECKING:  # annotations only
+    from rasterclass.jobs.options import SceneOptions
 
 logger = logging.getLogger(__name__)
 
@@ -173,16 +174,16 @@ def run_segmentation(
     >>> result.n_segments, [pathlib.Path(p).name for p in result.outputs]
     (2, ['segments.tif'])
     """
-    check_writable(
+    check_job_outputs(
         {"output": output, "features": features, "vector": vector},
         overwrite,
-        inputs=job_inputs(scene, scene_options),
+        scene,
+        scene_options,
         rasters=("output",),
     )
     if vector is not None and not str(vector).lower().endswith(".gpkg"):
         raise SegmentationError(f"vector output {vector} must be a GeoPackage (.gpkg)")
-    if not isinstance(scene, xr.DataArray):
-        scene = (scene_options or SceneOptions()).open(scene)
+    scene = open_job_scene(scene, scene_options)
     t0 = time.perf_counter()
     segs = segment(scene, method, **dict(params or {}))
     t1 = time.perf_counter()
@@ -323,35 +324,35 @@ def classify_objects(
     [2, 2, 2, 2, 1, 1, 1, 1]
     """
     opts = options or TrainingOptions()
-    check_training(opts, estimator)
     for name, share in (("min_overlap", min_overlap), ("min_polygon_share", min_polygon_share)):
         if share is not None and not 0 < share <= 1:
             raise TrainingDataError(f"{param(name)} is a share in (0, 1], got {share}")
     seg_params = {"seed": opts.seed, **dict(segment_params or {})}
     if segments is None:
         check_segment_params(segment_method, seg_params)
-    check_writable(
-        {
-            "output": output,
-            "probabilities": probabilities,
-            "model_output": model_output,
-            "report_output": report_output,
-            "segments_output": segments_output,
-            "features_output": features_output,
-            "vector_output": vector_output,
-        },
+    outputs = {
+        "output": output,
+        "probabilities": probabilities,
+        "model_output": model_output,
+        "report_output": report_output,
+        "segments_output": segments_output,
+        "features_output": features_output,
+        "vector_output": vector_output,
+    }
+    check_training_job(
+        opts,
+        estimator,
+        scene,
+        scene_options,
+        training,
+        outputs,
         overwrite,
-        inputs=job_inputs(
-            scene, scene_options, training=training, legend=opts.legend, segments=segments
-        ),
         rasters=("output", "probabilities", "segments_output"),
+        segments=segments,
     )
-    check_report(opts, report_output)
     if vector_output is not None and not str(vector_output).lower().endswith(".gpkg"):
         raise SegmentationError(f"vector output {vector_output} must be a GeoPackage (.gpkg)")
-    if not isinstance(scene, xr.DataArray):
-        scene = (scene_options or SceneOptions()).open(scene)
-    scene = dask_scene(scene)
+    scene = dask_scene(open_job_scene(scene, scene_options))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     segs = resolve_segments(scene, segments, segment_method, seg_params)

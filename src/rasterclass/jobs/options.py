@@ -2,14 +2,16 @@
 
 This module owns :class:`SceneOptions` (how to open a scene) and :func:`open_job_scene`,
 :class:`TrainingOptions` (what to train on and with) and its checks (:func:`check_training`,
-:func:`check_report`), :func:`job_inputs` (a job's input files by what they are, so that no
-output overwrites one) and :class:`RunResult` (model, samples, files written, timings).
+:func:`check_report`, both with the outputs in :func:`check_training_job`), the outputs'
+check (:func:`check_job_outputs`, over :func:`job_inputs`: a job's input files by what they
+are, so that no output overwrites one) and
+:class:`RunResult` (model, samples, files written, timings).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,7 @@ import xarray as xr
 
 from rasterclass.errors import TrainingDataError, param
 from rasterclass.estimators.presets import check_params, make_estimator
-from rasterclass.io import PathLike, as_scene, open_scene
+from rasterclass.io import PathLike, as_scene, check_writable, open_scene
 from rasterclass.model import RasterModel
 from rasterclass.sampling import Samples
 
@@ -76,15 +78,9 @@ class SceneOptions:
     resampling: str = "nearest"
 
     def open(self, paths: Sequence[PathLike] | PathLike) -> xr.DataArray:
-        """Open scene files with these options (see :func:`rasterclass.open_scene`)."""
-        return open_scene(
-            paths,
-            band_names=self.band_names,
-            chunks=self.chunks,
-            memory_budget=self.memory_budget,
-            reference=self.reference,
-            resampling=self.resampling,
-        )
+        """Open scene files with these options (every field is an argument of
+        :func:`rasterclass.io.open_scene`)."""
+        return open_scene(paths, **{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 def open_job_scene(
@@ -214,6 +210,36 @@ def check_report(options: TrainingOptions, report_output: PathLike | None) -> No
         )
 
 
+def check_training_job(
+    options: TrainingOptions,
+    estimator: Any,
+    scene: Any,
+    scene_options: SceneOptions | None,
+    training: Any,
+    outputs: Mapping[str, PathLike | None],
+    overwrite: bool,
+    *,
+    rasters: Collection[str] = (),
+    **inputs: Any,
+) -> None:
+    """The checks of a job that trains, before any work: the training options
+    (:func:`check_training`), the outputs (writable, none of them an input: the scene, the
+    training data, the legend and ``inputs`` by keyword, see :func:`job_inputs`), and the
+    cross-validation that a ``report_output`` among them needs (:func:`check_report`)."""
+    check_training(options, estimator)
+    check_job_outputs(
+        outputs,
+        overwrite,
+        scene,
+        scene_options,
+        rasters=rasters,
+        training=training,
+        legend=options.legend,
+        **inputs,
+    )
+    check_report(options, outputs.get("report_output"))
+
+
 @dataclass
 class RunResult:
     """What a job did: the model, its samples, files written and timings (seconds)."""
@@ -223,6 +249,23 @@ class RunResult:
     outputs: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     accuracy: Any = None
+
+
+def check_job_outputs(
+    outputs: Mapping[str, PathLike | None],
+    overwrite: bool,
+    scene: Any,
+    scene_options: SceneOptions | None,
+    *,
+    rasters: Collection[str] = (),
+    **inputs: Any,
+) -> None:
+    """Check a job's outputs before any work (:func:`rasterclass.io.check_writable`): each
+    writable, none of them an input of the job (the scene, its reference grid and ``inputs``
+    by keyword, see :func:`job_inputs`)."""
+    check_writable(
+        outputs, overwrite, inputs=job_inputs(scene, scene_options, **inputs), rasters=rasters
+    )
 
 
 def job_inputs(

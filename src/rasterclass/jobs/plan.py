@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rasterclass.io import PathLike, open_scene
+from rasterclass.io import PathLike
+from rasterclass.jobs.options import SceneOptions, open_job_scene
 from rasterclass.model import RasterModel
 from rasterclass.planning import Plan, plan_scene
 
@@ -84,12 +85,11 @@ def plan_run(
     >>> print(plan.describe().splitlines()[0])
     grid:        8 x 8 px, 2 bands, EPSG:32633
     """
-    scene_da = open_scene(
+    scene_da = open_job_scene(
         scene,
-        band_names=band_names,
-        chunks=chunks,
-        memory_budget=memory_budget,
-        reference=reference,
+        SceneOptions(
+            band_names=band_names, chunks=chunks, memory_budget=memory_budget, reference=reference
+        ),
     )
     if model is not None and not isinstance(model, RasterModel):
         model = RasterModel.load(model)

@@ -19,7 +19,6 @@ from rasterclass.io import (
     PathLike,
     ProgressCallback,
     RasterOutput,
-    check_writable,
     probability_output,
     read_legend,
     write_rasters,
@@ -28,9 +27,8 @@ from rasterclass.jobs.options import (
     RunResult,
     SceneOptions,
     TrainingOptions,
-    check_report,
-    check_training,
-    job_inputs,
+    check_job_outputs,
+    check_training_job,
     open_job_scene,
 )
 from rasterclass.jobs.training import fit_and_validate
@@ -138,13 +136,8 @@ def train(
     ['model.joblib']
     """
     opts = options or TrainingOptions()
-    check_training(opts, estimator)
-    check_writable(
-        {"model_output": model_output, "report_output": report_output},
-        overwrite,
-        inputs=job_inputs(scene, scene_options, training=training, legend=opts.legend),
-    )
-    check_report(opts, report_output)
+    outputs = {"model_output": model_output, "report_output": report_output}
+    check_training_job(opts, estimator, scene, scene_options, training, outputs, overwrite)
     t0 = time.perf_counter()
     scene = open_job_scene(scene, scene_options)
     legend = read_legend(opts.legend) if opts.legend else None
@@ -260,11 +253,13 @@ def predict(
     ('forest', 'water')
     """
     t0 = time.perf_counter()
-    check_writable(
+    check_job_outputs(
         {"output": output, "probabilities": probabilities},
         overwrite,
-        inputs=job_inputs(scene, scene_options, model=model),
+        scene,
+        scene_options,
         rasters=("output", "probabilities"),
+        model=model,
     )
     if not isinstance(model, RasterModel):
         model = RasterModel.load(model)
@@ -423,18 +418,20 @@ def classify(
     >>> rc.open_scene(folder / "map.tif", unscale=False).values[0, 0].astype(int).tolist()
     [2, 2, 2, 2, 1, 1, 1, 1]
     """
-    check_training(options or TrainingOptions(), estimator)
-    check_writable(
-        {
-            "output": output,
-            "probabilities": probabilities,
-            "model_output": model_output,
-            "report_output": report_output,
-        },
+    outputs = {
+        "output": output,
+        "probabilities": probabilities,
+        "model_output": model_output,
+        "report_output": report_output,
+    }
+    check_training_job(
+        options or TrainingOptions(),
+        estimator,
+        scene,
+        scene_options,
+        training,
+        outputs,
         overwrite,
-        inputs=job_inputs(
-            scene, scene_options, training=training, legend=(options or TrainingOptions()).legend
-        ),
         rasters=("output", "probabilities"),
     )
     scene = open_job_scene(scene, scene_options)

@@ -17,6 +17,7 @@ import dask.array as da
 import xarray as xr
 
 from rasterclass.parallel import compute_stream
+from rasterclass.stack import georeferenced
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,4 @@ def grid_like(data: Any, scene: xr.DataArray, name: str, attrs: Mapping[str, Any
     """A (y, x) DataArray on the scene's grid (coords, CRS, transform)."""
     coords = {k: v for k, v in scene.coords.items() if "band" not in v.dims and k != "band"}
     out = xr.DataArray(data, dims=("y", "x"), coords=coords, name=name, attrs=dict(attrs))
-    if scene.rio.crs is not None:
-        out = out.rio.write_crs(scene.rio.crs)
-    if "x" in scene.coords and "y" in scene.coords:
-        out = out.rio.write_transform(scene.rio.transform(recalc=True))
-    return out
+    return georeferenced(out, scene)

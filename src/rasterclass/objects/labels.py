@@ -26,6 +26,7 @@ from rasterclass.errors import (
     TrainingDataWarning,
     param,
 )
+from rasterclass.model import codes_of, label_codes, probability_order
 from rasterclass.objects._blocks import dask_scene
 from rasterclass.objects.features import check_grid, feature_columns, segment_features
 
@@ -255,24 +256,14 @@ def classify_segments(
 
     Examples
     --------
-    >>> import numpy as np, rasterio, xarray as xr, rioxarray
-    >>> import geopandas as gpd
-    >>> from shapely.geometry import box
+    >>> import pandas as pd
     >>> import rasterclass as rc
-    >>> yx = {"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]}  # 4 x 4 px of 10 m
-    >>> scene = xr.DataArray(np.repeat([[1.0, 1.0, 9.0, 9.0]], 4, axis=0)[None],
-    ...                      dims=("band", "y", "x"), coords={"band": ["b"], **yx})
-    >>> scene = rc.as_scene(scene.rio.write_crs("EPSG:32633").rio.write_transform(
-    ...     rasterio.Affine(10, 0, 0, 0, -10, 40)))
-    >>> segments = xr.DataArray(np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("u4"),
-    ...                         dims=("y", "x"), coords=yx)  # two segments: left, right
-    >>> training = gpd.GeoDataFrame({"class": ["soil", "crop"]}, crs="EPSG:32633",
-    ...                             geometry=[box(0, 0, 20, 40), box(20, 0, 40, 40)])
-    >>> features = rc.segment_features(scene, segments)
-    >>> samples = rc.label_segments(scene, segments, training, "class", features=features)
-    >>> model = rc.fit_model(samples, rc.MinimumDistanceClassifier())
+    >>> features = pd.DataFrame({"b_mean": [1.0, 9.0, 8.5]}, index=[4, 7, 9])  # segment ids
+    >>> estimator = rc.MinimumDistanceClassifier().fit([[1.0], [9.0]], [2, 1])  # map codes
+    >>> class_map = rc.ClassMap.from_codes([1, 2], ["crop", "soil"])
+    >>> model = rc.RasterModel(estimator, ["b_mean"], class_map)
     >>> rc.classify_segments(model, features)["class"].tolist()
-    ['soil', 'crop']
+    ['soil', 'crop', 'crop']
 
     """
     from rasterclass.errors import EstimatorError
@@ -285,7 +276,7 @@ def classify_segments(
         )
     X = features[list(model.band_names)].to_numpy(np.float64)
     est = model.estimator
-    labels, codes = model.label_codes()
+    labels, codes = label_codes(model)
     out = pd.DataFrame(index=features.index)
     if len(X) == 0:
         out["code"] = np.empty(0, dtype=np.int64)
@@ -300,15 +291,9 @@ def classify_segments(
             )
         proba = np.asarray(est.predict_proba(X))
     pred = np.asarray(est.predict(X))
-    if labels is None:
-        idx = pred.astype(np.int64)
-    else:
-        idx = np.clip(np.searchsorted(labels, pred), 0, len(labels) - 1)
-    out["code"] = codes[idx]
+    out["code"] = codes_of(pred, labels, codes)
     out["class"] = [model.class_map.name_of(c) for c in out["code"]]
     if probabilities:
-        from rasterclass.apply import probability_order
-
         for k in probability_order(codes, model.class_map):
             out[model.class_map.name_of(int(codes[k]))] = proba[:, k].astype(np.float32)
         out["confidence"] = proba.max(axis=1).astype(np.float32)
@@ -350,34 +335,17 @@ def paint_classes(
 
     Examples
     --------
-    >>> import numpy as np, rasterio, xarray as xr, rioxarray
-    >>> import geopandas as gpd
-    >>> from shapely.geometry import box
+    >>> import numpy as np, pandas as pd, xarray as xr
     >>> import rasterclass as rc
-    >>> yx = {"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]}  # 4 x 4 px of 10 m
-    >>> scene = xr.DataArray(np.repeat([[1.0, 1.0, 9.0, 9.0]], 4, axis=0)[None],
-    ...                      dims=("band", "y", "x"), coords={"band": ["b"], **yx})
-    >>> scene = rc.as_scene(scene.rio.write_crs("EPSG:32633").rio.write_transform(
-    ...     rasterio.Affine(10, 0, 0, 0, -10, 40)))
-    >>> segments = xr.DataArray(np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("u4"),
-    ...                         dims=("y", "x"), coords=yx)  # two segments: left, right
-    >>> training = gpd.GeoDataFrame({"class": ["soil", "crop"]}, crs="EPSG:32633",
-    ...                             geometry=[box(0, 0, 20, 40), box(20, 0, 40, 40)])
-    >>> features = rc.segment_features(scene, segments)
-    >>> samples = rc.label_segments(scene, segments, training, "class", features=features)
-    >>> model = rc.fit_model(samples, rc.MinimumDistanceClassifier())
-    >>> table = rc.classify_segments(model, features)
-    >>> rc.paint_classes(segments, table, model.class_map, scene=scene).values[0].tolist()
-    [2, 2, 1, 1]
+    >>> segments = xr.DataArray(np.array([[4, 4, 7], [9, 9, 0]], dtype="u4"), dims=("y", "x"))
+    >>> table = pd.DataFrame({"code": [2, 1]}, index=[4, 9])  # segment 7 has no row
+    >>> class_map = rc.ClassMap.from_codes([1, 2], ["crop", "soil"])
+    >>> rc.paint_classes(segments, table, class_map).values.tolist()
+    [[2, 2, 0], [1, 1, 0]]
 
     """
     codes = classes["code"].to_numpy().astype(class_map.dtype)
-    out = paint_segments(
-        segments,
-        codes,
-        keys=classes.index.to_numpy(np.int64),
-        valid=None if scene is None else valid_pixels(dask_scene(scene)),
-    )
+    out = _paint_rows(segments, classes, codes, scene)
     out.name = "classes"
     out.attrs = {"class_map": class_map.to_dict()}
     return out
@@ -400,16 +368,25 @@ def paint_probabilities(
     present = [n for n in class_map.names if n in classes.columns]
     names = [*present, "confidence"]
     values = classes[names].to_numpy(np.float32)
-    painted = paint_segments(
-        segments,
-        values,
-        keys=classes.index.to_numpy(np.int64),
-        fill=np.float32(np.nan),
-        band_names=names,
-        valid=None if scene is None else valid_pixels(dask_scene(scene)),
+    painted = _paint_rows(
+        segments, classes, values, scene, fill=np.float32(np.nan), band_names=names
     )
     band_codes = [class_map.code_of(n) for n in present] + [0]
     return painted.assign_coords(class_code=("band", band_codes))
+
+
+def _paint_rows(
+    segments: xr.DataArray,
+    classes: pd.DataFrame,
+    values: np.ndarray,
+    scene: xr.DataArray | None,
+    **options: Any,
+) -> xr.DataArray:
+    """Paint ``values`` (one row per row of ``classes``, keyed by its segment-id index),
+    nodata where ``scene`` (when given) is nodata."""
+    valid = None if scene is None else valid_pixels(dask_scene(scene))
+    keys = classes.index.to_numpy(np.int64)
+    return paint_segments(segments, values, keys=keys, valid=valid, **options)
 
 
 def mask_segments(segments: xr.DataArray, scene: xr.DataArray) -> xr.DataArray:
