@@ -193,6 +193,29 @@ def test_predicted_map_recognises_training_data(sample_maps, references, which, 
     assert report["metadata"]["training_pixel_share"] == 0.0
 
 
+@pytest.mark.parametrize("writer", ["write_map", "rio.to_raster"])
+def test_python_predict_raster_map_recognises_training_data(
+    sample_maps, references, writer, tmp_path
+):
+    """From Python: predict_raster + write_map (or rioxarray's to_raster) keep the record."""
+    from rasterclass import predict_raster, write_map
+
+    model = RasterModel.load(sample_maps["dir"] / "model.skops")
+    pred = predict_raster(open_scene(SCENE, chunks=sample_maps["chunks"]), model)
+    path = tmp_path / "py.tif"
+    if writer == "write_map":
+        write_map(pred, path)
+    else:
+        pred["classes"].rio.to_raster(path)
+    expected = oracle_share(SCENE, references["subset"])
+    report = assess(path, references["subset"], "class")
+    assert report.kind == "fit diagnostic"
+    assert report.metadata["training_pixel_share"] == pytest.approx(expected, abs=1e-12)
+    report = assess(path, VALIDATION, "class")
+    assert report.kind == "validation"
+    assert report.metadata["training_pixel_share"] == 0.0
+
+
 def test_predict_on_another_grid_maps_the_training_pixels(sample_maps, references, tmp_path):
     """A model applied to a window of its scene (another grid): positions are mapped."""
     with rasterio.open(SCENE) as src:

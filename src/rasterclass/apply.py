@@ -33,6 +33,7 @@ from rasterclass.model import (
 )
 from rasterclass.model import probability_order as probability_order  # re-exported
 from rasterclass.stack import georeferenced, match_bands
+from rasterclass.training_pixels import provenance_tags
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +317,21 @@ def predict_raster(
         ds["confidence"] = xr.DataArray(result[-1], dims=("y", "x"), coords=coords)
     ds.attrs["class_map"] = cmap.to_dict()
     ds = georeferenced(ds, scene)
-    return _with_nodata(ds, cmap)
+    ds = _with_nodata(ds, cmap)
+    if isinstance(model, RasterModel):
+        _with_training_record(ds, model)
+    return ds
+
+
+def _with_training_record(ds: xr.Dataset, model: RasterModel) -> None:
+    """The model's record of its training pixels on the class layer, as map files carry it,
+    so that a map written from it (:func:`rasterclass.write_map`, ``rio.to_raster``) lets
+    :func:`rasterclass.assess` recognise training data in a reference."""
+    tags, sidecars = provenance_tags(model.summary, model.training_pixels)
+    if sidecars:  # too large for a tag: only the jobs write the sidecar file
+        logger.info("the training-pixel record is too large for the map's attributes")
+        return
+    ds["classes"].attrs.update(tags)
 
 
 def _with_nodata(ds: xr.Dataset, cmap: ClassMap) -> xr.Dataset:

@@ -41,6 +41,7 @@ from rasterclass.io.writer import (
 from rasterclass.stack import Grid, georeferenced
 from rasterclass.training_pixels import (
     RECORD_TAG,
+    SHA256_TAG,
     SIDECAR_SUFFIX,
     TrainingPixels,
     read_sidecar_deltas,
@@ -211,7 +212,11 @@ def write_map(
         classes = classes.fillna(0)
     if nodata is not None and not np.isnan(nodata) and nodata != 0:
         classes = classes.where(classes != nodata, 0)
-    out = RasterOutput(classes.astype(class_map.dtype), path, nodata=0, class_map=class_map)
+    # the record of the model's training pixels that predict_raster puts on the layer
+    tags = {k: str(classes.attrs[k]) for k in (RECORD_TAG, SHA256_TAG) if k in classes.attrs}
+    out = RasterOutput(
+        classes.astype(class_map.dtype), path, nodata=0, class_map=class_map, tags=tags
+    )
     return write_rasters(
         [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
     )[0]
