@@ -22,7 +22,7 @@ demo: $(STAMP)
 	@echo "Outputs are under out/ (see README.md)"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks) sample_data
