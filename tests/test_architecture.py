@@ -6,7 +6,8 @@ Layers, lowest first; a module may import its own layer and the layers below, ne
 0. ``errors``: exception and warning classes; ``_json``: JSON-ready values.
 1. ``classes``, ``stack`` (grid, bands, masks), ``parallel`` (schedulers, streamed compute),
    ``training_pixels`` (training-pixel provenance): the vocabulary.
-2. ``io``: the only module that opens or writes files.
+2. ``io``: the only module that opens or writes files; ``datasets``: the tiny example data
+   (written through ``io``).
 3. ``sampling``: samples under training geometries.
 4. ``estimators``: rasterclass's own scikit-learn estimators and the presets.
 5. ``model``: a fitted estimator with its band schema and classes (reads and writes through
@@ -36,7 +37,7 @@ PACKAGE = SRC / "rasterclass"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "_json"),
     ("classes", "stack", "parallel", "training_pixels"),
-    ("io",),
+    ("io", "datasets"),
     ("sampling",),
     ("estimators",),
     ("model",),

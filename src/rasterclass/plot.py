@@ -135,7 +135,7 @@ def quicklook(map_path: PathLike, *, max_size: int = 1200) -> Any:
     Examples
     --------
     >>> import rasterclass as rc
-    >>> from rasterclass.io import example_map
+    >>> from rasterclass.datasets import example_map
     >>> map_path = example_map()  # 4 x 4 px of 10 m: forest (left), water (right)
     >>> fig = rc.quicklook(map_path)
     >>> fig.axes[0].get_title().endswith("map.tif")

@@ -238,7 +238,7 @@ def assess(
     Examples
     --------
     >>> import rasterclass as rc
-    >>> from rasterclass.io import example_map
+    >>> from rasterclass.datasets import example_map
     >>> map_path = example_map()  # 4 x 4 px of 10 m: forest (left), water (right)
     >>> import geopandas as gpd
     >>> from shapely.geometry import box

@@ -117,7 +117,7 @@ def draw_sample(
     Examples
     --------
     >>> import rasterclass as rc
-    >>> from rasterclass.io import example_map
+    >>> from rasterclass.datasets import example_map
     >>> map_path = example_map()  # 4 x 4 px of 10 m: forest (left), water (right)
     >>> points = rc.draw_sample(map_path, 6, seed=0)
     >>> sorted(points["map_class"].value_counts().items())  # proportional: 8 px each

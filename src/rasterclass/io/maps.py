@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,8 +20,6 @@ from typing import Any
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
-from affine import Affine
-from rasterio.crs import CRS
 from rasterio.enums import Resampling
 
 from rasterclass.classes import ClassMap
@@ -103,7 +100,7 @@ def read_class_map(path: PathLike) -> ClassMap | None:
     Examples
     --------
     >>> import rasterclass as rc
-    >>> from rasterclass.io import example_map
+    >>> from rasterclass.datasets import example_map
     >>> rc.read_class_map(example_map()).names
     ('forest', 'water')
     """
@@ -226,40 +223,6 @@ def write_map(
 PROBABILITY_LAYER = "probability"
 
 CONFIDENCE_LAYER = "confidence"
-
-
-def example_map(folder: PathLike | None = None) -> str:
-    """Write a tiny class map for examples and tests: 4 x 4 pixels of 10 m in EPSG:32633
-    (origin 0, 40), ``forest`` (code 1) in the two left columns, ``water`` (code 2) in the two
-    right ones, with its class names, colours and sidecars (see :func:`write_map`).
-
-    Parameters
-    ----------
-    folder
-        Where to write ``map.tif``; default a new temporary folder.
-
-    Returns
-    -------
-    str
-        The path of the map.
-
-    Raises
-    ------
-    OutputExistsError
-        ``folder`` already holds a ``map.tif``.
-
-    Examples
-    --------
-    >>> from rasterclass.io import example_map, open_scene
-    >>> open_scene(example_map(), unscale=False).values[0, 0].tolist()
-    [1.0, 1.0, 2.0, 2.0]
-    """
-    grid = Grid(CRS.from_epsg(32633), Affine(10, 0, 0, 0, -10, 40), 4, 4)
-    y, x = grid.coords()
-    codes = np.repeat([[1, 1, 2, 2]], 4, axis=0).astype("uint8")
-    classes = xr.DataArray(codes, dims=("y", "x"), coords={"y": y, "x": x})
-    out = Path(tempfile.mkdtemp() if folder is None else folder) / "map.tif"
-    return write_map(georeferenced(classes, grid), out, ClassMap.from_values(["forest", "water"]))
 
 
 def probability_output(probabilities: xr.DataArray, path: PathLike) -> RasterOutput:

@@ -59,16 +59,16 @@ def assess_map(
         ``design``, a stratified design given polygons (not a probability sample), a
         ``strata`` raster off the map's grid or with nodata under sample points, or an
         ``output`` extension other than ``.json``, ``.md``, ``.csv``.
-    TrainingDataError
-        The class column is missing, or no reference pixel falls on the map.
-    RasterclassIOError
-        The map or the reference file does not exist or cannot be read.
-    CRSError
-        The reference has no CRS.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
         An output is also an input of the run, or another output.
+    TrainingDataError
+        The class column is missing, or no reference pixel falls on the map.
+    CRSError
+        The reference has no CRS.
+    RasterclassIOError
+        The map or the reference file does not exist or cannot be read.
 
     Examples
     --------
@@ -82,10 +82,8 @@ def assess_map(
     ...     rasterio.Affine(10, 0, 0, 0, -10, 80))
     >>> map_path = rc.write_map(classes, folder / "map.tif",
     ...                         rc.ClassMap.from_codes([1, 2], ["forest", "water"]))
-    >>> import geopandas as gpd
-    >>> from shapely.geometry import box
-    >>> reference = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
-    ...                              geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
+    >>> from rasterclass.datasets import example_training
+    >>> reference = example_training()  # water (x 0-30 m) and forest (x 50-80 m) boxes
     >>> report = rc.assess_map(map_path, reference, "class", output=folder / "report.json")
     >>> report.confusion.overall_accuracy, int(report.confusion.n)
     (1.0, 48)
@@ -137,25 +135,19 @@ def sample_map(
     AccuracyError
         A map without mapped pixels, or an invalid sample size, allocation, target
         standard error or expected accuracy.
-    RasterclassIOError
-        The map does not exist or cannot be read.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
         An output is also an input of the run, or another output.
+    RasterclassIOError
+        ``map_path`` does not exist or cannot be read.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio, xarray as xr, rioxarray
-    >>> import rasterclass as rc
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> classes = xr.DataArray(np.repeat([[2, 2, 2, 2, 1, 1, 1, 1]], 8, axis=0).astype("uint8"),
-    ...                        dims=("y", "x"))  # 8 x 8 px of 10 m: water left, forest right
-    >>> classes = classes.rio.write_crs("EPSG:32633").rio.write_transform(
-    ...     rasterio.Affine(10, 0, 0, 0, -10, 80))
-    >>> map_path = rc.write_map(classes, folder / "map.tif",
-    ...                         rc.ClassMap.from_codes([1, 2], ["forest", "water"]))
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_map
+    >>> map_path = example_map()  # 4 x 4 px of 10 m: forest (left), water (right)
+    >>> folder = pathlib.Path(map_path).parent
     >>> points = rc.sample_map(map_path, n=6, seed=0, output=folder / "points.gpkg")
     >>> points["map_class"].value_counts().sort_index().to_dict()
     {'forest': 3, 'water': 3}

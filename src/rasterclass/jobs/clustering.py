@@ -113,13 +113,14 @@ def cluster(
     model_output
         Also save the fitted clusterer as a :class:`rasterclass.RasterModel`.
     overwrite
-        Replace existing outputs.
+        Replace existing outputs (the map, the statistics, the model file).
     scene_options
         How to open scene files (:class:`rasterclass.SceneOptions`).
     progress
-        Called with the share of chunks written (0 to 1).
+        Called with the share of map chunks written (0 to 1); the statistics pass is not
+        reported.
     cog
-        Write a Cloud Optimized GeoTIFF.
+        Write the cluster map as a Cloud Optimized GeoTIFF.
 
     Returns
     -------
@@ -134,26 +135,19 @@ def cluster(
         ``sample_size`` or ``seed``.
     ClusteringError
         No valid pixel, fewer valid pixels than clusters, or a single cluster left.
-    RasterclassIOError
-        A scene file does not exist or cannot be read, or a statistics file has an
-        extension other than ``.csv``/``.json``.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
         An output is also an input of the run, or another output.
+    RasterclassIOError
+        A scene file does not exist or cannot be read, or a statistics file has an
+        extension other than ``.csv``/``.json``.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio
-    >>> import rasterclass as rc
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
-    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
-    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
-    ...                    count=2, dtype="float32", crs="EPSG:32633",
-    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
-    ...     dst.write(data)
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_scene
+    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
     >>> result = rc.cluster(folder / "scene.tif", folder / "clusters.tif", "kmeans", 2,
     ...                     statistics=folder / "clusters.csv")
     >>> result.class_map.names, [pathlib.Path(p).name for p in result.outputs]
@@ -236,7 +230,7 @@ def relabel_map(
     progress
         Called with the share of chunks written (0 to 1).
     cog
-        Write a Cloud Optimized GeoTIFF.
+        Write the class map as a Cloud Optimized GeoTIFF.
 
     Returns
     -------
@@ -250,26 +244,19 @@ def relabel_map(
         The table lacks the ``cluster``/``class`` columns, names a cluster the map does not
         have, leaves a class blank, gives one cluster two classes or leaves clusters out
         (without ``keep_unlisted``); or the map has more than one band.
-    RasterclassIOError
-        The map or the table does not exist or cannot be read.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
         An output is also an input of the run, or another output.
+    RasterclassIOError
+        The map or the table does not exist or cannot be read.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio
-    >>> import rasterclass as rc
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
-    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
-    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
-    ...                    count=2, dtype="float32", crs="EPSG:32633",
-    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
-    ...     dst.write(data)
-    >>> clusters = rc.cluster(folder / "scene.tif", folder / "clusters.tif", "kmeans", 2)
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_scene
+    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
+    >>> clusters = rc.cluster(folder / "scene.tif", folder / "clusters.tif", n_clusters=2)
     >>> result = rc.relabel_map(folder / "clusters.tif", {"cluster 1": "forest",
     ...                         "cluster 2": "water"}, folder / "classes.tif")
     >>> result.class_map.names, [pathlib.Path(p).name for p in result.outputs]
@@ -366,36 +353,25 @@ def suggest_labels(
     ------
     TrainingDataError
         The class column is missing, or no training geometry covers a valid pixel.
-    ModelFileError
-        ``clusters`` is a model file that cannot be loaded.
-    RasterclassIOError
-        An input file does not exist or cannot be read.
-    CRSError
-        The training data have no CRS.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
         An output is also an input of the run, or another output.
+    CRSError
+        The training data have no CRS.
+    RasterclassIOError
+        An input file does not exist or cannot be read.
+    ModelFileError
+        ``clusters`` is a model file that cannot be loaded.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio
-    >>> import rasterclass as rc
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
-    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
-    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
-    ...                    count=2, dtype="float32", crs="EPSG:32633",
-    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
-    ...     dst.write(data)
-    >>> import geopandas as gpd
-    >>> from shapely.geometry import box
-    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
-    ...                             geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
-    >>> clusters = rc.cluster(folder / "scene.tif", folder / "clusters.tif", "kmeans", 2)
-    >>> table = rc.suggest_labels(folder / "scene.tif", clusters.model, training, "class",
-    ...                           output=folder / "labels.csv")
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_scene, example_training
+    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
+    >>> clusters = rc.cluster(folder / "scene.tif", folder / "clusters.tif", n_clusters=2)
+    >>> table = rc.suggest_labels(folder / "scene.tif", clusters.model, example_training(),
+    ...                           "class", output=folder / "labels.csv")
     >>> table[["cluster", "class", "runner_up", "pixels"]].values.tolist()
     [[1, 'forest', 'water', 32], [2, 'water', 'forest', 32]]
     """

@@ -131,13 +131,14 @@ def run_segmentation(
     vector
         Also write the segment polygons with their features here (``.gpkg``).
     overwrite
-        Replace existing outputs.
+        Replace existing outputs (the segment raster, the features, the polygons).
     scene_options
         How to open scene files (:class:`rasterclass.SceneOptions`).
     progress
-        Called with the share of chunks written (0 to 1).
+        Called with the share of segment-raster chunks written (0 to 1); the features and
+        polygons are not reported.
     cog
-        Write a Cloud Optimized GeoTIFF.
+        Write the segment raster as a Cloud Optimized GeoTIFF.
 
     Returns
     -------
@@ -150,25 +151,18 @@ def run_segmentation(
     ------
     SegmentationError
         An unknown method, an invalid parameter, or a ``vector`` that is not a GeoPackage.
-    RasterclassIOError
-        A scene file does not exist or cannot be read.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
         An output is also an input of the run, or another output.
+    RasterclassIOError
+        A scene file does not exist or cannot be read.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio
-    >>> import rasterclass as rc
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
-    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
-    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
-    ...                    count=2, dtype="float32", crs="EPSG:32633",
-    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
-    ...     dst.write(data)
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_scene
+    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
     >>> result = rc.run_segmentation(folder / "scene.tif", folder / "segments.tif",
     ...                              params={"n_clusters": 2, "min_size": 4})
     >>> result.n_segments, [pathlib.Path(p).name for p in result.outputs]
@@ -289,35 +283,25 @@ def classify_objects(
     SegmentationError
         An unknown segmentation method or parameter, given segments that are not integers,
         or a ``vector_output`` that is not a GeoPackage.
-    GridMismatchError
-        Given segments on another grid than the scene's.
-    RasterclassIOError
-        An input file does not exist or cannot be read.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
         An output is also an input of the run, or another output.
+    GridMismatchError
+        Given segments on another grid than the scene's.
+    RasterclassIOError
+        An input file does not exist or cannot be read.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio
-    >>> import rasterclass as rc
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
-    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
-    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
-    ...                    count=2, dtype="float32", crs="EPSG:32633",
-    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
-    ...     dst.write(data)
-    >>> import geopandas as gpd
-    >>> from shapely.geometry import box
-    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
-    ...                             geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_scene, example_training
+    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
+    >>> segment_params = {"n_clusters": 2, "min_size": 4}  # two segments: water, forest
     >>> options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
-    >>> result = rc.classify_objects(folder / "scene.tif", training, "class",
+    >>> result = rc.classify_objects(folder / "scene.tif", example_training(), "class",
     ...                              folder / "objects.tif", options,
-    ...                              segment_params={"n_clusters": 2, "min_size": 4})
+    ...                              segment_params=segment_params)
     >>> result.model.class_map.names, len(result.samples)  # one sample per segment
     (('forest', 'water'), 2)
     >>> rc.open_scene(folder / "objects.tif", unscale=False).values[0, 0].astype(int).tolist()

@@ -69,16 +69,9 @@ def plan_run(
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio
-    >>> import rasterclass as rc
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
-    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
-    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
-    ...                    count=2, dtype="float32", crs="EPSG:32633",
-    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
-    ...     dst.write(data)
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_scene
+    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
     >>> plan = rc.plan_run(folder / "scene.tif", n_classes=2, chunks=4, workers=2)
     >>> plan.width, plan.height, plan.chunk_shape, plan.n_chunks, plan.workers
     (8, 8, (4, 4), 4, 2)

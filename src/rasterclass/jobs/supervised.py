@@ -105,28 +105,19 @@ def train(
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
         An output is also an input of the run, or another output.
-    RasterclassIOError
-        An input file does not exist or cannot be read.
     CRSError
         The scene or the training data have no CRS.
+    RasterclassIOError
+        An input file does not exist or cannot be read.
     AccuracyError
         ``report_output`` has an extension other than ``.json``, ``.md``, ``.csv``.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio, geopandas as gpd
-    >>> from shapely.geometry import box
-    >>> import rasterclass as rc
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
-    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
-    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
-    ...                    count=2, dtype="float32", crs="EPSG:32633",
-    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
-    ...     dst.write(data)
-    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
-    ...                             geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_scene, example_training
+    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
+    >>> training = example_training()  # water (x 0-30 m) and forest (x 50-80 m) boxes
     >>> options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
     >>> result = rc.train(folder / "scene.tif", training, "class", options,
     ...                   model_output=folder / "model.joblib")
@@ -227,21 +218,11 @@ def predict(
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio, geopandas as gpd
-    >>> from shapely.geometry import box
-    >>> import rasterclass as rc
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
-    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
-    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
-    ...                    count=2, dtype="float32", crs="EPSG:32633",
-    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
-    ...     dst.write(data)
-    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
-    ...                             geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_scene, example_training
+    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
     >>> options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
-    >>> model = rc.train(folder / "scene.tif", training, "class", options).model
+    >>> model = rc.train(folder / "scene.tif", example_training(), "class", options).model
     >>> result = rc.predict(folder / "scene.tif", model, folder / "map.tif",
     ...                     probabilities=folder / "proba.tif")
     >>> [pathlib.Path(p).name for p in result.outputs]
@@ -333,37 +314,22 @@ def classify(
 
     Parameters
     ----------
-    scene
-        Scene file(s) (bands stacked in order, see :func:`rasterclass.open_scene`) or an
-        opened scene (``band`` x ``y`` x ``x``, lazy or in memory).
-    training
-        Training polygons or points: a vector file (GeoPackage, shapefile, GeoJSON) or a
-        GeoDataFrame, in any CRS (reprojected to the scene's).
-    class_column
-        The column of class names (strings) or integer codes (1..K; 0..K-1 are shifted).
+    scene, training, class_column, options
+        As in :func:`train`: scene file(s) or an opened scene, training polygons or points
+        (a vector file or a GeoDataFrame, any CRS), their class column, and the classifier
+        with its sampling and cross-validation (:class:`rasterclass.TrainingOptions`).
     output
         The map GeoTIFF (class codes, 0 = nodata, class names and colour table).
-    options
-        Classifier, its parameters, seed, sampling and cross-validation
-        (:class:`rasterclass.TrainingOptions`; default: random forest, 5 folds by polygon).
-    estimator
-        Any scikit-learn classifier or Pipeline; overrides ``options.method``.
-    scene_options
-        How to open scene files (:class:`rasterclass.SceneOptions`).
-    model_output
-        Also save the model here (joblib file, see :meth:`rasterclass.RasterModel.save`).
-    report_output
-        Write the cross-validation report here, in the format its extension names
-        (``.json``, ``.md`` or ``.csv``); needs ``options.cv_folds`` >= 2.
+    probabilities, progress
+        As in :func:`predict`: the per-class probability GeoTIFF, the progress callback.
+    model_output, report_output, estimator, scene_options
+        As in :func:`train`: the model file, the cross-validation report (needs
+        ``options.cv_folds`` >= 2), a scikit-learn classifier that overrides
+        ``options.method``, how to open scene files.
     overwrite
         Replace existing outputs (never an input of the run).
-    probabilities
-        Also write per-class probabilities (float32, one band per class, then the
-        confidence) to this GeoTIFF.
-    progress
-        Called with the share of chunks written (0 to 1).
     cog
-        Write Cloud Optimized GeoTIFFs.
+        Write the map and the probabilities as Cloud Optimized GeoTIFFs.
 
     Returns
     -------
@@ -375,44 +341,32 @@ def classify(
     Raises
     ------
     EstimatorError
-        An unknown preset or a parameter the classifier does not accept.
+        An unknown preset or a parameter the classifier does not accept, or
+        ``probabilities`` asked of a classifier without ``predict_proba``.
     TrainingDataError
-        An invalid training option, a report without cross-validation, a missing class
-        column, no geometry over the scene, no valid pixel under them, or a single class.
-        Its subclasses: :class:`~rasterclass.errors.TrainingClassesError` names every class
-        left without a pixel; :class:`~rasterclass.errors.CrossValidationDesignError` says
-        why the folds cannot measure every class.
+        As in :func:`train` (an invalid training option, a report without cross-validation,
+        no valid pixel under the training data, a single class), with its subclasses
+        :class:`~rasterclass.errors.TrainingClassesError` and
+        :class:`~rasterclass.errors.CrossValidationDesignError`.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
         An output is also an input of the run, or another output.
+    AccuracyError
+        ``report_output`` has an extension other than ``.json``, ``.md``, ``.csv``.
     RasterclassIOError
         An input file does not exist or cannot be read.
     CRSError
         The scene or the training data have no CRS.
-    AccuracyError
-        ``report_output`` has an extension other than ``.json``, ``.md``, ``.csv``.
-    EstimatorError
-        Also: ``probabilities`` asked of a classifier without ``predict_proba``.
 
     Examples
     --------
-    >>> import tempfile, pathlib
-    >>> import numpy as np, rasterio, geopandas as gpd
-    >>> from shapely.geometry import box
-    >>> import rasterclass as rc
-    >>> folder = pathlib.Path(tempfile.mkdtemp())
-    >>> data = np.empty((2, 8, 8), dtype="f4")  # 8 x 8 px of 10 m: water left, forest right
-    >>> data[:, :, :4] = [[[0.1]], [[0.3]]]; data[:, :, 4:] = [[[0.6]], [[0.1]]]
-    >>> with rasterio.open(folder / "scene.tif", "w", driver="GTiff", width=8, height=8,
-    ...                    count=2, dtype="float32", crs="EPSG:32633",
-    ...                    transform=rasterio.Affine(10, 0, 0, 0, -10, 80)) as dst:
-    ...     dst.write(data)
-    >>> training = gpd.GeoDataFrame({"class": ["water", "forest"]}, crs="EPSG:32633",
-    ...                             geometry=[box(0, 0, 30, 80), box(50, 0, 80, 80)])
-    >>> options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
-    >>> result = rc.classify(folder / "scene.tif", training, "class", folder / "map.tif",
-    ...                      options)
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_scene, example_training
+    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
+    >>> result = rc.classify(folder / "scene.tif", example_training(), "class",
+    ...                      folder / "map.tif", rc.TrainingOptions(params={"n_estimators": 10},
+    ...                                                             cv_folds=0))
     >>> [pathlib.Path(p).name for p in result.outputs], result.accuracy is None
     (['map.tif'], True)
     >>> rc.open_scene(folder / "map.tif", unscale=False).values[0, 0].astype(int).tolist()

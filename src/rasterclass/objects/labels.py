@@ -99,8 +99,7 @@ def label_segments(
 
     Examples
     --------
-    >>> import numpy as np, rasterio, xarray as xr, rioxarray
-    >>> import geopandas as gpd
+    >>> import geopandas as gpd, numpy as np, rasterio, xarray as xr, rioxarray
     >>> from shapely.geometry import box
     >>> import rasterclass as rc
     >>> yx = {"y": [35.0, 25.0, 15.0, 5.0], "x": [5.0, 15.0, 25.0, 35.0]}  # 4 x 4 px of 10 m
