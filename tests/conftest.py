@@ -159,3 +159,21 @@ def cluster_address() -> Iterator[str]:
         )
     with cluster:
         yield cluster.scheduler_address
+
+
+def run_cli(*args: object, ok: bool = True) -> Any:
+    """Run the ``rasterclass`` command line in-process; with ``ok``, assert exit code 0."""
+    from click.testing import CliRunner
+
+    from rasterclass.cli.main import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def read_band(path: Path) -> np.ndarray:
+    """Band 1 of a raster file."""
+    with rasterio.open(path) as src:
+        return src.read(1)

@@ -14,18 +14,8 @@ from shapely.geometry import box
 
 from rasterclass.cli.main import cli
 from tests.conftest import CRS, TRANSFORM, synthetic_arrays, write_raster
-
-
-def run(*args: str, ok: bool = True):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def read(path: Path) -> np.ndarray:
-    with rasterio.open(path) as src:
-        return src.read(1)
+from tests.conftest import read_band as read
+from tests.conftest import run_cli as run
 
 
 def test_classify_writes_map_and_prints_summary(tmp_path, scene_path, training_path, truth):

@@ -20,7 +20,6 @@ import pytest
 import rasterio
 import rioxarray
 import xarray as xr
-from click.testing import CliRunner
 
 from rasterclass import (
     ClassMap,
@@ -32,28 +31,17 @@ from rasterclass import (
     write_map,
     write_probabilities,
 )
-from rasterclass.cli.main import cli
 from rasterclass.clustering import fit_clusterer
 from rasterclass.errors import BandMismatchError, RadiometryWarning
 from rasterclass.io import as_scene, load_model_file, save_model_file, scene_radiometry
 from rasterclass.objects import segment, segment_features
 from rasterclass.stack import band_names_from_files
+from tests.conftest import read_band as read
+from tests.conftest import run_cli as run
 from tests.conftest import synthetic_arrays, write_raster
 
 CHUNKS = [16, 40]
 RF = ["-m", "rf", "-p", "n_estimators=25", "--seed", "3", "--cv", "0"]
-
-
-def run(*args: object, ok: bool = True):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def read(path: Path) -> np.ndarray:
-    with rasterio.open(path) as src:
-        return src.read(1)
 
 
 def reflectance_and_dn() -> tuple[np.ndarray, np.ndarray]:

@@ -22,14 +22,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import rasterio
-from click.testing import CliRunner
 from shapely.geometry import MultiPoint, box
 
 from rasterclass import open_scene
 from rasterclass.accuracy.assess import assess
 from rasterclass.accuracy.crossval import cross_validate, plan_folds
-from rasterclass.cli.main import cli
 from rasterclass.errors import (
     CrossValidationDesignError,
     TrainingClassesError,
@@ -42,22 +39,12 @@ from rasterclass.jobs import TrainingOptions, train
 from rasterclass.objects import label_segments
 from rasterclass.sampling import extract_samples
 from tests.conftest import CRS, TRAIN_BOXES, TRANSFORM, pixel_box
+from tests.conftest import read_band as read
+from tests.conftest import run_cli as run
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 CHUNKS = [16, 64]
 CODES = {"water": 0, "forest": 1, "urban": 2}  # what scikit-learn's LabelEncoder writes
-
-
-def run(*args: object, ok: bool = True):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def read(path: Path) -> np.ndarray:
-    with rasterio.open(path) as src:
-        return src.read(1)
 
 
 def frame(rows: list[tuple[object, tuple[int, int, int, int]]], column: str = "class"):

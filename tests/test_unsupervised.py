@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 import rasterio
 import xarray as xr
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rasterio.features import rasterize
@@ -21,7 +20,6 @@ from sklearn.metrics import adjusted_rand_score
 
 from rasterclass import ClassMap, RasterModel, open_scene, predict_raster, read_class_map, write_map
 from rasterclass.apply import recode
-from rasterclass.cli.main import cli
 from rasterclass.clustering import (
     cluster_statistics,
     fit_clusterer,
@@ -34,20 +32,10 @@ from rasterclass.clustering import (
 from rasterclass.errors import ClassMapError, ClusteringError, EstimatorError
 from rasterclass.jobs import cluster, relabel_map, suggest_labels
 from tests.conftest import LSAT, RGB, needs_shared, synthetic_arrays, write_raster
+from tests.conftest import read_band as read
+from tests.conftest import run_cli as run
 
 CHUNKS = (16, 23, 64, 1000)  # 23 divides neither 61 nor 75; 1000 is one chunk
-
-
-def run(*args, ok: bool = True):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
-
-
-def read(path: Path) -> np.ndarray:
-    with rasterio.open(path) as src:
-        return src.read(1)
 
 
 def stripes(classes: np.ndarray, truth: np.ndarray) -> float:
