@@ -210,12 +210,15 @@ def write_rasters(
                 dst.write(block, window=window)
             if progress is not None:
                 progress(done, len(windows))
-        for out, dst, data in zip(outputs, datasets, datas, strict=True):
-            if factors:
-                method = out.overview_resampling(data.dtype)
-                dst.build_overviews(factors, method)
-                dst.update_tags(ns="rio_overview", resampling=method.name)
+        for out, dst, data, tmp in zip(outputs, datasets, datas, tmps, strict=True):
             dst.close()
+            if factors:
+                # built on the closed file reopened: in write mode GDAL builds the overviews
+                # of a palette band before their palette exists, and warns about it
+                method = out.overview_resampling(data.dtype)
+                with rasterio.open(tmp, "r+") as upd:
+                    upd.build_overviews(factors, method)
+                    upd.update_tags(ns="rio_overview", resampling=method.name)
         if cog:
             for out, data, tmp, cog_tmp in zip(outputs, datas, tmps, cog_tmps, strict=True):
                 _copy_as_cog(tmp, cog_tmp, out, data)
