@@ -198,6 +198,39 @@ def test_cli_refuses_sidecars_of_inputs_and_shared_sidecars(tmp_path, files):
     assert listing(tmp_path) == before
 
 
+@pytest.mark.parametrize("suffix", [".ovr", ".msk", ".aux.xml"])
+def test_cli_refuses_sidecar_names_of_inputs_that_do_not_exist_yet(tmp_path, files, suffix):
+    """A map named scene.tif.ovr would become the scene's overviews in GDAL and QGIS (and
+    .msk its mask, .aux.xml its metadata), whether or not that file exists yet."""
+    scene = files["scene"]
+    before = listing(tmp_path)
+    message = one_error_line(
+        invoke("predict", scene, "--model", files["model"], "-o", f"{scene}{suffix}")
+    )
+    assert f"scene.tif{suffix} of the scene file" in message
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("line", "what"),
+    [
+        ("segment {scene} -o {out}/s.tif --features {out}/f.txt", "--features"),
+        ("sample {map} -n 30 -o {out}/points.csv", "a vector file"),
+        ("sample {map} -n 30 -o {out}/points.tif", "a vector file"),
+        ("quicklook {map} -o {out}/map.xyz", "a figure file"),
+        ("classify {scene} -t {training} -c class -o {out}/m.tif --scheduler nosuch", "nosuch"),
+    ],
+)
+def test_cli_refuses_output_formats_and_addresses_before_any_work(tmp_path, files, line, what):
+    """An output name that says no format of its kind (and a malformed scheduler address)
+    is one line before anything is computed; nothing is written."""
+    before = listing(tmp_path)
+    args = line.format(out=tmp_path, **files).split()
+    message = one_error_line(invoke(*args))
+    assert what in message
+    assert listing(tmp_path) == before
+
+
 def test_cli_refuses_a_hard_link_to_an_input(tmp_path, files):
     twin = tmp_path / "twin.skops"
     os.link(files["model"], twin)

@@ -56,7 +56,7 @@ def compute_on(
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise SchedulerError(
                 f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
                 f"`dask scheduler` or use {param('workers', 'N')} for a local cluster"

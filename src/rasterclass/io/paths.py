@@ -18,7 +18,12 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rasterclass.errors import OutputCollisionError, OutputExistsError, param
+from rasterclass.errors import (
+    OutputCollisionError,
+    OutputExistsError,
+    RasterclassIOError,
+    param,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +63,9 @@ def output_files(path: PathLike, *, raster: bool = False) -> list[str]:
 def input_files(value: Any) -> list[tuple[str, str]]:
     """The files an input of a job consists of, as (input file, file) pairs.
 
-    A path gives itself and what GDAL/OGR and QGIS keep beside it when that exists
-    (``.aux.xml``, ``.ovr``, ``.msk``, ``.qml``, the parts of a shapefile); a scene or segment
+    A path gives itself and the files GDAL/OGR and QGIS read beside it, whether they exist
+    yet or not (``.aux.xml``, ``.ovr``, ``.msk``, ``.qml``, the parts of a shapefile: an
+    output of that name would become part of the input); a scene or segment
     raster opened by rasterclass gives its source files; sequences give the files of their
     items; in-memory data (GeoDataFrame, model object) gives none.
     """
@@ -71,7 +77,7 @@ def input_files(value: Any) -> list[tuple[str, str]]:
         beside = [*(p + ext for ext in _INPUT_SIDECARS), str(stem.with_suffix(".qml"))]
         if stem.suffix.lower() == ".shp":
             beside += [str(stem.with_suffix(ext)) for ext in SHAPEFILE_PARTS]
-        return [(p, p)] + [(p, f) for f in beside if f != p and os.path.isfile(f)]
+        return [(p, p)] + [(p, f) for f in beside if f != p]
     if isinstance(value, list | tuple):
         return [pair for item in value for pair in input_files(item)]
     attrs = getattr(value, "attrs", None)
@@ -91,6 +97,50 @@ def _same_file(a: str, b: str) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+#: The file name endings each kind of output is written with.
+OUTPUT_FORMATS: dict[str, tuple[str, ...]] = {
+    "table": (".parquet", ".csv"),
+    "vector": (".gpkg", ".shp", ".geojson", ".json", ".fgb"),
+    "figure": (".png", ".pdf", ".svg", ".jpg", ".jpeg"),
+}
+
+
+def check_output_format(path: PathLike | None, kind: str, name: str = "output") -> None:
+    """Refuse, before any work, an output whose file name does not say a format of its kind.
+
+    Parameters
+    ----------
+    path
+        The output path (None: nothing to check).
+    kind
+        ``"table"``, ``"vector"`` or ``"figure"`` (see :data:`OUTPUT_FORMATS`).
+    name
+        The parameter that gave the path, for the message.
+
+    Raises
+    ------
+    RasterclassIOError
+        The file name ends otherwise.
+
+    Examples
+    --------
+    >>> check_output_format("points.gpkg", "vector")
+    >>> try:
+    ...     check_output_format("points.csv", "vector")
+    ... except RasterclassIOError as exc:
+    ...     print(str(exc).split(";")[0])
+    output=points.csv: a vector file is written as .gpkg, .shp, .geojson, .json or .fgb
+    """
+    if path is None:
+        return
+    allowed = OUTPUT_FORMATS[kind]
+    if Path(path).suffix.lower() not in allowed:
+        raise RasterclassIOError(
+            f"{param(name, path)}: a {kind} file is written as {', '.join(allowed[:-1])} or "
+            f"{allowed[-1]}; name it with one of these endings"
+        )
 
 
 def check_writable(

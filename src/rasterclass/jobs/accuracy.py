@@ -12,7 +12,13 @@ from typing import Any
 
 from rasterclass.accuracy.assess import assess
 from rasterclass.accuracy.draw import draw_sample
-from rasterclass.io import PathLike, check_writable, write_figure, write_vector
+from rasterclass.io import (
+    PathLike,
+    check_output_format,
+    check_writable,
+    write_figure,
+    write_vector,
+)
 from rasterclass.jobs.training import write_report
 from rasterclass.plot import quicklook
 
@@ -154,6 +160,7 @@ def sample_map(
     >>> sorted(p.name for p in folder.iterdir() if p.suffix == ".gpkg")
     ['points.gpkg']
     """
+    check_output_format(output, "vector")
     inputs = {"training file": options.get("training")}
     return _map_job(
         lambda: draw_sample(map_path, **options), write_vector, map_path, output, overwrite, inputs
@@ -162,6 +169,7 @@ def sample_map(
 
 def quicklook_map(map_path: PathLike, output: PathLike, *, overwrite: bool = False) -> str:
     """Render a map file (legend, class colours) to a PNG/PDF/SVG."""
+    check_output_format(output, "figure")
     check_writable({"output": output}, overwrite, inputs={"map": map_path})
     figure = quicklook(map_path)
     return write_figure(figure, output, overwrite=overwrite)

@@ -24,6 +24,7 @@ from rasterclass.io import (
     PathLike,
     ProgressCallback,
     RasterOutput,
+    check_output_format,
     open_segments,
     probability_output,
     read_legend,
@@ -175,6 +176,7 @@ def run_segmentation(
         scene_options,
         rasters=("output",),
     )
+    check_output_format(features, "table", "features")
     if vector is not None and not str(vector).lower().endswith(".gpkg"):
         raise SegmentationError(f"vector output {vector} must be a GeoPackage (.gpkg)")
     scene = open_job_scene(scene, scene_options)
@@ -334,6 +336,7 @@ def classify_objects(
         rasters=("output", "probabilities", "segments_output"),
         segments=segments,
     )
+    check_output_format(features_output, "table", "features_output")
     if vector_output is not None and not str(vector_output).lower().endswith(".gpkg"):
         raise SegmentationError(f"vector output {vector_output} must be a GeoPackage (.gpkg)")
     scene = dask_scene(open_job_scene(scene, scene_options))
