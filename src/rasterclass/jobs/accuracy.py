@@ -160,17 +160,22 @@ def sample_map(
     >>> sorted(p.name for p in folder.iterdir() if p.suffix == ".gpkg")
     ['points.gpkg']
     """
-    check_output_format(output, "vector")
     inputs = {"training file": options.get("training")}
     return _map_job(
-        lambda: draw_sample(map_path, **options), write_vector, map_path, output, overwrite, inputs
+        lambda: draw_sample(map_path, **options),
+        write_vector,
+        map_path,
+        output,
+        overwrite,
+        inputs,
+        kind="vector",
     )
 
 
 def quicklook_map(map_path: PathLike, output: PathLike, *, overwrite: bool = False) -> str:
     """Render a map file (legend, class colours) to a PNG/PDF/SVG."""
-    check_output_format(output, "figure")
     check_writable({"output": output}, overwrite, inputs={"map": map_path})
+    check_output_format(output, "figure")
     figure = quicklook(map_path)
     return write_figure(figure, output, overwrite=overwrite)
 
@@ -182,10 +187,14 @@ def _map_job(
     output: PathLike | None,
     overwrite: bool,
     inputs: Mapping[str, Any],
+    kind: str | None = None,
 ) -> Any:
-    """Check ``output`` against the map and the other inputs, ``run()``, and write the
-    result to ``output`` (``write(result, output, overwrite=...)``) when given."""
+    """Check ``output`` against the map and the other inputs (and its name against the
+    formats of ``kind``), ``run()``, and write the result to ``output``
+    (``write(result, output, overwrite=...)``) when given."""
     check_writable({"output": output}, overwrite, inputs={"map": map_path, **inputs})
+    if kind is not None:
+        check_output_format(output, kind)
     result = run()
     if output is not None:
         write(result, output, overwrite=overwrite)
