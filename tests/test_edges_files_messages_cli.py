@@ -644,3 +644,29 @@ def test_import_rasterclass_is_lazy_but_complete():
     assert "rasterclass.io.scene rasterclass.jobs.supervised" in done.stdout
     assert "open_segments rasterclass.estimators.presets" in done.stdout  # submodules too
     assert done.stdout.strip().endswith("True")
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_quiet_prints_nothing_on_success(tmp_path, scene_path, training_path, where):
+    """-q means errors only, for every command, before or after the command name."""
+
+    def quiet(*args: object) -> None:
+        argv = ["-q", *args] if where == "before" else [*args, "-q"]
+        result = invoke(*argv)
+        assert result.exit_code == 0, result.output
+        assert result.output == "", result.output
+
+    out = tmp_path / "out"
+    m = out / "m.tif"
+    common = ["-t", training_path, "-c", "class"]
+    quiet("classify", scene_path, *common, "-p", "n_estimators=5", "--cv", "0", "-o", m)
+    quiet("assess", m, "-r", training_path, "-c", "class", "-o", out / "a.json")
+    quiet("sample", m, "-n", "20", "-o", out / "p.gpkg")
+    quiet("quicklook", m, "-o", out / "m.png")
+    quiet("cluster", scene_path, "-k", "3", "-o", out / "c.tif", "--stats", out / "c.csv")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("cluster,class\n1,a\n2,b\n3,c\n")
+    quiet("relabel", out / "c.tif", "--table", labels, "-o", out / "r.tif")
+    quiet("suggest-labels", scene_path, "--model", out / "c.csv", *common, "-o", out / "s.csv")
+    quiet("segment", scene_path, "-o", out / "seg.tif", "-p", "tile=20")
+    assert {p.name for p in out.iterdir()} >= {"m.tif", "a.json", "p.gpkg", "m.png", "r.tif"}

@@ -225,9 +225,21 @@ def progress_bar(ctx: click.Context, label: str) -> Iterator[Callable[[int, int]
             state["bar"].__exit__(None, None, None)
 
 
-def echo_summary(result: Any, started: float) -> None:
+def quiet() -> bool:
+    """Whether ``-q`` asked for errors only (before or after the command)."""
     ctx = click.get_current_context(silent=True)
-    if ctx is not None and ctx.find_root().obj and ctx.find_root().obj.get("quiet"):
+    obj = ctx.find_root().obj if ctx is not None else None
+    return bool(obj and obj.get("quiet"))
+
+
+def say(message: str = "") -> None:
+    """Echo a summary or progress line, unless ``-q`` asked for errors only."""
+    if not quiet():
+        click.echo(message)
+
+
+def echo_summary(result: Any, started: float) -> None:
+    if quiet():
         return
     samples = result.samples
     if samples is not None:
@@ -266,5 +278,5 @@ def echo_summary(result: Any, started: float) -> None:
 def echo_outputs(outputs: list[str], started: float) -> None:
     """Name every file written, then the run's duration since ``started``."""
     for path in outputs:
-        click.echo(f"wrote {path}")
-    click.echo(f"done in {time.perf_counter() - started:.1f} s")
+        say(f"wrote {path}")
+    say(f"done in {time.perf_counter() - started:.1f} s")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._base import command, echo_outputs
+from ._base import command, echo_outputs, say
 from .options import FILE, class_column_opt, layer_opt, map_arg, output_opt, overwrite_opt
 
 __all__ = ["assess"]
@@ -50,18 +50,18 @@ def assess(map_path: str, output: str, overwrite: bool, **kw: Any) -> None:
     started = time.perf_counter()
     report = jobs.assess_map(map_path, output=output, overwrite=overwrite, **kw)
     stats = report.confusion
-    click.echo(f"{report.title} ({report.kind}):")
+    say(f"{report.title} ({report.kind}):")
     if report.area is not None:
         lo, hi = report.area.overall_accuracy_ci
-        click.echo(
+        say(
             f"  overall accuracy {report.area.overall_accuracy:.3f} (95% CI {lo:.3f}-{hi:.3f}), "
             f"{report.area.n_samples} sample points"
         )
     elif stats is not None:
-        click.echo(
+        say(
             f"  overall accuracy {stats.overall_accuracy:.3f}, kappa {stats.kappa:.3f}, "
             f"{stats.n:.0f} reference pixels"
         )
     for note in report.notes:
-        click.echo(f"  note: {note}")
+        say(f"  note: {note}")
     echo_outputs([output], started)

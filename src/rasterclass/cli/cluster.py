@@ -9,7 +9,7 @@ import click
 
 from rasterclass import jobs
 
-from ._base import command, echo_outputs, progress_bar
+from ._base import command, echo_outputs, progress_bar, say
 from .options import (
     FILE,
     POSITIVE,
@@ -107,14 +107,14 @@ def cluster(
             cog=cog,
         )
     info = result.model.summary if result.model is not None else {}
-    click.echo(
+    say(
         f"{method}: {info.get('n_clusters')} clusters (asked {n_clusters}) after "
         f"{info.get('n_iter')} iterations, fitted on {info.get('n_samples')} of "
         f"{info.get('n_valid_pixels')} valid pixels"
     )
     if result.statistics is not None:
         for row in result.statistics.itertuples():
-            click.echo(f"  {row.code:>4}  {row.name:<12} {row.pixels:>10} px {row.share:>7.1%}")
+            say(f"  {row.code:>4}  {row.name:<12} {row.pixels:>10} px {row.share:>7.1%}")
     echo_outputs(result.outputs, started)
 
 
@@ -160,9 +160,9 @@ def relabel(
             cog=cog,
         )
     cmap = result.class_map
-    click.echo(f"{len(cmap)} classes:")
+    say(f"{len(cmap)} classes:")
     for code, name in zip(cmap.codes, cmap.names, strict=True):
-        click.echo(f"  {code:>4}  {name}")
+        say(f"  {code:>4}  {name}")
     echo_outputs(result.outputs, started)
 
 
@@ -201,7 +201,5 @@ def suggest_labels(
         scene_options=scene_options(kw),
     )
     for rec in table.to_dict(orient="records"):
-        click.echo(
-            f"  {rec['cluster_name']:<12} -> {rec['class']:<16} distance {rec['distance']:.4g}"
-        )
+        say(f"  {rec['cluster_name']:<12} -> {rec['class']:<16} distance {rec['distance']:.4g}")
     echo_outputs([output] if output else [], started)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import click
-
-from ._base import command
+from ._base import command, say
 from .options import map_arg, output_opt, overwrite_opt
 
 __all__ = ["quicklook"]
@@ -18,4 +16,4 @@ def quicklook(map_path: str, output: str, overwrite: bool) -> None:
     """Render MAP.tif with its class colours and a legend."""
     from rasterclass import jobs
 
-    click.echo(f"wrote {jobs.quicklook_map(map_path, output, overwrite=overwrite)}")
+    say(f"wrote {jobs.quicklook_map(map_path, output, overwrite=overwrite)}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._base import command
+from ._base import command, say
 from .options import POSITIVE, map_arg, output_opt, overwrite_opt, seed_opt, training_opt
 
 __all__ = ["sample"]
@@ -66,8 +66,6 @@ def sample(
     points = jobs.sample_map(
         map_path, output=output, overwrite=overwrite, expected_ua=_ua_pairs(expected_ua), **kw
     )
-    click.echo(f"{len(points)} points per class: {points.attrs.get('allocation')}")
-    click.echo(
-        f"wrote {output} (fill in its 'reference' column, then run `assess --design stratified`)"
-    )
-    click.echo(f"done in {time.perf_counter() - started:.1f} s")
+    say(f"{len(points)} points per class: {points.attrs.get('allocation')}")
+    say(f"wrote {output} (fill in its 'reference' column, then run `assess --design stratified`)")
+    say(f"done in {time.perf_counter() - started:.1f} s")

@@ -9,7 +9,7 @@ import click
 
 from rasterclass import jobs
 
-from ._base import command, echo_outputs, progress_bar
+from ._base import command, echo_outputs, progress_bar, say
 from .options import (
     FILE,
     cog_opt,
@@ -88,5 +88,5 @@ def segment(
             cog=cog,
         )
     if result.n_segments is not None:
-        click.echo(f"{result.n_segments} segments ({method})")
+        say(f"{result.n_segments} segments ({method})")
     echo_outputs(result.outputs, started)
