@@ -3,7 +3,8 @@ functions and under ``TYPE_CHECKING``).
 
 Layers, lowest first; a module may import its own layer and the layers below, never above:
 
-0. ``errors``: exception and warning classes; ``_json``: JSON-ready values.
+0. ``errors``: exception and warning classes; ``_json``: JSON-ready values; ``methods``: the
+   names and defaults of the methods (light, for the command line).
 1. ``classes``, ``stack`` (grid, bands, masks), ``parallel`` (schedulers, streamed compute),
    ``training_pixels`` (training-pixel provenance): the vocabulary.
 2. ``io``: the only module that opens or writes files; ``datasets``: the tiny example data
@@ -35,7 +36,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "rasterclass"
 
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "_json"),
+    ("errors", "_json", "methods"),
     ("classes", "stack", "parallel", "training_pixels"),
     ("io", "datasets"),
     ("sampling",),

@@ -575,7 +575,8 @@ HEAVY = ("numpy", "dask", "sklearn", "rasterio", "xarray", "geopandas", "pandas"
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["--version"], ["train", "--help"], ["predict", "--help"]]
+    "argv",
+    [["--help"], ["--version"], *([name, "--help"] for name in sorted(cli_main.COMMANDS))],
 )
 def test_help_and_version_import_no_heavy_module(argv):
     code = (

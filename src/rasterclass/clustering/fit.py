@@ -29,15 +29,13 @@ from rasterclass.errors import ClusteringError, EstimatorError, RasterclassError
 from rasterclass.estimators.isodata import ISODATA
 from rasterclass.estimators.presets import check_params, parse_value, set_known_params
 from rasterclass.io import as_scene, scene_radiometry
+from rasterclass.methods import CLUSTER_METHODS
 from rasterclass.model import RasterModel
 
 logger = logging.getLogger(__name__)
 
 #: Clustering methods and what they are.
-METHODS: dict[str, str] = {
-    "kmeans": "k-means (scikit-learn KMeans; -p minibatch=true for MiniBatchKMeans)",
-    "isodata": "ISODATA (Tou & Gonzalez 1974): k-means with split, lump and discard steps",
-}
+METHODS = CLUSTER_METHODS
 
 #: Parameters set through their own options, not through ``params``.
 _RESERVED = {"n_clusters": "n_clusters", "random_state": "seed"}

@@ -21,11 +21,11 @@ import xarray as xr
 
 from rasterclass.errors import EstimatorError
 from rasterclass.io import as_scene
+from rasterclass.methods import DEFAULT_SAMPLE_SIZE
 
 logger = logging.getLogger(__name__)
 
 #: Default number of valid pixels a clusterer is fitted on.
-DEFAULT_SAMPLE_SIZE = 100_000
 
 #: Partial samples merged per task of the tree reduction.
 _FAN_IN = 8

@@ -24,8 +24,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rasterclass.clustering.fit import METHODS as CLUSTER_METHODS
-    from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE
     from rasterclass.estimators.presets import PRESETS, parse_params
     from rasterclass.jobs.accuracy import assess_map, quicklook_map, sample_map
     from rasterclass.jobs.clustering import ClusterResult, cluster, relabel_map, suggest_labels
@@ -47,8 +45,8 @@ if TYPE_CHECKING:
     from rasterclass.jobs.plan import plan_run
     from rasterclass.jobs.supervised import classify, predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
-    from rasterclass.objects.segmentation import DEFAULT_PARAMS as SEGMENT_PARAMS
-    from rasterclass.objects.segmentation import SEGMENT_METHODS
+    from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE, SEGMENT_METHODS
+    from rasterclass.methods import SEGMENT_DEFAULTS as SEGMENT_PARAMS
     from rasterclass.parallel import compute_on
     from rasterclass.planning import Plan
 
@@ -93,12 +91,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     },
     "plan_run": ("rasterclass.jobs.plan", "plan_run"),
     "Plan": ("rasterclass.planning", "Plan"),
-    "CLUSTER_METHODS": ("rasterclass.clustering.fit", "METHODS"),
-    "DEFAULT_SAMPLE_SIZE": ("rasterclass.clustering.pixels", "DEFAULT_SAMPLE_SIZE"),
+    "CLUSTER_METHODS": ("rasterclass.methods", "CLUSTER_METHODS"),
+    "DEFAULT_SAMPLE_SIZE": ("rasterclass.methods", "DEFAULT_SAMPLE_SIZE"),
     "PRESETS": ("rasterclass.estimators.presets", "PRESETS"),
     "parse_params": ("rasterclass.estimators.presets", "parse_params"),
-    "SEGMENT_METHODS": ("rasterclass.objects.segmentation", "SEGMENT_METHODS"),
-    "SEGMENT_PARAMS": ("rasterclass.objects.segmentation", "DEFAULT_PARAMS"),
+    "SEGMENT_METHODS": ("rasterclass.methods", "SEGMENT_METHODS"),
+    "SEGMENT_PARAMS": ("rasterclass.methods", "SEGMENT_DEFAULTS"),
     "compute_on": ("rasterclass.parallel", "compute_on"),
 }
 

@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from rasterclass.errors import SegmentationError, param
+from rasterclass.methods import SEGMENT_DEFAULTS, SEGMENT_METHODS
 from rasterclass.objects._blocks import block_layout, dask_scene, grid_like
 from rasterclass.objects.seeds import sample_pixels, standardise
 from rasterclass.objects.shepherd import shepherd_segments
@@ -28,37 +29,9 @@ from rasterclass.objects.shepherd import shepherd_segments
 logger = logging.getLogger(__name__)
 
 
-#: Segmentation methods of :func:`segment`.
-SEGMENT_METHODS = ("shepherd", "slic", "felzenszwalb")
-
-
-#: Default parameters of each method (``-p NAME=VALUE`` on the command line).
-DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "shepherd": {
-        "n_clusters": 30,
-        "min_size": 50,
-        "connectivity": 4,
-        "sample_size": 30_000,
-        "max_iter": 200,
-        "seed": 0,
-        "tile": 1024,
-    },
-    "slic": {
-        "region_size": 10,
-        "compactness": 0.1,
-        "sigma": 0.0,
-        "max_num_iter": 10,
-        "sample_size": 30_000,
-        "seed": 0,
-    },
-    "felzenszwalb": {
-        "scale": 5.0,
-        "sigma": 0.5,
-        "min_size": 20,
-        "sample_size": 30_000,
-        "seed": 0,
-    },
-}
+#: Segmentation methods and their default parameters (``-p NAME=VALUE``): see
+#: :mod:`rasterclass.methods`.
+DEFAULT_PARAMS = SEGMENT_DEFAULTS
 
 
 def check_segment_params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
