@@ -218,6 +218,7 @@ def test_cli_refuses_sidecar_names_of_inputs_that_do_not_exist_yet(tmp_path, fil
         ("sample {map} -n 30 -o {out}/points.csv", "a vector file"),
         ("sample {map} -n 30 -o {out}/points.tif", "a vector file"),
         ("quicklook {map} -o {out}/map.xyz", "a figure file"),
+        ("assess {map} -r {training} -c class -o {out}/report.txt", "a report file"),
         ("classify {scene} -t {training} -c class -o {out}/m.tif --scheduler nosuch", "nosuch"),
     ],
 )

@@ -104,6 +104,7 @@ OUTPUT_FORMATS: dict[str, tuple[str, ...]] = {
     "table": (".parquet", ".csv"),
     "vector": (".gpkg", ".shp", ".geojson", ".json", ".fgb"),
     "figure": (".png", ".pdf", ".svg", ".jpg", ".jpeg"),
+    "report": (".json", ".md", ".csv"),
 }
 
 
@@ -115,7 +116,7 @@ def check_output_format(path: PathLike | None, kind: str, name: str = "output") 
     path
         The output path (None: nothing to check).
     kind
-        ``"table"``, ``"vector"`` or ``"figure"`` (see :data:`OUTPUT_FORMATS`).
+        ``"table"``, ``"vector"``, ``"figure"`` or ``"report"`` (see :data:`OUTPUT_FORMATS`).
     name
         The parameter that gave the path, for the message.
 

@@ -102,6 +102,7 @@ def assess_map(
         output,
         overwrite,
         inputs,
+        kind="report",
     )
 
 
