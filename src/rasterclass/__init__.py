@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rasterclass.accuracy.area import estimate_from_error_matrix
+    from rasterclass.accuracy.areas import class_areas
     from rasterclass.accuracy.assess import assess
     from rasterclass.accuracy.confusion import confusion_statistics
     from rasterclass.accuracy.crossval import cross_validate, folds
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
         write_map,
         write_probabilities,
     )
-    from rasterclass.jobs.accuracy import assess_map, sample_map
+    from rasterclass.jobs.accuracy import areas_map, assess_map, sample_map
     from rasterclass.jobs.clustering import cluster, relabel_map, suggest_labels
     from rasterclass.jobs.objects import classify_objects, run_segmentation
     from rasterclass.jobs.options import SceneOptions, TrainingOptions
@@ -84,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "cluster": "rasterclass.jobs.clustering",
     "relabel_map": "rasterclass.jobs.clustering",
     "suggest_labels": "rasterclass.jobs.clustering",
+    "areas_map": "rasterclass.jobs.accuracy",
     "assess_map": "rasterclass.jobs.accuracy",
     "sample_map": "rasterclass.jobs.accuracy",
     "plan_run": "rasterclass.jobs.plan",
@@ -109,6 +111,7 @@ _EXPORTS: dict[str, str] = {
     "paint_classes": "rasterclass.objects.labels",
     # accuracy
     "assess": "rasterclass.accuracy.assess",
+    "class_areas": "rasterclass.accuracy.areas",
     "draw_sample": "rasterclass.accuracy.draw",
     "AccuracyReport": "rasterclass.accuracy.report",
     "confusion_statistics": "rasterclass.accuracy.confusion",
@@ -159,9 +162,11 @@ __all__ = [
     "SceneOptions",
     "TrainingOptions",
     "__version__",
+    "areas_map",
     "as_scene",
     "assess",
     "assess_map",
+    "class_areas",
     "classify",
     "classify_objects",
     "classify_segments",

@@ -33,6 +33,8 @@ Sample design, :mod:`~rasterclass.accuracy.design`:
 Reporting, :mod:`~rasterclass.accuracy.report`:
     :class:`AccuracyReport` (JSON, Markdown and tidy CSV renderers), :func:`format_for_path`.
 Jobs on rasters (these import dask, xarray and scikit-learn, so they are not imported here):
+    :mod:`rasterclass.accuracy.areas` (:func:`~rasterclass.accuracy.areas.class_areas`:
+    mapped and error-adjusted class areas),
     :mod:`rasterclass.accuracy.assess` (:func:`~rasterclass.accuracy.assess.assess` a map
     against reference data), :mod:`rasterclass.accuracy.draw` (draw a stratified sample of
     points from a map) and :mod:`rasterclass.accuracy.crossval` (cross-validation and

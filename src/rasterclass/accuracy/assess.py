@@ -39,6 +39,7 @@ from rasterclass.io import (
     scene_grid,
 )
 from rasterclass.sampling import Samples, extract_samples
+from rasterclass.stack import Grid
 from rasterclass.training_pixels import FIT_DIAGNOSTIC_SHARE, SHA256_TAG
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,15 @@ def open_map(path: PathLike, *, chunks: int | None = None) -> tuple[xr.DataArray
     """A map as a lazy (band=1, y, x) scene (0 -> NaN) and the ClassMap it carries, if any."""
     scene = open_scene(path, chunks=chunks, nodata=0, band_names=["class"], unscale=False)
     return scene, read_class_map(path)
+
+
+def pixel_area_m2_of(grid: Grid) -> float | None:
+    """Area of one pixel of ``grid`` in m² (``|det(transform)|`` times the CRS's linear
+    unit squared); ``None`` in a geographic or unknown CRS, whose pixels have no fixed area."""
+    crs = grid.crs
+    if crs is None or not crs.is_projected:
+        return None
+    return float(grid.pixel_area * (crs.linear_units_factor[1] ** 2))
 
 
 def _block_counts(block: np.ndarray) -> np.ndarray:
@@ -430,12 +440,7 @@ def _design_based(
             f"strata {small} have fewer than 2 sample points: their variance contribution is "
             "undefined (reported as NaN); sample at least 2 points per stratum"
         )
-    crs = grid.crs
-    pixel_area_m2 = (
-        grid.pixel_area * (crs.linear_units_factor[1] ** 2)
-        if crs is not None and crs.is_projected
-        else None
-    )
+    pixel_area_m2 = pixel_area_m2_of(grid)
     estimate = stehman_estimate(
         map_codes,
         ref_codes,

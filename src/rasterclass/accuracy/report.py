@@ -79,7 +79,7 @@ def _md_escape(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
     align = align or "l" + "r" * (len(headers) - 1)
     marks = {"l": ":---", "r": "---:", "c": ":---:"}
     lines = [
@@ -92,7 +92,7 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str 
 
 def _md_matrix(names: list[str], matrix: Any, fmt: Callable[[float], str]) -> str:
     """A map-by-reference matrix as a Markdown table, rows headed by the class in bold."""
-    return _md_table(
+    return markdown_table(
         ["map \\ reference", *names],
         [[f"**{n}**"] + [fmt(v) for v in matrix.iloc[i]] for i, n in enumerate(names)],
     )
@@ -330,11 +330,11 @@ class AccuracyReport:
             "",
             "Rows are map classes, columns are reference classes.",
             "",
-            _md_table(["map \\ reference", *names, "total"], matrix_rows),
+            markdown_table(["map \\ reference", *names, "total"], matrix_rows),
             "",
             "## Summary",
             "",
-            _md_table(
+            markdown_table(
                 ["statistic", "value"],
                 [
                     ["samples (n)", _fc(c.n)],
@@ -371,7 +371,7 @@ class AccuracyReport:
             if c.polygon_counts is not None:
                 row.append(_fc(c.polygon_counts[name]))
             rows.append(row)
-        parts.append(_md_table(headers, rows))
+        parts.append(markdown_table(headers, rows))
         return "\n".join(parts)
 
     @staticmethod
@@ -389,7 +389,7 @@ class AccuracyReport:
             f"Estimator: {label}; finite-population correction: {'yes' if a.fpc else 'no'}; "
             f"{a.n_samples} sample units. Intervals are estimate {ci}.",
             "",
-            _md_table(
+            markdown_table(
                 ["statistic", "value"],
                 [["overall accuracy", _pm(a.overall_accuracy, a.overall_accuracy_se, a.z)]],
             ),
@@ -421,7 +421,7 @@ class AccuracyReport:
                 _pm(a.producers_accuracy[name], a.producers_accuracy_se[name], a.z),
             ]
             rows.append(row)
-        parts.append(_md_table(headers, rows))
+        parts.append(markdown_table(headers, rows))
         names = list(a.class_names)
         parts += [
             "",

@@ -26,6 +26,11 @@ __all__ = ["COMMANDS", "GLOBAL_NAMES", "cli", "main", "option_renderer"]
 #: ``rasterclass --help`` lists, without importing the module (a test keeps it equal to the
 #: command's docstring).
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "areas": (
+        "rasterclass.cli.areas",
+        "areas",
+        "Mapped and error-adjusted area of every class of MAP.tif, with 95% intervals.",
+    ),
     "assess": (
         "rasterclass.cli.assess",
         "assess",

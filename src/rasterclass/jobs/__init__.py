@@ -9,8 +9,8 @@ Modules: :mod:`.options` (:class:`SceneOptions`, :class:`TrainingOptions`,
 the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
 (:func:`run_segmentation`, :func:`classify_objects`), :mod:`.clustering` (:func:`cluster`,
-:func:`relabel_map`, :func:`suggest_labels`), :mod:`.accuracy` (:func:`assess_map`,
-:func:`sample_map`, :func:`quicklook_map`) and :mod:`.plan` (:func:`plan_run`).
+:func:`relabel_map`, :func:`suggest_labels`), :mod:`.accuracy` (:func:`areas_map`,
+:func:`assess_map`, :func:`sample_map`, :func:`quicklook_map`) and :mod:`.plan` (:func:`plan_run`).
 
 The names below are imported on first use (PEP 562), so that the command line imports only
 what the command it runs needs. The constants the command line's options list
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rasterclass.estimators.presets import PRESETS, parse_params
-    from rasterclass.jobs.accuracy import assess_map, quicklook_map, sample_map
+    from rasterclass.jobs.accuracy import areas_map, assess_map, quicklook_map, sample_map
     from rasterclass.jobs.clustering import ClusterResult, cluster, relabel_map, suggest_labels
     from rasterclass.jobs.objects import (
         SegmentationResult,
@@ -87,7 +87,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     },
     **{
         name: ("rasterclass.jobs.accuracy", name)
-        for name in ("assess_map", "quicklook_map", "sample_map")
+        for name in ("areas_map", "assess_map", "quicklook_map", "sample_map")
     },
     "plan_run": ("rasterclass.jobs.plan", "plan_run"),
     "Plan": ("rasterclass.planning", "Plan"),
@@ -126,6 +126,7 @@ __all__ = [
     "SceneOptions",
     "SegmentationResult",
     "TrainingOptions",
+    "areas_map",
     "assess_map",
     "check_report",
     "check_training",

@@ -1,7 +1,9 @@
-"""Jobs on a finished map: assess its accuracy, draw a sample design, render a quicklook.
+"""Jobs on a finished map: assess its accuracy, its class areas, draw a sample design, render
+a quicklook.
 
 This module owns :func:`assess_map` (assess a map against reference data and write the
-report), :func:`sample_map` (draw stratified sample points and write them) and
+report), :func:`areas_map` (class areas, error-adjusted with a labelled sample, written as a
+table), :func:`sample_map` (draw stratified sample points and write them) and
 :func:`quicklook_map` (render a map with its legend to a figure file).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rasterclass.accuracy.areas import class_areas
 from rasterclass.accuracy.assess import assess
 from rasterclass.accuracy.draw import draw_sample
 from rasterclass.io import (
@@ -102,6 +105,77 @@ def assess_map(
         output,
         overwrite,
         inputs,
+        kind="report",
+    )
+
+
+def areas_map(
+    map_path: PathLike,
+    sample: Any = None,
+    reference_column: str = "reference",
+    *,
+    output: PathLike | None = None,
+    overwrite: bool = False,
+    layer: str | None = None,
+    chunks: int | None = None,
+) -> Any:
+    """Class areas of a map (see :func:`rasterclass.class_areas`), written as a table.
+
+    Parameters
+    ----------
+    map_path
+        A class map (0 = nodata).
+    sample
+        Optional labelled stratified random sample of points (path or GeoDataFrame, any
+        CRS; strata = the map classes) for error-adjusted areas (Olofsson et al. 2014).
+    reference_column
+        The sample's reference class column (names or codes).
+    output
+        Also write the table here, in the format its extension names (``.csv``, ``.md``
+        or ``.json``; the JSON keys are those of :meth:`ClassAreas.to_dict`).
+    overwrite
+        Replace an existing output.
+    layer
+        Layer of a multi-layer sample file.
+    chunks
+        Chunk side in pixels for reading the map (the result does not depend on it).
+
+    Returns
+    -------
+    rasterclass.accuracy.areas.ClassAreas
+        Pixels (int64), hectares and share per class; with a sample the adjusted areas,
+        standard errors and 95 % intervals, and the sample count per stratum.
+
+    Raises
+    ------
+    RasterclassIOError
+        ``output`` not named ``.csv``, ``.md`` or ``.json``; the map or sample unreadable.
+    OutputExistsError
+        ``output`` exists and ``overwrite`` is False (checked before any work).
+    OutputCollisionError
+        ``output`` is the map or the sample file.
+    TrainingDataError
+        The reference column is missing, or no sample point falls on the map.
+    AccuracyError
+        Unlabelled sample points, non-point geometries, or a mapped class without samples.
+
+    Examples
+    --------
+    >>> import pathlib, rasterclass as rc
+    >>> from rasterclass.datasets import example_map
+    >>> map_path = example_map()  # 4 x 4 px of 10 m: forest (left), water (right)
+    >>> areas = rc.areas_map(map_path, output=pathlib.Path(map_path).parent / "areas.csv",
+    ...                      overwrite=True)
+    >>> areas.to_dict()["total_ha"]
+    0.16
+    """
+    return _map_job(
+        lambda: class_areas(map_path, sample, reference_column, layer=layer, chunks=chunks),
+        write_report,
+        map_path,
+        output,
+        overwrite,
+        {"sample": sample},
         kind="report",
     )
 
