@@ -25,6 +25,10 @@ logger = logging.getLogger("rasterclass")
 
 F = Callable[..., Any]
 
+#: Where the group's context keeps the command line of the run (``ctx.meta``), recorded in
+#: the provenance sidecars of its outputs.
+ARGV_KEY = "rasterclass.argv"
+
 #: Library parameter names that a command spells differently. A value starting with ``-`` is
 #: written as it stands (``-p NAME=`` for a parameter passed through ``-p``); any other
 #: value is the name of the command's click parameter, written as its long option. Names
@@ -161,10 +165,11 @@ def _set_up(ctx: click.Context, obj: Mapping[str, Any]) -> None:
     ctx.with_resource(warnings.catch_warnings())  # restored when the command ends
     warnings.simplefilter("always" if not quiet else "ignore", RasterclassWarning)
     warnings.showwarning = _warning_printer(ctx.command)
+    from rasterclass import jobs
+
+    ctx.with_resource(jobs.command_line(ctx.find_root().meta.get(ARGV_KEY)))
     scheduler, workers = obj.get("scheduler"), obj.get("workers")
     if scheduler or workers:
-        from rasterclass import jobs
-
         ctx.with_resource(jobs.compute_on(scheduler, workers))
 
 

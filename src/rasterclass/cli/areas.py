@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ._base import command, echo_outputs, say
-from .options import FILE, layer_opt, map_arg, output_opt, overwrite_opt
+from .options import FILE, chunks_opt, layer_opt, map_arg, output_opt, overwrite_opt
 
 __all__ = ["areas"]
 
@@ -31,6 +31,7 @@ __all__ = ["areas"]
 )
 @output_opt("Table: .csv, .md or .json (default: print it).", required=False)
 @layer_opt("Layer of the sample file.")
+@chunks_opt("Chunk side in pixels for reading the map (the result does not depend on it).")
 @overwrite_opt
 def areas(map_path: str, output: str | None, overwrite: bool, **kw: Any) -> None:
     """Mapped and error-adjusted area of every class of MAP.tif, with 95% intervals."""

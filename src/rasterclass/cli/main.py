@@ -18,7 +18,7 @@ import click
 
 from rasterclass.errors import RasterclassError
 
-from ._base import GLOBAL_NAMES, global_options, option_renderer
+from ._base import ARGV_KEY, GLOBAL_NAMES, global_options, option_renderer
 
 __all__ = ["COMMANDS", "GLOBAL_NAMES", "cli", "main", "option_renderer"]
 
@@ -122,6 +122,19 @@ class _Group(click.Group):
                 rows.append((name, stub.get_short_help_str(limit)))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """The context of a run, with the command line it was given (for provenance)."""
+        argv = ["rasterclass", *args]
+        ctx = super().make_context(info_name, args, parent, **extra)
+        ctx.meta[ARGV_KEY] = argv
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -42,6 +42,7 @@ from rasterclass.io.models import (
     save_model_file,
 )
 from rasterclass.io.paths import (
+    PROVENANCE_SUFFIX,
     SHAPEFILE_PARTS,
     PathLike,
     atomic_write,
@@ -89,6 +90,7 @@ __all__ = [
     "MODEL_FORMAT_VERSION",
     "OVERVIEW_MIN_SIDE",
     "PROBABILITY_LAYER",
+    "PROVENANCE_SUFFIX",
     "RADIOMETRY_ATTR",
     "SEGMENTS_TAG",
     "SHAPEFILE_PARTS",

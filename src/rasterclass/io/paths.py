@@ -36,23 +36,28 @@ def _raster_sidecars(path: str) -> list[str]:
     return [f"{path}.aux.xml", str(Path(path).with_suffix(".qml"))]
 
 
+#: The provenance sidecar every output of a job gets (``PATH.provenance.json``, written by
+#: :mod:`rasterclass.jobs.provenance`).
+PROVENANCE_SUFFIX = ".provenance.json"
+
 #: The parts of an ESRI shapefile besides ``.shp``.
 SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
 
 #: Files that belong to an input file when they exist beside it: GDAL PAM metadata, external
 #: overviews and masks, and a QGIS style.
-_INPUT_SIDECARS = (".aux.xml", ".ovr", ".msk")
+_INPUT_SIDECARS = (".aux.xml", ".ovr", ".msk", PROVENANCE_SUFFIX)
 
 
 def output_files(path: PathLike, *, raster: bool = False) -> list[str]:
     """Every file writing ``path`` creates or replaces.
 
-    A raster output (written by :func:`write_rasters`) also writes or removes
+    Every output gets its provenance sidecar ``PATH.provenance.json`` (written by the
+    jobs); a raster output (written by :func:`write_rasters`) also writes or removes
     ``PATH.aux.xml`` and ``STEM.qml``; a shapefile writes its ``.shx``, ``.dbf``, ``.prj``
     and ``.cpg``.
     """
     p = str(path)
-    files = [p]
+    files = [p, p + PROVENANCE_SUFFIX]
     if raster:
         files += _raster_sidecars(p)
     if Path(p).suffix.lower() == ".shp":

@@ -10,7 +10,9 @@ the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
 (:func:`run_segmentation`, :func:`classify_objects`), :mod:`.clustering` (:func:`cluster`,
 :func:`relabel_map`, :func:`suggest_labels`), :mod:`.accuracy` (:func:`areas_map`,
-:func:`assess_map`, :func:`sample_map`, :func:`quicklook_map`) and :mod:`.plan` (:func:`plan_run`).
+:func:`assess_map`, :func:`sample_map`, :func:`quicklook_map`), :mod:`.plan`
+(:func:`plan_run`) and :mod:`.provenance` (:func:`recorded`: the ``PATH.provenance.json``
+sidecar of every output; :func:`command_line`).
 
 The names below are imported on first use (PEP 562), so that the command line imports only
 what the command it runs needs. The constants the command line's options list
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
         open_job_scene,
     )
     from rasterclass.jobs.plan import plan_run
+    from rasterclass.jobs.provenance import command_line, recorded
     from rasterclass.jobs.supervised import classify, predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
     from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE, SEGMENT_METHODS
@@ -90,6 +93,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         for name in ("areas_map", "assess_map", "quicklook_map", "sample_map")
     },
     "plan_run": ("rasterclass.jobs.plan", "plan_run"),
+    "command_line": ("rasterclass.jobs.provenance", "command_line"),
+    "recorded": ("rasterclass.jobs.provenance", "recorded"),
     "Plan": ("rasterclass.planning", "Plan"),
     "CLUSTER_METHODS": ("rasterclass.methods", "CLUSTER_METHODS"),
     "DEFAULT_SAMPLE_SIZE": ("rasterclass.methods", "DEFAULT_SAMPLE_SIZE"),
@@ -133,6 +138,7 @@ __all__ = [
     "classify",
     "classify_objects",
     "cluster",
+    "command_line",
     "compute_on",
     "fit_and_validate",
     "fit_model",
@@ -142,6 +148,7 @@ __all__ = [
     "plan_run",
     "predict",
     "quicklook_map",
+    "recorded",
     "relabel_map",
     "resolve_segments",
     "run_segmentation",

@@ -22,10 +22,12 @@ from rasterclass.io import (
     write_figure,
     write_vector,
 )
+from rasterclass.jobs.provenance import recorded
 from rasterclass.jobs.training import write_report
 from rasterclass.plot import quicklook
 
 
+@recorded("map_path", "reference", "strata")
 def assess_map(
     map_path: PathLike,
     reference: Any,
@@ -109,6 +111,7 @@ def assess_map(
     )
 
 
+@recorded("map_path", "sample")
 def areas_map(
     map_path: PathLike,
     sample: Any = None,
@@ -180,6 +183,7 @@ def areas_map(
     )
 
 
+@recorded("map_path", "training")
 def sample_map(
     map_path: PathLike,
     *,
@@ -247,6 +251,7 @@ def sample_map(
     )
 
 
+@recorded("map_path")
 def quicklook_map(map_path: PathLike, output: PathLike, *, overwrite: bool = False) -> str:
     """Render a map file (legend, class colours) to a PNG/PDF/SVG."""
     check_writable({"output": output}, overwrite, inputs={"map": map_path})

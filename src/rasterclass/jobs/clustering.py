@@ -43,6 +43,7 @@ from rasterclass.io import (
     write_text,
 )
 from rasterclass.jobs.options import SceneOptions, check_job_outputs, open_job_scene
+from rasterclass.jobs.provenance import recorded
 from rasterclass.model import RasterModel
 from rasterclass.sampling import extract_samples
 
@@ -61,6 +62,7 @@ class ClusterResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@recorded("scene", "scene_options.reference", outputs=("output", "statistics", "model_output"))
 def cluster(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
     output: PathLike,
@@ -193,6 +195,7 @@ def cluster(
     return result
 
 
+@recorded("map_path", "table")
 def relabel_map(
     map_path: PathLike,
     table: PathLike | pd.DataFrame | Mapping[Any, Any],
@@ -305,6 +308,7 @@ def _cluster_frame(
     return clusters
 
 
+@recorded("scene", "clusters", "training", "scene_options.reference")
 def suggest_labels(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
     clusters: RasterModel | pd.DataFrame | PathLike,

@@ -40,6 +40,7 @@ from rasterclass.jobs.options import (
     check_training_job,
     open_job_scene,
 )
+from rasterclass.jobs.provenance import recorded
 from rasterclass.jobs.training import fit_and_validate
 from rasterclass.objects._blocks import dask_scene
 from rasterclass.objects.features import check_grid, segment_features
@@ -96,6 +97,7 @@ def resolve_segments(
     return mask_segments(segments, scene)
 
 
+@recorded("scene", "scene_options.reference", outputs=("output", "features", "vector"))
 def run_segmentation(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
     output: PathLike,
@@ -200,6 +202,22 @@ def run_segmentation(
     return SegmentationResult(segs, n, table, outputs, timings)
 
 
+@recorded(
+    "scene",
+    "training",
+    "segments",
+    "options.legend",
+    "scene_options.reference",
+    outputs=(
+        "output",
+        "probabilities",
+        "model_output",
+        "report_output",
+        "segments_output",
+        "features_output",
+        "vector_output",
+    ),
+)
 def classify_objects(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
     training: Any,

@@ -31,12 +31,20 @@ from rasterclass.jobs.options import (
     check_training_job,
     open_job_scene,
 )
+from rasterclass.jobs.provenance import recorded
 from rasterclass.jobs.training import fit_and_validate
 from rasterclass.model import RasterModel
 from rasterclass.sampling import extract_samples
 from rasterclass.training_pixels import provenance_tags
 
 
+@recorded(
+    "scene",
+    "training",
+    "options.legend",
+    "scene_options.reference",
+    outputs=("model_output", "report_output"),
+)
 def train(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
     training: Any,
@@ -157,6 +165,7 @@ def train(
     return result
 
 
+@recorded("scene", "model", "scene_options.reference", outputs=("output", "probabilities"))
 def predict(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
     model: RasterModel | PathLike,
@@ -290,6 +299,13 @@ def write_prediction(
     return write_rasters(outs, overwrite=overwrite, progress=progress, cog=cog)
 
 
+@recorded(
+    "scene",
+    "training",
+    "options.legend",
+    "scene_options.reference",
+    outputs=("output", "probabilities", "model_output", "report_output"),
+)
 def classify(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
     training: Any,
