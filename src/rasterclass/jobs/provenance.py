@@ -185,7 +185,7 @@ def provenance_record(
     Notes
     -----
     The SHA-256 is computed in 1 MiB blocks (constant memory); it reads every input
-    once, about 1 s per GB on a local disk, small beside the run that read the same files.
+    once, a second or two per GB on a local disk, small beside the run that reads them.
 
     Examples
     --------
