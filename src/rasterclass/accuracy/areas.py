@@ -222,7 +222,8 @@ class ClassAreas:
                 f"classes, {self.estimate.n_samples} sample points; CI = ± "
                 f"{self.estimate.z:g} SE.",
             ]
-        out += [f"- {n}" for n in (["", *self.notes] if self.notes else [])][1:]
+        if self.notes:
+            out += ["", *(f"- {n}" for n in self.notes)]
         return "\n".join(out).rstrip() + "\n"
 
     def render(self, fmt: ReportFormat) -> str:
