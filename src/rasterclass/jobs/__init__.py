@@ -10,7 +10,8 @@ the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
 (:func:`run_segmentation`, :func:`classify_objects`), :mod:`.clustering` (:func:`cluster`,
 :func:`relabel_map`, :func:`suggest_labels`), :mod:`.accuracy` (:func:`assess_map`,
-:func:`sample_map`, :func:`quicklook_map`) and :mod:`.plan` (:func:`plan_run`).
+:func:`sample_map`, :func:`quicklook_map`), :mod:`.postprocess` (:func:`sieve_map`,
+:func:`majority_map`, :func:`polygonize_map`) and :mod:`.plan` (:func:`plan_run`).
 
 The names below are imported on first use (PEP 562), so that the command line imports only
 what the command it runs needs. The constants the command line's options list
@@ -43,6 +44,12 @@ if TYPE_CHECKING:
         open_job_scene,
     )
     from rasterclass.jobs.plan import plan_run
+    from rasterclass.jobs.postprocess import (
+        PostprocessResult,
+        majority_map,
+        polygonize_map,
+        sieve_map,
+    )
     from rasterclass.jobs.supervised import classify, predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
     from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE, SEGMENT_METHODS
@@ -89,6 +96,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         name: ("rasterclass.jobs.accuracy", name)
         for name in ("assess_map", "quicklook_map", "sample_map")
     },
+    **{
+        name: ("rasterclass.jobs.postprocess", name)
+        for name in ("PostprocessResult", "majority_map", "polygonize_map", "sieve_map")
+    },
     "plan_run": ("rasterclass.jobs.plan", "plan_run"),
     "Plan": ("rasterclass.planning", "Plan"),
     "CLUSTER_METHODS": ("rasterclass.methods", "CLUSTER_METHODS"),
@@ -122,6 +133,7 @@ __all__ = [
     "SEGMENT_PARAMS",
     "ClusterResult",
     "Plan",
+    "PostprocessResult",
     "RunResult",
     "SceneOptions",
     "SegmentationResult",
@@ -136,15 +148,18 @@ __all__ = [
     "fit_and_validate",
     "fit_model",
     "job_inputs",
+    "majority_map",
     "open_job_scene",
     "parse_params",
     "plan_run",
+    "polygonize_map",
     "predict",
     "quicklook_map",
     "relabel_map",
     "resolve_segments",
     "run_segmentation",
     "sample_map",
+    "sieve_map",
     "suggest_labels",
     "train",
     "write_prediction",

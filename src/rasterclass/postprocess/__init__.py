@@ -18,7 +18,7 @@ in :mod:`rasterclass.jobs.postprocess`.
 
 from __future__ import annotations
 
-from rasterclass.postprocess.majority import majority_filter
+from rasterclass.postprocess.majority import check_window, majority_filter
 from rasterclass.postprocess.patches import PatchGraph, check_connectivity, patch_graph
 from rasterclass.postprocess.polygons import polygonize
 from rasterclass.postprocess.sieving import (
@@ -32,6 +32,7 @@ from rasterclass.postprocess.sieving import (
 __all__ = [
     "PatchGraph",
     "check_connectivity",
+    "check_window",
     "majority_filter",
     "merge_small_patches",
     "mmu_pixels",

@@ -40,6 +40,16 @@ def _majority_block(block: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def check_window(size: int) -> int:
+    """``size`` as an odd window side of 3 or more, else :class:`PostprocessError`."""
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 3 or size % 2 == 0:
+        raise PostprocessError(
+            f"{param('size')} is the window side in pixels, an odd number of 3 or more "
+            f"(3, 5, 7...), got {size!r}"
+        )
+    return int(size)
+
+
 def majority_filter(class_map: xr.DataArray, size: int = 3) -> xr.DataArray:
     """Replace every pixel by the most frequent class in the ``size`` x ``size`` window
     around it (a modal filter, as GRASS ``r.neighbors method=mode`` and OTB
@@ -81,17 +91,12 @@ def majority_filter(class_map: xr.DataArray, size: int = 3) -> xr.DataArray:
     """
     import dask.array as da
 
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 3 or size % 2 == 0:
-        raise PostprocessError(
-            f"{param('size')} is the window side in pixels, an odd number of 3 or more "
-            f"(3, 5, 7...), got {size!r}"
-        )
+    size = check_window(size)
     if class_map.ndim != 2 or not np.issubdtype(class_map.dtype, np.integer):
         raise PostprocessError(
             f"a class map is a (y, x) array of integer codes, got dims {class_map.dims} of "
             f"{class_map.dtype}"
         )
-    size = int(size)
     data = class_map.data
     if not isinstance(data, da.Array):
         return class_map.copy(data=_majority_block(np.asarray(data), size))
