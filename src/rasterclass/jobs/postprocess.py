@@ -222,7 +222,9 @@ def polygonize_map(
     check_writable({"output": output}, overwrite, inputs={"map": map_path})
     check_output_format(output, "vector")
     t0 = time.perf_counter()
-    frame = polygonize(open_class_map(map_path, chunks), dissolve=dissolve, connectivity=connectivity)
+    frame = polygonize(
+        open_class_map(map_path, chunks), dissolve=dissolve, connectivity=connectivity
+    )
     t1 = time.perf_counter()
     path = write_vector(frame, output, overwrite=overwrite)
     areas = frame.groupby("class")["area_ha"].sum()

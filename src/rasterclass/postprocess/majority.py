@@ -42,7 +42,12 @@ def _majority_block(block: np.ndarray, size: int) -> np.ndarray:
 
 def check_window(size: int) -> int:
     """``size`` as an odd window side of 3 or more, else :class:`PostprocessError`."""
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 3 or size % 2 == 0:
+    if (
+        isinstance(size, bool)
+        or not isinstance(size, int | np.integer)
+        or size < 3
+        or size % 2 == 0
+    ):
         raise PostprocessError(
             f"{param('size')} is the window side in pixels, an odd number of 3 or more "
             f"(3, 5, 7...), got {size!r}"
@@ -102,7 +107,9 @@ def majority_filter(class_map: xr.DataArray, size: int = 3) -> xr.DataArray:
         return class_map.copy(data=_majority_block(np.asarray(data), size))
     depth = size // 2
     if min(min(c) for c in data.chunks) < depth:
-        data = data.rechunk({0: max(depth, max(data.chunks[0])), 1: max(depth, max(data.chunks[1]))})
+        data = data.rechunk(
+            {0: max(depth, max(data.chunks[0])), 1: max(depth, max(data.chunks[1]))}
+        )
     out = data.map_overlap(
         _majority_block,
         depth=depth,

@@ -238,12 +238,18 @@ def patch_graph(class_map: xr.DataArray, connectivity: int = 4) -> PatchGraph:
     pixels = np.bincount(node_patch, weights=count, minlength=n_patches + 1).astype(np.int64)
     classes = np.zeros(n_patches + 1, dtype=np.int64)
     classes[node_patch] = cls
-    inner = [r["edges"] + np.array([[off - 1], [off - 1], [0]]) for r, off in zip(results, offsets, strict=True)]
+    inner = [
+        r["edges"] + np.array([[off - 1], [off - 1], [0]])
+        for r, off in zip(results, offsets, strict=True)
+    ]
     diff = touching & ~same
-    edges = np.concatenate([np.empty((3, 0), np.int64), *inner, np.stack([fa[diff], fb[diff], fw[diff]])], axis=1)
+    edges = np.concatenate(
+        [np.empty((3, 0), np.int64), *inner, np.stack([fa[diff], fb[diff], fw[diff]])], axis=1
+    )
     edges = _sum_edges(node_patch[edges[0]], node_patch[edges[1]], edges[2], n_patches)
     block_ids = [
-        np.concatenate([[0], node_patch[off : off + n]]) for off, n in zip(offsets, sizes, strict=True)
+        np.concatenate([[0], node_patch[off : off + n]])
+        for off, n in zip(offsets, sizes, strict=True)
     ]
     logger.info(
         "%d patches in %d chunks (%d labels before joining across chunk faces), %d touching pairs",
