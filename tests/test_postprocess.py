@@ -162,6 +162,57 @@ def test_sieve_resolves_chains_smallest_first_by_longest_border():
     assert merge_small_patches(graph, 3).tolist() == [0, 1, 2, 1]
 
 
+def sequential_merge(graph, min_pixels, protected=()):
+    """The rule of merge_small_patches, one small patch at a time, with no fast path."""
+    import heapq
+
+    prot = np.isin(graph.classes, list(protected))
+    prot[0] = True
+    size = graph.pixels.copy()
+    small = (size < min_pixels) & ~prot
+    adj = {int(k): {} for k in np.flatnonzero(small)}
+    for p, q, w in graph.edges.T.tolist():
+        if not (prot[p] or prot[q]):
+            for x, y in ((p, q), (q, p)):
+                if x in adj:
+                    adj[x][y] = w
+    root = np.arange(len(size))
+    heap = [(int(size[k]), int(graph.first[k]), k) for k in adj]
+    heapq.heapify(heap)
+    while heap:
+        s, _, i = heapq.heappop(heap)
+        if i not in adj or s != size[i] or not adj[i]:
+            continue
+        nb = adj.pop(i)
+        j = max(nb, key=lambda k: (nb[k], graph.pixels[k], -k))
+        root[i] = j
+        size[j] += size[i]
+        for k, w in nb.items():
+            if k != j:
+                if k in adj:
+                    adj[k].pop(i)
+                    adj[k][j] = adj[k].get(j, 0) + w
+                if j in adj:
+                    adj[j][k] = adj[j].get(k, 0) + w
+        if j in adj:
+            adj[j].pop(i, None)
+            if size[j] < min_pixels:
+                heapq.heappush(heap, (int(size[j]), int(graph.first[j]), j))
+            else:
+                del adj[j]
+    while not np.array_equal(root[root], root):
+        root = root[root]
+    return graph.classes[root]
+
+
+@pytest.mark.parametrize(("seed", "mmu", "connectivity"), [(0, 4, 4), (1, 9, 4), (2, 7, 8)])
+def test_sieve_fast_path_equals_the_sequential_rule(seed, mmu, connectivity):
+    graph = patch_graph(as_map(noisy_map(seed)), connectivity)
+    np.testing.assert_array_equal(
+        merge_small_patches(graph, mmu, [2]), sequential_merge(graph, mmu, [2])
+    )
+
+
 def test_sieve_small_patch_touching_only_nodata_stays():
     a = np.zeros((5, 5), dtype=np.uint8)
     a[2, 2] = 3

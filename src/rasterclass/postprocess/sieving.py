@@ -123,11 +123,16 @@ def merge_small_patches(
     The rule (deterministic, so the same for every chunking): small patches are taken one
     at a time, smallest first (ties: the patch whose first pixel comes first in row-major
     order). Each merges into the neighbour with which it shares the longest border (in pixel
-    edges); ties go to the larger neighbour, then to the neighbour whose first pixel comes
-    first. The merged patch keeps the neighbour's class, its size is the sum and its borders
-    the union; if it is still small it is taken again in its turn. Patches of protected
-    classes never merge and never absorb; nodata is no neighbour. A small patch with no
-    eligible neighbour (only nodata, protected classes or the scene's edge) stays.
+    edges); ties go to the neighbour that was larger in the input map, then to the one whose
+    first pixel comes first. The merged patch keeps the neighbour's class, its size is the
+    sum and its borders the union; if it is still small it is taken again in its turn.
+    Patches of protected classes never merge and never absorb; nodata is no neighbour. A
+    small patch with no eligible neighbour (only nodata, protected classes or the scene's
+    edge) stays.
+
+    Small patches whose neighbours are all large (most of them: isolated pixels of noise)
+    cannot be affected by any other merge, so they are resolved at once (numpy); the others
+    go through a priority queue.
 
     Returns
     -------
@@ -137,21 +142,66 @@ def merge_small_patches(
     n = graph.n_patches
     is_protected = np.isin(graph.classes, list(protected))
     is_protected[0] = True
-    size = graph.pixels.astype(np.int64).copy()
-    small = (size < min_pixels) & ~is_protected
+    small = (graph.pixels < min_pixels) & ~is_protected
     root = np.arange(n + 1)
     if not small.any():
         return graph.classes.copy()
     a, b, w = graph.edges
-    keep = ~is_protected[a] & ~is_protected[b] & (small[a] | small[b])
-    adjacency: dict[int, dict[int, int]] = {int(i): {} for i in np.flatnonzero(small)}
-    for p, q, weight in zip(a[keep].tolist(), b[keep].tolist(), w[keep].tolist(), strict=True):
+    eligible = ~is_protected[a] & ~is_protected[b] & (small[a] | small[b])
+    a, b, w = a[eligible], b[eligible], w[eligible]
+    both = small[a] & small[b]
+    crowded = np.zeros(n + 1, dtype=bool)  # small patches with a small neighbour
+    crowded[a[both]] = crowded[b[both]] = True
+    one = ~both
+    i = np.where(small[a[one]], a[one], b[one])  # the small end of the edge
+    j = np.where(small[a[one]], b[one], a[one])
+    alone = ~crowded[i]
+    i, j, wi = i[alone], j[alone], w[one][alone]
+    order = np.lexsort((-j, graph.pixels[j], wi, i))  # best neighbour last per patch
+    i, j = i[order], j[order]
+    last = np.r_[i[1:] != i[:-1], True] if i.size else np.zeros(0, dtype=bool)
+    root[i[last]] = j[last]
+    merges = int(last.sum())
+    merges += _merge_crowded(graph, root, np.flatnonzero(crowded), a, b, w, small, min_pixels)
+    while True:
+        nxt = root[root]
+        if np.array_equal(nxt, root):
+            break
+        root = nxt
+    logger.info(
+        "sieve: %d of %d patches smaller than %.4g px, %d merged (%d next to another small one)",
+        int(small.sum()),
+        n,
+        min_pixels,
+        merges,
+        int(crowded.sum()),
+    )
+    return graph.classes[root]
+
+
+def _merge_crowded(
+    graph: PatchGraph,
+    root: np.ndarray,
+    crowded: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    w: np.ndarray,
+    small: np.ndarray,
+    min_pixels: float,
+) -> int:
+    """The priority-queue pass of :func:`merge_small_patches` over the small patches that
+    touch another small one (``root`` updated in place); returns the number of merges."""
+    adjacency: dict[int, dict[int, int]] = {int(k): {} for k in crowded}
+    touch = np.isin(a, crowded) | np.isin(b, crowded)
+    for p, q, weight in zip(a[touch].tolist(), b[touch].tolist(), w[touch].tolist(), strict=True):
         if p in adjacency:
             adjacency[p][q] = weight
         if q in adjacency:
             adjacency[q][p] = weight
-    first = graph.first.copy()
-    heap = [(int(size[i]), int(first[i]), i) for i in adjacency]
+    size = graph.pixels.astype(np.int64).copy()
+    first = graph.first
+    original = graph.pixels
+    heap = [(int(size[k]), int(first[k]), k) for k in adjacency]
     heapq.heapify(heap)
     merges = 0
     while heap:
@@ -161,11 +211,10 @@ def merge_small_patches(
         neighbours = adjacency.pop(i)
         if not neighbours:
             continue
-        j = max(neighbours, key=lambda k: (neighbours[k], size[k], -first[k]))
+        j = max(neighbours, key=lambda k: (neighbours[k], original[k], -k))
         root[i] = j
         merges += 1
         size[j] += size[i]
-        first[j] = min(first[j], first[i])
         for k, weight in neighbours.items():
             if k == j:
                 continue
@@ -180,19 +229,7 @@ def merge_small_patches(
                 heapq.heappush(heap, (int(size[j]), int(first[j]), j))
             else:
                 del adjacency[j]  # large now: never merges, keeps absorbing
-    while True:
-        nxt = root[root]
-        if np.array_equal(nxt, root):
-            break
-        root = nxt
-    logger.info(
-        "sieve: %d of %d patches smaller than %.4g px, %d merged",
-        int(small.sum()),
-        n,
-        min_pixels,
-        merges,
-    )
-    return graph.classes[root]
+    return merges
 
 
 def sieve(
@@ -207,7 +244,8 @@ def sieve(
 
     A patch (connected pixels of one class, 4- or 8-connectivity) smaller than the MMU takes
     the class of the neighbouring patch it shares the **longest border** with (ties: the
-    larger neighbour, then the one whose first pixel comes first in row-major order);
+    neighbour that was larger in the input map, then the one whose first pixel comes first
+    in row-major order);
     chains of small patches resolve smallest first, see :func:`merge_small_patches`. This is
     the rule of GRASS ``r.reclass.area -c``-style cleaning by contact; GDAL's
     ``GDALSieveFilter`` (:func:`rasterio.features.sieve`) merges into the **largest**
