@@ -138,14 +138,17 @@ def main() -> None:
                                          str(folder / f"gdal_{k}x.tif"))  # fmt: skip
             rows.append(row)
     print(f"\nMMU {args.mmu} px, chunks {args.chunks}, 4-connectivity")
-    print(f"{'scale':>5} {'pixels':>11} | {'rasterclass s':>13} {'peak MB':>8} | "
-          f"{'GDAL s':>7} {'peak MB':>8} | {'time ratio':>10} {'peak ratio':>10} {'agree':>7}")  # fmt: skip
+    print(
+        f"{'scale':>5} {'pixels':>11} | {'rasterclass s':>13} {'peak MB':>8} | {'GDAL s':>7} "
+        f"{'peak MB':>8} | {'time ratio':>10} {'peak ratio':>10} {'agree':>7}"
+    )
     for r in rows:
-        rc_, gd = r["rasterclass"], r["gdal"]
+        ours, gd = r["rasterclass"], r["gdal"]
         print(
-            f"{r['scale']:>4}x {r['pixels']:>11,} | {rc_['inner_s']:>13.2f} {rc_['peak_mb']:>8.0f} | "
-            f"{gd['inner_s']:>7.2f} {gd['peak_mb']:>8.0f} | {rc_['inner_s'] / gd['inner_s']:>10.1f} "
-            f"{rc_['peak_mb'] / gd['peak_mb']:>10.2f} {r['agreement']:>7.2%}"
+            f"{r['scale']:>4}x {r['pixels']:>11,} | {ours['inner_s']:>13.2f} "
+            f"{ours['peak_mb']:>8.0f} | {gd['inner_s']:>7.2f} {gd['peak_mb']:>8.0f} | "
+            f"{ours['inner_s'] / gd['inner_s']:>10.1f} {ours['peak_mb'] / gd['peak_mb']:>10.2f} "
+            f"{r['agreement']:>7.2%}"
         )
     base = rows[0]
     for r in rows[1:]:
