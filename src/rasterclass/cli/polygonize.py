@@ -7,7 +7,7 @@ import time
 import click
 
 from ._base import command, echo_outputs, say
-from .options import chunks_opt, map_arg, output_opt, overwrite_opt
+from .options import chunks_opt, connectivity_opt, map_arg, output_opt, overwrite_opt
 
 __all__ = ["polygonize"]
 
@@ -16,13 +16,7 @@ __all__ = ["polygonize"]
 @map_arg()
 @output_opt("Vector file (.gpkg, .shp, .geojson, .fgb) in the map's CRS.")
 @click.option("--dissolve", is_flag=True, help="One (multi)polygon per class, not per patch.")
-@click.option(
-    "--connectivity",
-    type=click.Choice(["4", "8"]),
-    default="4",
-    show_default=True,
-    help="Pixels of one patch: 4 (edge neighbours) or 8 (also diagonal).",
-)
+@connectivity_opt
 @chunks_opt("Chunk side in pixels.")
 @overwrite_opt
 def polygonize(

@@ -7,7 +7,7 @@ import time
 import click
 
 from ._base import command, echo_outputs, progress_bar, say
-from .options import chunks_opt, cog_opt, map_arg, output_opt, overwrite_opt
+from .options import chunks_opt, cog_opt, connectivity_opt, map_arg, output_opt, overwrite_opt
 
 __all__ = ["sieve"]
 
@@ -20,13 +20,7 @@ __all__ = ["sieve"]
     help="Minimum mapping unit with its unit: hectares (0.5ha) or pixels (25px). Smaller "
     "patches take the class of the neighbour they share the longest border with.",
 )
-@click.option(
-    "--connectivity",
-    type=click.Choice(["4", "8"]),
-    default="4",
-    show_default=True,
-    help="Pixels of one patch: 4 (edge neighbours) or 8 (also diagonal).",
-)
+@connectivity_opt
 @click.option(
     "--keep",
     default="",
