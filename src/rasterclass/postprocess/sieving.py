@@ -247,7 +247,8 @@ def sieve(
     neighbour that was larger in the input map, then the one whose first pixel comes first
     in row-major order);
     chains of small patches resolve smallest first, see :func:`merge_small_patches`. This is
-    the rule of GRASS ``r.reclass.area -c``-style cleaning by contact; GDAL's
+    the rule of GRASS ``r.reclass.area method=rmarea`` (``v.clean tool=rmarea``: a small
+    area joins the neighbour with the longest common boundary); GDAL's
     ``GDALSieveFilter`` (:func:`rasterio.features.sieve`) merges into the **largest**
     neighbour instead. The two agree wherever a small patch has one eligible neighbour (e.g.
     islands inside one class), and there the result equals GDAL's pixel for pixel (tested).
