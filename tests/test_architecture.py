@@ -15,7 +15,7 @@ Layers, lowest first; a module may import its own layer and the layers below, ne
    ``io``).
 6. ``apply``: the one chunked apply of a model to a scene.
 7. ``objects``, ``clustering``: object-based and unsupervised computations (they apply
-   through ``apply``).
+   through ``apply``); ``postprocess``: sieve, majority filter and polygons of class maps.
 8. ``accuracy``: statistics, designs, cross-validation and reports.
 9. ``plot`` (figures of maps and reports) and ``planning`` (cost of a run on an opened
    scene): presentation and estimates over everything below.
@@ -43,7 +43,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("estimators",),
     ("model",),
     ("apply",),
-    ("objects", "clustering"),
+    ("objects", "clustering", "postprocess"),
     ("accuracy",),
     ("plot", "planning"),
     ("jobs",),

@@ -58,6 +58,9 @@ if TYPE_CHECKING:
     from rasterclass.objects.labels import classify_segments, label_segments, paint_classes
     from rasterclass.objects.segmentation import segment
     from rasterclass.plot import plot_map, quicklook
+    from rasterclass.postprocess.majority import majority_filter
+    from rasterclass.postprocess.polygons import polygonize
+    from rasterclass.postprocess.sieving import sieve
     from rasterclass.sampling import Samples, extract_samples
 
 #: Public name -> module that defines it.
@@ -109,6 +112,10 @@ _EXPORTS: dict[str, str] = {
     "label_segments": "rasterclass.objects.labels",
     "classify_segments": "rasterclass.objects.labels",
     "paint_classes": "rasterclass.objects.labels",
+    # post-processing of class maps
+    "sieve": "rasterclass.postprocess.sieving",
+    "majority_filter": "rasterclass.postprocess.majority",
+    "polygonize": "rasterclass.postprocess.polygons",
     # accuracy
     "assess": "rasterclass.accuracy.assess",
     "class_areas": "rasterclass.accuracy.areas",
@@ -181,12 +188,14 @@ __all__ = [
     "fit_model",
     "folds",
     "label_segments",
+    "majority_filter",
     "make_clusterer",
     "make_estimator",
     "open_scene",
     "paint_classes",
     "plan_run",
     "plot_map",
+    "polygonize",
     "predict",
     "predict_raster",
     "quicklook",
@@ -199,6 +208,7 @@ __all__ = [
     "sample_map",
     "segment",
     "segment_features",
+    "sieve",
     "stehman_estimate",
     "suggest_labels",
     "train",

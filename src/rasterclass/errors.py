@@ -205,3 +205,8 @@ class OutputCollisionError(RasterclassError, ValueError):
     Raised before anything is read or written; ``overwrite`` never lets an output replace
     an input.
     """
+
+
+class PostprocessError(RasterclassError, ValueError):
+    """A post-processing parameter of a class map is invalid (minimum mapping unit, window
+    size, connectivity, protected classes)."""

@@ -46,10 +46,20 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "cluster",
         "Cluster SCENE... (k-means or ISODATA) and write the cluster map.",
     ),
+    "majority": (
+        "rasterclass.cli.majority",
+        "majority",
+        "Replace every pixel of MAP.tif by the most frequent class around it.",
+    ),
     "plan": (
         "rasterclass.cli.plan",
         "plan",
         "Print the grid, chunks, number of tasks and peak memory per worker of a run.",
+    ),
+    "polygonize": (
+        "rasterclass.cli.polygonize",
+        "polygonize",
+        "Write the patches of MAP.tif as polygons with class and area.",
     ),
     "predict": (
         "rasterclass.cli.predict",
@@ -75,6 +85,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "rasterclass.cli.segment",
         "segment",
         "Segment SCENE... into spectrally homogeneous objects and write their ids.",
+    ),
+    "sieve": (
+        "rasterclass.cli.sieve",
+        "sieve",
+        "Remove patches smaller than a minimum mapping unit from MAP.tif.",
     ),
     "suggest-labels": (
         "rasterclass.cli.cluster",

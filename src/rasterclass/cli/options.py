@@ -177,6 +177,14 @@ cog_opt = click.option(
     "drives). Without it, rasters longer than 1024 px on a side get internal overviews.",
 )
 
+connectivity_opt = click.option(
+    "--connectivity",
+    type=click.Choice(["4", "8"]),
+    default="4",
+    show_default=True,
+    help="Pixels of one patch: 4 (edge neighbours) or 8 (also diagonal).",
+)
+
 probabilities_opt = click.option(
     "--probabilities",
     type=FILE,

@@ -10,7 +10,8 @@ the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
 (:func:`run_segmentation`, :func:`classify_objects`), :mod:`.clustering` (:func:`cluster`,
 :func:`relabel_map`, :func:`suggest_labels`), :mod:`.accuracy` (:func:`areas_map`,
-:func:`assess_map`, :func:`sample_map`, :func:`quicklook_map`), :mod:`.plan`
+:func:`assess_map`, :func:`sample_map`, :func:`quicklook_map`), :mod:`.postprocess`
+(:func:`sieve_map`, :func:`majority_map`, :func:`polygonize_map`), :mod:`.plan`
 (:func:`plan_run`) and :mod:`.provenance` (:func:`recorded`: the ``PATH.provenance.json``
 sidecar of every output; :func:`command_line`).
 
@@ -45,6 +46,12 @@ if TYPE_CHECKING:
         open_job_scene,
     )
     from rasterclass.jobs.plan import plan_run
+    from rasterclass.jobs.postprocess import (
+        PostprocessResult,
+        majority_map,
+        polygonize_map,
+        sieve_map,
+    )
     from rasterclass.jobs.provenance import command_line, recorded
     from rasterclass.jobs.supervised import classify, predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
@@ -92,6 +99,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         name: ("rasterclass.jobs.accuracy", name)
         for name in ("areas_map", "assess_map", "quicklook_map", "sample_map")
     },
+    **{
+        name: ("rasterclass.jobs.postprocess", name)
+        for name in ("PostprocessResult", "majority_map", "polygonize_map", "sieve_map")
+    },
     "plan_run": ("rasterclass.jobs.plan", "plan_run"),
     "command_line": ("rasterclass.jobs.provenance", "command_line"),
     "recorded": ("rasterclass.jobs.provenance", "recorded"),
@@ -127,6 +138,7 @@ __all__ = [
     "SEGMENT_PARAMS",
     "ClusterResult",
     "Plan",
+    "PostprocessResult",
     "RunResult",
     "SceneOptions",
     "SegmentationResult",
@@ -143,9 +155,11 @@ __all__ = [
     "fit_and_validate",
     "fit_model",
     "job_inputs",
+    "majority_map",
     "open_job_scene",
     "parse_params",
     "plan_run",
+    "polygonize_map",
     "predict",
     "quicklook_map",
     "recorded",
@@ -153,6 +167,7 @@ __all__ = [
     "resolve_segments",
     "run_segmentation",
     "sample_map",
+    "sieve_map",
     "suggest_labels",
     "train",
     "write_prediction",

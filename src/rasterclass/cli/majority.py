@@ -1,0 +1,52 @@
+"""``majority``: a class map smoothed with a majority (modal) filter."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ._base import command, echo_outputs, progress_bar
+from .options import chunks_opt, cog_opt, map_arg, output_opt, overwrite_opt
+
+__all__ = ["majority"]
+
+
+@command()
+@map_arg()
+@click.option(
+    "--size",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Window side in pixels (odd, 3 or more). Ties keep the centre class.",
+)
+@output_opt("Filtered map GeoTIFF (same classes, colours and styles).")
+@chunks_opt("Chunk side in pixels.")
+@cog_opt
+@overwrite_opt
+@click.pass_context
+def majority(
+    ctx: click.Context,
+    map_path: str,
+    size: int,
+    output: str,
+    chunks: int | None,
+    cog: bool,
+    overwrite: bool,
+) -> None:
+    """Replace every pixel of MAP.tif by the most frequent class around it."""
+    from rasterclass import jobs
+
+    started = time.perf_counter()
+    with progress_bar(ctx, "filtering") as progress:
+        result = jobs.majority_map(
+            map_path,
+            output,
+            size=size,
+            overwrite=overwrite,
+            chunks=chunks,
+            progress=progress,
+            cog=cog,
+        )
+    echo_outputs(result.outputs, started)

@@ -1,0 +1,45 @@
+"""``polygonize``: the patches of a class map as polygons."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ._base import command, echo_outputs, say
+from .options import chunks_opt, connectivity_opt, map_arg, output_opt, overwrite_opt
+
+__all__ = ["polygonize"]
+
+
+@command()
+@map_arg()
+@output_opt("Vector file (.gpkg, .shp, .geojson, .fgb) in the map's CRS.")
+@click.option("--dissolve", is_flag=True, help="One (multi)polygon per class, not per patch.")
+@connectivity_opt
+@chunks_opt("Chunk side in pixels.")
+@overwrite_opt
+def polygonize(
+    map_path: str,
+    output: str,
+    dissolve: bool,
+    connectivity: str,
+    chunks: int | None,
+    overwrite: bool,
+) -> None:
+    """Write the patches of MAP.tif as polygons with class and area."""
+    from rasterclass import jobs
+
+    started = time.perf_counter()
+    result = jobs.polygonize_map(
+        map_path,
+        output,
+        dissolve=dissolve,
+        connectivity=int(connectivity),
+        overwrite=overwrite,
+        chunks=chunks,
+    )
+    say(f"{result.info['features']} polygons")
+    for name, area in result.info["area_ha"].items():
+        say(f"  {name:<16} {area:>14.4f} ha")
+    echo_outputs(result.outputs, started)

@@ -1,0 +1,63 @@
+"""``sieve``: a class map cleaned to a minimum mapping unit."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ._base import command, echo_outputs, progress_bar, say
+from .options import chunks_opt, cog_opt, connectivity_opt, map_arg, output_opt, overwrite_opt
+
+__all__ = ["sieve"]
+
+
+@command()
+@map_arg()
+@click.option(
+    "--mmu",
+    required=True,
+    help="Minimum mapping unit with its unit: hectares (0.5ha) or pixels (25px). Smaller "
+    "patches take the class of the neighbour they share the longest border with.",
+)
+@connectivity_opt
+@click.option(
+    "--keep",
+    default="",
+    help="Protected classes, comma-separated names or codes (never merged, never absorb).",
+)
+@output_opt("Sieved map GeoTIFF (same classes, colours and styles).")
+@chunks_opt("Chunk side in pixels.")
+@cog_opt
+@overwrite_opt
+@click.pass_context
+def sieve(
+    ctx: click.Context,
+    map_path: str,
+    mmu: str,
+    connectivity: str,
+    keep: str,
+    output: str,
+    chunks: int | None,
+    cog: bool,
+    overwrite: bool,
+) -> None:
+    """Remove patches smaller than a minimum mapping unit from MAP.tif."""
+    from rasterclass import jobs
+
+    started = time.perf_counter()
+    protected = [k.strip() for k in keep.split(",") if k.strip()]
+    with progress_bar(ctx, "sieving") as progress:
+        result = jobs.sieve_map(
+            map_path,
+            output,
+            mmu,
+            connectivity=int(connectivity),
+            keep=protected,
+            overwrite=overwrite,
+            chunks=chunks,
+            progress=progress,
+            cog=cog,
+        )
+    say(f"MMU {mmu} = {result.info['mmu_pixels']:.4g} pixels")
+    echo_outputs(result.outputs, started)
