@@ -56,7 +56,10 @@ if TYPE_CHECKING:
     from rasterclass.objects.features import segment_features
     from rasterclass.objects.labels import classify_segments, label_segments, paint_classes
     from rasterclass.objects.segmentation import segment
+    from rasterclass.jobs.report import report_map
     from rasterclass.plot import plot_map, quicklook
+    from rasterclass.report.build import build_report
+    from rasterclass.report.html import render_html
     from rasterclass.sampling import Samples, extract_samples
 
 #: Public name -> module that defines it.
@@ -87,6 +90,7 @@ _EXPORTS: dict[str, str] = {
     "assess_map": "rasterclass.jobs.accuracy",
     "sample_map": "rasterclass.jobs.accuracy",
     "plan_run": "rasterclass.jobs.plan",
+    "report_map": "rasterclass.jobs.report",
     "Samples": "rasterclass.sampling",
     "extract_samples": "rasterclass.sampling",
     "cross_validate": "rasterclass.accuracy.crossval",
@@ -117,6 +121,9 @@ _EXPORTS: dict[str, str] = {
     # figures
     "plot_map": "rasterclass.plot",
     "quicklook": "rasterclass.plot",
+    # the run report
+    "build_report": "rasterclass.report.build",
+    "render_html": "rasterclass.report.html",
 }
 
 
@@ -162,6 +169,7 @@ __all__ = [
     "as_scene",
     "assess",
     "assess_map",
+    "build_report",
     "classify",
     "classify_objects",
     "classify_segments",
@@ -190,6 +198,8 @@ __all__ = [
     "read_vector",
     "relabel",
     "relabel_map",
+    "render_html",
+    "report_map",
     "run_segmentation",
     "sample_map",
     "segment",

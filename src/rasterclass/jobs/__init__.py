@@ -10,7 +10,8 @@ the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
 (:func:`run_segmentation`, :func:`classify_objects`), :mod:`.clustering` (:func:`cluster`,
 :func:`relabel_map`, :func:`suggest_labels`), :mod:`.accuracy` (:func:`assess_map`,
-:func:`sample_map`, :func:`quicklook_map`) and :mod:`.plan` (:func:`plan_run`).
+:func:`sample_map`, :func:`quicklook_map`), :mod:`.report` (:func:`report_map`: the HTML run
+report) and :mod:`.plan` (:func:`plan_run`).
 
 The names below are imported on first use (PEP 562), so that the command line imports only
 what the command it runs needs. The constants the command line's options list
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         open_job_scene,
     )
     from rasterclass.jobs.plan import plan_run
+    from rasterclass.jobs.report import report_map
     from rasterclass.jobs.supervised import classify, predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
     from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE, SEGMENT_METHODS
@@ -90,6 +92,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         for name in ("assess_map", "quicklook_map", "sample_map")
     },
     "plan_run": ("rasterclass.jobs.plan", "plan_run"),
+    "report_map": ("rasterclass.jobs.report", "report_map"),
     "Plan": ("rasterclass.planning", "Plan"),
     "CLUSTER_METHODS": ("rasterclass.methods", "CLUSTER_METHODS"),
     "DEFAULT_SAMPLE_SIZE": ("rasterclass.methods", "DEFAULT_SAMPLE_SIZE"),
@@ -142,6 +145,7 @@ __all__ = [
     "predict",
     "quicklook_map",
     "relabel_map",
+    "report_map",
     "resolve_segments",
     "run_segmentation",
     "sample_map",

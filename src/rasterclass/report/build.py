@@ -184,9 +184,7 @@ def build_report(
         sections["aoa"], previews["aoa"] = aoa_section(aoa)
     sections["provenance"] = _provenance(map_path, given, parameters)
     sections["missing"] = _missing(given, sections)
-    return RunReport(
-        sections, previews, title or f"Classification report: {Path(map_path).name}"
-    )
+    return RunReport(sections, previews, title or f"Classification report: {Path(map_path).name}")
 
 
 def _model_section(model: RasterModel | None, source: Any) -> dict[str, Any] | None:

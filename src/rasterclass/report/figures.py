@@ -127,8 +127,14 @@ def aoa_mask_figure(array: np.ndarray) -> str:
         Patch(facecolor="#f0f0f0", edgecolor="0.3", label="inside"),
         Patch(facecolor="#d7301f", edgecolor="0.3", label="outside"),
     ]
-    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.02),
-              ncol=2, frameon=False)
+    ax.legend(
+        handles=handles,
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncol=2,
+        frameon=False,
+    )
     return data_uri(fig)
 
 
@@ -147,11 +153,14 @@ def report_figures(sections: dict[str, Any], previews: dict[str, Any]) -> dict[s
     if "aoa" in previews:
         a = previews["aoa"]
         threshold = (sections.get("aoa") or {}).get("threshold")
-        top = float(np.nanmax(a["dissimilarity_index"])) if np.isfinite(
-            a["dissimilarity_index"]
-        ).any() else 1.0
+        top = (
+            float(np.nanmax(a["dissimilarity_index"]))
+            if np.isfinite(a["dissimilarity_index"]).any()
+            else 1.0
+        )
         top = max(top, threshold or 0.0, 1e-9)
-        figures["di"] = layer_figure(a["dissimilarity_index"], "dissimilarity index", "cividis",
-                                     0, top)
+        figures["di"] = layer_figure(
+            a["dissimilarity_index"], "dissimilarity index", "cividis", 0, top
+        )
         figures["aoa"] = aoa_mask_figure(a["aoa"])
     return figures

@@ -76,10 +76,15 @@ def map_section(map_path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
     (counts,) = dask.compute(da.bincount(clipped.ravel(), minlength=top + 2))
     transform = scene.rio.transform()
     crs = scene.rio.crs
-    metres = crs is not None and crs.is_projected and (crs.linear_units or "").lower() in (
-        "metre",
-        "meter",
-        "m",
+    metres = (
+        crs is not None
+        and crs.is_projected
+        and (crs.linear_units or "").lower()
+        in (
+            "metre",
+            "meter",
+            "m",
+        )
     )
     pixel_area = abs(transform.a * transform.e - transform.b * transform.d) if metres else None
     mapped = int(sum(int(counts[c]) for c in class_map.codes))
@@ -210,7 +215,11 @@ def aoa_section(path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
     """
     layer, index = _bands(path, AOA_BANDS, "--aoa")
     di, inside = layer.data[index[0] - 1], layer.data[index[1] - 1]
-    lazy = {"di": _band_stats(di), "inside": (inside == 1).sum(), "valid": (~da.isnan(inside)).sum()}
+    lazy = {
+        "di": _band_stats(di),
+        "inside": (inside == 1).sum(),
+        "valid": (~da.isnan(inside)).sum(),
+    }
     (done,) = dask.compute(lazy)
     valid, n_inside = int(done["valid"]), int(done["inside"])
     threshold = read_map_tags(path).get(AOA_THRESHOLD_TAG)
@@ -268,8 +277,11 @@ def areas_section(
     rows = []
     for c in mapped["classes"]:
         rows.append({**c, "adjusted_ha": adjusted.get(c["name"])})
-    return {"unit": "ha" if mapped["pixel_area_m2"] else "pixels", "adjusted_source": source,
-            "classes": rows}
+    return {
+        "unit": "ha" if mapped["pixel_area_m2"] else "pixels",
+        "adjusted_source": source,
+        "classes": rows,
+    }
 
 
 _ADJUSTED_KEYS = ("adjusted_area_ha", "area_ha_adjusted", "adjusted_ha", "area_ha")
