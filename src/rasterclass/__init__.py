@@ -50,13 +50,13 @@ if TYPE_CHECKING:
     from rasterclass.jobs.objects import classify_objects, run_segmentation
     from rasterclass.jobs.options import SceneOptions, TrainingOptions
     from rasterclass.jobs.plan import plan_run
+    from rasterclass.jobs.report import report_map
     from rasterclass.jobs.supervised import classify, predict, train
     from rasterclass.jobs.training import fit_model
     from rasterclass.model import RasterModel
     from rasterclass.objects.features import segment_features
     from rasterclass.objects.labels import classify_segments, label_segments, paint_classes
     from rasterclass.objects.segmentation import segment
-    from rasterclass.jobs.report import report_map
     from rasterclass.plot import plot_map, quicklook
     from rasterclass.report.build import build_report
     from rasterclass.report.html import render_html

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 from rasterclass.errors import RasterclassIOError, param
 from rasterclass.io import PathLike, check_output_format, check_writable, write_text

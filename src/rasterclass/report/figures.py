@@ -82,7 +82,7 @@ def signatures_figure(signatures: dict[str, Any], colours: dict[str, str]) -> st
     x = np.arange(len(bands))
     fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(bands) + 3), 3.8))
     for entry in signatures["classes"]:
-        colour = colours.get(entry["name"], None)
+        colour = colours.get(entry["name"])
         mean, std = np.asarray(entry["mean"]), np.asarray(entry["std"])
         ax.plot(x, mean, marker="o", color=colour, label=f"{entry['name']} (n={entry['n']})")
         ax.fill_between(x, entry["q25"], entry["q75"], color=colour, alpha=0.2, linewidth=0)

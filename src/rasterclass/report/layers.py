@@ -68,12 +68,11 @@ def map_section(map_path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
     class_map = read_class_map(map_path)
     values = scene.data[0]
     codes = da.where(da.isnan(values), 0, values).astype(np.int64)
-    if class_map is None:
-        found = np.unique(codes[:: max(1, codes.shape[0] // 256), :: max(1, codes.shape[1] // 256)])
-        class_map = ClassMap.from_codes([int(c) for c in found.compute() if c > 0] or [1])
-    top = max(class_map.codes)
+    top = max(class_map.codes) if class_map is not None else int(codes.max().compute())
     clipped = da.where((codes < 0) | (codes > top), top + 1, codes)
     (counts,) = dask.compute(da.bincount(clipped.ravel(), minlength=top + 2))
+    if class_map is None:  # a map of another tool: its codes, default names and colours
+        class_map = ClassMap.from_codes([c for c in range(1, top + 1) if counts[c]] or [1])
     transform = scene.rio.transform()
     crs = scene.rio.crs
     metres = (
@@ -177,7 +176,7 @@ def uncertainty_section(path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]
     section: dict[str, Any] = {"path": str(path), "bands": {}}
     for name, stats in done.items():
         count = int(stats["count"])
-        entry = {
+        entry: dict[str, Any] = {
             "valid_pixels": count,
             "mean": float(stats["sum"]) / count if count else None,
             "min": _finite(stats["min"]),
