@@ -209,6 +209,8 @@ def fit_and_validate(
         result.accuracy.notes.extend(notes)
         model.summary["cv_overall_accuracy"] = result.accuracy.confusion.overall_accuracy
         model.summary["cv_grouping"] = opts.cv_grouping
+        model.summary["cv_folds"] = result.accuracy.metadata.get("folds")
+        model.summary["cv_notes"] = list(result.accuracy.notes)
         result.timings["cross-validation"] = time.perf_counter() - t1
     if model_output is not None:
         model.save(model_output, overwrite=overwrite)

@@ -279,14 +279,14 @@ def cross_validation_section(
         return {
             "source": "model summary",
             "grouping": summary.get("cv_grouping"),
-            "folds": None,
+            "folds": summary.get("cv_folds"),
             "seed": summary.get("seed"),
             "n_samples": summary.get("n_samples"),
             "n_polygons": summary.get("n_polygons"),
             "fold_overall_accuracy": [],
             "overall_accuracy": summary.get("cv_overall_accuracy"),
             "optimistic": summary.get("cv_grouping") == "pixel",
-            "notes": [],
+            "notes": list(summary.get("cv_notes") or []),
         }
     return None
 

@@ -17,7 +17,7 @@ import dask.array as da
 import numpy as np
 
 from rasterclass.classes import ClassMap
-from rasterclass.errors import RasterclassIOError
+from rasterclass.errors import RasterclassIOError, param
 from rasterclass.io import (
     PathLike,
     open_scene,
@@ -129,7 +129,7 @@ def _bands(path: PathLike, wanted: tuple[str, ...], option: str) -> Any:
     if missing:
         raise RasterclassIOError(
             f"{path} has no band described {missing[0]!r} (its bands: {names}); give "
-            f"{option} the file that `rasterclass predict {option} FILE` writes"
+            f"{param(option)} the file that `rasterclass predict --{option} FILE` writes"
         )
     return layer, [names.index(b) + 1 for b in wanted]
 
@@ -160,7 +160,7 @@ def uncertainty_section(path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]
     RasterclassIOError
         The file does not exist, cannot be read, or lacks a band.
     """
-    layer, index = _bands(path, UNCERTAINTY_BANDS, "--uncertainty")
+    layer, index = _bands(path, UNCERTAINTY_BANDS, "uncertainty")
     lazy: dict[str, Any] = {}
     for name, i in zip(UNCERTAINTY_BANDS, index, strict=True):
         values = layer.data[i - 1]
@@ -212,7 +212,7 @@ def aoa_section(path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
     RasterclassIOError
         The file does not exist, cannot be read, or lacks a band.
     """
-    layer, index = _bands(path, AOA_BANDS, "--aoa")
+    layer, index = _bands(path, AOA_BANDS, "aoa")
     di, inside = layer.data[index[0] - 1], layer.data[index[1] - 1]
     lazy = {
         "di": _band_stats(di),
