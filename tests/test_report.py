@@ -96,8 +96,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         html_output=folder / "classify.html",
     )
     points = rc.sample_map(folder / "map.tif", n=60, seed=0)
-    names = {1: "forest", 2: "urban", 3: "water"}  # codes by name order
-    points["reference"] = [names[int(truth[r, c])] for r, c in zip(points.row, points.col)]
+    names = {1: "water", 2: "forest", 3: "urban"}  # the truth's stripes, left to right
+    points["reference"] = [
+        names[int(truth[r, c])] for r, c in zip(points.row, points.col, strict=True)
+    ]
+    wrong = ["forest", "urban", "water"]
+    for i in range(0, 60, 10):  # a few mislabelled points: intervals of some width
+        points.loc[i, "reference"] = wrong[(wrong.index(points.loc[i, "reference"]) + 1) % 3]
     with warnings.catch_warnings():  # points on training pixels: optimistic, fine here
         warnings.simplefilter("ignore", TrainingReferenceWarning)
         rc.assess_map(
