@@ -349,3 +349,22 @@ def test_page_in_headless_chromium(tmp_path, run):
     margin = data["uncertainty"]["bands"]["margin"]["mean"]
     assert _cell(dom, "uncertainty.margin.mean") == f"{margin:.4f}"
     assert _cell(dom, "cv.grouping") == "grouped by training polygon"
+
+
+def test_provenance_sidecar_is_shown(tmp_path, run):
+    map_path = tmp_path / "map.tif"
+    shutil.copy(run["folder"] / "map.tif", map_path)
+    sidecar = {
+        "inputs": [{"path": "scene.tif", "size": 123, "sha256": "ab" * 32}],
+        "parameters": {"method": "rf", "cv_folds": 3},
+        "seed": 7,
+        "versions": {"rasterclass": "0.1.0"},
+        "command_line": ["rasterclass", "classify", "scene.tif", "-o", "map.tif"],
+    }
+    (tmp_path / "map.tif.provenance.json").write_text(json.dumps(sidecar))
+    report = build_report(map_path)
+    assert report.sections["provenance"]["seed"] == 7
+    assert "provenance" not in report.sections["missing"]
+    page = render_html(report)
+    assert "rasterclass classify scene.tif -o map.tif" in page
+    assert "ab" * 32 in page and "cv_folds" in page
