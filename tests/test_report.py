@@ -313,9 +313,16 @@ def _cell(dom: str, key: str) -> str:
     return match.group(1).strip()
 
 
-@pytest.mark.skipif(_chromium() is None, reason="no Chromium found (.ci/run installs Debian's)")
-def test_page_in_headless_chromium(tmp_path, run):
-    page = run["folder"] / "report.html"
+NO_CHROMIUM = pytest.mark.skipif(
+    _chromium() is None, reason="no Chromium found (.ci/run installs Debian's chromium)"
+)
+#: The report ``make demo`` writes (with ``--json out/report.json``).
+DEMO = Path(__file__).resolve().parents[1] / "out"
+
+
+def check_in_browser(page: Path, json_path: Path, tmp_path: Path) -> None:
+    """Open ``page`` in headless Chromium: no console message, a non-blank screenshot, every
+    section present, and the numbers shown equal to those of the JSON report."""
     shot = tmp_path / "shot.png"
     loaded = _browse(page, tmp_path / "p1", "--dump-dom")
     assert loaded.returncode == 0, loaded.stderr[-2000:]
@@ -334,21 +341,44 @@ def test_page_in_headless_chromium(tmp_path, run):
     for section in SECTIONS:
         assert f'<section id="{section}">' in dom
     # every number shown equals the JSON report's, as printed (4 decimals)
-    data = json.loads((run["folder"] / "report.json").read_text())["sections"]
+    data = json.loads(json_path.read_text())["sections"]
     assert _embedded(dom)["sections"] == data
     acc = data["accuracy"]
-    assert _cell(dom, "accuracy.overall_accuracy") == f"{acc['overall_accuracy']['value']:.4f}"
-    for c in acc["classes"]:
-        for metric in ("users_accuracy", "producers_accuracy", "f1"):
-            assert _cell(dom, f"accuracy.{metric}.{c['name']}") == f"{c[metric]['value']:.4f}"
+    if acc is not None:
+        shown = _cell(dom, "accuracy.overall_accuracy")
+        assert shown == f"{acc['overall_accuracy']['value']:.4f}"
+        for c in acc["classes"]:
+            for metric in ("users_accuracy", "producers_accuracy", "f1"):
+                value = c[metric]["value"]
+                expected = "n/a" if value is None else f"{value:.4f}"
+                assert _cell(dom, f"accuracy.{metric}.{c['name']}") == expected
     for c in data["areas"]["classes"]:
         assert _cell(dom, f"areas.pixels.{c['name']}") == str(c["pixels"])
-        assert _cell(dom, f"areas.area_ha.{c['name']}") == f"{c['area_ha']:.4f}"
-        assert _cell(dom, f"areas.adjusted_ha.{c['name']}") == f"{c['adjusted_ha']['value']:.4f}"
-    assert _cell(dom, "aoa.inside_share") == f"{data['aoa']['inside_share']:.4f}"
-    margin = data["uncertainty"]["bands"]["margin"]["mean"]
-    assert _cell(dom, "uncertainty.margin.mean") == f"{margin:.4f}"
-    assert _cell(dom, "cv.grouping") == "grouped by training polygon"
+        if c["area_ha"] is not None:
+            assert _cell(dom, f"areas.area_ha.{c['name']}") == f"{c['area_ha']:.4f}"
+        if c["adjusted_ha"] is not None:
+            adjusted = c["adjusted_ha"]["value"]
+            assert _cell(dom, f"areas.adjusted_ha.{c['name']}") == f"{adjusted:.4f}"
+    if data["aoa"] is not None:
+        assert _cell(dom, "aoa.inside_share") == f"{data['aoa']['inside_share']:.4f}"
+    if data["uncertainty"] is not None:
+        margin = data["uncertainty"]["bands"]["margin"]["mean"]
+        assert _cell(dom, "uncertainty.margin.mean") == f"{margin:.4f}"
+
+
+@NO_CHROMIUM
+def test_page_in_headless_chromium(tmp_path, run):
+    check_in_browser(run["folder"] / "report.html", run["folder"] / "report.json", tmp_path)
+    assert run["report"].sections["accuracy"]["design_based"] is not None
+
+
+@NO_CHROMIUM
+@pytest.mark.skipif(
+    not (DEMO / "report.html").exists() or not (DEMO / "report.json").exists(),
+    reason="no out/report.html and out/report.json: run `make demo` first",
+)
+def test_demo_report_in_headless_chromium(tmp_path):
+    check_in_browser(DEMO / "report.html", DEMO / "report.json", tmp_path)
 
 
 def test_provenance_sidecar_is_shown(tmp_path, run):
