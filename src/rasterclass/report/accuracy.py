@@ -16,7 +16,7 @@ the reference units are a simple random sample; design-based estimates (Olofsson
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -256,7 +256,26 @@ def cross_validation_section(
 
     From a cross-validation report (``kind`` ``"cross-validation"``, as ``classify --report``
     writes it) or, failing that, from what a model's summary records (``cv_grouping``,
-    ``cv_overall_accuracy``); None when neither says anything.
+    ``cv_folds``, ``cv_overall_accuracy``, ``cv_notes``); None when neither says anything.
+
+    Parameters
+    ----------
+    report
+        An accuracy report's JSON form, or None.
+    model_summary
+        A model's ``summary``, or None.
+
+    Returns
+    -------
+    dict or None
+        ``source``, ``grouping`` (``"polygon"`` or ``"pixel"``), ``folds``, ``seed``,
+        ``n_samples``, ``n_polygons``, ``fold_overall_accuracy``, ``overall_accuracy``,
+        ``optimistic`` (a pixel-level split) and ``notes``.
+
+    Examples
+    --------
+    >>> cross_validation_section(None, {"cv_grouping": "pixel", "cv_folds": 5})["optimistic"]
+    True
     """
     if report is not None and report.get("kind") == "cross-validation":
         meta = report.get("metadata") or {}
@@ -292,11 +311,13 @@ def cross_validation_section(
 
 
 def signature_section(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The spectral signatures a model keeps (``summary["signatures"]``), or None."""
+    """The spectral signatures a model keeps (``summary["signatures"]``, see
+    :func:`rasterclass.model.class_signatures`), or None for a model saved without them.
+
+    Examples
+    --------
+    >>> signature_section({"method": "rf"}) is None
+    True
+    """
     signatures = (summary or {}).get("signatures")
     return dict(signatures) if signatures else None
-
-
-def named_values(names: Sequence[str], values: Sequence[float]) -> dict[str, float]:
-    """``{name: value}`` of two parallel sequences."""
-    return {str(k): float(v) for k, v in zip(names, values, strict=True)}

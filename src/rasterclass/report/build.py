@@ -212,6 +212,8 @@ def _provenance(
 ) -> dict[str, Any]:
     sidecar_path = f"{map_path}{PROVENANCE_SUFFIX}"
     sidecar = read_json(sidecar_path, "provenance") if os.path.isfile(sidecar_path) else None
+    if sidecar is not None and not isinstance(sidecar, dict):
+        sidecar = None  # not a provenance record: said as missing
     inputs = [_file("map", map_path)]
     for role, value in given.items():
         if isinstance(value, str | os.PathLike):

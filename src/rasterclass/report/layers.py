@@ -63,6 +63,13 @@ def map_section(map_path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
     ------
     RasterclassIOError
         The file does not exist or cannot be read.
+
+    Examples
+    --------
+    >>> from rasterclass.datasets import example_map
+    >>> section, preview = map_section(example_map())  # 4 x 4 px of 10 m
+    >>> section["mapped_pixels"], section["pixel_area_m2"], preview["classes"].shape
+    (16, 100.0, (4, 4))
     """
     scene = open_scene(map_path, unscale=False)
     class_map = read_class_map(map_path)
@@ -135,7 +142,7 @@ def _bands(path: PathLike, wanted: tuple[str, ...], option: str) -> Any:
 
 
 def _band_stats(values: Any) -> dict[str, Any]:
-    """Lazy sums of one band: count, sum, min, max and a histogram on [0, 1]."""
+    """Lazy reductions of one band: count of valid pixels, sum, min and max."""
     valid = ~da.isnan(values)
     return {
         "count": valid.sum(),
@@ -261,6 +268,14 @@ def areas_section(
     "ci_high"}`` under ``adjusted_area_ha``, ``area_ha_adjusted``, ``adjusted_ha`` or
     ``area_ha`` (a number with ``<key>_se``, ``<key>_ci_low``, ``<key>_ci_high`` siblings
     works too).
+
+    Examples
+    --------
+    >>> mapped = {"pixel_area_m2": 100.0, "classes": [{"name": "water", "area_ha": 1.0}]}
+    >>> table = [{"class": "water", "adjusted_area_ha": {"value": 1.2, "ci_low": 1.0,
+    ...                                                  "ci_high": 1.4}}]
+    >>> areas_section(mapped, None, table)["classes"][0]["adjusted_ha"]["value"]
+    1.2
     """
     adjusted: dict[str, dict[str, Any]] = {}
     source = None
