@@ -57,7 +57,7 @@ def map_section(map_path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
         ``pixel_area_m2`` (None without a projected CRS in metres), ``classes``: ``code``,
         ``name``, ``color``, ``pixels``, ``area_ha``, ``share`` of the mapped pixels;
         ``mapped_pixels``, ``nodata_pixels``, ``other_pixels`` (codes not in the class
-        map)), and the preview (``classes`` array, ``extent``, ``class_map``).
+        map)), and the preview (``classes`` array, ``extent``, ``map``: the ClassMap).
 
     Raises
     ------
