@@ -17,8 +17,8 @@ Layers, lowest first; a module may import its own layer and the layers below, ne
 7. ``objects``, ``clustering``: object-based and unsupervised computations (they apply
    through ``apply``); ``postprocess``: sieve, majority filter and polygons of class maps.
 8. ``accuracy``: statistics, designs, cross-validation and reports.
-9. ``plot`` (figures of maps and reports) and ``planning`` (cost of a run on an opened
-   scene): presentation and estimates over everything below.
+9. ``plot`` (figures of maps and reports), ``report`` (the HTML run report) and ``planning``
+   (cost of a run on an opened scene): presentation and estimates over everything below.
 10. ``jobs``: every end-to-end run, from files to files.
 11. ``cli`` (and ``__main__``) and the package's front door ``rasterclass/__init__.py``.
 
@@ -45,7 +45,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("apply",),
     ("objects", "clustering", "postprocess"),
     ("accuracy",),
-    ("plot", "planning"),
+    ("plot", "planning", "report"),
     ("jobs",),
     ("cli", "__main__", ""),
 ]

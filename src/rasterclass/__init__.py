@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from rasterclass.jobs.objects import classify_objects, run_segmentation
     from rasterclass.jobs.options import SceneOptions, TrainingOptions
     from rasterclass.jobs.plan import plan_run
+    from rasterclass.jobs.report import report_map
     from rasterclass.jobs.supervised import classify, predict, train
     from rasterclass.jobs.training import fit_model
     from rasterclass.model import RasterModel
@@ -61,6 +62,8 @@ if TYPE_CHECKING:
     from rasterclass.postprocess.majority import majority_filter
     from rasterclass.postprocess.polygons import polygonize
     from rasterclass.postprocess.sieving import sieve
+    from rasterclass.report.build import build_report
+    from rasterclass.report.html import render_html
     from rasterclass.sampling import Samples, extract_samples
 
 #: Public name -> module that defines it.
@@ -92,6 +95,7 @@ _EXPORTS: dict[str, str] = {
     "assess_map": "rasterclass.jobs.accuracy",
     "sample_map": "rasterclass.jobs.accuracy",
     "plan_run": "rasterclass.jobs.plan",
+    "report_map": "rasterclass.jobs.report",
     "Samples": "rasterclass.sampling",
     "extract_samples": "rasterclass.sampling",
     "cross_validate": "rasterclass.accuracy.crossval",
@@ -127,6 +131,9 @@ _EXPORTS: dict[str, str] = {
     # figures
     "plot_map": "rasterclass.plot",
     "quicklook": "rasterclass.plot",
+    # the run report
+    "build_report": "rasterclass.report.build",
+    "render_html": "rasterclass.report.html",
 }
 
 
@@ -173,6 +180,7 @@ __all__ = [
     "as_scene",
     "assess",
     "assess_map",
+    "build_report",
     "class_areas",
     "classify",
     "classify_objects",
@@ -204,6 +212,8 @@ __all__ = [
     "read_vector",
     "relabel",
     "relabel_map",
+    "render_html",
+    "report_map",
     "run_segmentation",
     "sample_map",
     "segment",

@@ -37,6 +37,78 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+#: The statistics of :func:`class_signatures`, per class and band.
+SIGNATURE_STATISTICS = ("mean", "std", "min", "q05", "q25", "median", "q75", "q95", "max")
+
+
+def class_signatures(
+    X: np.ndarray, y: np.ndarray, band_names: list[str], class_map: ClassMap
+) -> dict[str, Any]:
+    """Spectral signatures of the training pixels: per class, per band statistics.
+
+    Kept in the model's training summary (``summary["signatures"]``) so that a report can
+    draw each class's mean and spread per band without the training data.
+
+    Parameters
+    ----------
+    X
+        ``(n, bands)`` training values (NaN-free), in ``band_names`` order.
+    y
+        ``(n,)`` class codes of ``class_map``.
+    band_names
+        Names of the columns of ``X``.
+    class_map
+        Codes and names; classes without a pixel are left out.
+
+    Returns
+    -------
+    dict
+        ``{"bands": [...], "statistics": [...], "classes": [{"code", "name", "n", "mean",
+        "std", "min", "q05", "q25", "median", "q75", "q95", "max"}, ...]}``: one list of
+        floats (one per band, in the values' units) per statistic; ``std`` is the sample
+        standard deviation (``ddof=1``; 0 for one pixel); ``qNN`` the NN % quantiles
+        (numpy's linear interpolation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rasterclass as rc
+    >>> sig = class_signatures(np.array([[0.1, 0.5], [0.3, 0.7], [0.8, 0.2]]),
+    ...                        np.array([1, 1, 2]), ["red", "nir"],
+    ...                        rc.ClassMap.from_codes([1, 2], ["crop", "soil"]))
+    >>> sig["classes"][0]["name"], sig["classes"][0]["mean"]
+    ('crop', [0.2, 0.6])
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    classes = []
+    for code, name in zip(class_map.codes, class_map.names, strict=True):
+        values = X[y == code]
+        if not len(values):
+            continue
+        q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+        std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(X.shape[1])
+        stats = {
+            "mean": values.mean(axis=0),
+            "std": std,
+            "min": values.min(axis=0),
+            "q05": q[0],
+            "q25": q[1],
+            "median": q[2],
+            "q75": q[3],
+            "q95": q[4],
+            "max": values.max(axis=0),
+        }
+        entry: dict[str, Any] = {"code": int(code), "name": str(name), "n": len(values)}
+        entry.update({k: [round(float(v), 10) for v in stats[k]] for k in SIGNATURE_STATISTICS})
+        classes.append(entry)
+    return {
+        "bands": [str(b) for b in band_names],
+        "statistics": list(SIGNATURE_STATISTICS),
+        "classes": classes,
+    }
+
+
 @dataclass
 class RasterModel:
     """A fitted scikit-learn estimator with the band schema and classes it was trained on.

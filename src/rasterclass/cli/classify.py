@@ -57,6 +57,12 @@ __all__ = ["classify"]
     show_default=True,
     help="Share of a segment's pixels a training class must cover to label it.",
 )
+@click.option(
+    "--html",
+    "html_output",
+    type=FILE,
+    help="Also write the run's one-file HTML report (map, CV accuracy, areas, signatures).",
+)
 @cog_opt
 @overwrite_opt
 @click.pass_context
@@ -72,6 +78,7 @@ def classify(
     segment_method: str,
     segment_params: tuple[str, ...],
     min_overlap: float,
+    html_output: str | None,
     cog: bool,
     overwrite: bool,
     **kw: Any,
@@ -87,6 +94,10 @@ def classify(
     sopts, topts = scene_options(kw), training_options(kw)
     if not object_based and (segments_path or segment_params):
         raise click.UsageError("--segments and --segment-param need --object-based")
+    if object_based and html_output:
+        raise click.UsageError(
+            "--html is not available with --object-based yet; run `rasterclass report` on the map"
+        )
     common: dict[str, Any] = {
         "probabilities": probabilities,
         "model_output": save_model,
@@ -105,6 +116,7 @@ def classify(
         )
     else:
         job = jobs.classify
+        common["html_output"] = html_output
     with progress_bar(ctx, "classifying") as progress:
         result = job(
             list(scene),

@@ -76,6 +76,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "relabel",
         "Turn the clusters of MAP into classes (clusters sharing a class are merged).",
     ),
+    "report": (
+        "rasterclass.cli.report",
+        "report",
+        "Write one self-contained HTML report of MAP.tif and the run's other outputs.",
+    ),
     "sample": (
         "rasterclass.cli.sample",
         "sample",

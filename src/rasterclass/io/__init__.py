@@ -62,6 +62,7 @@ from rasterclass.io.scene import (
 from rasterclass.io.styles import class_map_pam_xml, class_map_qml, probabilities_qml
 from rasterclass.io.tables import (
     file_sha256,
+    read_json,
     read_table,
     table_format,
     write_figure,
@@ -119,6 +120,7 @@ __all__ = [
     "probability_output",
     "radiometry_records",
     "read_class_map",
+    "read_json",
     "read_legend",
     "read_map_tags",
     "read_quicklook",

@@ -442,14 +442,15 @@ def write_segments(
     )[0]
 
 
-def read_quicklook(path: PathLike, max_size: int = 1200) -> tuple[np.ndarray, Any]:
-    """A class map decimated to at most ``max_size`` pixels a side (nearest neighbour, read
-    from overviews or by decimation, never the full map), and its transform."""
+def read_quicklook(path: PathLike, max_size: int = 1200, band: int = 1) -> tuple[np.ndarray, Any]:
+    """A band of a raster (a class map's by default) decimated to at most ``max_size`` pixels
+    a side (nearest neighbour, read from overviews or by decimation, never the full map), and
+    its transform. ``band`` counts from 1; nodata is left as stored."""
     with open_raster(str(path)) as src:
         scale = max(src.width, src.height) / max_size
         if scale <= 1:
-            return src.read(1), src.transform
+            return src.read(band), src.transform
         shape = (max(1, round(src.height / scale)), max(1, round(src.width / scale)))
-        data = src.read(1, out_shape=shape, resampling=Resampling.nearest)
+        data = src.read(band, out_shape=shape, resampling=Resampling.nearest)
         transform = src.transform * src.transform.scale(src.width / shape[1], src.height / shape[0])
         return data, transform

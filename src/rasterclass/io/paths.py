@@ -110,6 +110,7 @@ OUTPUT_FORMATS: dict[str, tuple[str, ...]] = {
     "vector": (".gpkg", ".shp", ".geojson", ".json", ".fgb"),
     "figure": (".png", ".pdf", ".svg", ".jpg", ".jpeg"),
     "report": (".json", ".md", ".csv"),
+    "html": (".html", ".htm"),
 }
 
 
@@ -121,7 +122,8 @@ def check_output_format(path: PathLike | None, kind: str, name: str = "output") 
     path
         The output path (None: nothing to check).
     kind
-        ``"table"``, ``"vector"``, ``"figure"`` or ``"report"`` (see :data:`OUTPUT_FORMATS`).
+        ``"table"``, ``"vector"``, ``"figure"``, ``"report"`` or ``"html"`` (see
+        :data:`OUTPUT_FORMATS`).
     name
         The parameter that gave the path, for the message.
 

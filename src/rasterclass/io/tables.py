@@ -2,8 +2,8 @@
 
 Owns :func:`write_text`, :func:`write_table` (``.parquet`` or ``.csv``) and
 :func:`write_figure` (matplotlib), each atomic; :func:`read_table` and :func:`table_format`
-for label and statistics tables (CSV or JSON records); and :func:`file_sha256`, which
-recognises training data used again as reference.
+for label and statistics tables (CSV or JSON records), :func:`read_json` for small JSON
+documents; and :func:`file_sha256`, which recognises training data used again as reference.
 """
 
 from __future__ import annotations
@@ -79,6 +79,22 @@ def read_table(path: PathLike) -> Any:
     if not isinstance(records, list):
         raise RasterclassIOError(f"{path} holds no list of records (or 'clusters')")
     return pd.DataFrame.from_records(records)
+
+
+def read_json(path: PathLike, what: str = "JSON file") -> Any:
+    """Read a small JSON document (an accuracy report, an area table, a provenance sidecar).
+
+    Raises
+    ------
+    RasterclassIOError
+        The file does not exist or is not JSON; the message calls it ``what``.
+    """
+    if not os.path.isfile(path):
+        raise RasterclassIOError(f"{what} {path} does not exist; check the path")
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RasterclassIOError(f"cannot read {what} {path}: {exc}") from None
 
 
 def write_figure(figure: Any, path: PathLike, *, overwrite: bool = False, dpi: int = 120) -> str:

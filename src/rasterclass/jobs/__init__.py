@@ -11,9 +11,10 @@ the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`run_segmentation`, :func:`classify_objects`), :mod:`.clustering` (:func:`cluster`,
 :func:`relabel_map`, :func:`suggest_labels`), :mod:`.accuracy` (:func:`areas_map`,
 :func:`assess_map`, :func:`sample_map`, :func:`quicklook_map`), :mod:`.postprocess`
-(:func:`sieve_map`, :func:`majority_map`, :func:`polygonize_map`), :mod:`.plan`
-(:func:`plan_run`) and :mod:`.provenance` (:func:`recorded`: the ``PATH.provenance.json``
-sidecar of every output; :func:`command_line`).
+(:func:`sieve_map`, :func:`majority_map`, :func:`polygonize_map`), :mod:`.report`
+(:func:`report_map`: the HTML run report), :mod:`.plan` (:func:`plan_run`) and
+:mod:`.provenance` (:func:`recorded`: the ``PATH.provenance.json`` sidecar of every output;
+:func:`command_line`).
 
 The names below are imported on first use (PEP 562), so that the command line imports only
 what the command it runs needs. The constants the command line's options list
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
         sieve_map,
     )
     from rasterclass.jobs.provenance import command_line, recorded
+    from rasterclass.jobs.report import report_map
     from rasterclass.jobs.supervised import classify, predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
     from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE, SEGMENT_METHODS
@@ -106,6 +108,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "plan_run": ("rasterclass.jobs.plan", "plan_run"),
     "command_line": ("rasterclass.jobs.provenance", "command_line"),
     "recorded": ("rasterclass.jobs.provenance", "recorded"),
+    "report_map": ("rasterclass.jobs.report", "report_map"),
     "Plan": ("rasterclass.planning", "Plan"),
     "CLUSTER_METHODS": ("rasterclass.methods", "CLUSTER_METHODS"),
     "DEFAULT_SAMPLE_SIZE": ("rasterclass.methods", "DEFAULT_SAMPLE_SIZE"),
@@ -164,6 +167,7 @@ __all__ = [
     "quicklook_map",
     "recorded",
     "relabel_map",
+    "report_map",
     "resolve_segments",
     "run_segmentation",
     "sample_map",

@@ -32,8 +32,10 @@ from rasterclass.jobs.options import (
     open_job_scene,
 )
 from rasterclass.jobs.provenance import recorded
+from rasterclass.jobs.report import check_report_outputs, write_html_report
 from rasterclass.jobs.training import fit_and_validate
 from rasterclass.model import RasterModel
+from rasterclass.report import build_report
 from rasterclass.sampling import extract_samples
 from rasterclass.training_pixels import provenance_tags
 
@@ -316,6 +318,7 @@ def classify(
     probabilities: PathLike | None = None,
     model_output: PathLike | None = None,
     report_output: PathLike | None = None,
+    html_output: PathLike | None = None,
     overwrite: bool = False,
     estimator: Any = None,
     scene_options: SceneOptions | None = None,
@@ -342,6 +345,10 @@ def classify(
         As in :func:`train`: the model file, the cross-validation report (needs
         ``options.cv_folds`` >= 2), a scikit-learn classifier that overrides
         ``options.method``, how to open scene files.
+    html_output
+        Also write the run's one-file HTML report here (``.html``): the map, the
+        cross-validated accuracy, the class areas, the spectral signatures and the
+        cross-validation design (see :func:`rasterclass.report_map`).
     overwrite
         Replace existing outputs (never an input of the run).
     cog
@@ -371,7 +378,8 @@ def classify(
     AccuracyError
         ``report_output`` has an extension other than ``.json``, ``.md``, ``.csv``.
     RasterclassIOError
-        An input file does not exist or cannot be read.
+        An input file does not exist or cannot be read, or ``html_output`` is not named
+        ``.html``.
     CRSError
         The scene or the training data have no CRS.
 
@@ -393,7 +401,9 @@ def classify(
         "probabilities": probabilities,
         "model_output": model_output,
         "report_output": report_output,
+        "html_output": html_output,
     }
+    check_report_outputs(html_output)
     check_training_job(
         options or TrainingOptions(),
         estimator,
@@ -428,4 +438,9 @@ def classify(
         )
     )
     result.timings["prediction"] = time.perf_counter() - t0
+    if html_output is not None:
+        t0 = time.perf_counter()
+        report = build_report(output, accuracy=result.accuracy, model=result.model)
+        result.outputs.extend(write_html_report(report, html_output, overwrite=overwrite))
+        result.timings["report"] = time.perf_counter() - t0
     return result

@@ -33,7 +33,7 @@ from rasterclass.estimators.parametric import singular_class_notes
 from rasterclass.estimators.presets import check_params, fit_ready, make_estimator
 from rasterclass.io import PathLike, file_sha256, write_text
 from rasterclass.jobs.options import RunResult, TrainingOptions, check_report
-from rasterclass.model import RasterModel
+from rasterclass.model import RasterModel, class_signatures
 from rasterclass.sampling import Samples, check_trainable
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,8 @@ def fit_model(
         warnings.warn(note, CalibrationWarning, stacklevel=2)
     est.fit(samples.X, samples.y)
     _warn_singular(est, samples)
-    info = {**samples.summary(), **(summary or {})}
+    signatures = class_signatures(samples.X, samples.y, list(samples.band_names), samples.class_map)
+    info = {**samples.summary(), "signatures": signatures, **(summary or {})}
     return RasterModel(
         estimator=est,
         band_names=list(samples.band_names),
@@ -208,6 +209,8 @@ def fit_and_validate(
         result.accuracy.notes.extend(notes)
         model.summary["cv_overall_accuracy"] = result.accuracy.confusion.overall_accuracy
         model.summary["cv_grouping"] = opts.cv_grouping
+        model.summary["cv_folds"] = result.accuracy.metadata.get("folds")
+        model.summary["cv_notes"] = list(result.accuracy.notes)
         result.timings["cross-validation"] = time.perf_counter() - t1
     if model_output is not None:
         model.save(model_output, overwrite=overwrite)
