@@ -43,7 +43,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("estimators",),
     ("model",),
     ("apply",),
-    ("objects", "clustering"),
+    ("objects", "clustering", "uncertainty_layers", "applicability", "suggestions"),
     ("accuracy",),
     ("plot", "planning"),
     ("jobs",),

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from rasterclass.accuracy.draw import draw_sample
     from rasterclass.accuracy.report import AccuracyReport
     from rasterclass.accuracy.stehman import stehman_estimate
+    from rasterclass.applicability import area_of_applicability, train_applicability
     from rasterclass.apply import predict_raster
     from rasterclass.classes import ClassMap
     from rasterclass.clustering.fit import fit_clusterer, make_clusterer
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from rasterclass.objects.segmentation import segment
     from rasterclass.plot import plot_map, quicklook
     from rasterclass.sampling import Samples, extract_samples
+    from rasterclass.uncertainty_layers import uncertainty
 
 #: Public name -> module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -114,6 +116,10 @@ _EXPORTS: dict[str, str] = {
     "confusion_statistics": "rasterclass.accuracy.confusion",
     "estimate_from_error_matrix": "rasterclass.accuracy.area",
     "stehman_estimate": "rasterclass.accuracy.stehman",
+    # uncertainty and area of applicability
+    "uncertainty": "rasterclass.uncertainty_layers",
+    "area_of_applicability": "rasterclass.applicability",
+    "train_applicability": "rasterclass.applicability",
     # figures
     "plot_map": "rasterclass.plot",
     "quicklook": "rasterclass.plot",
@@ -159,6 +165,7 @@ __all__ = [
     "SceneOptions",
     "TrainingOptions",
     "__version__",
+    "area_of_applicability",
     "as_scene",
     "assess",
     "assess_map",
@@ -197,6 +204,8 @@ __all__ = [
     "stehman_estimate",
     "suggest_labels",
     "train",
+    "train_applicability",
+    "uncertainty",
     "write_map",
     "write_probabilities",
 ]
