@@ -286,6 +286,11 @@ def train_applicability(
     scale = X.std(axis=0, ddof=1)
     notes = []
     constant = ~(scale > 0)
+    if constant.all():
+        raise TrainingDataError(
+            "all training samples are at the same point in feature space (every band is "
+            "constant): there is no distance to measure applicability by"
+        )
     if constant.any():
         notes.append(
             "features constant in the training data are left out of the distance: "
