@@ -141,8 +141,9 @@ def test_far_pixels_outside_like_pixels_inside():
 @pytest.fixture
 def scene_and_reference():
     rng = np.random.default_rng(7)
-    ref = rc.train_applicability(rng.normal(size=(80, 3)), folds=np.arange(80) % 4,
-                                 band_names=["b0", "b1", "b2"])
+    ref = rc.train_applicability(
+        rng.normal(size=(80, 3)), folds=np.arange(80) % 4, band_names=["b0", "b1", "b2"]
+    )
     data = rng.normal(size=(3, 40, 45)) * 2
     data[:, :4, :] = np.nan  # a nodata margin
     data[1, 20, 20] = np.nan  # one band missing
@@ -208,15 +209,35 @@ def test_nothing_computes_before_writing(scene_and_reference, forbid_compute):
 @pytest.fixture
 def trained(tmp_path, scene_path, training_path):
     model = tmp_path / "model.skops"
-    run_cli("train", scene_path, "-t", training_path, "-c", "class", "--param",
-            "n_estimators=10", "-o", model)
+    run_cli(
+        "train",
+        scene_path,
+        "-t",
+        training_path,
+        "-c",
+        "class",
+        "--param",
+        "n_estimators=10",
+        "-o",
+        model,
+    )
     return model
 
 
 def test_predict_writes_uncertainty_and_aoa(tmp_path, scene_path, trained, truth):
     out = tmp_path / "map.tif"
-    run_cli("predict", scene_path, "--model", trained, "-o", out, "--uncertainty",
-            tmp_path / "u.tif", "--aoa", tmp_path / "aoa.tif")
+    run_cli(
+        "predict",
+        scene_path,
+        "--model",
+        trained,
+        "-o",
+        out,
+        "--uncertainty",
+        tmp_path / "u.tif",
+        "--aoa",
+        tmp_path / "aoa.tif",
+    )
     for name, bands in (("u.tif", UNCERTAINTY_BANDS), ("aoa.tif", AOA_BANDS)):
         with rasterio.open(tmp_path / name) as src:
             assert src.count == 2 and src.dtypes == ("float32", "float32")
@@ -238,23 +259,45 @@ def test_aoa_needs_a_model_with_a_reference(tmp_path, scene_path, trained):
     with pytest.raises(ModelFileError, match="retrain"):
         rc.predict(scene_path, old, tmp_path / "m.tif", aoa=tmp_path / "a.tif")
     assert not (tmp_path / "m.tif").exists()
-    result = run_cli("predict", scene_path, "--model", old, "-o", tmp_path / "m.tif", "--aoa",
-                     tmp_path / "a.tif", ok=False)
+    result = run_cli(
+        "predict",
+        scene_path,
+        "--model",
+        old,
+        "-o",
+        tmp_path / "m.tif",
+        "--aoa",
+        tmp_path / "a.tif",
+        ok=False,
+    )
     assert result.exit_code != 0 and "retrain" in result.output
 
 
 def test_uncertainty_needs_probabilities(tmp_path, scene_path, training_path):
     options = rc.TrainingOptions(method="mindist", cv_folds=0)
     with pytest.raises(EstimatorError, match="uncertainty"):
-        rc.classify(scene_path, training_path, "class", tmp_path / "m.tif", options,
-                    uncertainty=tmp_path / "u.tif")
+        rc.classify(
+            scene_path,
+            training_path,
+            "class",
+            tmp_path / "m.tif",
+            options,
+            uncertainty=tmp_path / "u.tif",
+        )
     assert not (tmp_path / "m.tif").exists()
 
 
 def test_classify_writes_both_in_one_run(tmp_path, scene_path, training_path):
     options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
-    result = rc.classify(scene_path, training_path, "class", tmp_path / "m.tif", options,
-                         uncertainty=tmp_path / "u.tif", aoa=tmp_path / "a.tif")
+    result = rc.classify(
+        scene_path,
+        training_path,
+        "class",
+        tmp_path / "m.tif",
+        options,
+        uncertainty=tmp_path / "u.tif",
+        aoa=tmp_path / "a.tif",
+    )
     assert [p.rsplit("/", 1)[-1] for p in result.outputs] == ["m.tif", "u.tif", "a.tif"]
     with rasterio.open(tmp_path / "a.tif") as src:
         assert src.tags()["AOA_FOLDS"] == "training polygons"

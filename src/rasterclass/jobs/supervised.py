@@ -21,6 +21,7 @@ from rasterclass.applicability import (
 )
 from rasterclass.apply import predict_raster, stack_probabilities
 from rasterclass.errors import EstimatorError, param
+from rasterclass.estimators.presets import make_estimator
 from rasterclass.io import (
     PathLike,
     ProgressCallback,
@@ -37,7 +38,6 @@ from rasterclass.jobs.options import (
     check_training_job,
     open_job_scene,
 )
-from rasterclass.estimators.presets import make_estimator
 from rasterclass.jobs.training import fit_and_validate
 from rasterclass.model import RasterModel
 from rasterclass.sampling import extract_samples
