@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         open_job_scene,
     )
     from rasterclass.jobs.plan import plan_run
+    from rasterclass.jobs.suggestions import suggest_samples_map
     from rasterclass.jobs.supervised import classify, predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
     from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE, SEGMENT_METHODS
@@ -90,6 +91,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         for name in ("assess_map", "quicklook_map", "sample_map")
     },
     "plan_run": ("rasterclass.jobs.plan", "plan_run"),
+    "suggest_samples_map": ("rasterclass.jobs.suggestions", "suggest_samples_map"),
     "Plan": ("rasterclass.planning", "Plan"),
     "CLUSTER_METHODS": ("rasterclass.methods", "CLUSTER_METHODS"),
     "DEFAULT_SAMPLE_SIZE": ("rasterclass.methods", "DEFAULT_SAMPLE_SIZE"),
@@ -146,6 +148,7 @@ __all__ = [
     "run_segmentation",
     "sample_map",
     "suggest_labels",
+    "suggest_samples_map",
     "train",
     "write_prediction",
     "write_report",
