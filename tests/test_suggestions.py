@@ -12,7 +12,7 @@ from rasterio.crs import CRS
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import AccuracyError, OutputExistsError
-from rasterclass.jobs.suggestions import parse_distance
+from rasterclass.jobs.suggestions import parse_distance, suggest_samples_map
 from rasterclass.suggestions import COLUMNS, suggest_samples
 from tests.conftest import run_cli
 
@@ -154,6 +154,4 @@ def test_cli_end_to_end(tmp_path, scene_path, training_path):
     names = ClassMap.from_values(["water", "forest", "urban"])
     assert {names.name_of(int(c)) for c in gdf["class_code"]} == set(gdf["class_name"])
     with pytest.raises(OutputExistsError):
-        from rasterclass.jobs import suggest_samples_map
-
         suggest_samples_map(out, u, output=pts)

@@ -76,7 +76,7 @@ def _block_pool(
     k = k[order]
     rank = np.arange(len(k)) - np.searchsorted(k, k, side="left")
     keep = order[rank < pool]
-    fields = {"row": rows, "col": cols, "code": k0}
+    fields: dict[str, np.ndarray] = {"row": rows, "col": cols, "code": k0}
     fields.update({"margin": mv, "di": d, "outside": out, "tie": tie})
     return counts, {key: v[keep] for key, v in fields.items()}
 
