@@ -36,11 +36,11 @@ import xarray as xr
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
-from rasterclass.apply import on_blocks
 from rasterclass.errors import ModelFileError, TrainingDataError
 from rasterclass.io import as_scene
 from rasterclass.model import RasterModel
-from rasterclass.stack import georeferenced, match_bands
+from rasterclass.stack import match_bands
+from rasterclass.uncertainty_layers import float_layers
 
 logger = logging.getLogger(__name__)
 
@@ -427,25 +427,9 @@ def area_of_applicability(
         train = dask.delayed(ref.train, pure=True, name=f"aoa-train-{token}")
         return (*args[:3], train, *args[4:])
 
-    data = on_blocks(
-        aoa_block,
-        scene.data,
-        *args,
-        dtype=np.float32,
-        name="aoa",
-        chunks=lambda chunks: ((2,), *chunks[1:]),
-        rechunk={0: -1},
-        graph_args=shared,
-    )
-    coords = {k: v for k, v in scene.coords.items() if "band" not in v.dims}
-    out = xr.DataArray(
-        data, dims=("band", "y", "x"), coords={**coords, "band": list(AOA_BANDS)}, name="aoa"
-    )
-    out = georeferenced(out, scene)
-    out = out.rio.write_nodata(np.nan, encoded=False)
+    out = float_layers(aoa_block, scene, *args, names=AOA_BANDS, graph_args=shared)
     out.attrs.update(
         {
-            "long_name": AOA_BANDS,
             AOA_THRESHOLD_TAG: repr(float(ref.threshold)),
             "AOA_WEIGHTING": ref.weighting,
             "AOA_FOLDS": ref.folds,

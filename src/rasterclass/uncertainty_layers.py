@@ -11,6 +11,8 @@ chunking (every pixel is computed from its own probabilities only), NaN at nodat
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -95,22 +97,65 @@ def uncertainty(probabilities: xr.DataArray) -> xr.DataArray:
             f"{probabilities.dims}; pass predict_raster(scene, model, probabilities=True)"
             '["probabilities"]'
         )
+    return float_layers(uncertainty_block, probabilities, names=UNCERTAINTY_BANDS)
+
+
+def float_layers(
+    func: Callable[..., np.ndarray],
+    source: xr.DataArray,
+    *args: Any,
+    names: tuple[str, ...],
+    graph_args: Callable[[str], tuple] | None = None,
+) -> xr.DataArray:
+    """Float32 layers computed pixel by pixel from a ``(band, y, x)`` source, block by block
+    (:func:`rasterclass.apply.on_blocks`, all source bands in one block): the uncertainty and
+    AOA layers.
+
+    Parameters
+    ----------
+    func
+        ``func(block, *args)``: a ``(band, y, x)`` block to a float32 ``(len(names), y, x)``
+        block.
+    source
+        ``(band, y, x)`` DataArray, dask-backed (lazy result) or in memory.
+    *args, graph_args
+        As for :func:`rasterclass.apply.on_blocks`.
+    names
+        The output bands.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(band, y, x)`` float32 on the source's grid (CRS, transform, chunks), bands
+        ``names`` (also in ``long_name``), nodata NaN.
+
+    Raises
+    ------
+    EstimatorError
+        ``func`` returned another number of bands (raised when computed).
+
+    Examples
+    --------
+    >>> src = xr.DataArray(np.ones((3, 2, 2), "f4"), dims=("band", "y", "x"))
+    >>> float_layers(lambda b: b.sum(0, keepdims=True), src, names=("total",)).values[0].tolist()
+    [[3.0, 3.0], [3.0, 3.0]]
+    """
+    k = len(names)
     data = on_blocks(
-        uncertainty_block,
-        probabilities.data,
+        func,
+        source.data,
+        *args,
         dtype=np.float32,
-        name="uncertainty",
-        chunks=lambda chunks: ((2,), *chunks[1:]),
+        name="-".join(names),
+        chunks=lambda chunks: ((k,), *chunks[1:]),
         rechunk={0: -1},
+        graph_args=graph_args,
     )
-    coords = {k: v for k, v in probabilities.coords.items() if "band" not in v.dims}
-    out = xr.DataArray(
-        data,
-        dims=("band", "y", "x"),
-        coords={**coords, "band": list(UNCERTAINTY_BANDS)},
-        name="uncertainty",
-    )
-    out = georeferenced(out, probabilities)
+    if data.shape[0] != k:
+        raise EstimatorError(f"{k} layers expected ({names}), got {data.shape[0]}")
+    coords = {key: v for key, v in source.coords.items() if "band" not in v.dims}
+    out = xr.DataArray(data, dims=("band", "y", "x"), coords={**coords, "band": list(names)})
+    out = georeferenced(out, source)
     out = out.rio.write_nodata(np.nan, encoded=False)
-    out.attrs["long_name"] = UNCERTAINTY_BANDS
-    return out
+    out.attrs["long_name"] = tuple(names)
+    return out.astype(np.float32, copy=False)
