@@ -15,8 +15,10 @@ Layers, lowest first; a module may import its own layer and the layers below, ne
    ``io``).
 6. ``apply``: the one chunked apply of a model to a scene.
 7. ``objects``, ``clustering``: object-based and unsupervised computations (they apply
-   through ``apply``); ``postprocess``: sieve, majority filter and polygons of class maps.
-8. ``accuracy``: statistics, designs, cross-validation and reports.
+   through ``apply``); ``postprocess``: sieve, majority filter and polygons of class maps;
+   ``uncertainty_layers`` (margin, entropy) and ``applicability`` (area of applicability).
+8. ``accuracy``: statistics, designs, cross-validation and reports; ``suggestions``: where
+   to label next (it draws through the accuracy sample design).
 9. ``plot`` (figures of maps and reports), ``report`` (the HTML run report) and ``planning``
    (cost of a run on an opened scene): presentation and estimates over everything below.
 10. ``jobs``: every end-to-end run, from files to files.
@@ -43,8 +45,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("estimators",),
     ("model",),
     ("apply",),
-    ("objects", "clustering", "postprocess"),
-    ("accuracy",),
+    ("objects", "clustering", "postprocess", "uncertainty_layers", "applicability"),
+    ("accuracy", "suggestions"),
     ("plot", "planning", "report"),
     ("jobs",),
     ("cli", "__main__", ""),

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rasterclass.accuracy.draw import draw_sample
     from rasterclass.accuracy.report import AccuracyReport
     from rasterclass.accuracy.stehman import stehman_estimate
+    from rasterclass.applicability import area_of_applicability, train_applicability
     from rasterclass.apply import predict_raster
     from rasterclass.classes import ClassMap
     from rasterclass.clustering.fit import fit_clusterer, make_clusterer
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from rasterclass.report.build import build_report
     from rasterclass.report.html import render_html
     from rasterclass.sampling import Samples, extract_samples
+    from rasterclass.uncertainty_layers import uncertainty
 
 #: Public name -> module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -128,6 +130,10 @@ _EXPORTS: dict[str, str] = {
     "confusion_statistics": "rasterclass.accuracy.confusion",
     "estimate_from_error_matrix": "rasterclass.accuracy.area",
     "stehman_estimate": "rasterclass.accuracy.stehman",
+    # uncertainty and area of applicability
+    "uncertainty": "rasterclass.uncertainty_layers",
+    "area_of_applicability": "rasterclass.applicability",
+    "train_applicability": "rasterclass.applicability",
     # figures
     "plot_map": "rasterclass.plot",
     "quicklook": "rasterclass.plot",
@@ -176,6 +182,7 @@ __all__ = [
     "SceneOptions",
     "TrainingOptions",
     "__version__",
+    "area_of_applicability",
     "areas_map",
     "as_scene",
     "assess",
@@ -222,6 +229,8 @@ __all__ = [
     "stehman_estimate",
     "suggest_labels",
     "train",
+    "train_applicability",
+    "uncertainty",
     "write_map",
     "write_probabilities",
 ]

@@ -145,6 +145,10 @@ class RasterModel:
     band_aliases
         Other names of the same bands, matched too (a model file from a rasterclass that
         named the bands of a multiband file after the file: ``scene_2023_1`` is ``band_1``).
+    applicability
+        The area-of-applicability reference of the training data (JSON-ready, see
+        :class:`rasterclass.applicability.ApplicabilityReference`); None for models saved
+        by an older rasterclass or fitted outside the training job.
 
     Raises
     ------
@@ -180,6 +184,7 @@ class RasterModel:
     training_pixels: TrainingPixels | None = None
     radiometry: list[dict[str, Any]] | None = None
     band_aliases: list[str] | None = None
+    applicability: dict[str, Any] | None = None
 
     def label_codes(self) -> tuple[np.ndarray | None, np.ndarray]:
         """(estimator labels, map codes): how predictions translate into map codes.
@@ -222,6 +227,8 @@ class RasterModel:
             "band_aliases": self.band_aliases,
             "band_naming": BAND_NAMING,
         }
+        if self.applicability is not None:
+            metadata["applicability"] = self.applicability
         if self.training_pixels is not None:
             metadata["training_pixels"] = self.training_pixels.encode()
         return save_model_file(self.estimator, metadata, path, overwrite=overwrite)
@@ -266,6 +273,7 @@ class RasterModel:
                 ),
                 radiometry=meta.get("radiometry"),
                 band_aliases=meta.get("band_aliases"),
+                applicability=meta.get("applicability"),
             )
         except KeyError as exc:
             raise ModelFileError(f"model file {path} lacks {exc}; re-train the model") from None

@@ -10,6 +10,7 @@ import click
 from ._base import command, echo_summary, progress_bar
 from .options import (
     FILE,
+    aoa_opt,
     cog_opt,
     output_opt,
     overwrite_opt,
@@ -20,6 +21,7 @@ from .options import (
     scene_options,
     training_args,
     training_options,
+    uncertainty_opt,
 )
 
 __all__ = ["classify"]
@@ -30,6 +32,8 @@ __all__ = ["classify"]
 @training_args
 @output_opt("Map GeoTIFF.")
 @probabilities_opt
+@uncertainty_opt
+@aoa_opt
 @save_model_opt("Also save the model.")
 @click.option("--object-based", is_flag=True, help="Classify segments (objects), not pixels.")
 @click.option(
@@ -71,6 +75,8 @@ def classify(
     scene: tuple[str, ...],
     output: str,
     probabilities: str | None,
+    uncertainty: str | None,
+    aoa: str | None,
     save_model: str | None,
     report: str | None,
     object_based: bool,
@@ -98,6 +104,8 @@ def classify(
         raise click.UsageError(
             "--html is not available with --object-based yet; run `rasterclass report` on the map"
         )
+    if object_based and (uncertainty or aoa):
+        raise click.UsageError("--uncertainty and --aoa are per pixel: leave out --object-based")
     common: dict[str, Any] = {
         "probabilities": probabilities,
         "model_output": save_model,
@@ -116,7 +124,7 @@ def classify(
         )
     else:
         job = jobs.classify
-        common["html_output"] = html_output
+        common.update(html_output=html_output, uncertainty=uncertainty, aoa=aoa)
     with progress_bar(ctx, "classifying") as progress:
         result = job(
             list(scene),

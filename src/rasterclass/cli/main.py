@@ -101,6 +101,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "suggest_labels",
         "Suggest a class for every cluster: the training class with the nearest mean spectrum.",
     ),
+    "suggest-samples": (
+        "rasterclass.cli.suggest_samples",
+        "suggest_samples",
+        "Suggest points to label next: where MAP.tif is least sure or outside its AOA.",
+    ),
     "train": (
         "rasterclass.cli.train",
         "train",

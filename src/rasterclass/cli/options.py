@@ -191,6 +191,20 @@ probabilities_opt = click.option(
     help="Also write per-class probabilities and confidence (GeoTIFF).",
 )
 
+uncertainty_opt = click.option(
+    "--uncertainty",
+    type=FILE,
+    help="Also write the margin and normalised entropy of the class probabilities "
+    "(GeoTIFF, 2 bands).",
+)
+
+aoa_opt = click.option(
+    "--aoa",
+    type=FILE,
+    help="Also write the dissimilarity index and area of applicability (GeoTIFF, 2 bands: "
+    "dissimilarity_index, aoa = 1 inside, 0 outside).",
+)
+
 #: ``--grid-like FILE``: the grid every scene file is resampled onto. ``--reference`` still
 #: parses (hidden): it was this option's name before ``assess -r/--reference`` (reference
 #: data) made it mean two things.

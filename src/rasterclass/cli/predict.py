@@ -9,6 +9,7 @@ import click
 
 from ._base import command, echo_summary, progress_bar
 from .options import (
+    aoa_opt,
     cog_opt,
     model_opt,
     output_opt,
@@ -16,6 +17,7 @@ from .options import (
     probabilities_opt,
     scene_args,
     scene_options,
+    uncertainty_opt,
 )
 
 __all__ = ["predict"]
@@ -26,6 +28,8 @@ __all__ = ["predict"]
 @model_opt("Model file written by `rasterclass train`.")
 @output_opt("Map GeoTIFF.")
 @probabilities_opt
+@uncertainty_opt
+@aoa_opt
 @cog_opt
 @overwrite_opt
 @click.pass_context
@@ -35,6 +39,8 @@ def predict(
     model_path: str,
     output: str,
     probabilities: str | None,
+    uncertainty: str | None,
+    aoa: str | None,
     cog: bool,
     overwrite: bool,
     **kw: Any,
@@ -53,5 +59,7 @@ def predict(
             scene_options=scene_options(kw),
             progress=progress,
             cog=cog,
+            uncertainty=uncertainty,
+            aoa=aoa,
         )
     echo_summary(result, started)

@@ -9,7 +9,8 @@ Modules: :mod:`.options` (:class:`SceneOptions`, :class:`TrainingOptions`,
 the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
 (:func:`run_segmentation`, :func:`classify_objects`), :mod:`.clustering` (:func:`cluster`,
-:func:`relabel_map`, :func:`suggest_labels`), :mod:`.accuracy` (:func:`areas_map`,
+:func:`relabel_map`, :func:`suggest_labels`), :mod:`.suggestions`
+(:func:`suggest_samples_map`: where to label next), :mod:`.accuracy` (:func:`areas_map`,
 :func:`assess_map`, :func:`sample_map`, :func:`quicklook_map`), :mod:`.postprocess`
 (:func:`sieve_map`, :func:`majority_map`, :func:`polygonize_map`), :mod:`.report`
 (:func:`report_map`: the HTML run report), :mod:`.plan` (:func:`plan_run`) and
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     )
     from rasterclass.jobs.provenance import command_line, recorded
     from rasterclass.jobs.report import report_map
+    from rasterclass.jobs.suggestions import suggest_samples_map
     from rasterclass.jobs.supervised import classify, predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
     from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE, SEGMENT_METHODS
@@ -109,6 +111,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "command_line": ("rasterclass.jobs.provenance", "command_line"),
     "recorded": ("rasterclass.jobs.provenance", "recorded"),
     "report_map": ("rasterclass.jobs.report", "report_map"),
+    "suggest_samples_map": ("rasterclass.jobs.suggestions", "suggest_samples_map"),
     "Plan": ("rasterclass.planning", "Plan"),
     "CLUSTER_METHODS": ("rasterclass.methods", "CLUSTER_METHODS"),
     "DEFAULT_SAMPLE_SIZE": ("rasterclass.methods", "DEFAULT_SAMPLE_SIZE"),
@@ -173,6 +176,7 @@ __all__ = [
     "sample_map",
     "sieve_map",
     "suggest_labels",
+    "suggest_samples_map",
     "train",
     "write_prediction",
     "write_report",

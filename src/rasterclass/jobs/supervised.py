@@ -14,7 +14,14 @@ from typing import Any
 
 import xarray as xr
 
+from rasterclass.applicability import (
+    AOA_THRESHOLD_TAG,
+    area_of_applicability,
+    model_reference,
+)
 from rasterclass.apply import predict_raster, stack_probabilities
+from rasterclass.errors import EstimatorError, param
+from rasterclass.estimators.presets import make_estimator
 from rasterclass.io import (
     PathLike,
     ProgressCallback,
@@ -38,6 +45,7 @@ from rasterclass.model import RasterModel
 from rasterclass.report import build_report
 from rasterclass.sampling import extract_samples
 from rasterclass.training_pixels import provenance_tags
+from rasterclass.uncertainty_layers import uncertainty as uncertainty_layers
 
 
 @recorded(
@@ -167,7 +175,12 @@ def train(
     return result
 
 
-@recorded("scene", "model", "scene_options.reference", outputs=("output", "probabilities"))
+@recorded(
+    "scene",
+    "model",
+    "scene_options.reference",
+    outputs=("output", "probabilities", "uncertainty", "aoa"),
+)
 def predict(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
     model: RasterModel | PathLike,
@@ -178,6 +191,8 @@ def predict(
     scene_options: SceneOptions | None = None,
     progress: ProgressCallback | None = None,
     cog: bool = False,
+    uncertainty: PathLike | None = None,
+    aoa: PathLike | None = None,
 ) -> RunResult:
     """Apply a model to a scene and write the map (and probability layers).
 
@@ -206,6 +221,13 @@ def predict(
         Called with the share of chunks written (0 to 1) as the writer advances.
     cog
         Write Cloud Optimized GeoTIFFs.
+    uncertainty
+        Also write the margin and normalised entropy of the probabilities (2 float32 bands
+        ``margin``, ``entropy``, NaN nodata; see :func:`rasterclass.uncertainty`).
+    aoa
+        Also write the dissimilarity index and the area of applicability (2 float32 bands
+        ``dissimilarity_index``, ``aoa``: 1 inside, 0 outside; NaN nodata; the threshold in
+        the ``AOA_THRESHOLD`` tag; see :func:`rasterclass.area_of_applicability`).
 
     Returns
     -------
@@ -215,11 +237,12 @@ def predict(
     Raises
     ------
     ModelFileError
-        The model file is invalid, untrusted or from an incompatible version.
+        The model file is invalid, untrusted or from an incompatible version, or ``aoa``
+        asked of a model without an area-of-applicability reference (retrain it).
     BandMismatchError
         The scene lacks a band the model was trained on.
     EstimatorError
-        ``probabilities`` asked of a model without ``predict_proba``.
+        ``probabilities`` or ``uncertainty`` asked of a model without ``predict_proba``.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
@@ -246,15 +269,19 @@ def predict(
     """
     t0 = time.perf_counter()
     check_job_outputs(
-        {"output": output, "probabilities": probabilities},
+        {"output": output, "probabilities": probabilities, "uncertainty": uncertainty, "aoa": aoa},
         overwrite,
         scene,
         scene_options,
-        rasters=("output", "probabilities"),
+        rasters=RASTER_OUTPUTS,
         model=model,
     )
     if not isinstance(model, RasterModel):
         model = RasterModel.load(model)
+    if uncertainty is not None:
+        check_probabilistic(model.estimator)
+    if aoa is not None:
+        model_reference(model)
     scene = open_job_scene(scene, scene_options)
     outputs = write_prediction(
         scene,
@@ -264,8 +291,25 @@ def predict(
         overwrite=overwrite,
         progress=progress,
         cog=cog,
+        uncertainty=uncertainty,
+        aoa=aoa,
     )
     return RunResult(model, outputs=outputs, timings={"prediction": time.perf_counter() - t0})
+
+
+#: The raster outputs of predict and classify (checked as rasters: their sidecars too).
+RASTER_OUTPUTS = ("output", "probabilities", "uncertainty", "aoa")
+
+
+def check_probabilistic(estimator: Any) -> None:
+    """Raise :class:`EstimatorError` unless ``estimator`` has ``predict_proba`` (the
+    uncertainty layers are computed from the class probabilities)."""
+    if not hasattr(estimator, "predict_proba"):
+        raise EstimatorError(
+            f"{type(estimator).__name__} has no predict_proba, so there is no uncertainty "
+            f"layer; leave out {param('uncertainty')} or use a probabilistic model (rf, svm, "
+            "maxlike)"
+        )
 
 
 def write_prediction(
@@ -277,14 +321,19 @@ def write_prediction(
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     cog: bool = False,
+    uncertainty: PathLike | None = None,
+    aoa: PathLike | None = None,
 ) -> list[str]:
-    """Predict lazily and write map and probabilities in one chunked pass.
+    """Predict lazily and write map, probabilities, uncertainty and AOA in one chunked pass.
 
     Probability bands are in the model's class order (legend order, else code order), each
     described by its class name and tagged with its code (see
-    :func:`rasterclass.io.probability_output`).
+    :func:`rasterclass.io.probability_output`). The uncertainty layers (bands ``margin``,
+    ``entropy``) come from the same probabilities, the AOA layers (``dissimilarity_index``,
+    ``aoa``, tag ``AOA_THRESHOLD``) from the same scene blocks.
     """
-    pred = predict_raster(scene, model, probabilities=probabilities is not None)
+    proba = probabilities is not None or uncertainty is not None
+    pred = predict_raster(scene, model, probabilities=proba)
     tags, sidecars = provenance_tags(model.summary, model.training_pixels)
     outs = [
         RasterOutput(
@@ -298,7 +347,26 @@ def write_prediction(
     ]
     if probabilities is not None:
         outs.append(probability_output(stack_probabilities(pred), probabilities))
+    if uncertainty is not None:
+        outs.append(_layers_output(uncertainty_layers(pred["probabilities"]), uncertainty))
+    if aoa is not None:
+        layers = area_of_applicability(scene, model)
+        outs.append(_layers_output(layers, aoa, AOA_THRESHOLD_TAG, "AOA_WEIGHTING", "AOA_FOLDS"))
     return write_rasters(outs, overwrite=overwrite, progress=progress, cog=cog)
+
+
+def _layers_output(layers: xr.DataArray, path: PathLike, *tags: str) -> RasterOutput:
+    """A float32 layer stack (uncertainty, AOA) as written: bands described by name, NaN
+    nodata, the listed attributes as dataset tags."""
+    names = [str(b) for b in layers["band"].values]
+    return RasterOutput(
+        layers,
+        path,
+        nodata=float("nan"),
+        descriptions=names,
+        tags={"RASTERCLASS_LAYERS": ",".join(names), **{t: str(layers.attrs[t]) for t in tags}},
+        resampling="average",
+    )
 
 
 @recorded(
@@ -306,7 +374,15 @@ def write_prediction(
     "training",
     "options.legend",
     "scene_options.reference",
-    outputs=("output", "probabilities", "model_output", "report_output"),
+    outputs=(
+        "output",
+        "probabilities",
+        "model_output",
+        "report_output",
+        "html_output",
+        "uncertainty",
+        "aoa",
+    ),
 )
 def classify(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
@@ -324,6 +400,8 @@ def classify(
     scene_options: SceneOptions | None = None,
     progress: ProgressCallback | None = None,
     cog: bool = False,
+    uncertainty: PathLike | None = None,
+    aoa: PathLike | None = None,
 ) -> RunResult:
     """Train on the training geometries and classify the scene in one go.
 
@@ -339,8 +417,10 @@ def classify(
         with its sampling and cross-validation (:class:`rasterclass.TrainingOptions`).
     output
         The map GeoTIFF (class codes, 0 = nodata, class names and colour table).
-    probabilities, progress
-        As in :func:`predict`: the per-class probability GeoTIFF, the progress callback.
+    probabilities, progress, uncertainty, aoa
+        As in :func:`predict`: the per-class probability GeoTIFF, the progress callback, the
+        uncertainty layers (margin, entropy), the area of applicability (its reference is
+        computed from the training data of this run).
     model_output, report_output, estimator, scene_options
         As in :func:`train`: the model file, the cross-validation report (needs
         ``options.cv_folds`` >= 2), a scikit-learn classifier that overrides
@@ -365,7 +445,7 @@ def classify(
     ------
     EstimatorError
         An unknown preset or a parameter the classifier does not accept, or
-        ``probabilities`` asked of a classifier without ``predict_proba``.
+        ``probabilities`` or ``uncertainty`` asked of a classifier without ``predict_proba``.
     TrainingDataError
         As in :func:`train` (an invalid training option, a report without cross-validation,
         no valid pixel under the training data, a single class), with its subclasses
@@ -402,18 +482,18 @@ def classify(
         "model_output": model_output,
         "report_output": report_output,
         "html_output": html_output,
+        "uncertainty": uncertainty,
+        "aoa": aoa,
     }
     check_report_outputs(html_output)
+    opts = options or TrainingOptions()
     check_training_job(
-        options or TrainingOptions(),
-        estimator,
-        scene,
-        scene_options,
-        training,
-        outputs,
-        overwrite,
-        rasters=("output", "probabilities"),
+        opts, estimator, scene, scene_options, training, outputs, overwrite, rasters=RASTER_OUTPUTS
     )
+    if uncertainty is not None:
+        check_probabilistic(
+            estimator if estimator is not None else make_estimator(opts.method, opts.params)
+        )
     scene = open_job_scene(scene, scene_options)
     result = train(
         scene,
@@ -435,6 +515,8 @@ def classify(
             overwrite=overwrite,
             progress=progress,
             cog=cog,
+            uncertainty=uncertainty,
+            aoa=aoa,
         )
     )
     result.timings["prediction"] = time.perf_counter() - t0

@@ -21,11 +21,13 @@ from sklearn.base import clone
 
 from rasterclass.accuracy import format_for_path
 from rasterclass.accuracy.crossval import PIXEL, cross_validate, plan_folds
+from rasterclass.applicability import importance_weights, train_applicability
 from rasterclass.classes import ClassMap
 from rasterclass.errors import (
     CalibrationWarning,
     CrossValidationDesignError,
     SingularCovarianceWarning,
+    TrainingDataError,
     ValidationWarning,
     param,
 )
@@ -189,6 +191,7 @@ def fit_and_validate(
             **dict(summary or {}),
         },
     )
+    model.applicability = applicability_reference(model, samples, plan)
     t1 = time.perf_counter()
     logger.info("trained %s on %d samples in %.1f s", method, len(samples), t1 - t0)
     result = RunResult(model, samples, timings={"training": t1 - t0})
@@ -219,6 +222,41 @@ def fit_and_validate(
         write_report(result.accuracy, report_output, overwrite=overwrite)
         result.outputs.append(str(report_output))
     return result
+
+
+def applicability_reference(
+    model: RasterModel, samples: Samples, plan: Any = None
+) -> dict[str, Any] | None:
+    """The area-of-applicability reference of a model's training data (JSON-ready).
+
+    Weighted by the model's variable importance (:func:`rasterclass.applicability.\
+importance_weights`); the training DI is measured across the cross-validation's test folds
+    (``plan``), else across training polygons (``samples.groups``: CAST's ``folds`` as
+    spatial clusters), else to the nearest other sample. None, with a log line, where the
+    training data give no reference (e.g. every sample at one point).
+    """
+    if plan is not None:
+        folds, kind = np.full(len(samples), -1, dtype=np.int64), "cross-validation folds"
+        for i, (_, test) in enumerate(plan.splits):
+            folds[test] = i
+    elif len(np.unique(samples.groups)) >= 2:
+        folds, kind = np.asarray(samples.groups), "training polygons"
+    else:
+        folds, kind = None, "none"
+    weights, weighting = importance_weights(model.estimator, samples.X.shape[1])
+    try:
+        ref = train_applicability(
+            samples.X,
+            weights=weights,
+            folds=folds,
+            band_names=list(samples.band_names),
+            weighting=weighting,
+            folds_kind=kind,
+        )
+    except TrainingDataError as exc:
+        logger.warning("no area-of-applicability reference for this model: %s", exc)
+        return None
+    return ref.to_dict()
 
 
 def _cv_plan(samples: Samples, opts: TrainingOptions) -> Any:

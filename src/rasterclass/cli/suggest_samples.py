@@ -1,0 +1,59 @@
+"""``suggest-samples``: points to label next, where a map is least sure or outside its AOA."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from ._base import command, say
+from .options import FILE, POSITIVE, map_arg, output_opt, overwrite_opt, seed_opt
+
+__all__ = ["suggest_samples"]
+
+
+@command("suggest-samples")
+@map_arg()
+@click.option(
+    "--uncertainty",
+    required=True,
+    type=FILE,
+    help="The map's uncertainty layers (predict/classify --uncertainty).",
+)
+@click.option("--aoa", type=FILE, help="The map's AOA layers (predict/classify --aoa).")
+@click.option("-n", "n", type=POSITIVE, default=50, show_default=True, help="Number of points.")
+@click.option(
+    "--min-distance",
+    default="0",
+    show_default=True,
+    help="Least distance between points: 300m, 0.3km, 10px, or a number in map units.",
+)
+@click.option(
+    "--min-per-class",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Least points per mapped class (the rest in proportion to mapped area).",
+)
+@seed_opt("Seed of the tie-break between equally ranked pixels.")
+@output_opt("Points (GeoPackage) with an empty 'reference' column to label.")
+@overwrite_opt
+def suggest_samples(map_path: str, output: str, overwrite: bool, **kw: Any) -> None:
+    """Suggest points to label next: where MAP.tif is least sure or outside its AOA.
+
+    Pixels outside the area of applicability come first, then those with the smallest
+    margin between the two likeliest classes; points are stratified by mapped class and kept
+    at least --min-distance apart.
+    """
+    from rasterclass import jobs
+
+    started = time.perf_counter()
+    points = jobs.suggest_samples_map(map_path, output=output, overwrite=overwrite, **kw)
+    say(f"{len(points)} points per class: {points.attrs.get('allocation')}")
+    if points.attrs.get("short"):
+        say(f"fewer than asked (too few pixels far enough apart): {points.attrs['short']}")
+    outside = int(points["outside_aoa"].sum())
+    say(f"{outside} outside the area of applicability")
+    say(f"wrote {output} (fill in its 'reference' column, then retrain)")
+    say(f"done in {time.perf_counter() - started:.1f} s")
