@@ -14,12 +14,20 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rasterclass classify sample_data/scene.tif -t sample_data/training.gpkg -c class \
 		--legend sample_data/legend.csv -m rf --seed 0 -o out/landcover.tif \
-		--probabilities out/probabilities.tif --save-model out/model.skops \
-		--report out/cross_validation.md --overwrite
+		--probabilities out/probabilities.tif --uncertainty out/uncertainty.tif --aoa out/aoa.tif \
+		--save-model out/model.skops --report out/cross_validation.md --overwrite
 	$(BIN)/rasterclass assess out/landcover.tif -r sample_data/validation.gpkg -c class \
 		-o out/accuracy.md --overwrite
+	$(BIN)/rasterclass assess out/landcover.tif -r sample_data/validation.gpkg -c class \
+		-o out/accuracy.json --overwrite -q
+	$(BIN)/rasterclass sieve out/landcover.tif --mmu 0.5ha -o out/landcover_mmu.tif --overwrite
+	$(BIN)/rasterclass polygonize out/landcover_mmu.tif -o out/landcover_mmu.gpkg --overwrite
+	$(BIN)/rasterclass areas out/landcover.tif -o out/areas.json --overwrite
 	$(BIN)/rasterclass quicklook out/landcover.tif -o out/landcover.png --overwrite
-	@echo "Outputs are under out/ (see README.md)"
+	$(BIN)/rasterclass report out/landcover.tif --accuracy out/accuracy.json --model out/model.skops \
+		--uncertainty out/uncertainty.tif --aoa out/aoa.tif --areas out/areas.json \
+		-o out/report.html --json out/report.json --overwrite
+	@echo "Outputs are under out/ (see README.md); open out/report.html in a browser"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q --durations=10

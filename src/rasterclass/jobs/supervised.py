@@ -522,7 +522,13 @@ def classify(
     result.timings["prediction"] = time.perf_counter() - t0
     if html_output is not None:
         t0 = time.perf_counter()
-        report = build_report(output, accuracy=result.accuracy, model=result.model)
+        report = build_report(
+            output,
+            accuracy=result.accuracy,
+            model=result.model,
+            uncertainty=uncertainty,
+            aoa=aoa,
+        )
         result.outputs.extend(write_html_report(report, html_output, overwrite=overwrite))
         result.timings["report"] = time.perf_counter() - t0
     return result
