@@ -3,7 +3,7 @@
 This module owns the clustering methods (:data:`METHODS`), the parameter checks of
 :func:`make_clusterer` (number of clusters, reserved and unknown parameters, the estimator's
 own constraints, all before any pixel is read) and :func:`fit_clusterer`, which fits the
-clusterer on a :func:`~rasterclass.clustering.pixels.sample_valid_pixels` sample and wraps it
+clusterer on a :func:`~rasterclass.sampling.sample_pixels` sample and wraps it
 in a :class:`~rasterclass.model.RasterModel` with a ``cluster 1`` .. ``cluster k`` class map
 and a summary (thresholds and history for ISODATA).
 """
@@ -24,13 +24,13 @@ from sklearn.preprocessing import StandardScaler
 
 from rasterclass._json import jsonable
 from rasterclass.classes import ClassMap
-from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE, sample_valid_pixels
 from rasterclass.errors import ClusteringError, EstimatorError, RasterclassError, param
 from rasterclass.estimators.isodata import ISODATA
 from rasterclass.estimators.presets import check_params, parse_value, set_known_params
 from rasterclass.io import as_scene, scene_radiometry
-from rasterclass.methods import CLUSTER_METHODS
+from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE
 from rasterclass.model import RasterModel
+from rasterclass.sampling.pixels import sample_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -198,8 +198,8 @@ def fit_clusterer(
     method = str(method).lower().replace("-", "")
     scene = as_scene(scene)
     t0 = time.perf_counter()
-    sample = sample_valid_pixels(scene, sample_size, seed)
-    if sample.n_valid == 0:
+    sample = sample_pixels(scene, sample_size, seed)
+    if not sample.n_valid:
         raise ClusteringError(
             "every pixel of the scene is nodata (NaN or the declared nodata value in at least "
             "one band): there is nothing to cluster; check the scene's nodata value and bands"

@@ -26,7 +26,6 @@ import xarray as xr
 from rasterclass.apply import predict_raster
 from rasterclass.classes import ClassMap
 from rasterclass.clustering.fit import fit_clusterer, make_clusterer
-from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE
 from rasterclass.clustering.relabel import class_map_from_table, label_frame, relabel
 from rasterclass.clustering.statistics import cluster_statistics, write_statistics
 from rasterclass.clustering.suggest import nearest_classes
@@ -43,6 +42,7 @@ from rasterclass.io import (
     write_text,
 )
 from rasterclass.jobs.options import SceneOptions, check_job_outputs, open_job_scene
+from rasterclass.methods import DEFAULT_SAMPLE_SIZE
 from rasterclass.model import RasterModel
 from rasterclass.sampling import extract_samples
 
