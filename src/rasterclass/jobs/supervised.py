@@ -10,24 +10,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import xarray as xr
 
 from rasterclass.apply import predict_raster, stack_probabilities
 from rasterclass.io import (
     PathLike,
-    ProgressCallback,
     RasterOutput,
+    WriteOptions,
     probability_output,
     read_legend,
     write_rasters,
 )
 from rasterclass.jobs.options import (
+    RunOptions,
     RunResult,
+    RunSettings,
     SceneOptions,
     TrainingOptions,
-    check_job_outputs,
     check_training_job,
     open_job_scene,
 )
@@ -163,10 +164,7 @@ def predict(
     output: PathLike,
     *,
     probabilities: PathLike | None = None,
-    overwrite: bool = False,
-    scene_options: SceneOptions | None = None,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
+    **run_options: Unpack[RunOptions],
 ) -> RunResult:
     """Apply a model to a scene and write the map (and probability layers).
 
@@ -187,14 +185,10 @@ def predict(
     probabilities
         Also write per-class probabilities (float32 in [0, 1], one band per class in the
         model's class order, then the confidence) to this GeoTIFF.
-    overwrite
-        Replace existing outputs.
-    scene_options
-        How to open scene files (:class:`rasterclass.SceneOptions`).
-    progress
-        Called with the share of chunks written (0 to 1) as the writer advances.
-    cog
-        Write Cloud Optimized GeoTIFFs.
+    **run_options
+        ``overwrite``, ``scene_options``, ``progress`` and ``cog``
+        (:class:`rasterclass.jobs.RunOptions`): replace existing outputs, open scene files
+        so, follow the chunks written, write Cloud Optimized GeoTIFFs.
 
     Returns
     -------
@@ -234,26 +228,17 @@ def predict(
     ('forest', 'water')
     """
     t0 = time.perf_counter()
-    check_job_outputs(
+    run = RunSettings(**run_options)
+    run.check_outputs(
         {"output": output, "probabilities": probabilities},
-        overwrite,
         scene,
-        scene_options,
         rasters=("output", "probabilities"),
         model=model,
     )
     if not isinstance(model, RasterModel):
         model = RasterModel.load(model)
-    scene = open_job_scene(scene, scene_options)
-    outputs = write_prediction(
-        scene,
-        model,
-        output,
-        probabilities=probabilities,
-        overwrite=overwrite,
-        progress=progress,
-        cog=cog,
-    )
+    scene = open_job_scene(scene, run.scene_options)
+    outputs = write_prediction(scene, model, output, probabilities=probabilities, **run.writing())
     return RunResult(model, outputs=outputs, timings={"prediction": time.perf_counter() - t0})
 
 
@@ -263,15 +248,14 @@ def write_prediction(
     output: PathLike,
     *,
     probabilities: PathLike | None = None,
-    overwrite: bool = False,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
+    **options: Unpack[WriteOptions],
 ) -> list[str]:
     """Predict lazily and write map and probabilities in one chunked pass.
 
     Probability bands are in the model's class order (legend order, else code order), each
     described by its class name and tagged with its code (see
-    :func:`rasterclass.io.probability_output`).
+    :func:`rasterclass.io.probability_output`); ``options`` go to
+    :func:`rasterclass.io.write_rasters`.
     """
     pred = predict_raster(scene, model, probabilities=probabilities is not None)
     tags, sidecars = provenance_tags(model.summary, model.training_pixels)
@@ -287,7 +271,7 @@ def write_prediction(
     ]
     if probabilities is not None:
         outs.append(probability_output(stack_probabilities(pred), probabilities))
-    return write_rasters(outs, overwrite=overwrite, progress=progress, cog=cog)
+    return write_rasters(outs, **options)
 
 
 def classify(
@@ -300,11 +284,8 @@ def classify(
     probabilities: PathLike | None = None,
     model_output: PathLike | None = None,
     report_output: PathLike | None = None,
-    overwrite: bool = False,
     estimator: Any = None,
-    scene_options: SceneOptions | None = None,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
+    **run_options: Unpack[RunOptions],
 ) -> RunResult:
     """Train on the training geometries and classify the scene in one go.
 
@@ -320,16 +301,16 @@ def classify(
         with its sampling and cross-validation (:class:`rasterclass.TrainingOptions`).
     output
         The map GeoTIFF (class codes, 0 = nodata, class names and colour table).
-    probabilities, progress
-        As in :func:`predict`: the per-class probability GeoTIFF, the progress callback.
-    model_output, report_output, estimator, scene_options
+    probabilities
+        As in :func:`predict`: the per-class probability GeoTIFF.
+    model_output, report_output, estimator
         As in :func:`train`: the model file, the cross-validation report (needs
         ``options.cv_folds`` >= 2), a scikit-learn classifier that overrides
-        ``options.method``, how to open scene files.
-    overwrite
-        Replace existing outputs (never an input of the run).
-    cog
-        Write the map and the probabilities as Cloud Optimized GeoTIFFs.
+        ``options.method``.
+    **run_options
+        ``overwrite`` (never an input of the run), ``scene_options``, ``progress`` (of the
+        map and probabilities) and ``cog`` (for both): see
+        :class:`rasterclass.jobs.RunOptions`.
 
     Returns
     -------
@@ -378,17 +359,18 @@ def classify(
         "model_output": model_output,
         "report_output": report_output,
     }
+    run = RunSettings(**run_options)
     check_training_job(
         options or TrainingOptions(),
         estimator,
         scene,
-        scene_options,
+        run.scene_options,
         training,
         outputs,
-        overwrite,
+        run.overwrite,
         rasters=("output", "probabilities"),
     )
-    scene = open_job_scene(scene, scene_options)
+    scene = open_job_scene(scene, run.scene_options)
     result = train(
         scene,
         training,
@@ -397,19 +379,11 @@ def classify(
         estimator=estimator,
         model_output=model_output,
         report_output=report_output,
-        overwrite=overwrite,
+        overwrite=run.overwrite,
     )
     t0 = time.perf_counter()
     result.outputs.extend(
-        write_prediction(
-            scene,
-            result.model,
-            output,
-            probabilities=probabilities,
-            overwrite=overwrite,
-            progress=progress,
-            cog=cog,
-        )
+        write_prediction(scene, result.model, output, probabilities=probabilities, **run.writing())
     )
     result.timings["prediction"] = time.perf_counter() - t0
     return result
