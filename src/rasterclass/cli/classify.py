@@ -10,14 +10,13 @@ import click
 from ._base import command, echo_summary, progress_bar
 from .options import (
     FILE,
-    cog_opt,
     output_opt,
-    overwrite_opt,
     params_opt,
     probabilities_opt,
+    run_options,
+    run_opts,
     save_model_opt,
     scene_args,
-    scene_options,
     training_args,
     training_options,
 )
@@ -57,8 +56,7 @@ __all__ = ["classify"]
     show_default=True,
     help="Share of a segment's pixels a training class must cover to label it.",
 )
-@cog_opt
-@overwrite_opt
+@run_opts
 @click.pass_context
 def classify(
     ctx: click.Context,
@@ -72,8 +70,6 @@ def classify(
     segment_method: str,
     segment_params: tuple[str, ...],
     min_overlap: float,
-    cog: bool,
-    overwrite: bool,
     **kw: Any,
 ) -> None:
     """Train on the training polygons and classify SCENE... in one go.
@@ -84,16 +80,14 @@ def classify(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    sopts, topts = scene_options(kw), training_options(kw)
+    run, topts = run_options(kw), training_options(kw)
     if not object_based and (segments_path or segment_params):
         raise click.UsageError("--segments and --segment-param need --object-based")
     common: dict[str, Any] = {
         "probabilities": probabilities,
         "model_output": save_model,
         "report_output": report,
-        "overwrite": overwrite,
-        "scene_options": sopts,
-        "cog": cog,
+        **run,
     }
     if object_based:
         job: Any = jobs.classify_objects

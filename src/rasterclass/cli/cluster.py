@@ -14,13 +14,14 @@ from .options import (
     FILE,
     POSITIVE,
     chunks_opt,
-    cog_opt,
     map_arg,
     method_opt,
     model_opt,
     output_opt,
     overwrite_opt,
     params_opt,
+    run_options,
+    run_opts,
     save_model_opt,
     scene_args,
     scene_options,
@@ -68,8 +69,7 @@ __all__ = ["cluster", "relabel", "suggest_labels"]
     help="Per-cluster statistics (mean, std, pixels, area): .csv or .json.",
 )
 @save_model_opt("Also save the clusterer.")
-@cog_opt
-@overwrite_opt
+@run_opts
 @click.pass_context
 def cluster(
     ctx: click.Context,
@@ -83,13 +83,12 @@ def cluster(
     output: str,
     stats: str | None,
     save_model: str | None,
-    cog: bool,
-    overwrite: bool,
     **kw: Any,
 ) -> None:
     """Cluster SCENE... (k-means or ISODATA) and write the cluster map."""
     started = time.perf_counter()
     with progress_bar(ctx, "assigning clusters") as progress:
+        run = run_options(kw, progress)
         result = jobs.cluster(
             list(scene),
             output,
@@ -101,10 +100,7 @@ def cluster(
             standardize=standardize,
             statistics=stats,
             model_output=save_model,
-            overwrite=overwrite,
-            scene_options=scene_options(kw),
-            progress=progress,
-            cog=cog,
+            **run,
         )
     info = result.model.summary if result.model is not None else {}
     say(
@@ -133,8 +129,7 @@ def cluster(
     help="Keep clusters missing from the table as classes of their own (default: error).",
 )
 @chunks_opt("Chunk side in pixels.")
-@cog_opt
-@overwrite_opt
+@run_opts
 @click.pass_context
 def relabel(
     ctx: click.Context,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from rasterclass.jobs import SceneOptions, TrainingOptions
+    from rasterclass.jobs import RunOptions, SceneOptions, TrainingOptions
 
 F = Callable[..., Any]
 Decorator = Callable[[F], F]
@@ -177,6 +177,10 @@ cog_opt = click.option(
     "drives). Without it, rasters longer than 1024 px on a side get internal overviews.",
 )
 
+#: ``--cog`` and ``--overwrite``: how every command that writes rasters writes them (read back
+#: with the scene options by :func:`run_options`).
+run_opts = stack(cog_opt, overwrite_opt)
+
 probabilities_opt = click.option(
     "--probabilities",
     type=FILE,
@@ -285,6 +289,19 @@ def scene_options(kw: dict[str, Any]) -> SceneOptions:
         reference=kw.pop("grid_like", None),
         resampling=kw.pop("resampling", "nearest"),
     )
+
+
+def run_options(
+    kw: dict[str, Any], progress: Callable[[int, int], None] | None = None
+) -> RunOptions:
+    """The :data:`run_opts` and :data:`scene_args` options, popped from a command's keyword
+    arguments, with the command's ``progress`` bar when it shows one, as the jobs' run
+    keywords (:class:`rasterclass.jobs.RunOptions`)."""
+    overwrite, cog = kw.pop("overwrite"), kw.pop("cog")
+    run: RunOptions = {"overwrite": overwrite, "scene_options": scene_options(kw), "cog": cog}
+    if progress is not None:
+        run["progress"] = progress
+    return run
 
 
 def training_options(kw: dict[str, Any]) -> TrainingOptions:

@@ -8,15 +8,7 @@ from typing import Any
 import click
 
 from ._base import command, echo_summary, progress_bar
-from .options import (
-    cog_opt,
-    model_opt,
-    output_opt,
-    overwrite_opt,
-    probabilities_opt,
-    scene_args,
-    scene_options,
-)
+from .options import model_opt, output_opt, probabilities_opt, run_options, run_opts, scene_args
 
 __all__ = ["predict"]
 
@@ -26,8 +18,7 @@ __all__ = ["predict"]
 @model_opt("Model file written by `rasterclass train`.")
 @output_opt("Map GeoTIFF.")
 @probabilities_opt
-@cog_opt
-@overwrite_opt
+@run_opts
 @click.pass_context
 def predict(
     ctx: click.Context,
@@ -35,8 +26,6 @@ def predict(
     model_path: str,
     output: str,
     probabilities: str | None,
-    cog: bool,
-    overwrite: bool,
     **kw: Any,
 ) -> None:
     """Apply a saved model to SCENE... and write the thematic map."""
@@ -44,14 +33,6 @@ def predict(
 
     started = time.perf_counter()
     with progress_bar(ctx, "classifying") as progress:
-        result = jobs.predict(
-            list(scene),
-            model_path,
-            output,
-            probabilities=probabilities,
-            overwrite=overwrite,
-            scene_options=scene_options(kw),
-            progress=progress,
-            cog=cog,
-        )
+        run = run_options(kw, progress)
+        result = jobs.predict(list(scene), model_path, output, probabilities=probabilities, **run)
     echo_summary(result, started)

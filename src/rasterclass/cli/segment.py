@@ -12,13 +12,12 @@ from rasterclass import jobs
 from ._base import command, echo_outputs, progress_bar, say
 from .options import (
     FILE,
-    cog_opt,
     method_opt,
     output_opt,
-    overwrite_opt,
     params_opt,
+    run_options,
+    run_opts,
     scene_args,
-    scene_options,
     seed_opt,
 )
 
@@ -53,8 +52,7 @@ def _params_help() -> str:
     type=FILE,
     help="Also write the segments as polygons with their features (.gpkg).",
 )
-@cog_opt
-@overwrite_opt
+@run_opts
 @click.pass_context
 def segment(
     ctx: click.Context,
@@ -65,8 +63,6 @@ def segment(
     output: str,
     features: str | None,
     vector: str | None,
-    cog: bool,
-    overwrite: bool,
     **kw: Any,
 ) -> None:
     """Segment SCENE... into spectrally homogeneous objects and write their ids."""
@@ -75,6 +71,7 @@ def segment(
     if seed is not None:
         values["seed"] = seed
     with progress_bar(ctx, "segmenting") as progress:
+        run = run_options(kw, progress)
         result = jobs.run_segmentation(
             list(scene),
             output,
@@ -82,10 +79,7 @@ def segment(
             params=values,
             features=features,
             vector=vector,
-            overwrite=overwrite,
-            scene_options=scene_options(kw),
-            progress=progress,
-            cog=cog,
+            **run,
         )
     if result.n_segments is not None:
         say(f"{result.n_segments} segments ({method})")

@@ -4,7 +4,7 @@ A job checks its parameters and outputs before any work, opens its inputs, calls
 library (sampling, estimators, the chunked apply, objects, clustering, accuracy) and writes
 its outputs; it returns what it did. The command line calls these and only these.
 
-Modules: :mod:`.options` (:class:`SceneOptions`, :class:`TrainingOptions`,
+Modules: :mod:`.options` (:class:`SceneOptions`, :class:`TrainingOptions`, :class:`RunOptions`,
 :class:`RunResult`, checks), :mod:`.training` (:func:`fit_model`, :func:`fit_and_validate`:
 the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         run_segmentation,
     )
     from rasterclass.jobs.options import (
+        RunOptions,
         RunResult,
         SceneOptions,
         TrainingOptions,
@@ -55,6 +56,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{
         name: ("rasterclass.jobs.options", name)
         for name in (
+            "RunOptions",
             "RunResult",
             "SceneOptions",
             "TrainingOptions",
@@ -122,6 +124,7 @@ __all__ = [
     "SEGMENT_PARAMS",
     "ClusterResult",
     "Plan",
+    "RunOptions",
     "RunResult",
     "SceneOptions",
     "SegmentationResult",
