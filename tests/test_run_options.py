@@ -13,6 +13,7 @@ import pytest
 import rasterclass as rc
 from rasterclass.datasets import example_scene, example_training
 from rasterclass.io import WriteOptions, write_rasters
+from rasterclass.jobs.clustering import ClusterOptions
 from rasterclass.jobs.options import RunOptions, RunSettings
 
 JOBS = ("predict", "classify", "cluster", "run_segmentation", "classify_objects")
@@ -37,10 +38,12 @@ def test_each_job_takes_the_shared_keywords_and_documents_them(name):
     func = getattr(rc, name) if hasattr(rc, name) else getattr(rc.io, name)
     params = inspect.signature(func).parameters
     (kwargs,) = [p for p in params.values() if p.kind is p.VAR_KEYWORD]
-    shared = RunOptions if name in JOBS else WriteOptions
+    shared = {"cluster": ClusterOptions}.get(name, RunOptions if name in JOBS else WriteOptions)
     assert kwargs.annotation == f"Unpack[{shared.__name__}]"
+    keys = typing.get_type_hints(shared)
+    assert set(keys) >= set(typing.get_type_hints(RunOptions if name in JOBS else WriteOptions))
     doc = inspect.getdoc(func) or ""
-    for key in typing.get_type_hints(shared):
+    for key in keys:
         assert f"``{key}``" in doc, (name, key)
 
 
@@ -59,4 +62,16 @@ def test_predict_takes_the_keywords_by_name_and_refuses_a_misspelt_one(tmp_path)
     assert result.outputs == [str(out)] and out.read_bytes() == first
     with pytest.raises(TypeError, match="overwirte"):
         rc.predict(folder / "scene.tif", model, tmp_path / "other.tif", overwirte=True)
+    assert not (tmp_path / "other.tif").exists()
+
+
+def test_cluster_splits_fit_and_run_keywords_and_refuses_a_misspelt_one(tmp_path):
+    scene = pathlib.Path(example_scene()).parent / "scene.tif"
+    out = tmp_path / "clusters.tif"
+    result = rc.cluster(scene, out, "kmeans", 2, seed=1, sample_size=40, cog=True)
+    assert result.model.summary["seed"] == 1 and result.model.summary["sample_size"] == 40
+    again = rc.cluster(scene, out, "kmeans", 2, seed=1, sample_size=40, overwrite=True)
+    assert again.outputs == [str(out)]
+    with pytest.raises(TypeError, match="sampel_size"):
+        rc.cluster(scene, tmp_path / "other.tif", "kmeans", 2, sampel_size=40)
     assert not (tmp_path / "other.tif").exists()

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import xarray as xr
@@ -135,15 +135,33 @@ def final_estimator(estimator: Any) -> Any:
     return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
 
 
+class FitOptions(TypedDict, total=False):
+    """How :func:`fit_clusterer` fits, beyond the method: ``sample_size`` (default
+    :data:`~rasterclass.methods.DEFAULT_SAMPLE_SIZE`) valid pixels drawn at random with
+    ``seed`` (default 0; it seeds the clusterer as well), on bands scaled to zero mean and
+    unit variance when ``standardize`` (default False). Typed for ``**options:
+    Unpack[FitOptions]``."""
+
+    sample_size: int
+    seed: int
+    standardize: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class FitSettings:
+    """:class:`FitOptions` with their defaults (an unknown keyword is a :class:`TypeError`)."""
+
+    sample_size: int = DEFAULT_SAMPLE_SIZE
+    seed: int = 0
+    standardize: bool = False
+
+
 def fit_clusterer(
     scene: xr.DataArray,
     method: str = "kmeans",
     n_clusters: int = 8,
     params: Mapping[str, Any] | None = None,
-    *,
-    sample_size: int = DEFAULT_SAMPLE_SIZE,
-    seed: int = 0,
-    standardize: bool = False,
+    **options: Unpack[FitOptions],
 ) -> RasterModel:
     """Fit k-means or ISODATA on a random sample of the scene's valid pixels.
 
@@ -151,10 +169,11 @@ def fit_clusterer(
     ----------
     scene
         ``(band, y, x)`` scene (lazy or in memory); NaN marks nodata.
-    method, n_clusters, params, seed, standardize
+    method, n_clusters, params
         See :func:`make_clusterer`.
-    sample_size
-        Number of valid pixels to fit on (all of them when the scene has fewer).
+    **options
+        ``sample_size`` (valid pixels to fit on; all of them when the scene has fewer),
+        ``seed`` and ``standardize`` (see :func:`make_clusterer`): :class:`FitOptions`.
 
     Returns
     -------
@@ -194,7 +213,9 @@ def fit_clusterer(
     >>> len(np.unique(classes[:20])), len(np.unique(classes[20:]))
     (1, 1)
     """
-    estimator = make_clusterer(method, n_clusters, params, seed, standardize)
+    fit = FitSettings(**options)
+    sample_size, seed = fit.sample_size, fit.seed
+    estimator = make_clusterer(method, n_clusters, params, seed, fit.standardize)
     method = str(method).lower().replace("-", "")
     scene = as_scene(scene)
     t0 = time.perf_counter()
@@ -243,7 +264,7 @@ def fit_clusterer(
         "n_samples": len(sample),
         "n_valid_pixels": sample.n_valid,
         "seed": int(seed),
-        "standardize": bool(standardize),
+        "standardize": bool(fit.standardize),
         "n_iter": int(getattr(final, "n_iter_", 0)),
         "sampling_seconds": round(t1 - t0, 3),
         "fit_seconds": round(t2 - t1, 3),

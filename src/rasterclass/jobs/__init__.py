@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rasterclass.estimators.presets import PRESETS, parse_params
     from rasterclass.jobs.accuracy import assess_map, quicklook_map, sample_map
-    from rasterclass.jobs.clustering import ClusterResult, cluster, relabel_map, suggest_labels
+    from rasterclass.jobs.clustering import (
+        ClusterOptions,
+        ClusterResult,
+        cluster,
+        relabel_map,
+        suggest_labels,
+    )
     from rasterclass.jobs.objects import (
         SegmentationResult,
         classify_objects,
@@ -85,7 +91,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     },
     **{
         name: ("rasterclass.jobs.clustering", name)
-        for name in ("ClusterResult", "cluster", "relabel_map", "suggest_labels")
+        for name in ("ClusterOptions", "ClusterResult", "cluster", "relabel_map", "suggest_labels")
     },
     **{
         name: ("rasterclass.jobs.accuracy", name)
@@ -122,6 +128,7 @@ __all__ = [
     "PRESETS",
     "SEGMENT_METHODS",
     "SEGMENT_PARAMS",
+    "ClusterOptions",
     "ClusterResult",
     "Plan",
     "RunOptions",

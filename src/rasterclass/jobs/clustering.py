@@ -25,7 +25,7 @@ import xarray as xr
 
 from rasterclass.apply import predict_raster
 from rasterclass.classes import ClassMap
-from rasterclass.clustering.fit import fit_clusterer, make_clusterer
+from rasterclass.clustering.fit import FitOptions, FitSettings, fit_clusterer, make_clusterer
 from rasterclass.clustering.relabel import class_map_from_table, label_frame, relabel
 from rasterclass.clustering.statistics import cluster_statistics, write_statistics
 from rasterclass.clustering.suggest import nearest_classes
@@ -48,7 +48,6 @@ from rasterclass.jobs.options import (
     check_job_outputs,
     open_job_scene,
 )
-from rasterclass.methods import DEFAULT_SAMPLE_SIZE
 from rasterclass.model import RasterModel
 from rasterclass.sampling import extract_samples
 
@@ -67,6 +66,12 @@ class ClusterResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+class ClusterOptions(FitOptions, RunOptions, total=False):
+    """The keywords of :func:`cluster`: how the clusterer is fitted
+    (:class:`~rasterclass.clustering.fit.FitOptions`) and how the run writes
+    (:class:`RunOptions`)."""
+
+
 def cluster(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
     output: PathLike,
@@ -74,12 +79,9 @@ def cluster(
     n_clusters: int = 8,
     params: Mapping[str, Any] | None = None,
     *,
-    sample_size: int = DEFAULT_SAMPLE_SIZE,
-    seed: int = 0,
-    standardize: bool = False,
     statistics: PathLike | None = None,
     model_output: PathLike | None = None,
-    **run_options: Unpack[RunOptions],
+    **options: Unpack[ClusterOptions],
 ) -> ClusterResult:
     """Cluster a scene and write the cluster map (and statistics, model file).
 
@@ -104,19 +106,17 @@ def cluster(
     params
         The method's parameters (scikit-learn's for k-means, :class:`rasterclass.ISODATA`'s),
         each validated before any reading.
-    sample_size
-        Valid pixels drawn at random (with ``seed``) to fit on.
-    seed
-        Seeds the sample and the clusterer.
-    standardize
-        Fit on bands scaled to zero mean and unit variance (for bands of different units).
     statistics
         Also write the per-cluster statistics (pixels, mean and standard deviation per
         band) here, as CSV or JSON by extension.
     model_output
         Also save the fitted clusterer as a :class:`rasterclass.RasterModel`.
-    **run_options
-        :class:`rasterclass.jobs.RunOptions`: ``overwrite`` (the map, the statistics, the
+    **options
+        How the clusterer is fitted (:class:`~rasterclass.clustering.fit.FitOptions`):
+        ``sample_size`` valid pixels drawn at random with ``seed`` (which seeds the
+        clusterer too), on bands scaled to zero mean and unit variance when ``standardize``
+        (for bands of different units). How the run writes
+        (:class:`rasterclass.jobs.RunOptions`): ``overwrite`` (the map, the statistics, the
         model file), ``scene_options``, ``progress`` (of the map's chunks; the statistics
         pass is not reported) and ``cog`` (the cluster map).
 
@@ -153,7 +153,8 @@ def cluster(
     >>> rc.open_scene(folder / "clusters.tif", unscale=False).values[0, 0].astype(int).tolist()
     [2, 2, 2, 2, 1, 1, 1, 1]
     """
-    run = RunSettings(**run_options)
+    run, fit_options = RunSettings.take(options)
+    fit = FitSettings(**fit_options)
     run.check_outputs(
         {"output": output, "statistics": statistics, "model_output": model_output},
         scene,
@@ -161,18 +162,10 @@ def cluster(
     )
     if statistics is not None:
         table_format(statistics)
-    make_clusterer(method, n_clusters, params, seed, standardize)  # fail before any reading
+    make_clusterer(method, n_clusters, params, fit.seed, fit.standardize)  # fail before reading
     scene = open_job_scene(scene, run.scene_options)
     t0 = time.perf_counter()
-    model = fit_clusterer(
-        scene,
-        method,
-        n_clusters,
-        params,
-        sample_size=sample_size,
-        seed=seed,
-        standardize=standardize,
-    )
+    model = fit_clusterer(scene, method, n_clusters, params, **fit_options)
     result = ClusterResult(model.class_map, model)
     if model_output is not None:
         result.outputs.append(model.save(model_output, overwrite=run.overwrite))

@@ -131,6 +131,13 @@ class RunSettings:
     progress: ProgressCallback | None = None
     cog: bool = False
 
+    @classmethod
+    def take(cls, options: Mapping[str, Any]) -> tuple[RunSettings, dict[str, Any]]:
+        """The run settings among a job's keywords, and the other keywords."""
+        names = {f.name for f in fields(cls)}
+        run = cls(**{k: v for k, v in options.items() if k in names})
+        return run, {k: v for k, v in options.items() if k not in names}
+
     def writing(self) -> WriteOptions:
         """The keywords of the raster writer (:func:`rasterclass.io.write_rasters`)."""
         return {"overwrite": self.overwrite, "progress": self.progress, "cog": self.cog}
