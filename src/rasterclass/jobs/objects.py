@@ -37,7 +37,6 @@ from rasterclass.jobs.options import (
     RunResult,
     RunSettings,
     TrainingOptions,
-    check_training_job,
     open_job_scene,
 )
 from rasterclass.jobs.training import fit_and_validate
@@ -303,16 +302,9 @@ def classify_objects(
         "features_output": features_output,
         "vector_output": vector_output,
     }
-    check_training_job(
-        opts,
-        estimator,
-        scene,
-        run.scene_options,
-        training,
-        outputs,
-        run.overwrite,
-        rasters=("output", "probabilities", "segments_output"),
-        segments=segments,
+    rasters = ("output", "probabilities", "segments_output")
+    run.check_training(
+        opts, estimator, scene, training, outputs, rasters=rasters, segments=segments
     )
     check_output_format(features_output, "table", "features_output")
     if vector_output is not None and not str(vector_output).lower().endswith(".gpkg"):

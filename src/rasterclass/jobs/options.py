@@ -155,6 +155,28 @@ class RunSettings:
             outputs, self.overwrite, scene, self.scene_options, rasters=rasters, **inputs
         )
 
+    def check_training(
+        self,
+        options: TrainingOptions,
+        estimator: Any,
+        scene: Any,
+        training: Any,
+        outputs: Mapping[str, PathLike | None],
+        **keywords: Any,
+    ) -> None:
+        """:func:`check_training_job` with this run's ``overwrite`` and ``scene_options``
+        (``keywords``: its ``rasters`` and inputs)."""
+        check_training_job(
+            options,
+            estimator,
+            scene,
+            self.scene_options,
+            training,
+            outputs,
+            self.overwrite,
+            **keywords,
+        )
+
 
 @dataclass
 class TrainingOptions:

@@ -360,15 +360,9 @@ def classify(
         "report_output": report_output,
     }
     run = RunSettings(**run_options)
-    check_training_job(
-        options or TrainingOptions(),
-        estimator,
-        scene,
-        run.scene_options,
-        training,
-        outputs,
-        run.overwrite,
-        rasters=("output", "probabilities"),
+    rasters = ("output", "probabilities")
+    run.check_training(
+        options or TrainingOptions(), estimator, scene, training, outputs, rasters=rasters
     )
     scene = open_job_scene(scene, run.scene_options)
     result = train(
