@@ -9,7 +9,8 @@ import click
 
 from ._base import command, echo_summary, progress_bar
 from .options import (
-    FILE,
+    file_opt,
+    flag_opt,
     output_opt,
     params_opt,
     probabilities_opt,
@@ -30,11 +31,10 @@ __all__ = ["classify"]
 @output_opt("Map GeoTIFF.")
 @probabilities_opt
 @save_model_opt("Also save the model.")
-@click.option("--object-based", is_flag=True, help="Classify segments (objects), not pixels.")
-@click.option(
+@flag_opt("--object-based", help="Classify segments (objects), not pixels.")
+@file_opt(
     "--segments",
     "segments_path",
-    type=FILE,
     help="Segment raster from `rasterclass segment` (default: segment the scene).",
 )
 @click.option(
@@ -57,9 +57,7 @@ __all__ = ["classify"]
     help="Share of a segment's pixels a training class must cover to label it.",
 )
 @run_opts
-@click.pass_context
 def classify(
-    ctx: click.Context,
     scene: tuple[str, ...],
     output: str,
     probabilities: str | None,
@@ -99,7 +97,7 @@ def classify(
         )
     else:
         job = jobs.classify
-    with progress_bar(ctx, "classifying") as progress:
+    with progress_bar("classifying") as progress:
         result = job(
             list(scene),
             kw.pop("training"),

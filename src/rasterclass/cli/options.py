@@ -105,6 +105,16 @@ def stack(*decorators: Decorator) -> Decorator:
 # ------------------------------------------------------------------------------------------
 # Options whose help differs per command: factories
 # ------------------------------------------------------------------------------------------
+def file_opt(*param_decls: str, help: str, required: bool = False) -> Decorator:
+    """An option naming a file the command reads or writes (:data:`FILE`: not a directory)."""
+    return click.option(*param_decls, required=required, type=FILE, help=help)
+
+
+def flag_opt(*param_decls: str, help: str, default: bool | None = False) -> Decorator:
+    """An on/off option (``default=None``: None unless given, for "decide automatically")."""
+    return click.option(*param_decls, is_flag=True, default=default, help=help)
+
+
 def output_opt(help: str, *, required: bool = True) -> Decorator:
     """``-o/--output FILE``: what the command writes."""
     return click.option("-o", "--output", required=required, type=FILE, help=help)

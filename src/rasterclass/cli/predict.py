@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import click
-
 from ._base import command, echo_summary, progress_bar
 from .options import model_opt, output_opt, probabilities_opt, run_options, run_opts, scene_args
 
@@ -19,9 +17,7 @@ __all__ = ["predict"]
 @output_opt("Map GeoTIFF.")
 @probabilities_opt
 @run_opts
-@click.pass_context
 def predict(
-    ctx: click.Context,
     scene: tuple[str, ...],
     model_path: str,
     output: str,
@@ -32,7 +28,7 @@ def predict(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    with progress_bar(ctx, "classifying") as progress:
+    with progress_bar("classifying") as progress:
         run = run_options(kw, progress)
         result = jobs.predict(list(scene), model_path, output, probabilities=probabilities, **run)
     echo_summary(result, started)

@@ -11,7 +11,7 @@ from rasterclass import jobs
 
 from ._base import command, echo_outputs, progress_bar, say
 from .options import (
-    FILE,
+    file_opt,
     method_opt,
     output_opt,
     params_opt,
@@ -42,20 +42,10 @@ def _params_help() -> str:
 @params_opt(f"Segmentation parameter (repeatable). Defaults: {_params_help()}.")
 @seed_opt("Random seed (same as -p seed=...).", default=None)
 @output_opt("Segment raster: uint32 GeoTIFF, 0 = nodata.")
-@click.option(
-    "--features",
-    type=FILE,
-    help="Also write the per-segment feature table (.parquet or .csv).",
-)
-@click.option(
-    "--vector",
-    type=FILE,
-    help="Also write the segments as polygons with their features (.gpkg).",
-)
+@file_opt("--features", help="Also write the per-segment feature table (.parquet or .csv).")
+@file_opt("--vector", help="Also write the segments as polygons with their features (.gpkg).")
 @run_opts
-@click.pass_context
 def segment(
-    ctx: click.Context,
     scene: tuple[str, ...],
     method: str,
     params: tuple[str, ...],
@@ -70,7 +60,7 @@ def segment(
     values = jobs.parse_params(params)
     if seed is not None:
         values["seed"] = seed
-    with progress_bar(ctx, "segmenting") as progress:
+    with progress_bar("segmenting") as progress:
         run = run_options(kw, progress)
         result = jobs.run_segmentation(
             list(scene),
