@@ -1,4 +1,5 @@
-"""extract_samples on small rasters: which pixels, their values, groups, nodata, CRS, caps."""
+"""extract_samples on small rasters: which pixels, their values, groups, nodata, CRS, caps;
+sample_pixels with replacement (without: tests/test_unsupervised.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from shapely.geometry import MultiPolygon, Point
 from rasterclass import extract_samples, open_scene
 from rasterclass.errors import (
     CRSError,
+    EstimatorError,
     TrainingClassesError,
     TrainingDataError,
     TrainingDataWarning,
 )
+from rasterclass.sampling import sample_pixels
 from tests.conftest import CRS, TRANSFORM, pixel_box, write_raster
 
 H, W = 8, 10
@@ -209,3 +212,35 @@ def test_cap_per_class_is_seeded_and_a_subset(scene_path, training_path):
     assert pixels(other) != pixels(capped)
     # a cap above every class keeps everything
     assert pixels(full.cap_per_class(max(per_class), seed=0)) == pixels(full)
+
+
+@pytest.mark.parametrize("chunks", [None, 3, 7, 100])  # 3 and 7 divide neither 8 nor 10
+def test_sample_with_replacement_is_chunk_invariant_and_drops_repeats_and_nodata(
+    small_scene, chunks
+):
+    scene = open_scene(small_scene, chunks=chunks)
+    if chunks is None:
+        scene = scene.compute()
+    got = sample_pixels(scene, 40, seed=5, replace=True)
+    rng = np.random.default_rng(5)  # the design: 40 positions with replacement over the grid
+    drawn = np.unique(rng.integers(0, H * W, size=40))
+    rows, cols = np.divmod(drawn, W)
+    nodata = {(5, 7), (6, 8), (0, 0), (0, 1), (1, 0), (1, 1)}
+    valid = [(r, c) not in nodata for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
+    assert not all(valid) and len(drawn) < 40  # the draw repeats and hits nodata
+    np.testing.assert_array_equal(got.rows, rows[valid])
+    np.testing.assert_array_equal(got.cols, cols[valid])
+    expected = [values_at(r, c) for r, c in zip(got.rows, got.cols, strict=True)]
+    np.testing.assert_array_equal(got.X, expected)
+    assert got.n_valid is None and got.band_names == ["band_1", "band_2", "band_3"]
+    everything = sample_pixels(scene, H * W, seed=5, replace=True)  # n covers the grid
+    assert len(everything) == H * W - len(nodata)
+
+
+def test_sample_size_and_seed_are_checked():
+    import xarray as xr
+
+    scene = xr.DataArray(np.ones((1, 2, 2), "f4"), dims=("band", "y", "x"))
+    for n, seed in ((0, 0), (2.5, 0), (True, 0), (5, -1)):
+        with pytest.raises(EstimatorError):
+            sample_pixels(scene, n, seed, replace=True)

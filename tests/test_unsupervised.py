@@ -26,11 +26,11 @@ from rasterclass.clustering import (
     make_clusterer,
     read_table,
     relabel,
-    sample_valid_pixels,
     write_statistics,
 )
 from rasterclass.errors import ClassMapError, ClusteringError, EstimatorError
 from rasterclass.jobs import cluster, relabel_map, suggest_labels
+from rasterclass.sampling import sample_pixels
 from tests.conftest import LSAT, RGB, needs_shared, synthetic_arrays, write_raster
 from tests.conftest import read_band as read
 from tests.conftest import run_cli as run
@@ -45,11 +45,11 @@ def stripes(classes: np.ndarray, truth: np.ndarray) -> float:
 
 # --- sampling -----------------------------------------------------------------------------
 def test_sample_is_chunk_invariant_seeded_and_never_nan(scene_path):
-    ref = sample_valid_pixels(open_scene(scene_path).compute(), 700, seed=3)
+    ref = sample_pixels(open_scene(scene_path).compute(), 700, seed=3)
     assert len(ref) == 700 and ref.X.shape == (700, 3)
     assert not np.isnan(ref.X).any()
     for chunks in CHUNKS:
-        s = sample_valid_pixels(open_scene(scene_path, chunks=chunks), 700, seed=3)
+        s = sample_pixels(open_scene(scene_path, chunks=chunks), 700, seed=3)
         np.testing.assert_array_equal(s.X, ref.X)
         np.testing.assert_array_equal(s.rows, ref.rows)
         np.testing.assert_array_equal(s.cols, ref.cols)
@@ -61,16 +61,16 @@ def test_sample_is_chunk_invariant_seeded_and_never_nan(scene_path):
     assert len(set(zip(ref.rows.tolist(), ref.cols.tolist(), strict=True))) == 700
     assert (truth[ref.rows, ref.cols] > 0).all()
     # same seed same sample, another seed another sample
-    again = sample_valid_pixels(open_scene(scene_path, chunks=20), 700, seed=3)
+    again = sample_pixels(open_scene(scene_path, chunks=20), 700, seed=3)
     np.testing.assert_array_equal(again.X, ref.X)
-    other = sample_valid_pixels(open_scene(scene_path, chunks=20), 700, seed=4)
+    other = sample_pixels(open_scene(scene_path, chunks=20), 700, seed=4)
     assert not np.array_equal(
         np.sort(other.rows * 75 + other.cols), np.sort(ref.rows * 75 + ref.cols)
     )
 
 
 def test_sample_is_uniform_over_valid_pixels(scene_path, truth):
-    s = sample_valid_pixels(open_scene(scene_path, chunks=16), 2000, seed=0)
+    s = sample_pixels(open_scene(scene_path, chunks=16), 2000, seed=0)
     # share of sampled pixels per stripe equals the stripe's share of valid pixels
     for code in (1, 2, 3):
         expected = (truth == code).sum() / (truth > 0).sum()
@@ -81,7 +81,7 @@ def test_sample_is_uniform_over_valid_pixels(scene_path, truth):
 
 
 def test_sample_larger_than_valid_pixels_takes_all(scene_path, truth):
-    s = sample_valid_pixels(open_scene(scene_path, chunks=23), 10**6, seed=0)
+    s = sample_pixels(open_scene(scene_path, chunks=23), 10**6, seed=0)
     assert len(s) == s.n_valid == int((truth > 0).sum())
     assert np.isfinite(s.X).all()
 
@@ -92,8 +92,8 @@ def test_sample_larger_than_valid_pixels_takes_all(scene_path, truth):
 @given(cy=st.integers(3, 70), cx=st.integers(3, 80), n=st.integers(1, 5000))
 def test_sample_chunk_invariance_property(scene_path, cy, cx, n):
     scene = open_scene(scene_path)
-    ref = sample_valid_pixels(scene.compute(), n, seed=11)
-    got = sample_valid_pixels(scene.chunk({"y": cy, "x": cx}), n, seed=11)
+    ref = sample_pixels(scene.compute(), n, seed=11)
+    got = sample_pixels(scene.chunk({"y": cy, "x": cx}), n, seed=11)
     np.testing.assert_array_equal(got.X, ref.X)
     np.testing.assert_array_equal(got.rows, ref.rows)
 

@@ -16,7 +16,7 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import dask
 import numpy as np
@@ -45,6 +45,18 @@ from rasterclass.training_pixels import FIT_DIAGNOSTIC_SHARE, SHA256_TAG
 logger = logging.getLogger(__name__)
 
 Design = Literal["stratified"] | None
+
+
+class AssessOptions(TypedDict, total=False):
+    """The keywords of :func:`assess` after its three arguments (meaning and defaults there),
+    typed for ``**options: Unpack[AssessOptions]`` where a job passes them on."""
+
+    design: Design
+    strata: PathLike | None
+    fpc: bool
+    fit_diagnostic: bool | None
+    layer: str | None
+    chunks: int | None
 
 
 # ------------------------------------------------------------------------------------------

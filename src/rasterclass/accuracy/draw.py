@@ -13,7 +13,7 @@ import logging
 import os
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import dask
 import numpy as np
@@ -64,6 +64,21 @@ def _exclusion(grid: Any, geoms: Any, row0: int, height: int) -> np.ndarray:
     return rasterize_shapes(
         [(g, 1) for g in geoms], (height, grid.width), grid.transform @ Affine.translation(0, row0)
     ).astype(bool)
+
+
+class SampleOptions(TypedDict, total=False):
+    """The keywords of :func:`draw_sample` after the map (meaning and defaults there), typed
+    for ``**options: Unpack[SampleOptions]`` where a job passes them on."""
+
+    n: int | None
+    target_se: float | None
+    expected_ua: Mapping[str, float] | None
+    default_ua: float
+    allocation: str
+    seed: int
+    training: Any
+    min_distance: float
+    reference_column: str
 
 
 def draw_sample(

@@ -209,9 +209,9 @@ def _warning_printer(command: click.Command) -> Callable[..., None]:
 # Reporting a run
 # ------------------------------------------------------------------------------------------
 @contextmanager
-def progress_bar(ctx: click.Context, label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A click progress bar fed by the writer's (done, total) callback."""
-    if ctx.find_root().obj.get("quiet"):
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A click progress bar fed by the writer's (done, total) callback (none under ``-q``)."""
+    if quiet():
         yield None
         return
     state: dict[str, Any] = {}

@@ -8,18 +8,25 @@ from typing import Any
 import click
 
 from ._base import command, echo_outputs, say
-from .options import FILE, class_column_opt, layer_opt, map_arg, output_opt, overwrite_opt
+from .options import (
+    class_column_opt,
+    file_opt,
+    flag_opt,
+    layer_opt,
+    map_arg,
+    output_opt,
+    overwrite_opt,
+)
 
 __all__ = ["assess"]
 
 
 @command()
 @map_arg()
-@click.option(
+@file_opt(
     "-r",
     "--reference",
     required=True,
-    type=FILE,
     help="Reference polygons or labelled sample points (any CRS).",
 )
 @class_column_opt("Reference class column.")
@@ -29,15 +36,12 @@ __all__ = ["assess"]
     type=click.Choice(["stratified"]),
     help="The reference is a stratified random sample of points: area-adjusted estimates.",
 )
-@click.option(
-    "--strata",
-    type=FILE,
-    help="Raster of stratum ids when the strata are not the map classes (Stehman 2014).",
+@file_opt(
+    "--strata", help="Raster of stratum ids when the strata are not the map classes (Stehman 2014)."
 )
-@click.option("--fpc", is_flag=True, help="Finite-population correction.")
-@click.option(
+@flag_opt("--fpc", help="Finite-population correction.")
+@flag_opt(
     "--fit-diagnostic",
-    is_flag=True,
     default=None,
     help="Label the report a fit diagnostic (detected automatically for training data).",
 )

@@ -9,16 +9,16 @@ import click
 
 from ._base import command, echo_summary, progress_bar
 from .options import (
-    FILE,
     aoa_opt,
-    cog_opt,
+    file_opt,
+    flag_opt,
     output_opt,
-    overwrite_opt,
     params_opt,
     probabilities_opt,
+    run_options,
+    run_opts,
     save_model_opt,
     scene_args,
-    scene_options,
     training_args,
     training_options,
     uncertainty_opt,
@@ -35,11 +35,10 @@ __all__ = ["classify"]
 @uncertainty_opt
 @aoa_opt
 @save_model_opt("Also save the model.")
-@click.option("--object-based", is_flag=True, help="Classify segments (objects), not pixels.")
-@click.option(
+@flag_opt("--object-based", help="Classify segments (objects), not pixels.")
+@file_opt(
     "--segments",
     "segments_path",
-    type=FILE,
     help="Segment raster from `rasterclass segment` (default: segment the scene).",
 )
 @click.option(
@@ -61,17 +60,13 @@ __all__ = ["classify"]
     show_default=True,
     help="Share of a segment's pixels a training class must cover to label it.",
 )
-@click.option(
+@file_opt(
     "--html",
     "html_output",
-    type=FILE,
     help="Also write the run's one-file HTML report (map, CV accuracy, areas, signatures).",
 )
-@cog_opt
-@overwrite_opt
-@click.pass_context
+@run_opts
 def classify(
-    ctx: click.Context,
     scene: tuple[str, ...],
     output: str,
     probabilities: str | None,
@@ -85,8 +80,6 @@ def classify(
     segment_params: tuple[str, ...],
     min_overlap: float,
     html_output: str | None,
-    cog: bool,
-    overwrite: bool,
     **kw: Any,
 ) -> None:
     """Train on the training polygons and classify SCENE... in one go.
@@ -97,7 +90,7 @@ def classify(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    sopts, topts = scene_options(kw), training_options(kw)
+    run, topts = run_options(kw), training_options(kw)
     if not object_based and (segments_path or segment_params):
         raise click.UsageError("--segments and --segment-param need --object-based")
     if object_based and html_output:
@@ -110,9 +103,7 @@ def classify(
         "probabilities": probabilities,
         "model_output": save_model,
         "report_output": report,
-        "overwrite": overwrite,
-        "scene_options": sopts,
-        "cog": cog,
+        **run,
     }
     if object_based:
         job: Any = jobs.classify_objects
@@ -125,7 +116,7 @@ def classify(
     else:
         job = jobs.classify
         common.update(html_output=html_output, uncertainty=uncertainty, aoa=aoa)
-    with progress_bar(ctx, "classifying") as progress:
+    with progress_bar("classifying") as progress:
         result = job(
             list(scene),
             kw.pop("training"),

@@ -11,16 +11,18 @@ from rasterclass import jobs
 
 from ._base import command, echo_outputs, progress_bar, say
 from .options import (
-    FILE,
     POSITIVE,
     chunks_opt,
-    cog_opt,
+    file_opt,
+    flag_opt,
     map_arg,
     method_opt,
     model_opt,
     output_opt,
     overwrite_opt,
     params_opt,
+    run_options,
+    run_opts,
     save_model_opt,
     scene_args,
     scene_options,
@@ -60,19 +62,12 @@ __all__ = ["cluster", "relabel", "suggest_labels"]
     help="Valid pixels drawn at random to fit the clusterer.",
 )
 @seed_opt()
-@click.option("--standardize", is_flag=True, help="Standardise the bands before clustering.")
+@flag_opt("--standardize", help="Standardise the bands before clustering.")
 @output_opt("Map GeoTIFF.")
-@click.option(
-    "--stats",
-    type=FILE,
-    help="Per-cluster statistics (mean, std, pixels, area): .csv or .json.",
-)
+@file_opt("--stats", help="Per-cluster statistics (mean, std, pixels, area): .csv or .json.")
 @save_model_opt("Also save the clusterer.")
-@cog_opt
-@overwrite_opt
-@click.pass_context
+@run_opts
 def cluster(
-    ctx: click.Context,
     scene: tuple[str, ...],
     method: str,
     n_clusters: int,
@@ -83,13 +78,12 @@ def cluster(
     output: str,
     stats: str | None,
     save_model: str | None,
-    cog: bool,
-    overwrite: bool,
     **kw: Any,
 ) -> None:
     """Cluster SCENE... (k-means or ISODATA) and write the cluster map."""
     started = time.perf_counter()
-    with progress_bar(ctx, "assigning clusters") as progress:
+    with progress_bar("assigning clusters") as progress:
+        run = run_options(kw, progress)
         result = jobs.cluster(
             list(scene),
             output,
@@ -101,10 +95,7 @@ def cluster(
             standardize=standardize,
             statistics=stats,
             model_output=save_model,
-            overwrite=overwrite,
-            scene_options=scene_options(kw),
-            progress=progress,
-            cog=cog,
+            **run,
         )
     info = result.model.summary if result.model is not None else {}
     say(
@@ -120,24 +111,19 @@ def cluster(
 
 @command()
 @map_arg("MAP")
-@click.option(
+@file_opt(
     "--table",
     required=True,
-    type=FILE,
     help="CSV with columns cluster,class (optional code,color); cluster by code or name.",
 )
 @output_opt("Map GeoTIFF.")
-@click.option(
+@flag_opt(
     "--keep-unlisted",
-    is_flag=True,
     help="Keep clusters missing from the table as classes of their own (default: error).",
 )
 @chunks_opt("Chunk side in pixels.")
-@cog_opt
-@overwrite_opt
-@click.pass_context
+@run_opts
 def relabel(
-    ctx: click.Context,
     map_path: str,
     table: str,
     output: str,
@@ -148,7 +134,7 @@ def relabel(
 ) -> None:
     """Turn the clusters of MAP into classes (clusters sharing a class are merged)."""
     started = time.perf_counter()
-    with progress_bar(ctx, "relabelling") as progress:
+    with progress_bar("relabelling") as progress:
         result = jobs.relabel_map(
             map_path,
             table,
@@ -174,9 +160,7 @@ def relabel(
 @vector_args
 @output_opt("Write the suggestions as a label table (CSV) for `relabel --table`.", required=False)
 @overwrite_opt
-@click.pass_context
 def suggest_labels(
-    ctx: click.Context,
     scene: tuple[str, ...],
     clusters: str,
     training: str,

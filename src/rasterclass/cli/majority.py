@@ -7,7 +7,7 @@ import time
 import click
 
 from ._base import command, echo_outputs, progress_bar
-from .options import chunks_opt, cog_opt, map_arg, output_opt, overwrite_opt
+from .options import chunks_opt, map_arg, output_opt, run_opts
 
 __all__ = ["majority"]
 
@@ -23,11 +23,8 @@ __all__ = ["majority"]
 )
 @output_opt("Filtered map GeoTIFF (same classes, colours and styles).")
 @chunks_opt("Chunk side in pixels.")
-@cog_opt
-@overwrite_opt
-@click.pass_context
+@run_opts
 def majority(
-    ctx: click.Context,
     map_path: str,
     size: int,
     output: str,
@@ -39,7 +36,7 @@ def majority(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    with progress_bar(ctx, "filtering") as progress:
+    with progress_bar("filtering") as progress:
         result = jobs.majority_map(
             map_path,
             output,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from rasterclass.jobs import SceneOptions, TrainingOptions
+    from rasterclass.jobs import RunOptions, SceneOptions, TrainingOptions
 
 F = Callable[..., Any]
 Decorator = Callable[[F], F]
@@ -105,6 +105,16 @@ def stack(*decorators: Decorator) -> Decorator:
 # ------------------------------------------------------------------------------------------
 # Options whose help differs per command: factories
 # ------------------------------------------------------------------------------------------
+def file_opt(*param_decls: str, help: str, required: bool = False) -> Decorator:
+    """An option naming a file the command reads or writes (:data:`FILE`: not a directory)."""
+    return click.option(*param_decls, required=required, type=FILE, help=help)
+
+
+def flag_opt(*param_decls: str, help: str, default: bool | None = False) -> Decorator:
+    """An on/off option (``default=None``: None unless given, for "decide automatically")."""
+    return click.option(*param_decls, is_flag=True, default=default, help=help)
+
+
 def output_opt(help: str, *, required: bool = True) -> Decorator:
     """``-o/--output FILE``: what the command writes."""
     return click.option("-o", "--output", required=required, type=FILE, help=help)
@@ -184,6 +194,10 @@ connectivity_opt = click.option(
     show_default=True,
     help="Pixels of one patch: 4 (edge neighbours) or 8 (also diagonal).",
 )
+
+#: ``--cog`` and ``--overwrite``: how every command that writes rasters writes them (read back
+#: with the scene options by :func:`run_options`).
+run_opts = stack(cog_opt, overwrite_opt)
 
 probabilities_opt = click.option(
     "--probabilities",
@@ -307,6 +321,19 @@ def scene_options(kw: dict[str, Any]) -> SceneOptions:
         reference=kw.pop("grid_like", None),
         resampling=kw.pop("resampling", "nearest"),
     )
+
+
+def run_options(
+    kw: dict[str, Any], progress: Callable[[int, int], None] | None = None
+) -> RunOptions:
+    """The :data:`run_opts` and :data:`scene_args` options, popped from a command's keyword
+    arguments, with the command's ``progress`` bar when it shows one, as the jobs' run
+    keywords (:class:`rasterclass.jobs.RunOptions`)."""
+    overwrite, cog = kw.pop("overwrite"), kw.pop("cog")
+    run: RunOptions = {"overwrite": overwrite, "scene_options": scene_options(kw), "cog": cog}
+    if progress is not None:
+        run["progress"] = progress
+    return run
 
 
 def training_options(kw: dict[str, Any]) -> TrainingOptions:

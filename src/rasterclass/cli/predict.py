@@ -5,18 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import click
-
 from ._base import command, echo_summary, progress_bar
 from .options import (
     aoa_opt,
-    cog_opt,
     model_opt,
     output_opt,
-    overwrite_opt,
     probabilities_opt,
+    run_options,
+    run_opts,
     scene_args,
-    scene_options,
     uncertainty_opt,
 )
 
@@ -30,36 +27,29 @@ __all__ = ["predict"]
 @probabilities_opt
 @uncertainty_opt
 @aoa_opt
-@cog_opt
-@overwrite_opt
-@click.pass_context
+@run_opts
 def predict(
-    ctx: click.Context,
     scene: tuple[str, ...],
     model_path: str,
     output: str,
     probabilities: str | None,
     uncertainty: str | None,
     aoa: str | None,
-    cog: bool,
-    overwrite: bool,
     **kw: Any,
 ) -> None:
     """Apply a saved model to SCENE... and write the thematic map."""
     from rasterclass import jobs
 
     started = time.perf_counter()
-    with progress_bar(ctx, "classifying") as progress:
+    with progress_bar("classifying") as progress:
+        run = run_options(kw, progress)
         result = jobs.predict(
             list(scene),
             model_path,
             output,
             probabilities=probabilities,
-            overwrite=overwrite,
-            scene_options=scene_options(kw),
-            progress=progress,
-            cog=cog,
             uncertainty=uncertainty,
             aoa=aoa,
+            **run,
         )
     echo_summary(result, started)

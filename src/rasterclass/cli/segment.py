@@ -11,14 +11,13 @@ from rasterclass import jobs
 
 from ._base import command, echo_outputs, progress_bar, say
 from .options import (
-    FILE,
-    cog_opt,
+    file_opt,
     method_opt,
     output_opt,
-    overwrite_opt,
     params_opt,
+    run_options,
+    run_opts,
     scene_args,
-    scene_options,
     seed_opt,
 )
 
@@ -43,21 +42,10 @@ def _params_help() -> str:
 @params_opt(f"Segmentation parameter (repeatable). Defaults: {_params_help()}.")
 @seed_opt("Random seed (same as -p seed=...).", default=None)
 @output_opt("Segment raster: uint32 GeoTIFF, 0 = nodata.")
-@click.option(
-    "--features",
-    type=FILE,
-    help="Also write the per-segment feature table (.parquet or .csv).",
-)
-@click.option(
-    "--vector",
-    type=FILE,
-    help="Also write the segments as polygons with their features (.gpkg).",
-)
-@cog_opt
-@overwrite_opt
-@click.pass_context
+@file_opt("--features", help="Also write the per-segment feature table (.parquet or .csv).")
+@file_opt("--vector", help="Also write the segments as polygons with their features (.gpkg).")
+@run_opts
 def segment(
-    ctx: click.Context,
     scene: tuple[str, ...],
     method: str,
     params: tuple[str, ...],
@@ -65,8 +53,6 @@ def segment(
     output: str,
     features: str | None,
     vector: str | None,
-    cog: bool,
-    overwrite: bool,
     **kw: Any,
 ) -> None:
     """Segment SCENE... into spectrally homogeneous objects and write their ids."""
@@ -74,7 +60,8 @@ def segment(
     values = jobs.parse_params(params)
     if seed is not None:
         values["seed"] = seed
-    with progress_bar(ctx, "segmenting") as progress:
+    with progress_bar("segmenting") as progress:
+        run = run_options(kw, progress)
         result = jobs.run_segmentation(
             list(scene),
             output,
@@ -82,10 +69,7 @@ def segment(
             params=values,
             features=features,
             vector=vector,
-            overwrite=overwrite,
-            scene_options=scene_options(kw),
-            progress=progress,
-            cog=cog,
+            **run,
         )
     if result.n_segments is not None:
         say(f"{result.n_segments} segments ({method})")

@@ -7,7 +7,7 @@ import time
 import click
 
 from ._base import command, echo_outputs, progress_bar, say
-from .options import chunks_opt, cog_opt, connectivity_opt, map_arg, output_opt, overwrite_opt
+from .options import chunks_opt, connectivity_opt, map_arg, output_opt, run_opts
 
 __all__ = ["sieve"]
 
@@ -28,11 +28,8 @@ __all__ = ["sieve"]
 )
 @output_opt("Sieved map GeoTIFF (same classes, colours and styles).")
 @chunks_opt("Chunk side in pixels.")
-@cog_opt
-@overwrite_opt
-@click.pass_context
+@run_opts
 def sieve(
-    ctx: click.Context,
     map_path: str,
     mmu: str,
     connectivity: str,
@@ -47,7 +44,7 @@ def sieve(
 
     started = time.perf_counter()
     protected = [k.strip() for k in keep.split(",") if k.strip()]
-    with progress_bar(ctx, "sieving") as progress:
+    with progress_bar("sieving") as progress:
         result = jobs.sieve_map(
             map_path,
             output,

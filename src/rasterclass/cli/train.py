@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import click
-
 from ._base import command, echo_summary
 from .options import (
     output_opt,
@@ -25,9 +23,7 @@ __all__ = ["train"]
 @training_args
 @output_opt("Model file.")
 @overwrite_opt
-@click.pass_context
 def train(
-    ctx: click.Context,
     scene: tuple[str, ...],
     output: str,
     report: str | None,

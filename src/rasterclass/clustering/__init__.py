@@ -2,12 +2,12 @@
 
 The flow follows the architecture's rule "fit small, predict in parallel":
 
-1. :func:`sample_valid_pixels` draws a seeded random sample of valid pixels (no NaN in any
-   band) in one chunked pass. Every pixel gets a pseudo-random key that depends only on its
-   position in the scene and the seed (a 64-bit mixing hash of its flat index); the sample is
-   the ``n`` valid pixels with the smallest keys. Each chunk keeps its own ``n`` smallest, the
-   partial results are merged in a tree, so the sample is exactly the same for any chunking
-   (and for an in-memory scene) and the scene is never held in memory.
+1. :func:`rasterclass.sampling.sample_pixels` draws a seeded random sample of valid pixels
+   (no NaN in any band) in one chunked pass. Every pixel gets a pseudo-random key that
+   depends only on its position in the scene and the seed (a 64-bit mixing hash of its flat
+   index); the sample is the ``n`` valid pixels with the smallest keys. Each chunk keeps its
+   own ``n`` smallest, the partial results are merged in a tree, so the sample is exactly the
+   same for any chunking (and for an in-memory scene) and the scene is never held in memory.
 2. :func:`fit_clusterer` fits k-means (scikit-learn) or :class:`~rasterclass.estimators.isodata.
    ISODATA` on that sample, optionally on standardised bands, and wraps it in a
    :class:`~rasterclass.model.RasterModel` with a class map ``cluster 1`` .. ``cluster k``.
@@ -22,7 +22,7 @@ The flow follows the architecture's rule "fit small, predict in parallel":
 The jobs the command line calls (``cluster``, ``relabel_map``, ``suggest_labels``) live in
 :mod:`rasterclass.jobs`.
 
-The package is split by step: :mod:`.pixels` (sampling), :mod:`.fit` (clusterers),
+The package is split by step: :mod:`.fit` (clusterers),
 :mod:`.statistics`, :mod:`.relabel` (label tables) and :mod:`.suggest`; this module
 re-exports their public names.
 """
@@ -30,23 +30,21 @@ re-exports their public names.
 from __future__ import annotations
 
 from rasterclass.clustering.fit import METHODS, fit_clusterer, make_clusterer
-from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE, PixelSample, sample_valid_pixels
 from rasterclass.clustering.relabel import relabel
 from rasterclass.clustering.statistics import cluster_statistics, statistics_text, write_statistics
 from rasterclass.clustering.suggest import nearest_classes
 from rasterclass.io import read_table
+from rasterclass.methods import DEFAULT_SAMPLE_SIZE
 
 __all__ = [
     "DEFAULT_SAMPLE_SIZE",
     "METHODS",
-    "PixelSample",
     "cluster_statistics",
     "fit_clusterer",
     "make_clusterer",
     "nearest_classes",
     "read_table",
     "relabel",
-    "sample_valid_pixels",
     "statistics_text",
     "write_statistics",
 ]

@@ -3,7 +3,7 @@
 This module owns the clustering methods (:data:`METHODS`), the parameter checks of
 :func:`make_clusterer` (number of clusters, reserved and unknown parameters, the estimator's
 own constraints, all before any pixel is read) and :func:`fit_clusterer`, which fits the
-clusterer on a :func:`~rasterclass.clustering.pixels.sample_valid_pixels` sample and wraps it
+clusterer on a :func:`~rasterclass.sampling.sample_pixels` sample and wraps it
 in a :class:`~rasterclass.model.RasterModel` with a ``cluster 1`` .. ``cluster k`` class map
 and a summary (thresholds and history for ISODATA).
 """
@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import xarray as xr
@@ -24,13 +24,13 @@ from sklearn.preprocessing import StandardScaler
 
 from rasterclass._json import jsonable
 from rasterclass.classes import ClassMap
-from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE, sample_valid_pixels
 from rasterclass.errors import ClusteringError, EstimatorError, RasterclassError, param
 from rasterclass.estimators.isodata import ISODATA
 from rasterclass.estimators.presets import check_params, parse_value, set_known_params
 from rasterclass.io import as_scene, scene_radiometry
-from rasterclass.methods import CLUSTER_METHODS
+from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE
 from rasterclass.model import RasterModel
+from rasterclass.sampling.pixels import sample_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -135,15 +135,33 @@ def final_estimator(estimator: Any) -> Any:
     return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
 
 
+class FitOptions(TypedDict, total=False):
+    """How :func:`fit_clusterer` fits, beyond the method: ``sample_size`` (default
+    :data:`~rasterclass.methods.DEFAULT_SAMPLE_SIZE`) valid pixels drawn at random with
+    ``seed`` (default 0; it seeds the clusterer as well), on bands scaled to zero mean and
+    unit variance when ``standardize`` (default False). Typed for ``**options:
+    Unpack[FitOptions]``."""
+
+    sample_size: int
+    seed: int
+    standardize: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class FitSettings:
+    """:class:`FitOptions` with their defaults (an unknown keyword is a :class:`TypeError`)."""
+
+    sample_size: int = DEFAULT_SAMPLE_SIZE
+    seed: int = 0
+    standardize: bool = False
+
+
 def fit_clusterer(
     scene: xr.DataArray,
     method: str = "kmeans",
     n_clusters: int = 8,
     params: Mapping[str, Any] | None = None,
-    *,
-    sample_size: int = DEFAULT_SAMPLE_SIZE,
-    seed: int = 0,
-    standardize: bool = False,
+    **options: Unpack[FitOptions],
 ) -> RasterModel:
     """Fit k-means or ISODATA on a random sample of the scene's valid pixels.
 
@@ -151,10 +169,11 @@ def fit_clusterer(
     ----------
     scene
         ``(band, y, x)`` scene (lazy or in memory); NaN marks nodata.
-    method, n_clusters, params, seed, standardize
+    method, n_clusters, params
         See :func:`make_clusterer`.
-    sample_size
-        Number of valid pixels to fit on (all of them when the scene has fewer).
+    **options
+        ``sample_size`` (valid pixels to fit on; all of them when the scene has fewer),
+        ``seed`` and ``standardize`` (see :func:`make_clusterer`): :class:`FitOptions`.
 
     Returns
     -------
@@ -194,12 +213,14 @@ def fit_clusterer(
     >>> len(np.unique(classes[:20])), len(np.unique(classes[20:]))
     (1, 1)
     """
-    estimator = make_clusterer(method, n_clusters, params, seed, standardize)
+    fit = FitSettings(**options)
+    sample_size, seed = fit.sample_size, fit.seed
+    estimator = make_clusterer(method, n_clusters, params, seed, fit.standardize)
     method = str(method).lower().replace("-", "")
     scene = as_scene(scene)
     t0 = time.perf_counter()
-    sample = sample_valid_pixels(scene, sample_size, seed)
-    if sample.n_valid == 0:
+    sample = sample_pixels(scene, sample_size, seed)
+    if not sample.n_valid:
         raise ClusteringError(
             "every pixel of the scene is nodata (NaN or the declared nodata value in at least "
             "one band): there is nothing to cluster; check the scene's nodata value and bands"
@@ -243,7 +264,7 @@ def fit_clusterer(
         "n_samples": len(sample),
         "n_valid_pixels": sample.n_valid,
         "seed": int(seed),
-        "standardize": bool(standardize),
+        "standardize": bool(fit.standardize),
         "n_iter": int(getattr(final, "n_iter_", 0)),
         "sampling_seconds": round(t1 - t0, 3),
         "fit_seconds": round(t2 - t1, 3),

@@ -21,9 +21,9 @@ import pandas as pd
 import xarray as xr
 
 from rasterclass.classes import ClassMap
-from rasterclass.clustering.pixels import as_scene_array, block_origins
 from rasterclass.errors import ClassMapError
 from rasterclass.io import PathLike, as_scene, table_format, write_text
+from rasterclass.sampling.pixels import as_scene_array, block_origins
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import os
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -30,8 +30,8 @@ from rasterclass.io.paths import PathLike
 from rasterclass.io.styles import probabilities_qml
 from rasterclass.io.writer import (
     CLASSMAP_TAG,
-    ProgressCallback,
     RasterOutput,
+    WriteOptions,
     as_3d,
     write_rasters,
 )
@@ -115,11 +115,7 @@ def write_map(
     classes: xr.DataArray | xr.Dataset,
     path: PathLike,
     class_map: ClassMap | None = None,
-    *,
-    overwrite: bool = False,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
-    overviews: bool | None = None,
+    **options: Unpack[WriteOptions],
 ) -> str:
     """Write a thematic map: uint8/uint16 GeoTIFF, nodata 0, colour table and class names.
 
@@ -143,15 +139,13 @@ def write_map(
     class_map
         Codes, names and colours. Default: the class map the Dataset or the array carries
         (``predict_raster`` outputs carry theirs).
-    overwrite
-        Replace an existing file (only ever a file of an earlier run).
-    progress
-        A ``(done, total)`` callback called as blocks are written.
-    cog
-        Write a Cloud Optimized GeoTIFF (overviews down to one tile, ahead of the data).
-    overviews
-        Build internal overviews (``mode`` resampling, so nodata stays 0). Default: for
-        rasters longer than 1024 px on a side, and always with ``cog``.
+    **options
+        How the file is written (:class:`~rasterclass.io.WriteOptions`, passed to
+        :func:`write_rasters`): ``overwrite`` replaces an existing file (only ever a file of
+        an earlier run); ``progress``, a ``(done, total)`` callback, is called as blocks are
+        written; ``cog`` writes a Cloud Optimized GeoTIFF (overviews down to one tile, ahead
+        of the data); ``overviews`` builds internal overviews (``mode`` resampling, so nodata
+        stays 0; default: for rasters longer than 1024 px on a side, and always with ``cog``).
 
     Returns
     -------
@@ -214,9 +208,7 @@ def write_map(
     out = RasterOutput(
         classes.astype(class_map.dtype), path, nodata=0, class_map=class_map, tags=tags
     )
-    return write_rasters(
-        [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
-    )[0]
+    return write_rasters([out], **options)[0]
 
 
 #: Band tag values of probability layers.
@@ -296,11 +288,7 @@ def _class_map_attr(value: Any) -> ClassMap:
 def write_probabilities(
     probabilities: xr.DataArray | xr.Dataset,
     path: PathLike,
-    *,
-    overwrite: bool = False,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
-    overviews: bool | None = None,
+    **options: Unpack[WriteOptions],
 ) -> str:
     """Write per-class probability (and confidence) layers as float32, nodata NaN.
 
@@ -317,8 +305,9 @@ def write_probabilities(
         ``probabilities=True`` (its probability layers and the confidence layer are written).
     path
         Output GeoTIFF.
-    overwrite, progress, cog, overviews
-        As in :func:`write_map`.
+    **options
+        ``overwrite``, ``progress``, ``cog``, ``overviews``
+        (:class:`~rasterclass.io.WriteOptions`): as for :func:`write_map`.
 
     Returns
     -------
@@ -356,9 +345,7 @@ def write_probabilities(
             )
         probabilities = stack_probabilities(probabilities)
     out = probability_output(probabilities, path)
-    return write_rasters(
-        [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
-    )[0]
+    return write_rasters([out], **options)[0]
 
 
 SEGMENTS_TAG = "RASTERCLASS_SEGMENTS"
@@ -416,15 +403,13 @@ def open_segments(
 def write_segments(
     segments: xr.DataArray,
     path: PathLike,
-    *,
-    overwrite: bool = False,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
-    overviews: bool | None = None,
+    **options: Unpack[WriteOptions],
 ) -> str:
     """Write a segment-id raster: uint32 GeoTIFF, nodata 0, no colour table.
 
-    ``cog`` and ``overviews``: see :func:`write_rasters` (``nearest`` overviews).
+    ``options`` (``overwrite``, ``progress``, ``cog``, ``overviews``: a
+    :class:`~rasterclass.io.WriteOptions`): see :func:`write_rasters` (``nearest``
+    overviews).
     """
     attrs = {k: v for k, v in segments.attrs.items() if k in ("segmentation", "n_segments")}
     params = segments.attrs.get("params")
@@ -437,9 +422,7 @@ def write_segments(
         descriptions=["segment"],
         tags={SEGMENTS_TAG: json.dumps(attrs, default=str)},
     )
-    return write_rasters(
-        [out], overwrite=overwrite, progress=progress, cog=cog, overviews=overviews
-    )[0]
+    return write_rasters([out], **options)[0]
 
 
 def read_quicklook(path: PathLike, max_size: int = 1200, band: int = 1) -> tuple[np.ndarray, Any]:

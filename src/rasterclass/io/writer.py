@@ -1,6 +1,7 @@
 """The raster writer: lazy arrays to tiled, compressed GeoTIFFs (and COGs), block by block.
 
-Owns :class:`RasterOutput` (one raster to write with its metadata), :func:`write_rasters`
+Owns :class:`RasterOutput` (one raster to write with its metadata), :class:`WriteOptions`
+(the keywords every raster writer takes), :func:`write_rasters`
 (several outputs on one grid computed together with
 :func:`~rasterclass.parallel.compute_stream` and written in tile-aligned windows under
 temporary names, renamed when all are complete), the GeoTIFF creation options (class maps
@@ -18,7 +19,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import dask.array as da
 import numpy as np
@@ -42,6 +43,19 @@ logger = logging.getLogger(__name__)
 
 
 ProgressCallback = Callable[[int, int], None]
+
+
+class WriteOptions(TypedDict, total=False):
+    """How a raster is written: the keywords of :func:`write_rasters` that every raster
+    writer (:func:`rasterclass.write_map`, :func:`rasterclass.write_probabilities`,
+    :func:`rasterclass.io.write_segments`) passes on, typed for ``**options:
+    Unpack[WriteOptions]``. Their meaning and defaults are those of :func:`write_rasters`."""
+
+    overwrite: bool
+    progress: ProgressCallback | None
+    cog: bool
+    overviews: bool | None
+
 
 #: Rasters with a side longer than this get internal overviews by default.
 OVERVIEW_MIN_SIDE = 1024

@@ -4,7 +4,7 @@ A job checks its parameters and outputs before any work, opens its inputs, calls
 library (sampling, estimators, the chunked apply, objects, clustering, accuracy) and writes
 its outputs; it returns what it did. The command line calls these and only these.
 
-Modules: :mod:`.options` (:class:`SceneOptions`, :class:`TrainingOptions`,
+Modules: :mod:`.options` (:class:`SceneOptions`, :class:`TrainingOptions`, :class:`RunOptions`,
 :class:`RunResult`, checks), :mod:`.training` (:func:`fit_model`, :func:`fit_and_validate`:
 the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rasterclass.estimators.presets import PRESETS, parse_params
     from rasterclass.jobs.accuracy import areas_map, assess_map, quicklook_map, sample_map
-    from rasterclass.jobs.clustering import ClusterResult, cluster, relabel_map, suggest_labels
+    from rasterclass.jobs.clustering import (
+        ClusterOptions,
+        ClusterResult,
+        cluster,
+        relabel_map,
+        suggest_labels,
+    )
     from rasterclass.jobs.objects import (
         SegmentationResult,
         classify_objects,
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
         run_segmentation,
     )
     from rasterclass.jobs.options import (
+        RunOptions,
         RunResult,
         SceneOptions,
         TrainingOptions,
@@ -69,6 +76,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{
         name: ("rasterclass.jobs.options", name)
         for name in (
+            "RunOptions",
             "RunResult",
             "SceneOptions",
             "TrainingOptions",
@@ -97,7 +105,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     },
     **{
         name: ("rasterclass.jobs.clustering", name)
-        for name in ("ClusterResult", "cluster", "relabel_map", "suggest_labels")
+        for name in ("ClusterOptions", "ClusterResult", "cluster", "relabel_map", "suggest_labels")
     },
     **{
         name: ("rasterclass.jobs.accuracy", name)
@@ -142,9 +150,11 @@ __all__ = [
     "PRESETS",
     "SEGMENT_METHODS",
     "SEGMENT_PARAMS",
+    "ClusterOptions",
     "ClusterResult",
     "Plan",
     "PostprocessResult",
+    "RunOptions",
     "RunResult",
     "SceneOptions",
     "SegmentationResult",

@@ -10,11 +10,12 @@ table), :func:`sample_map` (draw stratified sample points and write them) and
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from rasterclass.accuracy.areas import class_areas
-from rasterclass.accuracy.assess import assess
-from rasterclass.accuracy.draw import draw_sample
+from rasterclass.accuracy.assess import AssessOptions, assess
+from rasterclass.accuracy.draw import SampleOptions, draw_sample
+from rasterclass.accuracy.report import AccuracyReport
 from rasterclass.io import (
     PathLike,
     check_output_format,
@@ -26,6 +27,9 @@ from rasterclass.jobs.provenance import recorded
 from rasterclass.jobs.training import write_report
 from rasterclass.plot import quicklook
 
+if TYPE_CHECKING:  # annotations only
+    import geopandas as gpd
+
 
 @recorded("map_path", "reference", "strata")
 def assess_map(
@@ -35,8 +39,8 @@ def assess_map(
     *,
     output: PathLike | None = None,
     overwrite: bool = False,
-    **options: Any,
-) -> Any:
+    **options: Unpack[AssessOptions],
+) -> AccuracyReport:
     """Assess a map (see :func:`rasterclass.assess`) and write the report.
 
     Parameters
@@ -53,8 +57,9 @@ def assess_map(
     overwrite
         Replace an existing output.
     **options
-        Passed to :func:`rasterclass.assess`: ``design``, ``strata``, ``fpc``,
-        ``fit_diagnostic``, ``layer``, ``chunks``.
+        Passed to :func:`rasterclass.assess` (:class:`~rasterclass.accuracy.assess.
+        AssessOptions`): ``design``, ``strata``, ``fpc``, ``fit_diagnostic``, ``layer``,
+        ``chunks``.
 
     Returns
     -------
@@ -189,8 +194,8 @@ def sample_map(
     *,
     output: PathLike | None = None,
     overwrite: bool = False,
-    **options: Any,
-) -> Any:
+    **options: Unpack[SampleOptions],
+) -> gpd.GeoDataFrame:
     """Draw sample points (see :func:`rasterclass.draw_sample`) and write them.
 
     Parameters
@@ -203,7 +208,8 @@ def sample_map(
     overwrite
         Replace an existing output.
     **options
-        Passed to :func:`rasterclass.draw_sample`: ``n`` (total sample size) or
+        Passed to :func:`rasterclass.draw_sample` (:class:`~rasterclass.accuracy.draw.
+        SampleOptions`): ``n`` (total sample size) or
         ``target_se``, ``expected_ua``, ``default_ua``, ``allocation``, ``seed``,
         ``training`` (pixels to avoid), ``min_distance`` (map units),
         ``reference_column``.

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -25,8 +25,7 @@ import xarray as xr
 
 from rasterclass.apply import predict_raster
 from rasterclass.classes import ClassMap
-from rasterclass.clustering.fit import fit_clusterer, make_clusterer
-from rasterclass.clustering.pixels import DEFAULT_SAMPLE_SIZE
+from rasterclass.clustering.fit import FitOptions, FitSettings, fit_clusterer, make_clusterer
 from rasterclass.clustering.relabel import class_map_from_table, label_frame, relabel
 from rasterclass.clustering.statistics import cluster_statistics, write_statistics
 from rasterclass.clustering.suggest import nearest_classes
@@ -42,7 +41,13 @@ from rasterclass.io import (
     write_map,
     write_text,
 )
-from rasterclass.jobs.options import SceneOptions, check_job_outputs, open_job_scene
+from rasterclass.jobs.options import (
+    RunOptions,
+    RunSettings,
+    SceneOptions,
+    check_job_outputs,
+    open_job_scene,
+)
 from rasterclass.jobs.provenance import recorded
 from rasterclass.model import RasterModel
 from rasterclass.sampling import extract_samples
@@ -62,6 +67,12 @@ class ClusterResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+class ClusterOptions(FitOptions, RunOptions, total=False):
+    """The keywords of :func:`cluster`: how the clusterer is fitted
+    (:class:`~rasterclass.clustering.fit.FitOptions`) and how the run writes
+    (:class:`RunOptions`)."""
+
+
 @recorded("scene", "scene_options.reference", outputs=("output", "statistics", "model_output"))
 def cluster(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
@@ -70,15 +81,9 @@ def cluster(
     n_clusters: int = 8,
     params: Mapping[str, Any] | None = None,
     *,
-    sample_size: int = DEFAULT_SAMPLE_SIZE,
-    seed: int = 0,
-    standardize: bool = False,
     statistics: PathLike | None = None,
     model_output: PathLike | None = None,
-    overwrite: bool = False,
-    scene_options: SceneOptions | None = None,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
+    **options: Unpack[ClusterOptions],
 ) -> ClusterResult:
     """Cluster a scene and write the cluster map (and statistics, model file).
 
@@ -86,8 +91,8 @@ def cluster(
     block with :func:`rasterclass.predict_raster`, writes the map with
     :func:`rasterclass.write_map` (uint8, nodata 0, colour table, names ``cluster 1``..),
     and, when ``statistics`` is given, computes :func:`cluster_statistics` in a second
-    chunked pass and writes them (CSV or JSON by extension). ``cog`` writes the map as a
-    Cloud Optimized GeoTIFF. Every parameter and output is checked before any data is read.
+    chunked pass and writes them (CSV or JSON by extension). Every parameter and output is
+    checked before any data is read.
 
     Parameters
     ----------
@@ -103,26 +108,19 @@ def cluster(
     params
         The method's parameters (scikit-learn's for k-means, :class:`rasterclass.ISODATA`'s),
         each validated before any reading.
-    sample_size
-        Valid pixels drawn at random (with ``seed``) to fit on.
-    seed
-        Seeds the sample and the clusterer.
-    standardize
-        Fit on bands scaled to zero mean and unit variance (for bands of different units).
     statistics
         Also write the per-cluster statistics (pixels, mean and standard deviation per
         band) here, as CSV or JSON by extension.
     model_output
         Also save the fitted clusterer as a :class:`rasterclass.RasterModel`.
-    overwrite
-        Replace existing outputs (the map, the statistics, the model file).
-    scene_options
-        How to open scene files (:class:`rasterclass.SceneOptions`).
-    progress
-        Called with the share of map chunks written (0 to 1); the statistics pass is not
-        reported.
-    cog
-        Write the cluster map as a Cloud Optimized GeoTIFF.
+    **options
+        How the clusterer is fitted (:class:`~rasterclass.clustering.fit.FitOptions`):
+        ``sample_size`` valid pixels drawn at random with ``seed`` (which seeds the
+        clusterer too), on bands scaled to zero mean and unit variance when ``standardize``
+        (for bands of different units). How the run writes
+        (:class:`rasterclass.jobs.RunOptions`): ``overwrite`` (the map, the statistics, the
+        model file), ``scene_options``, ``progress`` (of the map's chunks; the statistics
+        pass is not reported) and ``cog`` (the cluster map).
 
     Returns
     -------
@@ -157,40 +155,32 @@ def cluster(
     >>> rc.open_scene(folder / "clusters.tif", unscale=False).values[0, 0].astype(int).tolist()
     [2, 2, 2, 2, 1, 1, 1, 1]
     """
-    check_job_outputs(
+    run, fit_options = RunSettings.take(options)
+    fit = FitSettings(**fit_options)
+    run.check_outputs(
         {"output": output, "statistics": statistics, "model_output": model_output},
-        overwrite,
         scene,
-        scene_options,
         rasters=("output",),
     )
     if statistics is not None:
         table_format(statistics)
-    make_clusterer(method, n_clusters, params, seed, standardize)  # fail before any reading
-    scene = open_job_scene(scene, scene_options)
+    make_clusterer(method, n_clusters, params, fit.seed, fit.standardize)  # fail before reading
+    scene = open_job_scene(scene, run.scene_options)
     t0 = time.perf_counter()
-    model = fit_clusterer(
-        scene,
-        method,
-        n_clusters,
-        params,
-        sample_size=sample_size,
-        seed=seed,
-        standardize=standardize,
-    )
+    model = fit_clusterer(scene, method, n_clusters, params, **fit_options)
     result = ClusterResult(model.class_map, model)
     if model_output is not None:
-        result.outputs.append(model.save(model_output, overwrite=overwrite))
+        result.outputs.append(model.save(model_output, overwrite=run.overwrite))
     t1 = time.perf_counter()
     classes = predict_raster(scene, model)["classes"]
-    result.outputs.append(
-        write_map(classes, output, model.class_map, overwrite=overwrite, progress=progress, cog=cog)
-    )
+    result.outputs.append(write_map(classes, output, model.class_map, **run.writing()))
     t2 = time.perf_counter()
     result.timings = {"fit": t1 - t0, "assign": t2 - t1}
     if statistics is not None:
         result.statistics = cluster_statistics(scene, classes, model.class_map)
-        result.outputs.append(write_statistics(result.statistics, statistics, overwrite=overwrite))
+        result.outputs.append(
+            write_statistics(result.statistics, statistics, overwrite=run.overwrite)
+        )
         result.timings["statistics"] = time.perf_counter() - t2
     return result
 

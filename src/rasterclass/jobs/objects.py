@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Unpack
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,6 @@ import xarray as xr
 from rasterclass.errors import SegmentationError, TrainingDataError, param
 from rasterclass.io import (
     PathLike,
-    ProgressCallback,
     RasterOutput,
     check_output_format,
     open_segments,
@@ -34,10 +33,10 @@ from rasterclass.io import (
     write_vector,
 )
 from rasterclass.jobs.options import (
+    RunOptions,
     RunResult,
+    RunSettings,
     TrainingOptions,
-    check_job_outputs,
-    check_training_job,
     open_job_scene,
 )
 from rasterclass.jobs.provenance import recorded
@@ -54,9 +53,6 @@ from rasterclass.objects.labels import (
 from rasterclass.objects.segmentation import check_segment_params, segment
 from rasterclass.objects.vector import segments_to_vector
 from rasterclass.training_pixels import provenance_tags
-
-if TYPE_CHECKING:  # annotations only
-    from rasterclass.jobs.options import SceneOptions
 
 logger = logging.getLogger(__name__)
 
@@ -106,15 +102,12 @@ def run_segmentation(
     params: Mapping[str, Any] | None = None,
     features: PathLike | None = None,
     vector: PathLike | None = None,
-    overwrite: bool = False,
-    scene_options: SceneOptions | None = None,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
+    **run_options: Unpack[RunOptions],
 ) -> SegmentationResult:
     """Segment a scene and write the segment raster (uint32, 0 = nodata).
 
     Optionally also the feature table (``.parquet`` or ``.csv``) and the segment polygons
-    with their features (GeoPackage). ``cog`` writes the raster as a Cloud Optimized GeoTIFF.
+    with their features (GeoPackage).
 
     Parameters
     ----------
@@ -133,15 +126,10 @@ def run_segmentation(
         :func:`rasterclass.segment_features`) here, as ``.parquet`` or ``.csv``.
     vector
         Also write the segment polygons with their features here (``.gpkg``).
-    overwrite
-        Replace existing outputs (the segment raster, the features, the polygons).
-    scene_options
-        How to open scene files (:class:`rasterclass.SceneOptions`).
-    progress
-        Called with the share of segment-raster chunks written (0 to 1); the features and
-        polygons are not reported.
-    cog
-        Write the segment raster as a Cloud Optimized GeoTIFF.
+    **run_options
+        :class:`rasterclass.jobs.RunOptions`: ``overwrite`` (the segment raster, the
+        features, the polygons), ``scene_options``, ``progress`` (of the segment raster's
+        chunks; the features and polygons are not reported) and ``cog`` (the segment raster).
 
     Returns
     -------
@@ -171,21 +159,18 @@ def run_segmentation(
     >>> result.n_segments, [pathlib.Path(p).name for p in result.outputs]
     (2, ['segments.tif'])
     """
-    check_job_outputs(
-        {"output": output, "features": features, "vector": vector},
-        overwrite,
-        scene,
-        scene_options,
-        rasters=("output",),
+    run = RunSettings(**run_options)
+    run.check_outputs(
+        {"output": output, "features": features, "vector": vector}, scene, rasters=("output",)
     )
     check_output_format(features, "table", "features")
     if vector is not None and not str(vector).lower().endswith(".gpkg"):
         raise SegmentationError(f"vector output {vector} must be a GeoPackage (.gpkg)")
-    scene = open_job_scene(scene, scene_options)
+    scene = open_job_scene(scene, run.scene_options)
     t0 = time.perf_counter()
     segs = segment(scene, method, **dict(params or {}))
     t1 = time.perf_counter()
-    outputs = [write_segments(segs, output, overwrite=overwrite, progress=progress, cog=cog)]
+    outputs = [write_segments(segs, output, **run.writing())]
     t2 = time.perf_counter()
     timings = {"segmentation": t1 - t0, "writing": t2 - t1}
     table = None
@@ -193,10 +178,10 @@ def run_segmentation(
         table = segment_features(scene, segs)
         timings["features"] = time.perf_counter() - t2
         if features is not None:
-            outputs.append(write_table(table, features, overwrite=overwrite))
+            outputs.append(write_table(table, features, overwrite=run.overwrite))
         if vector is not None:
             outputs.append(
-                write_vector(segments_to_vector(segs, table), vector, overwrite=overwrite)
+                write_vector(segments_to_vector(segs, table), vector, overwrite=run.overwrite)
             )
     n = segs.attrs.get("n_segments", len(table) if table is not None else None)
     return SegmentationResult(segs, n, table, outputs, timings)
@@ -229,10 +214,7 @@ def classify_objects(
     segment_method: str = "shepherd",
     segment_params: Mapping[str, Any] | None = None,
     probabilities: PathLike | None = None,
-    overwrite: bool = False,
-    progress: ProgressCallback | None = None,
     estimator: Any = None,
-    scene_options: SceneOptions | None = None,
     min_overlap: float = 0.5,
     min_polygon_share: float | None = 0.5,
     model_output: PathLike | None = None,
@@ -240,7 +222,7 @@ def classify_objects(
     segments_output: PathLike | None = None,
     features_output: PathLike | None = None,
     vector_output: PathLike | None = None,
-    cog: bool = False,
+    **run_options: Unpack[RunOptions],
 ) -> RunResult:
     """Object-based classification: segment, describe, train on segments, classify, paint.
 
@@ -262,8 +244,6 @@ def classify_objects(
         Segmentation when ``segments`` is None (see :func:`segment`).
     probabilities
         Also write per-class probabilities and confidence of each segment (GeoTIFF).
-    cog
-        Write the rasters as Cloud Optimized GeoTIFFs.
     estimator
         Any scikit-learn classifier; overrides ``options.method``.
     min_overlap, min_polygon_share
@@ -278,13 +258,9 @@ def classify_objects(
     segments_output, features_output, vector_output
         Also write the segment raster, the feature table with the predicted class
         (``.parquet``/``.csv``) and the segment polygons with features and class (``.gpkg``).
-
-    overwrite
-        Replace existing outputs.
-    progress
-        Called with the share of chunks written (0 to 1).
-    scene_options
-        How to open scene files (:class:`rasterclass.SceneOptions`).
+    **run_options
+        ``overwrite`` (every output), ``scene_options``, ``progress`` (of the rasters) and
+        ``cog`` (for the rasters), as :class:`rasterclass.jobs.RunOptions` says.
 
     Returns
     -------
@@ -328,6 +304,7 @@ def classify_objects(
     [2, 2, 2, 2, 1, 1, 1, 1]
     """
     opts = options or TrainingOptions()
+    run = RunSettings(**run_options)
     for name, share in (("min_overlap", min_overlap), ("min_polygon_share", min_polygon_share)):
         if share is not None and not 0 < share <= 1:
             raise TrainingDataError(f"{param(name)} is a share in (0, 1], got {share}")
@@ -343,21 +320,14 @@ def classify_objects(
         "features_output": features_output,
         "vector_output": vector_output,
     }
-    check_training_job(
-        opts,
-        estimator,
-        scene,
-        scene_options,
-        training,
-        outputs,
-        overwrite,
-        rasters=("output", "probabilities", "segments_output"),
-        segments=segments,
+    rasters = ("output", "probabilities", "segments_output")
+    run.check_training(
+        opts, estimator, scene, training, outputs, rasters=rasters, segments=segments
     )
     check_output_format(features_output, "table", "features_output")
     if vector_output is not None and not str(vector_output).lower().endswith(".gpkg"):
         raise SegmentationError(f"vector output {vector_output} must be a GeoPackage (.gpkg)")
-    scene = dask_scene(open_job_scene(scene, scene_options))
+    scene = dask_scene(open_job_scene(scene, run.scene_options))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     segs = resolve_segments(scene, segments, segment_method, seg_params)
@@ -400,7 +370,7 @@ def classify_objects(
         ],
         model_output=model_output,
         report_output=report_output,
-        overwrite=overwrite,
+        overwrite=run.overwrite,
     )
     model, accuracy = trained.model, trained.accuracy
     method = str(model.summary["method"])
@@ -428,13 +398,13 @@ def classify_objects(
                 segs.astype(np.uint32), segments_output, nodata=0, descriptions=["segment"]
             )
         )
-    written.extend(write_rasters(outs, overwrite=overwrite, progress=progress, cog=cog))
+    written.extend(write_rasters(outs, **run.writing()))
     table = features.join(classes)
     if features_output is not None:
-        written.append(write_table(table, features_output, overwrite=overwrite))
+        written.append(write_table(table, features_output, overwrite=run.overwrite))
     if vector_output is not None:
         written.append(
-            write_vector(segments_to_vector(segs, table), vector_output, overwrite=overwrite)
+            write_vector(segments_to_vector(segs, table), vector_output, overwrite=run.overwrite)
         )
     timings["prediction"] = time.perf_counter() - t3
     logger.info(

@@ -1,6 +1,9 @@
 """What a job is asked to do, and what it did: the options and results every job shares.
 
 This module owns :class:`SceneOptions` (how to open a scene) and :func:`open_job_scene`,
+:class:`RunOptions` (the keywords of every job that writes rasters: ``overwrite``,
+``scene_options``, ``progress``, ``cog``) with :class:`RunSettings` (the same with their
+defaults),
 :class:`TrainingOptions` (what to train on and with) and its checks (:func:`check_training`,
 :func:`check_report`, both with the outputs in :func:`check_training_job`), the outputs'
 check (:func:`check_job_outputs`, over :func:`job_inputs`: a job's input files by what they
@@ -12,14 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import xarray as xr
 
 from rasterclass.errors import TrainingDataError, param
 from rasterclass.estimators.presets import check_params, make_estimator
-from rasterclass.io import PathLike, as_scene, check_writable, open_scene
+from rasterclass.io import (
+    PathLike,
+    ProgressCallback,
+    WriteOptions,
+    as_scene,
+    check_writable,
+    open_scene,
+)
 from rasterclass.model import RasterModel
 from rasterclass.sampling import Samples
 
@@ -91,6 +101,81 @@ def open_job_scene(
         opts = scene_options or SceneOptions()
         return as_scene(scene, band_names=opts.band_names)
     return (scene_options or SceneOptions()).open(scene)
+
+
+class RunOptions(TypedDict, total=False):
+    """The keywords every job that writes rasters takes, typed for ``**options:
+    Unpack[RunOptions]`` (:func:`rasterclass.predict`, :func:`rasterclass.classify`,
+    :func:`rasterclass.cluster`, :func:`rasterclass.run_segmentation`,
+    :func:`rasterclass.classify_objects`).
+
+    ``overwrite`` (default False) replaces existing outputs, never an input of the run;
+    ``scene_options`` (:class:`SceneOptions`, default None: the files' own) says how to open
+    the scene files; ``progress`` (default None) is called with (blocks done, blocks in all)
+    as the rasters are written; ``cog`` (default False) writes Cloud Optimized GeoTIFFs.
+    """
+
+    overwrite: bool
+    scene_options: SceneOptions | None
+    progress: ProgressCallback | None
+    cog: bool
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """:class:`RunOptions` with their defaults, as a job reads them (``RunSettings(**options)``
+    refuses an unknown keyword with a :class:`TypeError`, as a function does)."""
+
+    overwrite: bool = False
+    scene_options: SceneOptions | None = None
+    progress: ProgressCallback | None = None
+    cog: bool = False
+
+    @classmethod
+    def take(cls, options: Mapping[str, Any]) -> tuple[RunSettings, dict[str, Any]]:
+        """The run settings among a job's keywords, and the other keywords."""
+        names = {f.name for f in fields(cls)}
+        run = cls(**{k: v for k, v in options.items() if k in names})
+        return run, {k: v for k, v in options.items() if k not in names}
+
+    def writing(self) -> WriteOptions:
+        """The keywords of the raster writer (:func:`rasterclass.io.write_rasters`)."""
+        return {"overwrite": self.overwrite, "progress": self.progress, "cog": self.cog}
+
+    def check_outputs(
+        self,
+        outputs: Mapping[str, PathLike | None],
+        scene: Any,
+        *,
+        rasters: Collection[str] = (),
+        **inputs: Any,
+    ) -> None:
+        """:func:`check_job_outputs` with this run's ``overwrite`` and ``scene_options``."""
+        check_job_outputs(
+            outputs, self.overwrite, scene, self.scene_options, rasters=rasters, **inputs
+        )
+
+    def check_training(
+        self,
+        options: TrainingOptions,
+        estimator: Any,
+        scene: Any,
+        training: Any,
+        outputs: Mapping[str, PathLike | None],
+        **keywords: Any,
+    ) -> None:
+        """:func:`check_training_job` with this run's ``overwrite`` and ``scene_options``
+        (``keywords``: its ``rasters`` and inputs)."""
+        check_training_job(
+            options,
+            estimator,
+            scene,
+            self.scene_options,
+            training,
+            outputs,
+            self.overwrite,
+            **keywords,
+        )
 
 
 @dataclass

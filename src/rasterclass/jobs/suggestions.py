@@ -154,7 +154,7 @@ def suggest_samples_map(
         ):
             raise GridMismatchError(
                 f"{path} is not on the grid of {map_path}: give the layers written with the map "
-                "(predict/classify --uncertainty/--aoa)"
+                f"by predict or classify ({param('uncertainty')}, {param('aoa')})"
             )
     distance = parse_distance(min_distance, classes.rio.crs, classes.rio.transform())
     points = suggest_samples(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import xarray as xr
 
@@ -24,17 +24,18 @@ from rasterclass.errors import EstimatorError, param
 from rasterclass.estimators.presets import make_estimator
 from rasterclass.io import (
     PathLike,
-    ProgressCallback,
     RasterOutput,
+    WriteOptions,
     probability_output,
     read_legend,
     write_rasters,
 )
 from rasterclass.jobs.options import (
+    RunOptions,
     RunResult,
+    RunSettings,
     SceneOptions,
     TrainingOptions,
-    check_job_outputs,
     check_training_job,
     open_job_scene,
 )
@@ -187,12 +188,9 @@ def predict(
     output: PathLike,
     *,
     probabilities: PathLike | None = None,
-    overwrite: bool = False,
-    scene_options: SceneOptions | None = None,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
     uncertainty: PathLike | None = None,
     aoa: PathLike | None = None,
+    **run_options: Unpack[RunOptions],
 ) -> RunResult:
     """Apply a model to a scene and write the map (and probability layers).
 
@@ -213,14 +211,6 @@ def predict(
     probabilities
         Also write per-class probabilities (float32 in [0, 1], one band per class in the
         model's class order, then the confidence) to this GeoTIFF.
-    overwrite
-        Replace existing outputs.
-    scene_options
-        How to open scene files (:class:`rasterclass.SceneOptions`).
-    progress
-        Called with the share of chunks written (0 to 1) as the writer advances.
-    cog
-        Write Cloud Optimized GeoTIFFs.
     uncertainty
         Also write the margin and normalised entropy of the probabilities (2 float32 bands
         ``margin``, ``entropy``, NaN nodata; see :func:`rasterclass.uncertainty`).
@@ -228,6 +218,10 @@ def predict(
         Also write the dissimilarity index and the area of applicability (2 float32 bands
         ``dissimilarity_index``, ``aoa``: 1 inside, 0 outside; NaN nodata; the threshold in
         the ``AOA_THRESHOLD`` tag; see :func:`rasterclass.area_of_applicability`).
+    **run_options
+        ``overwrite``, ``scene_options``, ``progress`` and ``cog``
+        (:class:`rasterclass.jobs.RunOptions`): replace existing outputs, open scene files
+        so, follow the chunks written, write Cloud Optimized GeoTIFFs.
 
     Returns
     -------
@@ -268,11 +262,10 @@ def predict(
     ('forest', 'water')
     """
     t0 = time.perf_counter()
-    check_job_outputs(
+    run = RunSettings(**run_options)
+    run.check_outputs(
         {"output": output, "probabilities": probabilities, "uncertainty": uncertainty, "aoa": aoa},
-        overwrite,
         scene,
-        scene_options,
         rasters=RASTER_OUTPUTS,
         model=model,
     )
@@ -282,17 +275,15 @@ def predict(
         check_probabilistic(model.estimator)
     if aoa is not None:
         model_reference(model)
-    scene = open_job_scene(scene, scene_options)
+    scene = open_job_scene(scene, run.scene_options)
     outputs = write_prediction(
         scene,
         model,
         output,
         probabilities=probabilities,
-        overwrite=overwrite,
-        progress=progress,
-        cog=cog,
         uncertainty=uncertainty,
         aoa=aoa,
+        **run.writing(),
     )
     return RunResult(model, outputs=outputs, timings={"prediction": time.perf_counter() - t0})
 
@@ -318,11 +309,9 @@ def write_prediction(
     output: PathLike,
     *,
     probabilities: PathLike | None = None,
-    overwrite: bool = False,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
     uncertainty: PathLike | None = None,
     aoa: PathLike | None = None,
+    **options: Unpack[WriteOptions],
 ) -> list[str]:
     """Predict lazily and write map, probabilities, uncertainty and AOA in one chunked pass.
 
@@ -330,7 +319,8 @@ def write_prediction(
     described by its class name and tagged with its code (see
     :func:`rasterclass.io.probability_output`). The uncertainty layers (bands ``margin``,
     ``entropy``) come from the same probabilities, the AOA layers (``dissimilarity_index``,
-    ``aoa``, tag ``AOA_THRESHOLD``) from the same scene blocks.
+    ``aoa``, tag ``AOA_THRESHOLD``) from the same scene blocks; ``options`` go to
+    :func:`rasterclass.io.write_rasters`.
     """
     proba = probabilities is not None or uncertainty is not None
     pred = predict_raster(scene, model, probabilities=proba)
@@ -352,7 +342,7 @@ def write_prediction(
     if aoa is not None:
         layers = area_of_applicability(scene, model)
         outs.append(_layers_output(layers, aoa, AOA_THRESHOLD_TAG, "AOA_WEIGHTING", "AOA_FOLDS"))
-    return write_rasters(outs, overwrite=overwrite, progress=progress, cog=cog)
+    return write_rasters(outs, **options)
 
 
 def _layers_output(layers: xr.DataArray, path: PathLike, *tags: str) -> RasterOutput:
@@ -395,13 +385,10 @@ def classify(
     model_output: PathLike | None = None,
     report_output: PathLike | None = None,
     html_output: PathLike | None = None,
-    overwrite: bool = False,
     estimator: Any = None,
-    scene_options: SceneOptions | None = None,
-    progress: ProgressCallback | None = None,
-    cog: bool = False,
     uncertainty: PathLike | None = None,
     aoa: PathLike | None = None,
+    **run_options: Unpack[RunOptions],
 ) -> RunResult:
     """Train on the training geometries and classify the scene in one go.
 
@@ -417,22 +404,22 @@ def classify(
         with its sampling and cross-validation (:class:`rasterclass.TrainingOptions`).
     output
         The map GeoTIFF (class codes, 0 = nodata, class names and colour table).
-    probabilities, progress, uncertainty, aoa
-        As in :func:`predict`: the per-class probability GeoTIFF, the progress callback, the
-        uncertainty layers (margin, entropy), the area of applicability (its reference is
-        computed from the training data of this run).
-    model_output, report_output, estimator, scene_options
+    probabilities, uncertainty, aoa
+        As in :func:`predict`: the per-class probability GeoTIFF, the uncertainty layers
+        (margin, entropy), the area of applicability (its reference is computed from the
+        training data of this run).
+    model_output, report_output, estimator
         As in :func:`train`: the model file, the cross-validation report (needs
         ``options.cv_folds`` >= 2), a scikit-learn classifier that overrides
-        ``options.method``, how to open scene files.
+        ``options.method``.
     html_output
         Also write the run's one-file HTML report here (``.html``): the map, the
         cross-validated accuracy, the class areas, the spectral signatures and the
         cross-validation design (see :func:`rasterclass.report_map`).
-    overwrite
-        Replace existing outputs (never an input of the run).
-    cog
-        Write the map and the probabilities as Cloud Optimized GeoTIFFs.
+    **run_options
+        ``overwrite`` (never an input of the run), ``scene_options``, ``progress`` (of the
+        map and probabilities) and ``cog`` (for both): see
+        :class:`rasterclass.jobs.RunOptions`.
 
     Returns
     -------
@@ -487,14 +474,13 @@ def classify(
     }
     check_report_outputs(html_output)
     opts = options or TrainingOptions()
-    check_training_job(
-        opts, estimator, scene, scene_options, training, outputs, overwrite, rasters=RASTER_OUTPUTS
-    )
+    run = RunSettings(**run_options)
+    run.check_training(opts, estimator, scene, training, outputs, rasters=RASTER_OUTPUTS)
     if uncertainty is not None:
         check_probabilistic(
             estimator if estimator is not None else make_estimator(opts.method, opts.params)
         )
-    scene = open_job_scene(scene, scene_options)
+    scene = open_job_scene(scene, run.scene_options)
     result = train(
         scene,
         training,
@@ -503,7 +489,7 @@ def classify(
         estimator=estimator,
         model_output=model_output,
         report_output=report_output,
-        overwrite=overwrite,
+        overwrite=run.overwrite,
     )
     t0 = time.perf_counter()
     result.outputs.extend(
@@ -512,11 +498,9 @@ def classify(
             result.model,
             output,
             probabilities=probabilities,
-            overwrite=overwrite,
-            progress=progress,
-            cog=cog,
             uncertainty=uncertainty,
             aoa=aoa,
+            **run.writing(),
         )
     )
     result.timings["prediction"] = time.perf_counter() - t0
@@ -529,6 +513,6 @@ def classify(
             uncertainty=uncertainty,
             aoa=aoa,
         )
-        result.outputs.extend(write_html_report(report, html_output, overwrite=overwrite))
+        result.outputs.extend(write_html_report(report, html_output, overwrite=run.overwrite))
         result.timings["report"] = time.perf_counter() - t0
     return result

@@ -53,7 +53,7 @@ Segmentation methods
 
 Modules
 -------
-``_blocks`` (chunk layout, the scene as dask), ``seeds`` (pixel sample, k-means seeds),
+``_blocks`` (chunk layout, the scene as dask), ``seeds`` (k-means seeds on a pixel sample),
 ``eliminate`` (segment tables, elimination of small segments), ``shepherd`` (the tiled
 Shepherd segmentation), ``segmentation`` (:func:`segment`, parameters, slic/felzenszwalb per
 chunk), ``features`` (:func:`segment_features`), ``labels`` (training labels, classes,
@@ -72,7 +72,7 @@ from rasterclass.objects.labels import (
     paint_classes,
     paint_probabilities,
 )
-from rasterclass.objects.seeds import SeedAssigner, fit_seeds, sample_pixels
+from rasterclass.objects.seeds import SeedAssigner, fit_seeds
 from rasterclass.objects.segmentation import (
     DEFAULT_PARAMS,
     SEGMENT_METHODS,
@@ -93,7 +93,6 @@ __all__ = [
     "mask_segments",
     "paint_classes",
     "paint_probabilities",
-    "sample_pixels",
     "seam_statistics",
     "segment",
     "segment_features",

@@ -1,8 +1,8 @@
 """Pixel sample and k-means seeds: the spectral start of a Shepherd segmentation.
 
-Owns the seeded, chunk-independent random sample of a scene's valid pixels
-(:func:`sample_pixels`), the per-band standardisation of a sample, the k-means fit of the
-seeds on it (:func:`fit_seeds`) and :class:`SeedAssigner`, the estimator that gives every
+Owns the per-band standardisation of a pixel sample (drawn by
+:func:`rasterclass.sampling.sample_pixels`), the k-means fit of the seeds on it
+(:func:`fit_seeds`) and :class:`SeedAssigner`, the estimator that gives every
 pixel its nearest seed with a k-d tree, so that a pixel's seed never depends on its block.
 """
 
@@ -10,63 +10,11 @@ from __future__ import annotations
 
 import logging
 
-import dask
 import numpy as np
-import xarray as xr
 
 from rasterclass.errors import SegmentationError
-from rasterclass.objects._blocks import compute_batched, dask_scene
 
 logger = logging.getLogger(__name__)
-
-
-def _gather(block: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    return np.asarray(block[:, rows, cols], dtype=np.float64).T
-
-
-def sample_pixels(scene: xr.DataArray, size: int = 50_000, seed: int = 0) -> np.ndarray:
-    """A seeded random sample of the scene's valid pixels, independent of the chunking.
-
-    ``size`` pixel positions are drawn over the whole grid (duplicates and nodata dropped),
-    read chunk by chunk and returned in row-major position order.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(n, bands)`` float64, ``n <= size``.
-    """
-    scene = dask_scene(scene)
-    _, height, width = scene.shape
-    n_pix = height * width
-    if size >= n_pix:
-        pos = np.arange(n_pix, dtype=np.int64)
-    else:
-        pos = np.unique(np.random.default_rng(seed).integers(0, n_pix, size=size))
-    rows, cols = np.divmod(pos, width)
-    data = scene.data
-    bounds_y = np.cumsum((0, *data.chunks[1]))
-    bounds_x = np.cumsum((0, *data.chunks[2]))
-    bi = np.searchsorted(bounds_y, rows, side="right") - 1
-    bj = np.searchsorted(bounds_x, cols, side="right") - 1
-    key = bi * len(data.chunks[2]) + bj
-    order = np.argsort(key, kind="stable")
-    keys, starts = np.unique(key[order], return_index=True)
-    ends = np.r_[starts[1:], len(order)]
-    blocks = data.to_delayed()
-    tasks, positions = [], []
-    for k, s, e in zip(keys.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        i, j = divmod(k, len(data.chunks[2]))
-        idx = order[s:e]
-        tasks.append(
-            dask.delayed(_gather)(blocks[0, i, j], rows[idx] - bounds_y[i], cols[idx] - bounds_x[j])
-        )
-        positions.append(pos[idx])
-    parts = compute_batched(tasks)
-    if not parts:
-        return np.empty((0, scene.shape[0]))
-    values = np.concatenate(parts, axis=0)
-    values = values[np.argsort(np.concatenate(positions), kind="stable")]
-    return values[np.isfinite(values).all(axis=1)]
 
 
 def standardise(sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

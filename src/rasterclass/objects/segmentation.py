@@ -23,8 +23,9 @@ import xarray as xr
 from rasterclass.errors import SegmentationError, param
 from rasterclass.methods import SEGMENT_DEFAULTS, SEGMENT_METHODS
 from rasterclass.objects._blocks import block_layout, dask_scene, grid_like
-from rasterclass.objects.seeds import sample_pixels, standardise
+from rasterclass.objects.seeds import standardise
 from rasterclass.objects.shepherd import shepherd_segments
+from rasterclass.sampling.pixels import sample_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,8 @@ def segment(scene: xr.DataArray, method: str = "shepherd", **params: Any) -> xr.
             f"{height * width} pixels); use a smaller {param('min_size')}"
         )
     t0 = time.perf_counter()
-    sample = sample_pixels(scene, opts["sample_size"], opts["seed"])
+    drawn = sample_pixels(scene, opts["sample_size"], opts["seed"], replace=True)
+    sample = drawn.X.astype(np.float64)
     if len(sample) == 0:
         raise SegmentationError(
             "the scene has no valid pixel in the sample (all nodata?); check the scene's nodata"

@@ -9,13 +9,16 @@ The package is split by concept: :mod:`.samples` (:class:`Samples`), :mod:`.extr
 (:func:`extract_samples` and the per-chunk extraction), :mod:`.clean` (cleaning the training
 vector: features without a class, 0..K-1 codes, repeated features), :mod:`._overlaps` (one
 sample per pixel where polygons overlap) and :mod:`.checks` (classes left without a sample,
-:func:`check_trainable`); this module re-exports their public names.
+:func:`check_trainable`) and :mod:`.pixels` (:func:`sample_pixels`, the one random pixel
+sampler, used by the clusterers and the Shepherd seeds); this module re-exports their
+public names.
 """
 
 from __future__ import annotations
 
 from rasterclass.sampling.checks import check_trainable
 from rasterclass.sampling.extract import extract_samples
+from rasterclass.sampling.pixels import PixelSample, sample_pixels
 from rasterclass.sampling.samples import Samples
 
-__all__ = ["Samples", "check_trainable", "extract_samples"]
+__all__ = ["PixelSample", "Samples", "check_trainable", "extract_samples", "sample_pixels"]
