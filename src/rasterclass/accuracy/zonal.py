@@ -168,9 +168,7 @@ def zonal_summary(
             table[name] = np.where(valid[j] > 0, sums[j] / np.maximum(valid[j], 1), np.nan)
     table.insert(0, "status", _status(local, grid, table["pixels"].to_numpy()))
     clash = [c for c in frame.columns if c in table.columns]
-    out = frame.rename(columns={c: f"{c}_zone" for c in clash}).join(
-        table.set_axis(frame.index)
-    )
+    out = frame.rename(columns={c: f"{c}_zone" for c in clash}).join(table.set_axis(frame.index))
     out.index.name = id_name
     out.attrs = {
         "notes": _notes(out, passes, pixel_area),
@@ -239,11 +237,7 @@ def _open_layer(
 ) -> xr.DataArray:
     """A layer as a lazy ``(band, y, x)`` float array chunked as the map, its bands chosen;
     ``attrs["label"]`` names it in the columns."""
-    source, chosen = spec if isinstance(spec, tuple) else (spec, None)
-    if isinstance(source, str) and not os.path.exists(source) and ":" in source:
-        head, _, tail = source.rpartition(":")
-        if os.path.exists(head):
-            source, chosen = head, tail
+    source, chosen = split_layer(spec)
     if isinstance(source, xr.DataArray):
         layer = source if "band" in source.dims else source.expand_dims(band=["value"])
         label = str(source.name or f"layer{position + 1}")
@@ -257,9 +251,44 @@ def _open_layer(
         )
     if chosen is not None:
         layer = layer.isel(band=_band_positions(layer, chosen, label))
-    layer = layer.astype(np.float64).chunk({"band": -1, "y": like.chunks[0], "x": like.chunks[1]})
+    ys, xs = like.data.chunks
+    layer = layer.astype(np.float64).chunk({"band": -1, "y": ys, "x": xs})
     layer.attrs = {"label": label}
     return layer
+
+
+def split_layer(spec: LayerSpec) -> tuple[Any, Any]:
+    """A layer given to :func:`zonal_summary` as (source, chosen bands or None).
+
+    Parameters
+    ----------
+    spec
+        A path, ``"PATH:BAND"`` (when ``PATH`` exists and the whole string does not), a
+        DataArray, or ``(source, band or bands)``.
+
+    Returns
+    -------
+    tuple
+        The path or DataArray, and the band name / 1-based number / list given (or None).
+
+    Raises
+    ------
+    ValueError
+        Never for a well-formed tuple; a malformed one raises as unpacking does.
+
+    Examples
+    --------
+    >>> split_layer("probabilities.tif"), split_layer(("ndvi.tif", 1))
+    (('probabilities.tif', None), ('ndvi.tif', 1))
+    """
+    if isinstance(spec, tuple):
+        source, chosen = spec
+        return source, chosen
+    if isinstance(spec, str) and not os.path.exists(spec) and ":" in spec:
+        head, _, tail = spec.rpartition(":")
+        if os.path.exists(head):
+            return head, tail
+    return spec, None
 
 
 def _band_positions(layer: xr.DataArray, chosen: Any, label: str) -> list[int]:
@@ -319,8 +348,8 @@ def _block_tasks(
     """One delayed :func:`_block_stats` per chunk of the map, with the zones meeting it."""
     from shapely.geometry import box
 
-    rows = np.cumsum((0, *scene.chunks[0]))
-    cols = np.cumsum((0, *scene.chunks[1]))
+    ys, xs = scene.data.chunks
+    rows, cols = np.cumsum([0, *ys]), np.cumsum([0, *xs])
     blocks = scene.data.to_delayed()
     layer_blocks = [b.data.to_delayed() for b in bands]
     array = geoms.to_numpy()
@@ -407,8 +436,9 @@ def _table(
     cols: dict[str, Any] = {"pixels": pixels, "valid_pixels": valid, "valid_ha": valid * ha}
     with np.errstate(invalid="ignore", divide="ignore"):
         cols |= {f"area_ha_{name}": p * ha for name, p in per_class.items()}
-        cols |= {f"share_{name}": np.where(valid > 0, p / valid, np.nan) for name, p in
-                 per_class.items()}
+        cols |= {
+            f"share_{name}": np.where(valid > 0, p / valid, np.nan) for name, p in per_class.items()
+        }
     cols |= {f"pixels_{name}": p for name, p in per_class.items()}
     return pd.DataFrame(cols)
 
@@ -444,3 +474,84 @@ def _notes(table: Any, passes: Sequence[int], pixel_area: Any) -> list[str]:
     if pixel_area is None:
         notes.append("the map's CRS is not projected: areas in pixels only")
     return notes
+
+
+def render_zonal(table: Any, fmt: str) -> str:
+    """A zonal summary (from :func:`zonal_summary`) as ``"csv"``, ``"json"`` or ``"markdown"``.
+
+    Parameters
+    ----------
+    table
+        The (Geo)DataFrame :func:`zonal_summary` returns (its geometry is left out).
+    fmt
+        ``"csv"`` (every column), ``"json"`` (``format_version`` 1, ``kind`` ``"zonal
+        summary"``, ``map``, ``zone_column``, ``classes``, ``pixel_area_m2``, ``notes`` and
+        ``zones``: one record per zone with ``zone`` and every column; NaN as null) or
+        ``"markdown"`` (zone, status, valid area, the share of each class in %, the layer
+        means, then the notes).
+
+    Returns
+    -------
+    str
+        The text.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``fmt``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> from rasterclass.datasets import example_map
+    >>> zones = gpd.GeoDataFrame(geometry=[box(0, 0, 30, 40)], crs="EPSG:32633")
+    >>> print(render_zonal(zonal_summary(example_map(), zones), "markdown").splitlines()[4])
+    | 1 | on the map | 0.12 | 66.7 % | 33.3 % |
+    """
+    attrs = dict(table.attrs)
+    name = table.index.name or "zone"
+    plain = pd.DataFrame(table.drop(columns=table.geometry.name, errors="ignore"))
+    if fmt == "csv":
+        return str(plain.to_csv())
+    if fmt == "json":
+        records = plain.reset_index().rename(columns={name: "zone"}).to_dict(orient="records")
+        doc = {
+            "format_version": ZONAL_FORMAT_VERSION,
+            "kind": "zonal summary",
+            "map": attrs.get("map"),
+            "zone_column": attrs.get("zone_column"),
+            "classes": attrs.get("classes", []),
+            "pixel_area_m2": attrs.get("pixel_area_m2"),
+            "notes": attrs.get("notes", []),
+            "zones": records,
+        }
+        return json.dumps(jsonable(doc), indent=2) + "\n"
+    if fmt != "markdown":
+        raise ValueError(f"unknown format {fmt!r}: use 'csv', 'json' or 'markdown'")
+    ha = attrs.get("pixel_area_m2") is not None
+    classes = attrs.get("classes", [])
+    means = [c for c in plain.columns if str(c).startswith("mean_")]
+    headers = [name, "status", "valid ha" if ha else "valid px", *classes, *means]
+    rows = [
+        [
+            zone,
+            row["status"],
+            f"{row['valid_ha']:,.2f}" if ha else f"{row['valid_pixels']:,}",
+            *(_pct(row[f"share_{c}"]) for c in classes),
+            *(_num(row[m]) for m in means),
+        ]
+        for zone, row in plain.iterrows()
+    ]
+    title = os.path.basename(attrs["map"]) if attrs.get("map") else "the map"
+    out = [f"# Zonal summary of {title}", "", markdown_table(headers, rows)]
+    out += ["", *(f"- {n}" for n in attrs.get("notes", []))] if attrs.get("notes") else []
+    return "\n".join(out) + "\n"
+
+
+def _pct(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{100 * value:.1f} %"
+
+
+def _num(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.4g}"
