@@ -6,6 +6,7 @@ import json
 import warnings
 from pathlib import Path
 
+import dask
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -106,6 +107,8 @@ def test_equal_to_numpy_and_the_same_for_any_chunking(map_path, layer_path):
         rc.zonal_summary(map_path, zones, "zone_id", layers=[layer_path], chunks=chunks)
         for chunks in (16, 25, None)  # 25 divides neither side
     ]
+    with dask.config.set(scheduler="sync"):
+        tables.append(rc.zonal_summary(map_path, zones, "zone_id", layers=[layer_path], chunks=7))
     for table in tables:
         table = table.loc[oracle.index]
         pd.testing.assert_frame_equal(table[COUNTS], tables[0].loc[oracle.index][COUNTS])

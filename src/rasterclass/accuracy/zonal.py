@@ -1,7 +1,8 @@
 """Zonal summaries of a class map: per zone (district, parcel, field) the valid area, the
 area and share of each class, and the mean of extra layers (probability, NDVI...).
 
-Owns :func:`zonal_summary` and :func:`render_zonal` (the table as CSV, JSON or Markdown).
+Owns :func:`zonal_summary`; :mod:`rasterclass.accuracy.zonal_report` renders its table as
+CSV, JSON or Markdown.
 
 The rule is the pixel centre: a pixel belongs to a zone when its centre lies inside the
 zone's polygon (GDAL's rasterization rule, :func:`rasterio.features.rasterize` with
@@ -30,7 +31,6 @@ chunk do here, under any dask scheduler.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -42,9 +42,7 @@ import pandas as pd
 import xarray as xr
 from affine import Affine
 
-from rasterclass._json import jsonable
 from rasterclass.accuracy.assess import open_map, pixel_area_m2_of
-from rasterclass.accuracy.report import markdown_table
 from rasterclass.classes import ClassMap
 from rasterclass.errors import CRSError, ZoneError, param
 from rasterclass.io import PathLike, open_scene, read_vector, scene_grid
@@ -54,8 +52,6 @@ from rasterclass.stack import Grid, rasterize_shapes
 logger = logging.getLogger(__name__)
 
 M2_PER_HA = 10_000.0
-#: Version of the layout of the JSON table (:func:`render_zonal`).
-ZONAL_FORMAT_VERSION = 1
 #: Pixel codes are packed with the zone number into one int64 key (zone << 32 | code).
 _CODE_BITS = 32
 
@@ -102,7 +98,8 @@ def zonal_summary(
     geopandas.GeoDataFrame
         One row per zone (index: the zone id, named ``zone_column`` or ``"zone"``), the
         zones' attributes and geometry in their own CRS, then ``status`` (``"on the map"``,
-        ``"partly off the map"``, ``"off the map"``, ``"no pixel centre"``), ``pixels``
+        ``"partly off the map"``, ``"off the map"``, ``"no pixel centre"``,
+        ``"no geometry"``), ``pixels``
         (pixel centres in the zone on the map, int64), ``valid_pixels`` (those with a
         class), ``valid_ha``, per class ``area_ha_<name>``, ``share_<name>`` (of the valid
         area, NaN without one) and ``pixels_<name>`` (int64), and per layer band
@@ -452,7 +449,8 @@ def _status(geoms: Any, grid: Grid, pixels: np.ndarray) -> np.ndarray:
     within = geoms.within(extent).to_numpy() & ~empty
     meets = geoms.intersects(extent).to_numpy() & ~empty
     status = np.where(within, "on the map", np.where(meets, "partly off the map", "off the map"))
-    return np.where(meets & (pixels == 0), "no pixel centre", status)
+    status = np.where(meets & (pixels == 0), "no pixel centre", status)
+    return np.where(empty, "no geometry", status)
 
 
 def _notes(table: Any, passes: Sequence[int], pixel_area: Any) -> list[str]:
@@ -461,6 +459,7 @@ def _notes(table: Any, passes: Sequence[int], pixel_area: Any) -> list[str]:
         ("off the map", "lie wholly off the map (area 0)"),
         ("partly off the map", "lie partly off the map (only their part on it is counted)"),
         ("no pixel centre", "contain no pixel centre (area 0; smaller than a pixel?)"),
+        ("no geometry", "have an empty geometry (area 0)"),
     ):
         ids = table.index[table["status"] == status].tolist()
         if ids:
@@ -474,84 +473,3 @@ def _notes(table: Any, passes: Sequence[int], pixel_area: Any) -> list[str]:
     if pixel_area is None:
         notes.append("the map's CRS is not projected: areas in pixels only")
     return notes
-
-
-def render_zonal(table: Any, fmt: str) -> str:
-    """A zonal summary (from :func:`zonal_summary`) as ``"csv"``, ``"json"`` or ``"markdown"``.
-
-    Parameters
-    ----------
-    table
-        The (Geo)DataFrame :func:`zonal_summary` returns (its geometry is left out).
-    fmt
-        ``"csv"`` (every column), ``"json"`` (``format_version`` 1, ``kind`` ``"zonal
-        summary"``, ``map``, ``zone_column``, ``classes``, ``pixel_area_m2``, ``notes`` and
-        ``zones``: one record per zone with ``zone`` and every column; NaN as null) or
-        ``"markdown"`` (zone, status, valid area, the share of each class in %, the layer
-        means, then the notes).
-
-    Returns
-    -------
-    str
-        The text.
-
-    Raises
-    ------
-    ValueError
-        An unknown ``fmt``.
-
-    Examples
-    --------
-    >>> import geopandas as gpd
-    >>> from shapely.geometry import box
-    >>> from rasterclass.datasets import example_map
-    >>> zones = gpd.GeoDataFrame(geometry=[box(0, 0, 30, 40)], crs="EPSG:32633")
-    >>> print(render_zonal(zonal_summary(example_map(), zones), "markdown").splitlines()[4])
-    | 1 | on the map | 0.12 | 66.7 % | 33.3 % |
-    """
-    attrs = dict(table.attrs)
-    name = table.index.name or "zone"
-    plain = pd.DataFrame(table.drop(columns=table.geometry.name, errors="ignore"))
-    if fmt == "csv":
-        return str(plain.to_csv())
-    if fmt == "json":
-        records = plain.reset_index().rename(columns={name: "zone"}).to_dict(orient="records")
-        doc = {
-            "format_version": ZONAL_FORMAT_VERSION,
-            "kind": "zonal summary",
-            "map": attrs.get("map"),
-            "zone_column": attrs.get("zone_column"),
-            "classes": attrs.get("classes", []),
-            "pixel_area_m2": attrs.get("pixel_area_m2"),
-            "notes": attrs.get("notes", []),
-            "zones": records,
-        }
-        return json.dumps(jsonable(doc), indent=2) + "\n"
-    if fmt != "markdown":
-        raise ValueError(f"unknown format {fmt!r}: use 'csv', 'json' or 'markdown'")
-    ha = attrs.get("pixel_area_m2") is not None
-    classes = attrs.get("classes", [])
-    means = [c for c in plain.columns if str(c).startswith("mean_")]
-    headers = [name, "status", "valid ha" if ha else "valid px", *classes, *means]
-    rows = [
-        [
-            zone,
-            row["status"],
-            f"{row['valid_ha']:,.2f}" if ha else f"{row['valid_pixels']:,}",
-            *(_pct(row[f"share_{c}"]) for c in classes),
-            *(_num(row[m]) for m in means),
-        ]
-        for zone, row in plain.iterrows()
-    ]
-    title = os.path.basename(attrs["map"]) if attrs.get("map") else "the map"
-    out = [f"# Zonal summary of {title}", "", markdown_table(headers, rows)]
-    out += ["", *(f"- {n}" for n in attrs.get("notes", []))] if attrs.get("notes") else []
-    return "\n".join(out) + "\n"
-
-
-def _pct(value: float) -> str:
-    return "n/a" if not np.isfinite(value) else f"{100 * value:.1f} %"
-
-
-def _num(value: float) -> str:
-    return "n/a" if not np.isfinite(value) else f"{value:.4g}"

@@ -30,7 +30,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rasterclass.accuracy.zonal import render_zonal
+    from rasterclass.accuracy.zonal_report import render_zonal
     from rasterclass.estimators.presets import PRESETS, parse_params
     from rasterclass.jobs.accuracy import areas_map, assess_map, quicklook_map, sample_map
     from rasterclass.jobs.clustering import ClusterResult, cluster, relabel_map, suggest_labels
@@ -116,7 +116,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "report_map": ("rasterclass.jobs.report", "report_map"),
     "suggest_samples_map": ("rasterclass.jobs.suggestions", "suggest_samples_map"),
     "zonal_map": ("rasterclass.jobs.zonal", "zonal_map"),
-    "render_zonal": ("rasterclass.accuracy.zonal", "render_zonal"),
+    "render_zonal": ("rasterclass.accuracy.zonal_report", "render_zonal"),
     "Plan": ("rasterclass.planning", "Plan"),
     "CLUSTER_METHODS": ("rasterclass.methods", "CLUSTER_METHODS"),
     "DEFAULT_SAMPLE_SIZE": ("rasterclass.methods", "DEFAULT_SAMPLE_SIZE"),

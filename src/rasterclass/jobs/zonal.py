@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rasterclass.accuracy.zonal import LayerSpec, render_zonal, split_layer, zonal_summary
+from rasterclass.accuracy.zonal import LayerSpec, split_layer, zonal_summary
+from rasterclass.accuracy.zonal_report import render_zonal
 from rasterclass.errors import RasterclassIOError, param
 from rasterclass.io import PathLike, check_writable, write_text, write_vector
 from rasterclass.jobs.provenance import recorded
