@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rasterclass.accuracy.draw import draw_sample
     from rasterclass.accuracy.report import AccuracyReport
     from rasterclass.accuracy.stehman import stehman_estimate
+    from rasterclass.accuracy.zonal import zonal_summary
     from rasterclass.applicability import area_of_applicability, train_applicability
     from rasterclass.apply import predict_raster
     from rasterclass.classes import ClassMap
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from rasterclass.jobs.report import report_map
     from rasterclass.jobs.supervised import classify, predict, train
     from rasterclass.jobs.training import fit_model
+    from rasterclass.jobs.zonal import zonal_map
     from rasterclass.model import RasterModel
     from rasterclass.objects.features import segment_features
     from rasterclass.objects.labels import classify_segments, label_segments, paint_classes
@@ -125,6 +127,8 @@ _EXPORTS: dict[str, str] = {
     # accuracy
     "assess": "rasterclass.accuracy.assess",
     "class_areas": "rasterclass.accuracy.areas",
+    "zonal_summary": "rasterclass.accuracy.zonal",
+    "zonal_map": "rasterclass.jobs.zonal",
     "draw_sample": "rasterclass.accuracy.draw",
     "AccuracyReport": "rasterclass.accuracy.report",
     "confusion_statistics": "rasterclass.accuracy.confusion",
@@ -233,4 +237,6 @@ __all__ = [
     "uncertainty",
     "write_map",
     "write_probabilities",
+    "zonal_map",
+    "zonal_summary",
 ]

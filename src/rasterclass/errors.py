@@ -210,3 +210,8 @@ class OutputCollisionError(RasterclassError, ValueError):
 class PostprocessError(RasterclassError, ValueError):
     """A post-processing parameter of a class map is invalid (minimum mapping unit, window
     size, connectivity, protected classes)."""
+
+
+class ZoneError(RasterclassError, ValueError):
+    """Zones for zonal summaries cannot be used as given (no zone id column of that name,
+    geometries that are not polygons, an extra layer off the map's grid)."""

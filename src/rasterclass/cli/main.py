@@ -111,6 +111,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "train",
         "Train a classifier on SCENE... under the training polygons and save it.",
     ),
+    "zonal": (
+        "rasterclass.cli.zonal",
+        "zonal",
+        "Area and share of every class, and layer means, per zone of MAP.tif.",
+    ),
 }
 
 

@@ -13,7 +13,8 @@ the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`suggest_samples_map`: where to label next), :mod:`.accuracy` (:func:`areas_map`,
 :func:`assess_map`, :func:`sample_map`, :func:`quicklook_map`), :mod:`.postprocess`
 (:func:`sieve_map`, :func:`majority_map`, :func:`polygonize_map`), :mod:`.report`
-(:func:`report_map`: the HTML run report), :mod:`.plan` (:func:`plan_run`) and
+(:func:`report_map`: the HTML run report), :mod:`.zonal` (:func:`zonal_map`: per-zone
+class areas and layer means), :mod:`.plan` (:func:`plan_run`) and
 :mod:`.provenance` (:func:`recorded`: the ``PATH.provenance.json`` sidecar of every output;
 :func:`command_line`).
 
@@ -29,6 +30,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rasterclass.accuracy.zonal_report import render_zonal
     from rasterclass.estimators.presets import PRESETS, parse_params
     from rasterclass.jobs.accuracy import areas_map, assess_map, quicklook_map, sample_map
     from rasterclass.jobs.clustering import (
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
     from rasterclass.jobs.suggestions import suggest_samples_map
     from rasterclass.jobs.supervised import classify, predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
+    from rasterclass.jobs.zonal import zonal_map
     from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE, SEGMENT_METHODS
     from rasterclass.methods import SEGMENT_DEFAULTS as SEGMENT_PARAMS
     from rasterclass.parallel import compute_on
@@ -120,6 +123,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "recorded": ("rasterclass.jobs.provenance", "recorded"),
     "report_map": ("rasterclass.jobs.report", "report_map"),
     "suggest_samples_map": ("rasterclass.jobs.suggestions", "suggest_samples_map"),
+    "zonal_map": ("rasterclass.jobs.zonal", "zonal_map"),
+    "render_zonal": ("rasterclass.accuracy.zonal_report", "render_zonal"),
     "Plan": ("rasterclass.planning", "Plan"),
     "CLUSTER_METHODS": ("rasterclass.methods", "CLUSTER_METHODS"),
     "DEFAULT_SAMPLE_SIZE": ("rasterclass.methods", "DEFAULT_SAMPLE_SIZE"),
@@ -180,6 +185,7 @@ __all__ = [
     "quicklook_map",
     "recorded",
     "relabel_map",
+    "render_zonal",
     "report_map",
     "resolve_segments",
     "run_segmentation",
@@ -190,4 +196,5 @@ __all__ = [
     "train",
     "write_prediction",
     "write_report",
+    "zonal_map",
 ]

@@ -1,0 +1,76 @@
+"""``zonal``: class areas, shares and layer means per zone of a class map."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from ._base import command, echo_outputs, progress_bar, say
+from .options import FILE, chunks_opt, map_arg, output_opt, overwrite_opt
+
+__all__ = ["zonal"]
+
+
+@command()
+@map_arg()
+@click.option(
+    "-z", "--zones", required=True, type=FILE, help="Zone polygons (districts, fields), any CRS."
+)
+@click.option(
+    "-c",
+    "--zone-column",
+    help="Zone id column (rows sharing an id are one zone; default: row number 1, 2, ...).",
+)
+@click.option(
+    "-l",
+    "--layer",
+    "layers",
+    multiple=True,
+    metavar="RASTER[:BAND]",
+    help="Raster on the map's grid to average per zone (probability, NDVI...): every band, "
+    "or one band by name or number after a colon. Repeatable.",
+)
+@click.option("--zones-layer", help="Layer of a multi-layer zones file.")
+@output_opt(
+    "Summary: a table (.csv, .json, .md) or the zones with their summary columns "
+    "(.gpkg, .geojson, .fgb). Default: print it.",
+    required=False,
+)
+@chunks_opt("Chunk side in pixels for reading the map (the result does not depend on it).")
+@overwrite_opt
+@click.pass_context
+def zonal(
+    ctx: click.Context,
+    map_path: str,
+    zones: str,
+    zone_column: str | None,
+    layers: tuple[str, ...],
+    zones_layer: str | None,
+    output: str | None,
+    chunks: int | None,
+    overwrite: bool,
+) -> None:
+    """Area and share of every class, and layer means, per zone of MAP.tif."""
+    from rasterclass import jobs
+
+    started = time.perf_counter()
+    with progress_bar(ctx, "zones") as progress:
+        table = jobs.zonal_map(
+            map_path,
+            zones,
+            zone_column,
+            output=output,
+            overwrite=overwrite,
+            layers=list(layers),
+            zones_layer=zones_layer,
+            chunks=chunks,
+            progress=progress,
+        )
+    if output is None:
+        say(jobs.render_zonal(table, "markdown").rstrip())
+        return
+    say(f"{len(table)} zones, {int(table['valid_pixels'].sum())} valid pixels counted")
+    for note in table.attrs.get("notes", []):
+        say(f"note: {note}")
+    echo_outputs([output], started)
