@@ -14,6 +14,11 @@ training.gpkg   layer ``training``: training polygons (EPSG:4326), columns ``id`
 validation.gpkg layer ``validation``: disjoint validation polygons (EPSG:32633).
 legend.csv      ``code,name,color``.
 
+It then calls ``make_second_date.py`` (scene_t2.tif, damage_truth.tif, fields.gpkg,
+field_damage.csv, districts.gpkg) and ``make_ndvi_series.py`` (ndvi_series.tif,
+ndvi_series_valid.tif); see their docstrings and README.md. ``--out-dir DIR`` writes everything
+to DIR instead (the tests regenerate to a temporary folder and compare the bytes).
+
 Everything random is drawn from ``numpy.random.default_rng(SEED)``; with the same numpy, scipy and
 GDAL versions the rasters are byte-identical between runs (the GeoPackages use a fixed
 ``OGR_CURRENT_DATE`` so that they are stable too).
@@ -545,9 +550,11 @@ def main(argv: list[str] | None = None) -> None:
 
     # second date, fields and districts (issue 14): a separate random stream, so that the files
     # above do not change
+    from make_ndvi_series import write_ndvi_series
     from make_second_date import write_second_date
 
-    write_second_date(out_dir, lc, segment, nodata, refl, centre_col)
+    fields, crops = write_second_date(out_dir, lc, segment, nodata, refl, centre_col)
+    write_ndvi_series(out_dir, lc, segment, nodata, fields, crops)
 
     counts = np.bincount(truth.ravel(), minlength=len(CLASSES) + 1)
     print(f"nodata: {counts[0]} px ({counts[0] / truth.size:.1%})")

@@ -303,8 +303,11 @@ def write_second_date(
     nodata: np.ndarray,
     refl: np.ndarray,
     centre_col: np.ndarray,
-) -> None:
-    """Write scene_t2.tif, damage_truth.tif, fields.gpkg, field_damage.csv and districts.gpkg."""
+) -> tuple[np.ndarray, list[str]]:
+    """Write scene_t2.tif, damage_truth.tif, fields.gpkg, field_damage.csv and districts.gpkg.
+
+    Returns the field ids of the window (0 = no field) and the crop of each field.
+    """
     rng = np.random.default_rng([SEED, 2])
     fields, polygons = make_fields(lc, segment)
     refl2, nodata2, damaged, rows = second_date(rng, lc, segment, nodata, refl, fields)
@@ -364,6 +367,7 @@ def write_second_date(
         gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
     report(refl, refl2, nodata, nodata2, truth, rows)
+    return fields, [r["crop"] for r in rows]
 
 
 def ndvi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
