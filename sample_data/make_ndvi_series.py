@@ -115,6 +115,8 @@ def write_ndvi_series(
     for t in range(n_dates):
         ndvi[t] += 0.03 * smooth(rng, 2.0, shape2) + rng.normal(0.0, 0.02, shape2)
     ndvi = ndimage.gaussian_filter(ndvi, (0, 0.55, 0.55), mode="reflect")  # point spread
+    high = ndvi > 0.85  # NDVI saturates over dense canopies
+    ndvi[high] = 0.85 + 0.1 * np.tanh((ndvi[high] - 0.85) / 0.1)
 
     # clouds (thresholded smooth noise) with their shadows; the cloud's NDVI is low
     valid = np.ones((n_dates, *shape2), bool)

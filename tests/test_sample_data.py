@@ -18,7 +18,7 @@ from rasterio.windows import from_bounds
 from shapely.geometry import box
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
-GENERATORS = {"make_sample_data.py", "make_second_date.py", "README.md"}
+GENERATORS = {"README.md", *(p.name for p in SAMPLE.glob("make_*.py"))}
 THRESHOLD = -0.15
 
 
@@ -182,3 +182,30 @@ def test_readme_threshold_table(damage, threshold, recall, false):
     fp = (found & (truth == 1)).sum()
     assert tp / (truth == 2).sum() == pytest.approx(recall, abs=5e-4)
     assert fp / (tp + fp) == pytest.approx(false, abs=5e-4)
+
+
+def test_ndvi_series_is_a_cloudy_part_of_the_same_grid():
+    with rasterio.open(SAMPLE / "ndvi_series.tif") as src:
+        ndvi = src.read(masked=True).astype(np.float64) * src.scales[0]
+        assert src.count == 8 and src.dtypes[0] == "int16" and src.nodata == -32768
+        assert src.scales == (1e-4,) * 8 and src.tags()["SCALE_FACTOR"] == "0.0001"
+        dates = [src.tags(i)["DATE"] for i in range(1, 9)]
+        assert list(src.descriptions) == [f"ndvi_{d}" for d in dates]
+        assert dates[0] == "2024-04-15" and dates[-1] == "2024-09-02"
+        transform, shape, bounds = src.transform, src.shape, src.bounds
+    with rasterio.open(SAMPLE / "ndvi_series_valid.tif") as src:
+        valid = src.read().astype(bool)
+        assert src.transform == transform and src.shape == shape
+    with rasterio.open(SAMPLE / "scene.tif") as src:
+        assert ~src.transform @ (transform.c, transform.f) == (560.0, 710.0)
+        scene_nodata = src.read(1, window=from_bounds(*bounds, src.transform)) == 0
+    assert shape == (200, 200)
+    assert (ndvi.mask == scene_nodata[None]).all()  # nodata only where scene.tif has none
+    assert not valid[:, scene_nodata].any()
+    assert valid[:, ~scene_nodata].mean() == pytest.approx(0.529, abs=5e-4)
+    assert int((valid.all(axis=0)).sum()) == 60
+    # under clouds the NDVI is pulled down; where valid it looks like vegetation and soil
+    assert ndvi[~valid & ~ndvi.mask].mean() < ndvi[valid].mean() - 0.2
+    assert ndvi[valid].min() > -0.3 and ndvi[valid].max() < 0.95
+    fields = gpd.read_file(SAMPLE / "fields.gpkg", layer="fields")
+    assert int(fields.intersects(box(*bounds)).sum()) == 56
