@@ -14,6 +14,11 @@ training.gpkg   layer ``training``: training polygons (EPSG:4326), columns ``id`
 validation.gpkg layer ``validation``: disjoint validation polygons (EPSG:32633).
 legend.csv      ``code,name,color``.
 
+It then calls ``make_second_date.py`` (scene_t2.tif, damage_truth.tif, fields.gpkg,
+field_damage.csv, districts.gpkg) and ``make_ndvi_series.py`` (ndvi_series.tif,
+ndvi_series_valid.tif); see their docstrings and README.md. ``--out-dir DIR`` writes everything
+to DIR instead (the tests regenerate to a temporary folder and compare the bytes).
+
 Everything random is drawn from ``numpy.random.default_rng(SEED)``; with the same numpy, scipy and
 GDAL versions the rasters are byte-identical between runs (the GeoPackages use a fixed
 ``OGR_CURRENT_DATE`` so that they are stable too).
@@ -26,6 +31,7 @@ variation, a slight point-spread blur, a residual illumination/haze field and se
 
 from __future__ import annotations
 
+import argparse
 import csv
 from pathlib import Path
 
@@ -364,15 +370,14 @@ def make_reflectance(rng: np.random.Generator, lc: np.ndarray, segment: np.ndarr
     return refl
 
 
-def write_rasters(refl: np.ndarray, truth: np.ndarray, nodata: np.ndarray) -> None:
-    dn = np.clip(np.rint(refl * 10_000), 1, 10_000).astype(np.uint16)
-    dn[:, nodata] = 0
-    profile = {
+def raster_profile(width: int = WIDTH, height: int = HEIGHT, transform=TRANSFORM) -> dict:
+    """GeoTIFF creation options shared by every raster of the sample data."""
+    return {
         "driver": "GTiff",
-        "width": WIDTH,
-        "height": HEIGHT,
+        "width": width,
+        "height": height,
         "crs": CRS,
-        "transform": TRANSFORM,
+        "transform": transform,
         "nodata": 0,
         "tiled": True,
         "blockxsize": 256,
@@ -381,8 +386,20 @@ def write_rasters(refl: np.ndarray, truth: np.ndarray, nodata: np.ndarray) -> No
         "predictor": 2,
         "zlevel": 9,
     }
+
+
+def to_dn(refl: np.ndarray, nodata: np.ndarray) -> np.ndarray:
+    """Reflectance -> uint16 x 10000 (valid pixels >= 1), 0 where ``nodata``."""
+    dn = np.clip(np.rint(refl * 10_000), 1, 10_000).astype(np.uint16)
+    dn[:, nodata] = 0
+    return dn
+
+
+def write_rasters(out_dir: Path, refl: np.ndarray, truth: np.ndarray, nodata: np.ndarray) -> None:
+    dn = to_dn(refl, nodata)
+    profile = raster_profile()
     with rasterio.open(
-        OUT_DIR / "scene.tif", "w", count=len(BANDS), dtype="uint16", interleave="band", **profile
+        out_dir / "scene.tif", "w", count=len(BANDS), dtype="uint16", interleave="band", **profile
     ) as dst:
         dst.write(dn)
         dst.update_tags(
@@ -398,7 +415,7 @@ def write_rasters(refl: np.ndarray, truth: np.ndarray, nodata: np.ndarray) -> No
     truth = truth.copy()
     truth[nodata] = 0
     with rasterio.open(
-        OUT_DIR / "truth.tif", "w", count=1, dtype="uint8", **{**profile, "predictor": 1}
+        out_dir / "truth.tif", "w", count=1, dtype="uint8", **{**profile, "predictor": 1}
     ) as dst:
         dst.write(truth, 1)
         dst.set_band_description(1, "land_cover")
@@ -476,7 +493,9 @@ def sample_polygons(
     return out
 
 
-def write_vectors(rng: np.random.Generator, polygons: list[tuple[int, Polygon]]) -> None:
+def write_vectors(
+    out_dir: Path, rng: np.random.Generator, polygons: list[tuple[int, Polygon]]
+) -> None:
     train: list[tuple[int, Polygon]] = []
     valid: list[tuple[int, Polygon]] = []
     for code in range(1, len(CLASSES) + 1):
@@ -499,30 +518,43 @@ def write_vectors(rng: np.random.Generator, polygons: list[tuple[int, Polygon]])
         if crs != CRS:
             gdf = gdf.to_crs(crs)
             gdf["geometry"] = gdf.geometry.set_precision(1e-8)
-        path = OUT_DIR / f"{name}.gpkg"
+        path = out_dir / f"{name}.gpkg"
         path.unlink(missing_ok=True)
         gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
     print(f"training polygons: {len(train)}, validation polygons: {len(valid)}")
 
 
-def write_legend() -> None:
-    with open(OUT_DIR / "legend.csv", "w", newline="", encoding="utf-8") as f:
+def write_legend(out_dir: Path) -> None:
+    with open(out_dir / "legend.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["code", "name", "color"])
         for i, (name, color) in enumerate(zip(CLASSES, COLORS, strict=True), start=1):
             writer.writerow([i, name, color])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="default: next to this file")
+    out_dir: Path = parser.parse_args(argv).out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+
     rng = np.random.default_rng(SEED)
-    lc, segment, _ = make_land_cover(rng)
+    lc, segment, centre_col = make_land_cover(rng)
     nodata = make_nodata(rng)
     refl = make_reflectance(rng, lc, segment)
-    write_rasters(refl, lc, nodata)
+    write_rasters(out_dir, refl, lc, nodata)
     truth = np.where(nodata, 0, lc).astype(np.uint8)
-    write_vectors(rng, sample_polygons(rng, truth, segment, nodata))
-    write_legend()
+    write_vectors(out_dir, rng, sample_polygons(rng, truth, segment, nodata))
+    write_legend(out_dir)
+
+    # second date, fields and districts (issue 14): a separate random stream, so that the files
+    # above do not change
+    from make_ndvi_series import write_ndvi_series
+    from make_second_date import write_second_date
+
+    fields, crops = write_second_date(out_dir, lc, segment, nodata, refl, centre_col)
+    write_ndvi_series(out_dir, lc, segment, nodata, fields, crops)
 
     counts = np.bincount(truth.ravel(), minlength=len(CLASSES) + 1)
     print(f"nodata: {counts[0]} px ({counts[0] / truth.size:.1%})")
