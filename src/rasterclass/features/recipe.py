@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import dask.array as da
-import numpy as np
 import xarray as xr
 
 from rasterclass.errors import BandMismatchError, param

@@ -31,6 +31,7 @@ from rasterclass.clustering.relabel import class_map_from_table, label_frame, re
 from rasterclass.clustering.statistics import cluster_statistics, write_statistics
 from rasterclass.clustering.suggest import nearest_classes
 from rasterclass.errors import ClassMapError
+from rasterclass.features import scene_features
 from rasterclass.io import (
     PathLike,
     ProgressCallback,
@@ -178,6 +179,7 @@ def cluster(
         seed=seed,
         standardize=standardize,
     )
+    model.features = scene_features(scene)
     result = ClusterResult(model.class_map, model)
     if model_output is not None:
         result.outputs.append(model.save(model_output, overwrite=overwrite))
