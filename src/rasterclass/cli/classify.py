@@ -12,6 +12,7 @@ from .options import (
     FILE,
     aoa_opt,
     cog_opt,
+    feature_args,
     output_opt,
     overwrite_opt,
     params_opt,
@@ -29,6 +30,7 @@ __all__ = ["classify"]
 
 @command()
 @scene_args
+@feature_args
 @training_args
 @output_opt("Map GeoTIFF.")
 @probabilities_opt

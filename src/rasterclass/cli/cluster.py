@@ -15,6 +15,7 @@ from .options import (
     POSITIVE,
     chunks_opt,
     cog_opt,
+    feature_args,
     map_arg,
     method_opt,
     model_opt,
@@ -33,6 +34,7 @@ __all__ = ["cluster", "relabel", "suggest_labels"]
 
 @command()
 @scene_args
+@feature_args
 @method_opt(click.Choice(list(jobs.CLUSTER_METHODS)), "kmeans", "Clustering method.")
 @click.option(
     "-k",

@@ -10,6 +10,7 @@ import click
 from ._base import command, echo_summary, progress_bar
 from .options import (
     aoa_opt,
+    bands_opt,
     cog_opt,
     model_opt,
     output_opt,
@@ -25,6 +26,7 @@ __all__ = ["predict"]
 
 @command()
 @scene_args
+@bands_opt
 @model_opt("Model file written by `rasterclass train`.")
 @output_opt("Map GeoTIFF.")
 @probabilities_opt

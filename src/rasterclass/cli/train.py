@@ -9,6 +9,7 @@ import click
 
 from ._base import command, echo_summary
 from .options import (
+    feature_args,
     output_opt,
     overwrite_opt,
     scene_args,
@@ -22,6 +23,7 @@ __all__ = ["train"]
 
 @command()
 @scene_args
+@feature_args
 @training_args
 @output_opt("Model file.")
 @overwrite_opt

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rasterclass.estimators.presets import PRESETS, parse_params
+    from rasterclass.features import FeatureRecipe
     from rasterclass.jobs.accuracy import areas_map, assess_map, quicklook_map, sample_map
     from rasterclass.jobs.clustering import ClusterResult, cluster, relabel_map, suggest_labels
     from rasterclass.jobs.objects import (
@@ -108,6 +109,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         for name in ("PostprocessResult", "majority_map", "polygonize_map", "sieve_map")
     },
     "plan_run": ("rasterclass.jobs.plan", "plan_run"),
+    "FeatureRecipe": ("rasterclass.features", "FeatureRecipe"),
     "command_line": ("rasterclass.jobs.provenance", "command_line"),
     "recorded": ("rasterclass.jobs.provenance", "recorded"),
     "report_map": ("rasterclass.jobs.report", "report_map"),
@@ -143,6 +145,7 @@ __all__ = [
     "SEGMENT_METHODS",
     "SEGMENT_PARAMS",
     "ClusterResult",
+    "FeatureRecipe",
     "Plan",
     "PostprocessResult",
     "RunResult",
