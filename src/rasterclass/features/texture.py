@@ -28,7 +28,7 @@ Measures:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -45,7 +45,7 @@ MEASURES = ("mean", "variance", "glcm_contrast", "glcm_homogeneity", "glcm_dissi
 #: scikit-image's ``graycomatrix`` steps them (``round(sin a)``, ``round(cos a)``).
 _OFFSETS = ((0, 1), (1, 1), (1, 0), (1, -1))
 
-_PAIR_FUNCTIONS = {
+_PAIR_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "glcm_contrast": lambda d: d * d,
     "glcm_homogeneity": lambda d: 1.0 / (1.0 + d * d),
     "glcm_dissimilarity": np.abs,
