@@ -299,3 +299,22 @@ def test_cli_train_and_predict_with_indices(tmp_path):
         "-o", tmp_path / "m2.skops", "--indices", "ndre", ok=False,
     )  # fmt: skip
     assert bad.exit_code != 0 and "--bands rededge1=BAND" in bad.output
+
+
+def test_segment_features_take_the_texture_and_index_bands():
+    scene, _ = preset_scene({r: r for r in ROLES6})
+    derived = add_features(
+        scene, FeatureRecipe(indices=("ndvi",), texture=("variance",), texture_window=3)
+    )
+    segments = xr.DataArray(np.array([[1, 1, 2, 2, 2]] * 4), dims=("y", "x"))
+    table = rc.segment_features(derived, segments)
+    assert not table.columns.duplicated().any()
+    valid = np.isfinite(derived.values).all(axis=0)  # pixels with nodata in a band: no segment
+    variance = derived.sel(band="nir_variance_3x3").values
+    want = [variance[(segments.values == k) & valid].mean() for k in (1, 2)]
+    np.testing.assert_allclose(table["nir_variance_3x3_mean"].to_numpy(), want, rtol=1e-5)
+    np.testing.assert_allclose(
+        table["ndvi_mean"].to_numpy(),
+        [derived.sel(band="ndvi").values[(segments.values == k) & valid].mean() for k in (1, 2)],
+        rtol=1e-5,
+    )
