@@ -8,7 +8,8 @@ Layers, lowest first; a module may import its own layer and the layers below, ne
 1. ``classes``, ``stack`` (grid, bands, masks), ``parallel`` (schedulers, streamed compute),
    ``training_pixels`` (training-pixel provenance): the vocabulary.
 2. ``io``: the only module that opens or writes files; ``datasets``: the tiny example data
-   (written through ``io``).
+   (written through ``io``); ``features``: derived features of a scene (band roles,
+   spectral indices, texture), lazily, over scene arrays.
 3. ``sampling``: samples under training geometries.
 4. ``estimators``: rasterclass's own scikit-learn estimators and the presets.
 5. ``model``: a fitted estimator with its band schema and classes (reads and writes through
@@ -40,7 +41,7 @@ PACKAGE = SRC / "rasterclass"
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "_json", "methods"),
     ("classes", "stack", "parallel", "training_pixels"),
-    ("io", "datasets"),
+    ("io", "datasets", "features"),
     ("sampling",),
     ("estimators",),
     ("model",),

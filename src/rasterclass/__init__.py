@@ -39,6 +39,13 @@ if TYPE_CHECKING:
     from rasterclass.estimators.maxlike import MaximumLikelihoodClassifier
     from rasterclass.estimators.mindist import MinimumDistanceClassifier
     from rasterclass.estimators.presets import make_estimator
+    from rasterclass.features import (
+        FeatureRecipe,
+        add_features,
+        band_roles,
+        spectral_index,
+        texture,
+    )
     from rasterclass.io import (
         as_scene,
         open_scene,
@@ -104,6 +111,12 @@ _EXPORTS: dict[str, str] = {
     "extract_samples": "rasterclass.sampling",
     "cross_validate": "rasterclass.accuracy.crossval",
     "folds": "rasterclass.accuracy.crossval",
+    # derived features: band roles, spectral indices, texture
+    "FeatureRecipe": "rasterclass.features",
+    "add_features": "rasterclass.features",
+    "band_roles": "rasterclass.features",
+    "spectral_index": "rasterclass.features",
+    "texture": "rasterclass.features",
     # estimators
     "make_estimator": "rasterclass.estimators.presets",
     "ISODATA": "rasterclass.estimators.isodata",
@@ -178,6 +191,7 @@ __all__ = [
     "ISODATA",
     "AccuracyReport",
     "ClassMap",
+    "FeatureRecipe",
     "MaximumLikelihoodClassifier",
     "MinimumDistanceClassifier",
     "RasterModel",
@@ -186,11 +200,13 @@ __all__ = [
     "SceneOptions",
     "TrainingOptions",
     "__version__",
+    "add_features",
     "area_of_applicability",
     "areas_map",
     "as_scene",
     "assess",
     "assess_map",
+    "band_roles",
     "build_report",
     "class_areas",
     "classify",
@@ -230,8 +246,10 @@ __all__ = [
     "segment",
     "segment_features",
     "sieve",
+    "spectral_index",
     "stehman_estimate",
     "suggest_labels",
+    "texture",
     "train",
     "train_applicability",
     "uncertainty",

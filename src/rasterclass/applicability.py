@@ -37,6 +37,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from rasterclass.errors import ModelFileError, TrainingDataError
+from rasterclass.features import add_features
 from rasterclass.io import as_scene
 from rasterclass.model import RasterModel
 from rasterclass.stack import match_bands
@@ -420,6 +421,8 @@ def area_of_applicability(
     ref = model_reference(model) if isinstance(model, RasterModel) else model
     scene = as_scene(scene)
     aliases = model.band_aliases if isinstance(model, RasterModel) else None
+    if isinstance(model, RasterModel):
+        scene = add_features(scene, model.features)
     scene = match_bands(scene, ref.band_names, aliases)
     args = (ref.center, ref.scale, ref.weights, ref.train, ref.mean_distance, ref.threshold)
 

@@ -22,6 +22,7 @@ import xarray as xr
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import BandMismatchError, EstimatorError, param
+from rasterclass.features import add_features
 from rasterclass.io import CLASSMAP_TAG, as_scene, scene_radiometry
 from rasterclass.io import stack_probabilities as stack_probabilities  # re-exported
 from rasterclass.model import (
@@ -194,6 +195,7 @@ def _resolve(
 ) -> tuple[xr.DataArray, Any, ClassMap]:
     scene = as_scene(scene)
     if isinstance(model, RasterModel):
+        scene = add_features(scene, model.features)
         matched = match_bands(scene, model.band_names, model.band_aliases)
         records = {str(r.get("band")): r for r in scene_radiometry(scene) or []}
         ordered = [records.get(str(b)) for b in matched["band"].values]
@@ -233,8 +235,10 @@ def predict_raster(
     model
         A :class:`RasterModel` (bands matched by name, or by position where both sides are
         unnamed; warns with :class:`~rasterclass.errors.RadiometryWarning` when the scene is
-        stored differently from the training scene) or any fitted scikit-learn estimator or
-        Pipeline (bands taken in order) with ``predict``.
+        stored differently from the training scene; the derived features the model was
+        trained with, ``model.features``, are derived on the scene first, see
+        :func:`rasterclass.add_features`) or any fitted scikit-learn estimator or Pipeline
+        (bands taken in order) with ``predict``.
     class_map
         Codes/names/colours for a plain estimator; default from its ``classes_``.
     probabilities

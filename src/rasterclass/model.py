@@ -149,6 +149,12 @@ class RasterModel:
         The area-of-applicability reference of the training data (JSON-ready, see
         :class:`rasterclass.applicability.ApplicabilityReference`); None for models saved
         by an older rasterclass or fitted outside the training job.
+    features
+        The derived features the model was trained with (a
+        :class:`rasterclass.features.FeatureRecipe` as ``to_dict()``, JSON-ready: indices,
+        band roles, texture settings); :func:`rasterclass.predict_raster` derives them on
+        the scene it is given. None: the scene's bands only (and models saved by an older
+        rasterclass).
 
     Raises
     ------
@@ -185,6 +191,7 @@ class RasterModel:
     radiometry: list[dict[str, Any]] | None = None
     band_aliases: list[str] | None = None
     applicability: dict[str, Any] | None = None
+    features: dict[str, Any] | None = None
 
     def label_codes(self) -> tuple[np.ndarray | None, np.ndarray]:
         """(estimator labels, map codes): how predictions translate into map codes.
@@ -229,6 +236,8 @@ class RasterModel:
         }
         if self.applicability is not None:
             metadata["applicability"] = self.applicability
+        if self.features:
+            metadata["features"] = self.features
         if self.training_pixels is not None:
             metadata["training_pixels"] = self.training_pixels.encode()
         return save_model_file(self.estimator, metadata, path, overwrite=overwrite)
@@ -274,6 +283,7 @@ class RasterModel:
                 radiometry=meta.get("radiometry"),
                 band_aliases=meta.get("band_aliases"),
                 applicability=meta.get("applicability"),
+                features=meta.get("features"),
             )
         except KeyError as exc:
             raise ModelFileError(f"model file {path} lacks {exc}; re-train the model") from None

@@ -10,6 +10,7 @@ import click
 from ._base import command, echo_summary, progress_bar
 from .options import (
     aoa_opt,
+    feature_args,
     file_opt,
     flag_opt,
     output_opt,
@@ -29,6 +30,7 @@ __all__ = ["classify"]
 
 @command()
 @scene_args
+@feature_args
 @training_args
 @output_opt("Map GeoTIFF.")
 @probabilities_opt

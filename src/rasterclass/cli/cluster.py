@@ -13,6 +13,7 @@ from ._base import command, echo_outputs, progress_bar, say
 from .options import (
     POSITIVE,
     chunks_opt,
+    feature_args,
     file_opt,
     flag_opt,
     map_arg,
@@ -35,6 +36,7 @@ __all__ = ["cluster", "relabel", "suggest_labels"]
 
 @command()
 @scene_args
+@feature_args
 @method_opt(click.Choice(list(jobs.CLUSTER_METHODS)), "kmeans", "Clustering method.")
 @click.option(
     "-k",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from rasterclass.jobs import RunOptions, SceneOptions, TrainingOptions
+    from rasterclass.jobs import FeatureRecipe, RunOptions, SceneOptions, TrainingOptions
 
 F = Callable[..., Any]
 Decorator = Callable[[F], F]
@@ -249,6 +249,46 @@ scene_args = stack(
     ),
 )
 
+#: ``--bands``: band roles and/or a sensor preset, for the derived features.
+bands_opt = click.option(
+    "--bands",
+    help="Band roles for indices and texture, and/or a sensor preset: red=B4,nir=B8 or "
+    "landsat-tm, landsat-etm, landsat-oli, sentinel-2 (default: from the band names).",
+)
+
+#: The derived features of a scene (spectral indices, texture), recorded in the model.
+feature_args = stack(
+    click.option(
+        "--indices",
+        help="Spectral indices added as bands, comma-separated: ndvi, ndwi, mndwi, ndbi, "
+        "savi, evi, nbr, ndre, ndmi, gndvi.",
+    ),
+    bands_opt,
+    click.option(
+        "--texture",
+        help="Texture measures added as bands, comma-separated: mean, variance, "
+        "glcm_contrast, glcm_homogeneity, glcm_dissimilarity.",
+    ),
+    click.option(
+        "--texture-window",
+        type=int,
+        default=5,
+        show_default=True,
+        help="Side of the texture window in pixels (odd).",
+    ),
+    click.option(
+        "--texture-band",
+        help="Layer texture is measured on: a role (nir), an index or a band (default: nir).",
+    ),
+    click.option(
+        "--reflectance-scale",
+        type=float,
+        default=1.0,
+        show_default=True,
+        help="Multiplier to reflectance for SAVI/EVI (1e-4 for reflectance x 10000).",
+    ),
+)
+
 vector_args = stack(
     training_opt("Training polygons or points (GeoPackage, shapefile, GeoJSON; any CRS)."),
     class_column_opt("Column with the class of each feature."),
@@ -320,6 +360,29 @@ def scene_options(kw: dict[str, Any]) -> SceneOptions:
         memory_budget=parse_size(kw.pop("memory_budget", None)),
         reference=kw.pop("grid_like", None),
         resampling=kw.pop("resampling", "nearest"),
+        features=feature_recipe(kw),
+    )
+
+
+def feature_recipe(kw: dict[str, Any]) -> FeatureRecipe | None:
+    """The :func:`feature_args` options (and ``--bands``), popped; None when none given."""
+    from rasterclass.jobs import FeatureRecipe
+
+    def items(key: str) -> tuple[str, ...]:
+        return tuple(t.strip() for t in (kw.pop(key, None) or "").split(",") if t.strip())
+
+    indices, texture, bands = items("indices"), items("texture"), kw.pop("bands", None)
+    window, band = kw.pop("texture_window", 5), kw.pop("texture_band", None)
+    scale = kw.pop("reflectance_scale", 1.0)
+    if not (indices or texture or bands):
+        return None
+    return FeatureRecipe(
+        indices=indices,
+        bands=bands,
+        texture=texture,
+        texture_window=window,
+        texture_band=band,
+        reflectance_scale=scale,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from ._base import command, echo_summary, progress_bar
 from .options import (
     aoa_opt,
+    bands_opt,
     model_opt,
     output_opt,
     probabilities_opt,
@@ -22,6 +23,7 @@ __all__ = ["predict"]
 
 @command()
 @scene_args
+@bands_opt
 @model_opt("Model file written by `rasterclass train`.")
 @output_opt("Map GeoTIFF.")
 @probabilities_opt

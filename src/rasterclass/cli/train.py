@@ -7,6 +7,7 @@ from typing import Any
 
 from ._base import command, echo_summary
 from .options import (
+    feature_args,
     output_opt,
     overwrite_opt,
     scene_args,
@@ -20,6 +21,7 @@ __all__ = ["train"]
 
 @command()
 @scene_args
+@feature_args
 @training_args
 @output_opt("Model file.")
 @overwrite_opt

@@ -39,9 +39,7 @@ __all__ = ["zonal"]
 )
 @chunks_opt("Chunk side in pixels for reading the map (the result does not depend on it).")
 @overwrite_opt
-@click.pass_context
 def zonal(
-    ctx: click.Context,
     map_path: str,
     zones: str,
     zone_column: str | None,
@@ -55,7 +53,7 @@ def zonal(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    with progress_bar(ctx, "zones") as progress:
+    with progress_bar("zones") as progress:
         table = jobs.zonal_map(
             map_path,
             zones,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rasterclass.accuracy.zonal_report import render_zonal
     from rasterclass.estimators.presets import PRESETS, parse_params
+    from rasterclass.features import FeatureRecipe
     from rasterclass.jobs.accuracy import areas_map, assess_map, quicklook_map, sample_map
     from rasterclass.jobs.clustering import (
         ClusterOptions,
@@ -119,6 +120,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         for name in ("PostprocessResult", "majority_map", "polygonize_map", "sieve_map")
     },
     "plan_run": ("rasterclass.jobs.plan", "plan_run"),
+    "FeatureRecipe": ("rasterclass.features", "FeatureRecipe"),
     "command_line": ("rasterclass.jobs.provenance", "command_line"),
     "recorded": ("rasterclass.jobs.provenance", "recorded"),
     "report_map": ("rasterclass.jobs.report", "report_map"),
@@ -157,6 +159,7 @@ __all__ = [
     "SEGMENT_PARAMS",
     "ClusterOptions",
     "ClusterResult",
+    "FeatureRecipe",
     "Plan",
     "PostprocessResult",
     "RunOptions",

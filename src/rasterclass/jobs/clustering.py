@@ -30,6 +30,7 @@ from rasterclass.clustering.relabel import class_map_from_table, label_frame, re
 from rasterclass.clustering.statistics import cluster_statistics, write_statistics
 from rasterclass.clustering.suggest import nearest_classes
 from rasterclass.errors import ClassMapError
+from rasterclass.features import scene_features
 from rasterclass.io import (
     PathLike,
     ProgressCallback,
@@ -168,6 +169,7 @@ def cluster(
     scene = open_job_scene(scene, run.scene_options)
     t0 = time.perf_counter()
     model = fit_clusterer(scene, method, n_clusters, params, **fit_options)
+    model.features = scene_features(scene)
     result = ClusterResult(model.class_map, model)
     if model_output is not None:
         result.outputs.append(model.save(model_output, overwrite=run.overwrite))

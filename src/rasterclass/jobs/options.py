@@ -14,7 +14,7 @@ are, so that no output overwrites one) and
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypedDict
 
 import numpy as np
@@ -22,6 +22,7 @@ import xarray as xr
 
 from rasterclass.errors import TrainingDataError, param
 from rasterclass.estimators.presets import check_params, make_estimator
+from rasterclass.features import FeatureRecipe, add_features
 from rasterclass.io import (
     PathLike,
     ProgressCallback,
@@ -56,6 +57,11 @@ class SceneOptions:
         on the command line).
     resampling
         Resampling method of that warp (a :class:`rasterio.enums.Resampling` name).
+    features
+        Derived features (spectral indices, texture) added to the scene as extra bands (see
+        :class:`rasterclass.features.FeatureRecipe`); a model trained on them records them,
+        and :func:`rasterclass.predict` derives them again (only ``bands`` applies there:
+        the roles of that scene's bands).
 
     Raises
     ------
@@ -65,6 +71,9 @@ class SceneOptions:
         :meth:`open`: files on different grids, and no ``reference`` to align them.
     CRSError
         :meth:`open`: a file has no CRS.
+    BandMismatchError
+        :meth:`open`: ``features`` needs a band role the scene does not show, or has an
+        invalid value.
 
     Examples
     --------
@@ -86,11 +95,14 @@ class SceneOptions:
     memory_budget: float | None = None
     reference: PathLike | None = None
     resampling: str = "nearest"
+    features: FeatureRecipe | None = None
 
     def open(self, paths: Sequence[PathLike] | PathLike) -> xr.DataArray:
-        """Open scene files with these options (every field is an argument of
-        :func:`rasterclass.io.open_scene`)."""
-        return open_scene(paths, **{f.name: getattr(self, f.name) for f in fields(self)})
+        """Open scene files with these options (every field but ``features`` is an
+        argument of :func:`rasterclass.io.open_scene`), with the derived features."""
+        recipe = self.features.check() if self.features else None
+        kwargs = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "features"}
+        return add_features(open_scene(paths, **kwargs), recipe)
 
 
 def open_job_scene(
@@ -99,7 +111,7 @@ def open_job_scene(
     """Open scene files, or bring a scene array to scene form (see :func:`as_scene`)."""
     if isinstance(scene, xr.DataArray):
         opts = scene_options or SceneOptions()
-        return as_scene(scene, band_names=opts.band_names)
+        return add_features(as_scene(scene, band_names=opts.band_names), opts.features)
     return (scene_options or SceneOptions()).open(scene)
 
 
@@ -176,6 +188,20 @@ class RunSettings:
             self.overwrite,
             **keywords,
         )
+
+
+def model_scene_options(
+    scene_options: SceneOptions | None, model: RasterModel
+) -> SceneOptions | None:
+    """Scene options that derive the features ``model`` was trained with: its recipe, with
+    the band roles (``features.bands``) of ``scene_options`` when they give them."""
+    if not model.features:
+        return scene_options
+    recipe = FeatureRecipe.from_dict(model.features)
+    opts = scene_options or SceneOptions()
+    if opts.features is not None and opts.features.bands is not None:
+        recipe = replace(recipe, bands=opts.features.bands, roles=recipe.roles)
+    return replace(opts, features=recipe)
 
 
 @dataclass

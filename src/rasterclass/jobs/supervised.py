@@ -22,6 +22,7 @@ from rasterclass.applicability import (
 from rasterclass.apply import predict_raster, stack_probabilities
 from rasterclass.errors import EstimatorError, param
 from rasterclass.estimators.presets import make_estimator
+from rasterclass.features import scene_features
 from rasterclass.io import (
     PathLike,
     RasterOutput,
@@ -37,6 +38,7 @@ from rasterclass.jobs.options import (
     SceneOptions,
     TrainingOptions,
     check_training_job,
+    model_scene_options,
     open_job_scene,
 )
 from rasterclass.jobs.provenance import recorded
@@ -168,6 +170,7 @@ def train(
         estimator=estimator,
         crs=scene.rio.crs.to_wkt() if scene.rio.crs else None,
         training=training,
+        features=scene_features(scene),
         model_output=model_output,
         report_output=report_output,
         overwrite=overwrite,
@@ -275,7 +278,7 @@ def predict(
         check_probabilistic(model.estimator)
     if aoa is not None:
         model_reference(model)
-    scene = open_job_scene(scene, run.scene_options)
+    scene = open_job_scene(scene, model_scene_options(run.scene_options, model))
     outputs = write_prediction(
         scene,
         model,

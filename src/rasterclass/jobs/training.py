@@ -159,6 +159,7 @@ def fit_and_validate(
     training: Any = None,
     summary: Mapping[str, Any] | None = None,
     notes: Sequence[str] = (),
+    features: Mapping[str, Any] | None = None,
     model_output: PathLike | None = None,
     report_output: PathLike | None = None,
     overwrite: bool = False,
@@ -167,7 +168,8 @@ def fit_and_validate(
 
     The one training step behind pixel-based and object-based classification: the model
     summary records method, parameters, seed, the training file's hash (to recognise it later
-    as reference data) and the cross-validated accuracy.
+    as reference data) and the cross-validated accuracy; the model keeps ``features``, the
+    derived features of the scene (:func:`rasterclass.features.scene_features`).
     """
     opts = options
     check_report(opts, report_output)
@@ -192,6 +194,7 @@ def fit_and_validate(
         },
     )
     model.applicability = applicability_reference(model, samples, plan)
+    model.features = dict(features) if features else None
     t1 = time.perf_counter()
     logger.info("trained %s on %d samples in %.1f s", method, len(samples), t1 - t0)
     result = RunResult(model, samples, timings={"training": t1 - t0})

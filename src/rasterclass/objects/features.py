@@ -111,6 +111,8 @@ def _ndvi_bands(names: Sequence[str], given: Sequence[str] | None) -> tuple[int,
             raise BandMismatchError(f"NDVI band(s) {missing} not in the scene's bands {names}")
         return names.index(given[0]), names.index(given[1])
     lower = [n.lower() for n in names]
+    if "ndvi" in lower:  # a derived ndvi band (rasterclass.add_features) gives ndvi_mean
+        return None
     if "red" in lower and "nir" in lower:
         return lower.index("red"), lower.index("nir")
     return None
@@ -199,7 +201,12 @@ def segment_features(
         - ``elongation``: long / short side of the bounding box (>= 1);
         - ``centroid_row``, ``centroid_col``: mean pixel position;
         - ``<band>_mean``, ``<band>_std`` (population), ``<band>_min``, ``<band>_max``;
-        - ``ndvi_mean``: mean of the per-pixel NDVI (0 where red + nir is 0).
+        - ``ndvi_mean``: mean of the per-pixel NDVI (0 where red + nir is 0); not added when
+          the scene has an ``ndvi`` band, whose ``ndvi_mean`` it is.
+
+        Derived bands of :func:`rasterclass.add_features` (indices, texture such as
+        ``nir_variance_5x5``) are bands like any other: their per-segment mean, std, min and
+        max are features (``classify --object-based --texture ...``).
 
     Raises
     ------

@@ -1,0 +1,152 @@
+"""Spectral indices over band roles, lazily, as float32 layers.
+
+Which catalogue, and why: the formulas are a small table here, written in the notation of
+the Awesome Spectral Indices catalogue (Montero et al. 2023, Scientific Data 10, 197; the
+``spyndex`` package), each with its original citation. ``spyndex`` (0.12) installs with
+light dependencies (``python-box``, ``requests``) and its formulas are plain arithmetic that
+would evaluate on dask arrays, but it evaluates them as Python source text with ``eval()``
+(code taken from a data file that changes with each catalogue release, against our rule that
+loading data runs no code), it would be a new run-time dependency of every install for ten
+formulas, and its band symbols (``N``, ``R``, ``S1``, ``RE1``) would still need our role
+mapping. Should the list grow past a few dozen indices, ``spyndex.indices[NAME].formula`` is
+the place to take them from (the names here are its names, lower-cased).
+
+Scale: indices are defined on reflectance (0..1). :func:`rasterclass.open_scene` applies
+the files' GDAL scale and offset, so a scene with that metadata is reflectance; the
+normalised differences (NDVI, NDWI, MNDWI, NDBI, NBR, NDRE, NDMI, GNDVI) do not depend on
+a common scale, but SAVI and EVI do (their constants ``L``, ``C1``, ``C2`` assume
+reflectance): a scene stored as reflectance x 10000 without scale metadata (the sample
+scene: its ``SCALE_FACTOR`` tag is not GDAL's scale) needs
+``FeatureRecipe(reflectance_scale=1e-4)`` (``--reflectance-scale 1e-4``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from rasterclass.errors import BandMismatchError, param
+
+
+@dataclass(frozen=True)
+class SpectralIndex:
+    """One index: the roles it needs, its formula over them, its source."""
+
+    name: str
+    roles: tuple[str, ...]
+    formula: str
+    source: str
+
+
+#: The indices (ASI name, lower case) -> definition.
+INDICES: dict[str, SpectralIndex] = {
+    s.name: s
+    for s in (
+        SpectralIndex("ndvi", ("nir", "red"), "(nir - red) / (nir + red)", "Rouse et al. 1974"),
+        SpectralIndex("ndwi", ("green", "nir"), "(green - nir) / (green + nir)", "McFeeters 1996"),
+        SpectralIndex("mndwi", ("green", "swir1"), "(green - swir1) / (green + swir1)", "Xu 2006"),
+        SpectralIndex("ndbi", ("swir1", "nir"), "(swir1 - nir) / (swir1 + nir)", "Zha et al. 2003"),
+        SpectralIndex(
+            "savi",
+            ("nir", "red"),
+            "(1 + L) * (nir - red) / (nir + red + L), L = 0.5",
+            "Huete 1988",
+        ),
+        SpectralIndex(
+            "evi",
+            ("nir", "red", "blue"),
+            "G * (nir - red) / (nir + C1 * red - C2 * blue + L), G = 2.5, C1 = 6, C2 = 7.5, L = 1",
+            "Huete et al. 2002",
+        ),
+        SpectralIndex(
+            "nbr", ("nir", "swir2"), "(nir - swir2) / (nir + swir2)", "Key & Benson 2006"
+        ),
+        SpectralIndex(
+            "ndre",
+            ("nir", "rededge1"),
+            "(nir - rededge1) / (nir + rededge1)",
+            "Gitelson & Merzlyak 1994 (ASI: NDREI)",
+        ),
+        SpectralIndex("ndmi", ("nir", "swir1"), "(nir - swir1) / (nir + swir1)", "Gao 1996"),
+        SpectralIndex(
+            "gndvi", ("nir", "green"), "(nir - green) / (nir + green)", "Gitelson et al. 1996"
+        ),
+    )
+}
+
+_SAVI_L = 0.5
+_EVI = {"G": 2.5, "C1": 6.0, "C2": 7.5, "L": 1.0}
+
+
+def _terms(name: str, r: Mapping[str, xr.DataArray]) -> tuple[xr.DataArray, xr.DataArray]:
+    """(numerator, denominator) of an index over role layers."""
+    if name == "savi":
+        return (1 + _SAVI_L) * (r["nir"] - r["red"]), r["nir"] + r["red"] + _SAVI_L
+    if name == "evi":
+        g, c1, c2, el = _EVI["G"], _EVI["C1"], _EVI["C2"], _EVI["L"]
+        return g * (r["nir"] - r["red"]), r["nir"] + c1 * r["red"] - c2 * r["blue"] + el
+    a, b = INDICES[name].roles  # a normalised difference (a - b) / (a + b)
+    return r[a] - r[b], r[a] + r[b]
+
+
+def check_indices(names: list[str] | tuple[str, ...]) -> list[str]:
+    """Lower-cased index names, each known; raises :class:`BandMismatchError` otherwise."""
+    out = [str(n).strip().lower() for n in names]
+    unknown = [n for n in out if n not in INDICES]
+    if unknown:
+        raise BandMismatchError(
+            f"unknown spectral index {unknown} in {param('indices')}; known: {sorted(INDICES)}"
+        )
+    return out
+
+
+def spectral_index(
+    name: str, roles: Mapping[str, xr.DataArray], *, scale: float = 1.0
+) -> xr.DataArray:
+    """One spectral index from role layers, lazily (dask in, dask out), float32.
+
+    Parameters
+    ----------
+    name
+        An index of :data:`INDICES` (``ndvi``, ``ndwi``, ``mndwi``, ``ndbi``, ``savi``,
+        ``evi``, ``nbr``, ``ndre``, ``ndmi``, ``gndvi``; case-insensitive).
+    roles
+        Role (``red``, ``nir``...) -> ``(y, x)`` layer of reflectance, every role the index
+        needs (see ``INDICES[name].roles``).
+    scale
+        Multiplier bringing the layers to reflectance (``1e-4`` for reflectance x 10000);
+        only SAVI and EVI depend on it.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(y, x)`` float32 (unitless; computed in float64), named ``name``; NaN where an
+        input is NaN or the denominator is 0.
+
+    Raises
+    ------
+    BandMismatchError
+        An unknown index, or a role it needs is not in ``roles``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> layer = lambda v: xr.DataArray(np.array([v]), dims=("y", "x"))
+    >>> ndvi = spectral_index("NDVI", {"red": layer([0.1, 0.0, np.nan]),
+    ...                                "nir": layer([0.3, 0.0, 0.2])})
+    >>> ndvi.values.round(4).tolist(), str(ndvi.dtype)
+    ([[0.5, nan, nan]], 'float32')
+    """
+    (key,) = check_indices([name])
+    missing = [r for r in INDICES[key].roles if r not in roles]
+    if missing:
+        raise BandMismatchError(
+            f"{key} needs the {missing} band(s); give them ({param('bands', 'red=B4,...')})"
+        )
+    layers = {r: roles[r].astype(np.float64) * scale for r in INDICES[key].roles}
+    num, den = _terms(key, layers)
+    out = (num / den.where(den != 0)).astype(np.float32)
+    return out.rename(key)
