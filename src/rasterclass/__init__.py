@@ -40,8 +40,10 @@ if TYPE_CHECKING:
     from rasterclass.estimators.presets import make_estimator
     from rasterclass.io import (
         as_scene,
+        open_dates,
         open_scene,
         read_class_map,
+        read_date,
         read_legend,
         read_vector,
         write_map,
@@ -66,6 +68,14 @@ if TYPE_CHECKING:
     from rasterclass.report.build import build_report
     from rasterclass.report.html import render_html
     from rasterclass.sampling import Samples, extract_samples
+    from rasterclass.temporal import (
+        as_series,
+        difference,
+        gap_fill,
+        select_date,
+        stack_dates,
+        temporal_features,
+    )
     from rasterclass.uncertainty_layers import uncertainty
 
 #: Public name -> module that defines it.
@@ -80,6 +90,15 @@ _EXPORTS: dict[str, str] = {
     "read_vector": "rasterclass.io",
     "write_map": "rasterclass.io",
     "write_probabilities": "rasterclass.io",
+    # multi-date stacks and time series
+    "open_dates": "rasterclass.io",
+    "read_date": "rasterclass.io",
+    "as_series": "rasterclass.temporal",
+    "stack_dates": "rasterclass.temporal",
+    "select_date": "rasterclass.temporal",
+    "difference": "rasterclass.temporal",
+    "gap_fill": "rasterclass.temporal",
+    "temporal_features": "rasterclass.temporal",
     "RasterModel": "rasterclass.model",
     "SceneOptions": "rasterclass.jobs.options",
     "TrainingOptions": "rasterclass.jobs.options",
@@ -185,6 +204,7 @@ __all__ = [
     "area_of_applicability",
     "areas_map",
     "as_scene",
+    "as_series",
     "assess",
     "assess_map",
     "build_report",
@@ -196,16 +216,19 @@ __all__ = [
     "cluster_statistics",
     "confusion_statistics",
     "cross_validate",
+    "difference",
     "draw_sample",
     "estimate_from_error_matrix",
     "extract_samples",
     "fit_clusterer",
     "fit_model",
     "folds",
+    "gap_fill",
     "label_segments",
     "majority_filter",
     "make_clusterer",
     "make_estimator",
+    "open_dates",
     "open_scene",
     "paint_classes",
     "plan_run",
@@ -215,6 +238,7 @@ __all__ = [
     "predict_raster",
     "quicklook",
     "read_class_map",
+    "read_date",
     "read_legend",
     "read_vector",
     "relabel",
@@ -225,9 +249,12 @@ __all__ = [
     "sample_map",
     "segment",
     "segment_features",
+    "select_date",
     "sieve",
+    "stack_dates",
     "stehman_estimate",
     "suggest_labels",
+    "temporal_features",
     "train",
     "train_applicability",
     "uncertainty",

@@ -59,10 +59,11 @@ _LANDSAT_ID = re.compile(r"L[CETMO]\d(\d{6})(\d{4})(\d{3})[A-Z]{3}\d{2}")
 
 
 def _checked(year: int, month: int, day: int, hms: Sequence[int] = (0, 0, 0)) -> Any:
+    hour, minute, second = hms
     if not 1950 <= year <= 2100:
         return None
     try:
-        value = dt.datetime(year, month, day, *hms)
+        value = dt.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
     return np.datetime64(value, "s")
@@ -429,7 +430,8 @@ def select_date(scene: xr.DataArray, date: Any) -> xr.DataArray:
     >>> import numpy as np, xarray as xr
     >>> s = xr.DataArray(np.arange(2.0).reshape(2, 1, 1), dims=("band", "y", "x"),
     ...                  coords={"band": ["nir@2020-06-01", "nir@2020-08-01"]})
-    >>> select_date(s, "2020-08-01").band.values.tolist(), float(select_date(s, "2020-08-01")[0, 0, 0])
+    >>> late = select_date(s, "2020-08-01")
+    >>> late.band.values.tolist(), float(late[0, 0, 0])
     (['nir'], 1.0)
     """
     want = parse_date(date)

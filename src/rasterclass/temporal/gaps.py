@@ -84,7 +84,7 @@ def _valid_bands(series: xr.DataArray, valid: xr.DataArray) -> xr.DataArray:
     except SceneError:
         dated = None
     if dated is not None:
-        by_date = {}
+        by_date: dict[Any, int] = {}
         for positions, times in series_layout(dated).values():
             by_date.update(zip(times.tolist(), positions.tolist(), strict=True))
         wanted = [split_name(str(name))[1] for name in series.band.values]
@@ -172,7 +172,8 @@ def gap_fill(series: xr.DataArray, valid: xr.DataArray | None = None) -> xr.Data
         if vdata is None:
             filled = data.map_blocks(_fill_block, None, groups, dtype=data.dtype)
         else:
-            filled = da.map_blocks(_fill_block, data, vdata, groups, dtype=data.dtype)
+            fill: Any = _fill_block
+            filled = da.map_blocks(fill, data, vdata, groups, dtype=data.dtype)
     else:
         filled = _fill_block(np.asarray(data), vdata, groups)
     out = series.copy(data=filled)
@@ -186,7 +187,7 @@ def _features_block(
     """Temporal features of one block: len(groups) * len(stats) bands, float32."""
     _, h, w = block.shape
     flat = block.reshape(block.shape[0], h * w).astype(np.float64)
-    out = []
+    out: list[np.ndarray] = []
     for g, (positions, _) in enumerate(groups):
         v = flat[positions]
         ok = np.isfinite(v)
