@@ -8,6 +8,7 @@ pass) and :func:`classify` (train and predict in one go).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +45,7 @@ from rasterclass.jobs.training import fit_and_validate
 from rasterclass.model import RasterModel
 from rasterclass.report import build_report
 from rasterclass.sampling import extract_samples
+from rasterclass.temporal import GAP_FILL_ATTR
 from rasterclass.training_pixels import provenance_tags
 from rasterclass.uncertainty_layers import uncertainty as uncertainty_layers
 
@@ -161,10 +163,16 @@ def train(
         layer=opts.layer,
     )
     t1 = time.perf_counter()
+    steps = (
+        {GAP_FILL_ATTR: json.loads(scene.attrs[GAP_FILL_ATTR])}
+        if GAP_FILL_ATTR in scene.attrs
+        else {}
+    )
     result = fit_and_validate(
         samples,
         opts,
         estimator=estimator,
+        summary=steps,
         crs=scene.rio.crs.to_wkt() if scene.rio.crs else None,
         training=training,
         model_output=model_output,
@@ -283,6 +291,9 @@ def predict(
     if aoa is not None:
         model_reference(model)
     scene = open_job_scene(scene, scene_options)
+    if model.summary.get(GAP_FILL_ATTR):
+        # the model was trained on a gap-filled series: fill this one's gaps the same way
+        scene = (scene_options or SceneOptions()).fill_gaps(scene, force=True)
     outputs = write_prediction(
         scene,
         model,

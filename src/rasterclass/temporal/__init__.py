@@ -27,12 +27,13 @@ from rasterclass.temporal.dates import (
     split_name,
     stack_dates,
 )
-from rasterclass.temporal.gaps import DATE_OF_MAX, gap_fill, temporal_features
+from rasterclass.temporal.gaps import DATE_OF_MAX, GAP_FILL_ATTR, gap_fill, temporal_features
 
 __all__ = [
     "DATE_OF_MAX",
     "DATE_SEP",
     "DATE_TAGS",
+    "GAP_FILL_ATTR",
     "TEMPORAL_STATS",
     "as_series",
     "date_from_tags",

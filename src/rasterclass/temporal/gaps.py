@@ -6,6 +6,7 @@ result is the same for any chunking and stays lazy until written or computed.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,9 @@ from rasterclass.temporal.dates import TEMPORAL_STATS, as_series, series_layout,
 
 logger = logging.getLogger(__name__)
 
+#: Scene attribute recording that (and how) a scene was gap-filled; a model trained on it
+#: keeps the record (``summary["gap_fill"]``) so that prediction gap-fills its scene too.
+GAP_FILL_ATTR = "gap_fill"
 #: How :func:`temporal_features` writes the date of the maximum.
 DATE_OF_MAX = ("index", "doy")
 
@@ -146,7 +150,8 @@ def gap_fill(series: xr.DataArray, valid: xr.DataArray | None = None) -> xr.Data
     xarray.DataArray
         The series with its gaps filled (same bands, dtype, grid); lazy when either input
         is a dask array, with the series' spatial chunks (time in one chunk). Identical for
-        any chunking.
+        any chunking. ``attrs["gap_fill"]`` records the step (JSON), so that a model trained
+        on the result records it and :func:`rasterclass.predict` gap-fills its scene too.
 
     Raises
     ------
@@ -169,14 +174,13 @@ def gap_fill(series: xr.DataArray, valid: xr.DataArray | None = None) -> xr.Data
     mask = None if valid is None else _valid_bands(series, valid)
     data, vdata = _dask_pair(series, mask)
     if isinstance(data, da.Array):
-        if vdata is None:
-            filled = data.map_blocks(_fill_block, None, groups, dtype=data.dtype)
-        else:
-            fill: Any = _fill_block
-            filled = da.map_blocks(fill, data, vdata, groups, dtype=data.dtype)
+        filled = da.map_blocks(_fill_block, data, vdata, groups, dtype=data.dtype)
     else:
         filled = _fill_block(np.asarray(data), vdata, groups)
     out = series.copy(data=filled)
+    out.attrs[GAP_FILL_ATTR] = json.dumps(
+        {"method": "linear in time", "ends": "nearest valid value", "mask": valid is not None}
+    )
     logger.debug("gap fill of %d variables over %d bands", len(groups), series.sizes["band"])
     return georeferenced(out, series)
 
