@@ -21,7 +21,7 @@ from rasterclass.applicability import (
     model_reference,
 )
 from rasterclass.apply import predict_raster, stack_probabilities
-from rasterclass.errors import EstimatorError, param
+from rasterclass.errors import EstimatorError, SceneError, param
 from rasterclass.estimators.presets import make_estimator
 from rasterclass.io import (
     PathLike,
@@ -251,6 +251,9 @@ def predict(
         The scene lacks a band the model was trained on.
     EstimatorError
         ``probabilities`` or ``uncertainty`` asked of a model without ``predict_proba``.
+    SceneError
+        The model was trained on a series gap-filled with a validity mask
+        (``summary["gap_fill"]``) and ``scene_options`` gives no ``valid_mask``.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
@@ -291,9 +294,16 @@ def predict(
     if aoa is not None:
         model_reference(model)
     scene = open_job_scene(scene, scene_options)
-    if model.summary.get(GAP_FILL_ATTR):
+    recorded = model.summary.get(GAP_FILL_ATTR)
+    if recorded and GAP_FILL_ATTR not in scene.attrs:
         # the model was trained on a gap-filled series: fill this one's gaps the same way
-        scene = (scene_options or SceneOptions()).fill_gaps(scene, force=True)
+        opts = scene_options or SceneOptions()
+        if recorded.get("mask") and opts.valid_mask is None:
+            raise SceneError(
+                "the model was trained on a time series gap-filled with a validity mask; "
+                f"give this scene's mask ({param('valid_mask', 'FILE')})"
+            )
+        scene = opts.fill_gaps(scene, force=True)
     outputs = write_prediction(
         scene,
         model,

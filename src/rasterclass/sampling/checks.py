@@ -34,19 +34,23 @@ def gaps_hint(samples: Samples) -> str:
     n = int(samples.info.get("partly_valid_pixels", 0))
     if not n:
         return ""
+    what = (
+        "no pixel under the geometries is valid on every band "
+        f"({n} px have values on some bands only"
+        if len(samples) == 0
+        else f"{n} px under the geometries have values on some bands only"
+    )
     return (
-        f"{n} px have values on some bands only (a time series with "
-        f"cloud gaps?): gap-fill the series first ({param('gap_fill', True)} with "
-        f"{param('valid_mask', 'FILE')}, or rasterclass.gap_fill)"
+        f"{what}: a time series with cloud gaps?); gap-fill the series first "
+        f"({param('gap_fill', True)} with {param('valid_mask', 'FILE')}, or "
+        "rasterclass.gap_fill)"
     )
 
 
 def _no_valid_pixel(samples: Samples, what: str) -> TrainingDataError:
     gaps = gaps_hint(samples)
     if gaps:
-        return TrainingDataError(
-            f"the geometries of {what} cover no pixel that is valid on every band; {gaps}"
-        )
+        return TrainingDataError(f"the geometries of {what} cover no valid pixel: {gaps}")
     return TrainingDataError(
         f"the geometries of {what} cover no valid pixel of the scene; check the "
         "polygons and the scene's nodata"
@@ -110,13 +114,13 @@ def check_classes(
     if small and role == "training":
         fixes.append(f"use {param('all_touched', True)} for polygons smaller than a pixel")
     gaps = gaps_hint(samples)
-    if gaps:
-        fixes.append(gaps)
     fix = "fix or remove these features" if lost else "give them a class or remove them"
     if any("code 0" in r for r in rows):
         fix += " (number the classes from 1 if 0 is a class)"
     fixes.append(fix)
     message = f"{text}; {', '.join(fixes)}"
+    if gaps:
+        message = f"{text}; {gaps}; otherwise {', '.join(fixes)}"
     if strict and (lost or len(samples) == 0):
         raise TrainingClassesError(message)
     warnings.warn(TrainingDataWarning(message), stacklevel=3)
