@@ -100,13 +100,14 @@ class SceneOptions:
         names = [f.name for f in fields(self) if f.name not in ("gap_fill", "valid_mask")]
         return self.fill_gaps(open_scene(paths, **{n: getattr(self, n) for n in names}))
 
-    def fill_gaps(self, scene: xr.DataArray, force: bool = False) -> xr.DataArray:
-        """``scene`` gap-filled in time when ``gap_fill`` (or ``force``), else as it is."""
-        if self.valid_mask is not None and not (self.gap_fill or force):
+    def fill_gaps(self, scene: xr.DataArray) -> xr.DataArray:
+        """``scene`` gap-filled in time when ``gap_fill`` (unless it already is), else as it
+        is."""
+        if self.valid_mask is not None and not self.gap_fill:
             raise SceneError(
                 f"a validity mask is given without gap filling: add {param('gap_fill', True)}"
             )
-        if not (self.gap_fill or force) or GAP_FILL_ATTR in scene.attrs:
+        if not self.gap_fill or GAP_FILL_ATTR in scene.attrs:
             return scene
         valid = None
         if self.valid_mask is not None:

@@ -8,6 +8,7 @@ pass) and :func:`classify` (train and predict in one go).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -293,9 +294,9 @@ def predict(
         check_probabilistic(model.estimator)
     if aoa is not None:
         model_reference(model)
-    scene = open_job_scene(scene, scene_options)
     recorded = model.summary.get(GAP_FILL_ATTR)
-    if recorded and GAP_FILL_ATTR not in scene.attrs:
+    filled = isinstance(scene, xr.DataArray) and GAP_FILL_ATTR in scene.attrs
+    if recorded and not filled:
         # the model was trained on a gap-filled series: fill this one's gaps the same way
         opts = scene_options or SceneOptions()
         if recorded.get("mask") and opts.valid_mask is None:
@@ -303,7 +304,8 @@ def predict(
                 "the model was trained on a time series gap-filled with a validity mask; "
                 f"give this scene's mask ({param('valid_mask', 'FILE')})"
             )
-        scene = opts.fill_gaps(scene, force=True)
+        scene_options = dataclasses.replace(opts, gap_fill=True)
+    scene = open_job_scene(scene, scene_options)
     outputs = write_prediction(
         scene,
         model,
