@@ -271,6 +271,7 @@ def test_gap_fill_option_is_recorded_and_predict_fills_too(tmp_path, training_pa
         tmp_path / "m2.skops",
     )
     assert rc.RasterModel.load(tmp_path / "m2.skops").summary["gap_fill"]["mask"] is True
+    assert "is_valid.tif" in (tmp_path / "m2.skops.provenance.json").read_text()
     refused = run_cli(
         "predict", raw_path, "--model", tmp_path / "m2.skops", "-o", tmp_path / "x.tif", ok=False
     )

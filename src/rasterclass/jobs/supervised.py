@@ -56,6 +56,7 @@ from rasterclass.uncertainty_layers import uncertainty as uncertainty_layers
     "training",
     "options.legend",
     "scene_options.reference",
+    "scene_options.valid_mask",
     outputs=("model_output", "report_output"),
 )
 def train(
@@ -188,6 +189,7 @@ def train(
     "scene",
     "model",
     "scene_options.reference",
+    "scene_options.valid_mask",
     outputs=("output", "probabilities", "uncertainty", "aoa"),
 )
 def predict(
@@ -397,6 +399,7 @@ def _layers_output(layers: xr.DataArray, path: PathLike, *tags: str) -> RasterOu
     "training",
     "options.legend",
     "scene_options.reference",
+    "scene_options.valid_mask",
     outputs=(
         "output",
         "probabilities",
