@@ -1,7 +1,8 @@
 """Multi-date stacks and time series: date-tagged bands, differences, gap fill, features.
 
 A *multi-date stack* is an ordinary scene whose band names carry their acquisition date,
-``<band>@<date>`` (``nir@2020-06-01``); see :mod:`rasterclass.temporal.dates`. A *time
+``<band>@<date>`` (``nir@2020-06-01``); see :mod:`rasterclass.temporal.dates`;
+:func:`difference` (:mod:`rasterclass.temporal.change`) compares two dates. A *time
 series* is such a stack of one or several variables. :func:`gap_fill` interpolates masked
 dates (clouds) per pixel, :func:`temporal_features` summarises each variable over time (see
 :mod:`rasterclass.temporal.gaps`). Everything is lazy on dask scenes and identical for any
@@ -12,6 +13,7 @@ Layer: beside :mod:`rasterclass.stack` (it works on scene arrays, opens no file)
 
 from __future__ import annotations
 
+from rasterclass.temporal.change import difference
 from rasterclass.temporal.dates import (
     DATE_SEP,
     DATE_TAGS,
@@ -19,7 +21,6 @@ from rasterclass.temporal.dates import (
     as_series,
     date_from_tags,
     date_labels,
-    difference,
     find_date,
     parse_date,
     select_date,
