@@ -6,7 +6,8 @@ Layers, lowest first; a module may import its own layer and the layers below, ne
 0. ``errors``: exception and warning classes; ``_json``: JSON-ready values; ``methods``: the
    names and defaults of the methods (light, for the command line).
 1. ``classes``, ``stack`` (grid, bands, masks), ``parallel`` (schedulers, streamed compute),
-   ``training_pixels`` (training-pixel provenance): the vocabulary.
+   ``training_pixels`` (training-pixel provenance): the vocabulary; ``temporal`` (multi-date
+   stacks, gap fill and temporal features of scene arrays, beside ``stack``).
 2. ``io``: the only module that opens or writes files; ``datasets``: the tiny example data
    (written through ``io``); ``features``: derived features of a scene (band roles,
    spectral indices, texture), lazily, over scene arrays.
@@ -40,7 +41,7 @@ PACKAGE = SRC / "rasterclass"
 
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "_json", "methods"),
-    ("classes", "stack", "parallel", "training_pixels"),
+    ("classes", "stack", "parallel", "training_pixels", "temporal"),
     ("io", "datasets", "features"),
     ("sampling",),
     ("estimators",),

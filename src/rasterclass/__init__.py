@@ -48,8 +48,10 @@ if TYPE_CHECKING:
     )
     from rasterclass.io import (
         as_scene,
+        open_dates,
         open_scene,
         read_class_map,
+        read_date,
         read_legend,
         read_vector,
         write_map,
@@ -75,6 +77,14 @@ if TYPE_CHECKING:
     from rasterclass.report.build import build_report
     from rasterclass.report.html import render_html
     from rasterclass.sampling import Samples, extract_samples
+    from rasterclass.temporal import (
+        as_series,
+        difference,
+        gap_fill,
+        select_date,
+        stack_dates,
+        temporal_features,
+    )
     from rasterclass.uncertainty_layers import uncertainty
 
 #: Public name -> module that defines it.
@@ -89,6 +99,15 @@ _EXPORTS: dict[str, str] = {
     "read_vector": "rasterclass.io",
     "write_map": "rasterclass.io",
     "write_probabilities": "rasterclass.io",
+    # multi-date stacks and time series
+    "open_dates": "rasterclass.io",
+    "read_date": "rasterclass.io",
+    "as_series": "rasterclass.temporal",
+    "stack_dates": "rasterclass.temporal",
+    "select_date": "rasterclass.temporal",
+    "difference": "rasterclass.temporal",
+    "gap_fill": "rasterclass.temporal",
+    "temporal_features": "rasterclass.temporal",
     "RasterModel": "rasterclass.model",
     "SceneOptions": "rasterclass.jobs.options",
     "TrainingOptions": "rasterclass.jobs.options",
@@ -204,6 +223,7 @@ __all__ = [
     "area_of_applicability",
     "areas_map",
     "as_scene",
+    "as_series",
     "assess",
     "assess_map",
     "band_roles",
@@ -216,16 +236,19 @@ __all__ = [
     "cluster_statistics",
     "confusion_statistics",
     "cross_validate",
+    "difference",
     "draw_sample",
     "estimate_from_error_matrix",
     "extract_samples",
     "fit_clusterer",
     "fit_model",
     "folds",
+    "gap_fill",
     "label_segments",
     "majority_filter",
     "make_clusterer",
     "make_estimator",
+    "open_dates",
     "open_scene",
     "paint_classes",
     "plan_run",
@@ -235,6 +258,7 @@ __all__ = [
     "predict_raster",
     "quicklook",
     "read_class_map",
+    "read_date",
     "read_legend",
     "read_vector",
     "relabel",
@@ -245,10 +269,13 @@ __all__ = [
     "sample_map",
     "segment",
     "segment_features",
+    "select_date",
     "sieve",
     "spectral_index",
+    "stack_dates",
     "stehman_estimate",
     "suggest_labels",
+    "temporal_features",
     "texture",
     "train",
     "train_applicability",

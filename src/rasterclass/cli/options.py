@@ -247,6 +247,17 @@ scene_args = stack(
         callback=_size,
         help="Memory a run may use, e.g. 2GB (sets the chunk size when --chunks is not given).",
     ),
+    click.option(
+        "--gap-fill",
+        is_flag=True,
+        help="The scene is a time series with gaps (dates in the band names): interpolate "
+        "masked or nodata dates per pixel, linearly in time.",
+    ),
+    click.option(
+        "--valid-mask",
+        type=FILE,
+        help="With --gap-fill: raster of validity per date (1 valid, 0 cloud), e.g. IS_VALID.",
+    ),
 )
 
 #: ``--bands``: band roles and/or a sensor preset, for the derived features.
@@ -361,6 +372,8 @@ def scene_options(kw: dict[str, Any]) -> SceneOptions:
         reference=kw.pop("grid_like", None),
         resampling=kw.pop("resampling", "nearest"),
         features=feature_recipe(kw),
+        gap_fill=kw.pop("gap_fill", False),
+        valid_mask=kw.pop("valid_mask", None),
     )
 
 

@@ -12,6 +12,7 @@ check, the atomic write), :mod:`~rasterclass.io.chunks` (chunk and tile sizes),
 :mod:`~rasterclass.io.vectors` (vector files, legends), :mod:`~rasterclass.io.styles` (PAM and
 QGIS sidecar text), :mod:`~rasterclass.io.writer` (the GeoTIFF/COG writer),
 :mod:`~rasterclass.io.maps` (class maps, probability layers, segment rasters),
+:mod:`~rasterclass.io.dates` (acquisition dates, scenes of several dates),
 :mod:`~rasterclass.io.models` (model files) and :mod:`~rasterclass.io.tables` (text, tables,
 figures). Every name is re-exported here, so ``from rasterclass.io import ...`` keeps working.
 """
@@ -19,6 +20,7 @@ figures). Every name is re-exported here, so ``from rasterclass.io import ...`` 
 from __future__ import annotations
 
 from rasterclass.io.chunks import DEFAULT_CHUNK, TILE, auto_chunk, check_chunks
+from rasterclass.io.dates import open_dates, read_date
 from rasterclass.io.maps import (
     CONFIDENCE_LAYER,
     PROBABILITY_LAYER,
@@ -114,6 +116,7 @@ __all__ = [
     "file_sha256",
     "input_files",
     "load_model_file",
+    "open_dates",
     "open_scene",
     "open_segments",
     "output_files",
@@ -122,6 +125,7 @@ __all__ = [
     "probability_output",
     "radiometry_records",
     "read_class_map",
+    "read_date",
     "read_json",
     "read_legend",
     "read_map_tags",

@@ -20,7 +20,7 @@ from typing import Any, TypedDict
 import numpy as np
 import xarray as xr
 
-from rasterclass.errors import TrainingDataError, param
+from rasterclass.errors import SceneError, TrainingDataError, param
 from rasterclass.estimators.presets import check_params, make_estimator
 from rasterclass.features import FeatureRecipe, add_features
 from rasterclass.io import (
@@ -33,6 +33,7 @@ from rasterclass.io import (
 )
 from rasterclass.model import RasterModel
 from rasterclass.sampling import Samples
+from rasterclass.temporal import GAP_FILL_ATTR, as_series, gap_fill
 
 
 @dataclass
@@ -57,11 +58,21 @@ class SceneOptions:
         on the command line).
     resampling
         Resampling method of that warp (a :class:`rasterio.enums.Resampling` name).
+    gap_fill
+        The scene is a time series with gaps (clouds): fill them per pixel by linear
+        interpolation in time (:func:`rasterclass.gap_fill`; the bands' dates come from their
+        names, e.g. ``NDVI_2015-07-11`` or ``ndvi@2015-07-11``). The band names stay as they
+        are. A model trained on a gap-filled scene records it (``summary["gap_fill"]``) and
+        :func:`rasterclass.predict` gap-fills its scene too.
+    valid_mask
+        With ``gap_fill``: a raster of the series' validity, one band per date (eo-learn's
+        ``IS_VALID``: 1 valid, 0 cloud or no data), on the scene's grid. Without it only NaN
+        values are gaps.
     features
         Derived features (spectral indices, texture) added to the scene as extra bands (see
         :class:`rasterclass.features.FeatureRecipe`); a model trained on them records them,
-        and :func:`rasterclass.predict` derives them again (only ``bands`` applies there:
-        the roles of that scene's bands).
+        and :func:`rasterclass.predict` derives them again, after any gap filling (only
+        ``bands`` applies there: the roles of that scene's bands).
 
     Raises
     ------
@@ -74,6 +85,9 @@ class SceneOptions:
     BandMismatchError
         :meth:`open`: ``features`` needs a band role the scene does not show, or has an
         invalid value.
+    SceneError
+        :meth:`open`: ``valid_mask`` without ``gap_fill``, or ``gap_fill`` on bands without
+        dates in their names.
 
     Examples
     --------
@@ -96,13 +110,40 @@ class SceneOptions:
     reference: PathLike | None = None
     resampling: str = "nearest"
     features: FeatureRecipe | None = None
+    gap_fill: bool = False
+    valid_mask: PathLike | None = None
 
     def open(self, paths: Sequence[PathLike] | PathLike) -> xr.DataArray:
-        """Open scene files with these options (every field but ``features`` is an
-        argument of :func:`rasterclass.io.open_scene`), with the derived features."""
+        """Open scene files with these options (the fields other than ``features``,
+        ``gap_fill`` and ``valid_mask`` are arguments of :func:`rasterclass.io.open_scene`),
+        fill the gaps of the series when asked (:meth:`fill_gaps`), then add the derived
+        features (from the filled series)."""
         recipe = self.features.check() if self.features else None
-        kwargs = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "features"}
-        return add_features(open_scene(paths, **kwargs), recipe)
+        own = ("features", "gap_fill", "valid_mask")
+        names = [f.name for f in fields(self) if f.name not in own]
+        scene = open_scene(paths, **{n: getattr(self, n) for n in names})
+        return add_features(self.fill_gaps(scene), recipe)
+
+    def fill_gaps(self, scene: xr.DataArray) -> xr.DataArray:
+        """``scene`` gap-filled in time when ``gap_fill`` (unless it already is), else as it
+        is."""
+        if self.valid_mask is not None and not self.gap_fill:
+            raise SceneError(
+                f"a validity mask is given without gap filling: add {param('gap_fill', True)}"
+            )
+        if not self.gap_fill or GAP_FILL_ATTR in scene.attrs:
+            return scene
+        valid = None
+        if self.valid_mask is not None:
+            valid = open_scene(
+                self.valid_mask,
+                chunks=self.chunks,
+                memory_budget=self.memory_budget,
+                reference=self.reference,
+                unscale=False,
+            )
+        filled = gap_fill(as_series(scene), valid)
+        return filled.assign_coords(band=scene["band"].values)
 
 
 def open_job_scene(
@@ -111,7 +152,9 @@ def open_job_scene(
     """Open scene files, or bring a scene array to scene form (see :func:`as_scene`)."""
     if isinstance(scene, xr.DataArray):
         opts = scene_options or SceneOptions()
-        return add_features(as_scene(scene, band_names=opts.band_names), opts.features)
+        return add_features(
+            opts.fill_gaps(as_scene(scene, band_names=opts.band_names)), opts.features
+        )
     return (scene_options or SceneOptions()).open(scene)
 
 
@@ -391,5 +434,7 @@ def job_inputs(
     inputs: dict[str, Any] = {"scene file": scene}
     if scene_options is not None and scene_options.reference is not None:
         inputs["reference grid"] = scene_options.reference
+    if scene_options is not None and scene_options.valid_mask is not None:
+        inputs["validity mask"] = scene_options.valid_mask
     inputs.update({f"{key.replace('_', ' ')} file": value for key, value in others.items()})
     return inputs

@@ -8,6 +8,8 @@ pass) and :func:`classify` (train and predict in one go).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Sequence
 from typing import Any, Unpack
@@ -20,7 +22,7 @@ from rasterclass.applicability import (
     model_reference,
 )
 from rasterclass.apply import predict_raster, stack_probabilities
-from rasterclass.errors import EstimatorError, param
+from rasterclass.errors import EstimatorError, SceneError, param
 from rasterclass.estimators.presets import make_estimator
 from rasterclass.features import scene_features
 from rasterclass.io import (
@@ -47,6 +49,7 @@ from rasterclass.jobs.training import fit_and_validate
 from rasterclass.model import RasterModel
 from rasterclass.report import build_report
 from rasterclass.sampling import extract_samples
+from rasterclass.temporal import GAP_FILL_ATTR
 from rasterclass.training_pixels import provenance_tags
 from rasterclass.uncertainty_layers import uncertainty as uncertainty_layers
 
@@ -56,6 +59,7 @@ from rasterclass.uncertainty_layers import uncertainty as uncertainty_layers
     "training",
     "options.legend",
     "scene_options.reference",
+    "scene_options.valid_mask",
     outputs=("model_output", "report_output"),
 )
 def train(
@@ -164,10 +168,16 @@ def train(
         layer=opts.layer,
     )
     t1 = time.perf_counter()
+    steps = (
+        {GAP_FILL_ATTR: json.loads(scene.attrs[GAP_FILL_ATTR])}
+        if GAP_FILL_ATTR in scene.attrs
+        else {}
+    )
     result = fit_and_validate(
         samples,
         opts,
         estimator=estimator,
+        summary=steps,
         crs=scene.rio.crs.to_wkt() if scene.rio.crs else None,
         training=training,
         features=scene_features(scene),
@@ -183,6 +193,7 @@ def train(
     "scene",
     "model",
     "scene_options.reference",
+    "scene_options.valid_mask",
     outputs=("output", "probabilities", "uncertainty", "aoa"),
 )
 def predict(
@@ -240,6 +251,9 @@ def predict(
         The scene lacks a band the model was trained on.
     EstimatorError
         ``probabilities`` or ``uncertainty`` asked of a model without ``predict_proba``.
+    SceneError
+        The model was trained on a series gap-filled with a validity mask
+        (``summary["gap_fill"]``) and ``scene_options`` gives no ``valid_mask``.
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
@@ -278,7 +292,19 @@ def predict(
         check_probabilistic(model.estimator)
     if aoa is not None:
         model_reference(model)
-    scene = open_job_scene(scene, model_scene_options(run.scene_options, model))
+    opts = model_scene_options(run.scene_options, model)
+    gap_record = model.summary.get(GAP_FILL_ATTR)
+    filled = isinstance(scene, xr.DataArray) and GAP_FILL_ATTR in scene.attrs
+    if gap_record and not filled:
+        # the model was trained on a gap-filled series: fill this one's gaps the same way
+        opts = opts or SceneOptions()
+        if gap_record.get("mask") and opts.valid_mask is None:
+            raise SceneError(
+                "the model was trained on a time series gap-filled with a validity mask; "
+                f"give this scene's mask ({param('valid_mask', 'FILE')})"
+            )
+        opts = dataclasses.replace(opts, gap_fill=True)
+    scene = open_job_scene(scene, opts)
     outputs = write_prediction(
         scene,
         model,
@@ -367,6 +393,7 @@ def _layers_output(layers: xr.DataArray, path: PathLike, *tags: str) -> RasterOu
     "training",
     "options.legend",
     "scene_options.reference",
+    "scene_options.valid_mask",
     outputs=(
         "output",
         "probabilities",

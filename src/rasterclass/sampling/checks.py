@@ -29,6 +29,34 @@ def rows_text(rows: Sequence[int]) -> str:
     return text
 
 
+def gaps_hint(samples: Samples) -> str:
+    """What to do when pixels under the geometries hold values on some bands only."""
+    n = int(samples.info.get("partly_valid_pixels", 0))
+    if not n:
+        return ""
+    what = (
+        "no pixel under the geometries is valid on every band "
+        f"({n} px have values on some bands only"
+        if len(samples) == 0
+        else f"{n} px under the geometries have values on some bands only"
+    )
+    return (
+        f"{what}: a time series with cloud gaps?); gap-fill the series first "
+        f"({param('gap_fill', True)} with {param('valid_mask', 'FILE')}, or "
+        "rasterclass.gap_fill)"
+    )
+
+
+def _no_valid_pixel(samples: Samples, what: str) -> TrainingDataError:
+    gaps = gaps_hint(samples)
+    if gaps:
+        return TrainingDataError(f"the geometries of {what} cover no valid pixel: {gaps}")
+    return TrainingDataError(
+        f"the geometries of {what} cover no valid pixel of the scene; check the "
+        "polygons and the scene's nodata"
+    )
+
+
 def check_classes(
     samples: Samples,
     per_class: dict[int, dict[str, Any]],
@@ -74,10 +102,7 @@ def check_classes(
     rows = [f"rows {rows_text(r)} ({reason})" for reason, r in unlabelled.items()]
     if not lost and not rows:
         if len(samples) == 0:
-            raise TrainingDataError(
-                f"the geometries of {what} cover no valid pixel of the scene; check the "
-                "polygons and the scene's nodata"
-            )
+            raise _no_valid_pixel(samples, what)
         return
     parts = []
     if lost:
@@ -88,19 +113,19 @@ def check_classes(
     fixes = []
     if small and role == "training":
         fixes.append(f"use {param('all_touched', True)} for polygons smaller than a pixel")
+    gaps = gaps_hint(samples)
     fix = "fix or remove these features" if lost else "give them a class or remove them"
     if any("code 0" in r for r in rows):
         fix += " (number the classes from 1 if 0 is a class)"
     fixes.append(fix)
     message = f"{text}; {', '.join(fixes)}"
+    if gaps:
+        message = f"{text}; {gaps}; otherwise {', '.join(fixes)}"
     if strict and (lost or len(samples) == 0):
         raise TrainingClassesError(message)
     warnings.warn(TrainingDataWarning(message), stacklevel=3)
     if len(samples) == 0:
-        raise TrainingDataError(
-            f"the geometries of {what} cover no valid pixel of the scene; check the "
-            "polygons and the scene's nodata"
-        )
+        raise _no_valid_pixel(samples, what)
 
 
 def check_trainable(samples: Samples) -> None:

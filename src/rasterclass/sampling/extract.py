@@ -286,7 +286,9 @@ def extract_samples(
     order = np.lexsort((records[:, 3], records[:, 1], records[:, 0]))
     records = records[order]
     touched = set(np.unique(records[:, 2]).astype(np.int64).tolist())
-    valid = np.isfinite(records[:, 4:]).all(axis=1)
+    finite = np.isfinite(records[:, 4:])
+    valid = finite.all(axis=1)
+    partly_valid = int((finite.any(axis=1) & ~valid).sum())
     nodata = records[~valid]
     records = records[valid]
     # a nodata pixel under several polygons of one class counts once
@@ -311,6 +313,7 @@ def extract_samples(
             "all_touched": all_touched,
             "class_column": class_column,
             "nodata_pixels": nodata_pixels,
+            "partly_valid_pixels": partly_valid,
             "contested_pixels": overlap["contested_pixels"],
             "overlap_pixels_merged": overlap["merged_pixels"],
             "duplicate_features_removed": n_duplicates,
