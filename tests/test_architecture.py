@@ -47,7 +47,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("estimators",),
     ("model",),
     ("apply",),
-    ("objects", "clustering", "postprocess", "uncertainty_layers", "applicability"),
+    ("objects", "clustering", "postprocess", "uncertainty_layers", "applicability", "change"),
     ("accuracy", "suggestions"),
     ("plot", "planning", "report"),
     ("jobs",),

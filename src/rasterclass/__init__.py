@@ -24,12 +24,14 @@ if TYPE_CHECKING:
     from rasterclass.accuracy.assess import assess
     from rasterclass.accuracy.confusion import confusion_statistics
     from rasterclass.accuracy.crossval import cross_validate, folds
+    from rasterclass.accuracy.damage import damage_summary
     from rasterclass.accuracy.draw import draw_sample
     from rasterclass.accuracy.report import AccuracyReport
     from rasterclass.accuracy.stehman import stehman_estimate
     from rasterclass.accuracy.zonal import zonal_summary
     from rasterclass.applicability import area_of_applicability, train_applicability
     from rasterclass.apply import predict_raster
+    from rasterclass.change import detect_change
     from rasterclass.classes import ClassMap
     from rasterclass.clustering.fit import fit_clusterer, make_clusterer
     from rasterclass.clustering.relabel import relabel
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
         write_probabilities,
     )
     from rasterclass.jobs.accuracy import areas_map, assess_map, sample_map
+    from rasterclass.jobs.change import change_map
     from rasterclass.jobs.clustering import cluster, relabel_map, suggest_labels
     from rasterclass.jobs.objects import classify_objects, run_segmentation
     from rasterclass.jobs.options import SceneOptions, TrainingOptions
@@ -161,6 +164,10 @@ _EXPORTS: dict[str, str] = {
     "class_areas": "rasterclass.accuracy.areas",
     "zonal_summary": "rasterclass.accuracy.zonal",
     "zonal_map": "rasterclass.jobs.zonal",
+    # change between two dates, damage per field
+    "detect_change": "rasterclass.change",
+    "damage_summary": "rasterclass.accuracy.damage",
+    "change_map": "rasterclass.jobs.change",
     "draw_sample": "rasterclass.accuracy.draw",
     "AccuracyReport": "rasterclass.accuracy.report",
     "confusion_statistics": "rasterclass.accuracy.confusion",
@@ -228,6 +235,7 @@ __all__ = [
     "assess_map",
     "band_roles",
     "build_report",
+    "change_map",
     "class_areas",
     "classify",
     "classify_objects",
@@ -236,6 +244,8 @@ __all__ = [
     "cluster_statistics",
     "confusion_statistics",
     "cross_validate",
+    "damage_summary",
+    "detect_change",
     "difference",
     "draw_sample",
     "estimate_from_error_matrix",

@@ -36,6 +36,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "assess",
         "Assess MAP.tif against reference polygons or sample points.",
     ),
+    "change": (
+        "rasterclass.cli.change",
+        "change",
+        "Map where a spectral index dropped between BEFORE.tif and AFTER.tif (damage).",
+    ),
     "classify": (
         "rasterclass.cli.classify",
         "classify",

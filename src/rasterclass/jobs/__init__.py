@@ -14,7 +14,8 @@ the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 :func:`assess_map`, :func:`sample_map`, :func:`quicklook_map`), :mod:`.postprocess`
 (:func:`sieve_map`, :func:`majority_map`, :func:`polygonize_map`), :mod:`.report`
 (:func:`report_map`: the HTML run report), :mod:`.zonal` (:func:`zonal_map`: per-zone
-class areas and layer means), :mod:`.plan` (:func:`plan_run`) and
+class areas and layer means), :mod:`.change` (:func:`change_map`: before/after change map and
+damage per field), :mod:`.plan` (:func:`plan_run`) and
 :mod:`.provenance` (:func:`recorded`: the ``PATH.provenance.json`` sidecar of every output;
 :func:`command_line`).
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from rasterclass.estimators.presets import PRESETS, parse_params
     from rasterclass.features import FeatureRecipe
     from rasterclass.jobs.accuracy import areas_map, assess_map, quicklook_map, sample_map
+    from rasterclass.jobs.change import ChangeResult, change_map
     from rasterclass.jobs.clustering import (
         ClusterOptions,
         ClusterResult,
@@ -126,6 +128,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "report_map": ("rasterclass.jobs.report", "report_map"),
     "suggest_samples_map": ("rasterclass.jobs.suggestions", "suggest_samples_map"),
     "zonal_map": ("rasterclass.jobs.zonal", "zonal_map"),
+    "change_map": ("rasterclass.jobs.change", "change_map"),
+    "ChangeResult": ("rasterclass.jobs.change", "ChangeResult"),
     "render_zonal": ("rasterclass.accuracy.zonal_report", "render_zonal"),
     "Plan": ("rasterclass.planning", "Plan"),
     "CLUSTER_METHODS": ("rasterclass.methods", "CLUSTER_METHODS"),
@@ -157,6 +161,7 @@ __all__ = [
     "PRESETS",
     "SEGMENT_METHODS",
     "SEGMENT_PARAMS",
+    "ChangeResult",
     "ClusterOptions",
     "ClusterResult",
     "FeatureRecipe",
@@ -169,6 +174,7 @@ __all__ = [
     "TrainingOptions",
     "areas_map",
     "assess_map",
+    "change_map",
     "check_report",
     "check_training",
     "classify",
