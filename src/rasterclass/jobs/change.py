@@ -270,7 +270,7 @@ def change_map(
         write_map(change, output, overwrite=overwrite, progress=progress, cog=cog)
     )
     if difference is not None:
-        diff = change["difference"]
+        diff = change["difference"].rename(f"d{change.attrs['index']}")
         layer = RasterOutput(
             diff, difference, nodata=float("nan"), descriptions=[str(diff.name)],
             tags={"RASTERCLASS_LAYERS": str(diff.name), "DATES": ",".join(change.attrs["dates"])},
