@@ -7,7 +7,15 @@ import time
 import click
 
 from ._base import command, echo_outputs, progress_bar, say
-from .options import FILE, bands_opt, chunks_opt, grid_like_opt, output_opt, run_opts
+from .options import (
+    FILE,
+    bands_opt,
+    chunks_opt,
+    grid_like_opt,
+    output_opt,
+    reflectance_scale_opt,
+    run_opts,
+)
 
 __all__ = ["change"]
 
@@ -38,13 +46,7 @@ def _split(text: str | None) -> list[str]:
     help="A pixel whose index changed by less than this (after - before) is damaged.",
 )
 @bands_opt
-@click.option(
-    "--reflectance-scale",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="Multiplier to reflectance for SAVI/EVI (1e-4 for reflectance x 10000).",
-)
+@reflectance_scale_opt
 @click.option(
     "--mask-classes",
     help="Assess only these classes of --map, comma-separated (cropland,stressed_cropland).",

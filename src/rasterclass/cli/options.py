@@ -267,6 +267,15 @@ bands_opt = click.option(
     "landsat-tm, landsat-etm, landsat-oli, sentinel-2 (default: from the band names).",
 )
 
+#: ``--reflectance-scale``: the multiplier to reflectance that SAVI and EVI need.
+reflectance_scale_opt = click.option(
+    "--reflectance-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Multiplier to reflectance for SAVI/EVI (1e-4 for reflectance x 10000).",
+)
+
 #: The derived features of a scene (spectral indices, texture), recorded in the model.
 feature_args = stack(
     click.option(
@@ -291,13 +300,7 @@ feature_args = stack(
         "--texture-band",
         help="Layer texture is measured on: a role (nir), an index or a band (default: nir).",
     ),
-    click.option(
-        "--reflectance-scale",
-        type=float,
-        default=1.0,
-        show_default=True,
-        help="Multiplier to reflectance for SAVI/EVI (1e-4 for reflectance x 10000).",
-    ),
+    reflectance_scale_opt,
 )
 
 vector_args = stack(
