@@ -219,6 +219,17 @@ def test_page_is_self_contained_with_every_section(run):
     assert "Not shown" not in page
 
 
+def test_design_based_accuracy_leads_for_a_stratified_sample(run):
+    # the unweighted sample statistics are not the map's accuracy under a stratified
+    # design: the page gives the design-based estimates first and says what the others are
+    page = (run["folder"] / "report.html").read_text()
+    design = page.index('data-key="accuracy.design_based.overall_accuracy"')
+    assert design < page.index('data-key="accuracy.overall_accuracy"')
+    assert "Unweighted, from the sample counts" in page
+    cv_page = (run["folder"] / "classify.html").read_text()  # no design: no such heading
+    assert "Unweighted, from the sample counts" not in cv_page
+
+
 def test_missing_inputs_are_said(tmp_path, run):
     old = rc.RasterModel.load(run["folder"] / "model.skops")
     del old.summary["signatures"]

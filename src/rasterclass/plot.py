@@ -12,6 +12,35 @@ from rasterclass.classes import ClassMap
 from rasterclass.io import PathLike, read_class_map, read_quicklook
 
 
+def pyplot() -> Any:
+    """``matplotlib.pyplot``, on the Agg backend only where nobody chose a backend yet.
+
+    A headless run (the command line, a script on a server) gets Agg, which needs no display.
+    Where pyplot is already imported (``%matplotlib inline`` in Jupyter, a GUI session) or
+    ``MPLBACKEND`` names a backend (ipykernel sets it), the backend is left alone, so
+    ``plt.show()`` after :func:`plot_map` still shows the figure inline.
+    ``matplotlib.use("Agg", force=False)`` would switch away from it: ``force`` only
+    silences a failure to switch.
+
+    Returns
+    -------
+    module
+        ``matplotlib.pyplot``.
+
+    Examples
+    --------
+    >>> pyplot().__name__
+    'matplotlib.pyplot'
+    """
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def plot_map(
     classes: np.ndarray,
     class_map: ClassMap,
@@ -50,16 +79,11 @@ def plot_map(
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
     ['1 forest', '2 water']
     """
-    import matplotlib
-
-    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
-        matplotlib.use("Agg")  # headless by default; never switch a backend chosen (inline)
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 7))
+        _, ax = pyplot().subplots(figsize=(8, 7))
     table = class_map.lookup_table().astype(float) / 255
     ax.imshow(
         classes,
@@ -85,8 +109,7 @@ def plot_map(
 
 def plot_confusion(report: Any, ax: Any = None) -> Any:
     """Draw the confusion matrix of an AccuracyReport (rows = map, columns = reference)."""
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     stats = report.confusion
     matrix = np.asarray(stats.matrix, dtype=float)
     if ax is None:
