@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import numpy as np
 
 from rasterclass.classes import ClassMap
 from rasterclass.io import PathLike, read_class_map, read_quicklook
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot``, on the off-screen Agg backend unless a backend was chosen.
+
+    The CLI and the report draw figures only to save them, so they want Agg (no display
+    needed). A backend the user chose is kept: one set with ``MPLBACKEND`` (Jupyter's
+    kernels set the inline backend so) or by importing ``pyplot`` first (``%matplotlib
+    inline``); switching it would stop a notebook's later figures from showing.
+
+    Returns
+    -------
+    module
+        ``matplotlib.pyplot``.
+
+    Examples
+    --------
+    >>> pyplot().__name__
+    'matplotlib.pyplot'
+    """
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plot_map(
@@ -48,15 +77,11 @@ def plot_map(
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
     ['1 forest', '2 water']
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 7))
+        _, ax = pyplot().subplots(figsize=(8, 7))
     table = class_map.lookup_table().astype(float) / 255
     ax.imshow(
         classes,
@@ -82,8 +107,7 @@ def plot_map(
 
 def plot_confusion(report: Any, ax: Any = None) -> Any:
     """Draw the confusion matrix of an AccuracyReport (rows = map, columns = reference)."""
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     stats = report.confusion
     matrix = np.asarray(stats.matrix, dtype=float)
     if ax is None:

@@ -12,18 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from rasterclass.plot import plot_map
+from rasterclass.plot import plot_map, pyplot
 
 DPI = 96
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def data_uri(figure: Any) -> str:
@@ -37,7 +28,7 @@ def data_uri(figure: Any) -> str:
     """
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    _pyplot().close(figure)
+    pyplot().close(figure)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -50,7 +41,7 @@ def map_figure(preview: dict[str, Any]) -> str:
 
 def confusion_figure(section: dict[str, Any]) -> str:
     """Two heatmaps of the error matrix: counts, and area proportions (rows = map)."""
-    plt = _pyplot()
+    plt = pyplot()
     names = section["class_names"]
     k = len(names)
     side = 1.6 + 0.55 * k
@@ -77,7 +68,7 @@ def confusion_figure(section: dict[str, Any]) -> str:
 def signatures_figure(signatures: dict[str, Any], colours: dict[str, str]) -> str:
     """Per class: the mean per band (line), the 25-75 % range (band) and mean ± 1 std
     (error bars)."""
-    plt = _pyplot()
+    plt = pyplot()
     bands = signatures["bands"]
     x = np.arange(len(bands))
     fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(bands) + 3), 3.8))
@@ -96,7 +87,7 @@ def signatures_figure(signatures: dict[str, Any], colours: dict[str, str]) -> st
 
 def layer_figure(array: np.ndarray, title: str, cmap: str, vmin: float, vmax: float) -> str:
     """A small continuous layer (NaN transparent) with a colour bar."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(3.4, 3.0))
     image = ax.imshow(
         np.asarray(array, dtype=float), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest"
@@ -109,7 +100,7 @@ def layer_figure(array: np.ndarray, title: str, cmap: str, vmin: float, vmax: fl
 
 def aoa_mask_figure(array: np.ndarray) -> str:
     """The AOA mask: inside (1) and outside (0), nodata transparent."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
