@@ -213,7 +213,8 @@ def polygonize_map(
     Returns
     -------
     PostprocessResult
-        ``outputs``, ``timings`` and ``info`` (``features``, ``area_ha`` per class name).
+        ``outputs``, ``timings`` and ``info`` (``features``; ``pixels`` and ``area_ha`` per class
+        name, ``area_ha`` NaN when the map has no projected CRS).
 
     Raises
     ------
@@ -231,9 +232,13 @@ def polygonize_map(
     )
     t1 = time.perf_counter()
     path = write_vector(frame, output, overwrite=overwrite)
-    areas = frame.groupby("class")["area_ha"].sum()
+    per_class = frame.groupby("class")[["pixels", "area_ha"]].sum(min_count=1)
     return PostprocessResult(
         [path],
         {"polygonize": t1 - t0, "write": time.perf_counter() - t1},
-        {"features": len(frame), "area_ha": {str(k): float(v) for k, v in areas.items()}},
+        {
+            "features": len(frame),
+            "pixels": {str(k): int(v) for k, v in per_class["pixels"].items()},
+            "area_ha": {str(k): float(v) for k, v in per_class["area_ha"].items()},
+        },
     )
