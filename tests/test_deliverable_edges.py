@@ -1,7 +1,7 @@
 """Edge cases of the deliverables (issue 13) that once gave a wrong result or a traceback.
 
-Maps of other tools (nodata declared as 255), maps thinner than a filter's halo, maps in a
-geographic or a feet CRS, and accuracy reports without their matrix.
+Maps of other tools (nodata declared as 255, or an undeclared -9999), maps thinner than a
+filter's halo, maps in a geographic or a feet CRS, and accuracy reports without their matrix.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 import rasterclass as rc
-from rasterclass.errors import RasterclassIOError
+from rasterclass.errors import ClassMapError, RasterclassIOError
 
 CHUNKINGS = [1, 2, (7, 4)]
 
@@ -30,8 +30,9 @@ def grid_map(a: np.ndarray, crs: str | None = "EPSG:32633", res: float = 10.0) -
     return m.rio.write_transform(rasterio.Affine(res, 0, 0, 0, -res, 100))
 
 
-def write_foreign_map(path, a: np.ndarray, nodata: float) -> str:
-    """A map as another tool writes it: no class names, nodata declared as ``nodata``."""
+def write_foreign_map(path, a: np.ndarray, nodata: float | None) -> str:
+    """A map as another tool writes it: no class names, nodata declared as ``nodata``
+    (None: no nodata declared)."""
     profile = {
         "driver": "GTiff",
         "height": a.shape[0],
@@ -121,3 +122,22 @@ def test_report_refuses_an_accuracy_report_without_its_matrix(tmp_path, broken):
     if isinstance(broken, dict):
         with pytest.raises(RasterclassIOError, match="accuracy"):
             rc.build_report(map_path, accuracy=broken)
+
+
+@pytest.mark.parametrize(("dtype", "bad"), [("int16", -9999), ("float32", 1.5)])
+def test_values_that_are_no_class_code_are_refused_by_every_map_reader(tmp_path, dtype, bad):
+    a = np.repeat([[1, 1, 2, 2, 3, 3]], 6, axis=0).astype(dtype)
+    a[:2, :2] = bad  # an undeclared nodata, or a value no class code can be
+    path = write_foreign_map(tmp_path / "map.tif", a, nodata=None)
+    out = tmp_path / "out"
+    runs = {
+        "sieve": lambda: rc.jobs.sieve_map(path, f"{out}.tif", "2px"),
+        "majority": lambda: rc.jobs.majority_map(path, f"{out}.tif"),
+        "polygonize": lambda: rc.jobs.polygonize_map(path, f"{out}.gpkg"),
+        "areas": lambda: rc.class_areas(path),
+        "report": lambda: rc.build_report(path),
+    }
+    for name, run in runs.items():
+        with pytest.raises(ClassMapError, match=f"no class code \\({bad:g}\\).*-a_nodata"):
+            run()
+        assert not list(tmp_path.glob("out*")), name

@@ -30,6 +30,7 @@ from rasterclass.classes import ClassMap
 from rasterclass.errors import AccuracyError, TrainingReferenceWarning, ValidationWarning
 from rasterclass.io import (
     PathLike,
+    checked_class_codes,
     file_sha256,
     open_scene,
     read_class_map,
@@ -67,9 +68,10 @@ def open_map(path: PathLike, *, chunks: int | None = None) -> tuple[xr.DataArray
 
     NaN at nodata: code 0 (rasterclass's nodata) and the nodata value the file declares
     (a map of another tool may mark nodata 255), so no nodata value is counted as a class.
+    Any other value must be a class code (checked when computed: ClassMapError).
     """
     scene = open_scene(path, chunks=chunks, band_names=["class"], unscale=False)
-    return scene.where(scene != 0), read_class_map(path)
+    return checked_class_codes(scene.where(scene != 0), path), read_class_map(path)
 
 
 def pixel_area_m2_of(grid: Grid) -> float | None:

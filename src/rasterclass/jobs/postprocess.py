@@ -25,6 +25,7 @@ from rasterclass.io import (
     ProgressCallback,
     check_output_format,
     check_writable,
+    checked_class_codes,
     open_scene,
     read_class_map,
     write_map,
@@ -61,7 +62,8 @@ def open_class_map(map_path: PathLike, chunks: int | None = None) -> xr.DataArra
     Raises
     ------
     ClassMapError
-        The file has more than one band.
+        The file has more than one band, or values that are no class code (negative, not
+        whole, above 65535: an undeclared nodata; raised when computed).
     RasterclassIOError
         The file does not exist or cannot be read.
     """
@@ -71,7 +73,7 @@ def open_class_map(map_path: PathLike, chunks: int | None = None) -> xr.DataArra
         raise ClassMapError(
             f"{map_path} has {scene.sizes['band']} bands; a class map has one band of codes"
         )
-    codes = scene.isel(band=0, drop=True).fillna(0)
+    codes = checked_class_codes(scene.isel(band=0, drop=True), map_path).fillna(0)
     if class_map is None:
         found = [int(c) for c in np.unique(codes.values) if c > 0]
         class_map = ClassMap.from_codes(found or [1])
