@@ -141,3 +141,20 @@ def test_values_that_are_no_class_code_are_refused_by_every_map_reader(tmp_path,
         with pytest.raises(ClassMapError, match=f"no class code \\({bad:g}\\).*-a_nodata"):
             run()
         assert not list(tmp_path.glob("out*")), name
+
+
+def test_classify_names_the_html_option_of_a_badly_named_report(tmp_path):
+    from click.testing import CliRunner
+
+    from rasterclass.cli.main import cli
+    from rasterclass.datasets import example_scene, example_training
+
+    scene = example_scene(tmp_path)
+    with pytest.raises(RasterclassIOError, match=r"^html_output=r\.txt: a html file"):
+        rc.classify(scene, example_training(), "class", tmp_path / "m.tif", html_output="r.txt")
+    training = tmp_path / "training.gpkg"
+    example_training().to_file(training)
+    args = ["classify", scene, "-t", str(training), "-c", "class", "-o", str(tmp_path / "m.tif")]
+    out = CliRunner().invoke(cli, [*args, "--html", str(tmp_path / "m.tif.txt")])
+    assert out.exit_code != 0 and "--html " in out.output and "--output" not in out.output
+    assert not (tmp_path / "m.tif").exists()
