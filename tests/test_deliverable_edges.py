@@ -158,3 +158,14 @@ def test_classify_names_the_html_option_of_a_badly_named_report(tmp_path):
     out = CliRunner().invoke(cli, [*args, "--html", str(tmp_path / "m.tif.txt")])
     assert out.exit_code != 0 and "--html " in out.output and "--output" not in out.output
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_report_says_when_the_area_table_given_has_no_adjusted_areas(tmp_path):
+    from rasterclass.datasets import example_map
+
+    map_path = example_map(tmp_path)
+    table = tmp_path / "areas.json"
+    table.write_text(rc.class_areas(map_path).to_json())  # mapped areas only: no sample
+    missing = rc.build_report(map_path, areas=table).sections["missing"]["adjusted_areas"]
+    assert f"the area table {table} holds no error-adjusted areas" in missing
+    assert "give an area table" in rc.build_report(map_path).sections["missing"]["adjusted_areas"]

@@ -287,6 +287,9 @@ def _missing(given: dict[str, Any], sections: dict[str, Any]) -> dict[str, str]:
         out["adjusted_areas"] = (
             "no error-adjusted areas: give an area table (--areas from `rasterclass areas -r "
             "POINTS`) or an accuracy report of a stratified sample (--accuracy)"
+            if given["areas"] is None
+            else f"the area table {given['areas']} holds no error-adjusted areas (it was made "
+            "without a labelled sample: make it with `rasterclass areas MAP -r POINTS`)"
         )
     if sections["provenance"]["map_sidecar"] is None:
         out["provenance"] = (
