@@ -30,6 +30,7 @@ from rasterclass.classes import ClassMap
 from rasterclass.errors import AccuracyError, TrainingReferenceWarning, ValidationWarning
 from rasterclass.io import (
     PathLike,
+    checked_class_codes,
     file_sha256,
     open_scene,
     read_class_map,
@@ -63,9 +64,14 @@ class AssessOptions(TypedDict, total=False):
 # Maps
 # ------------------------------------------------------------------------------------------
 def open_map(path: PathLike, *, chunks: int | None = None) -> tuple[xr.DataArray, ClassMap | None]:
-    """A map as a lazy (band=1, y, x) scene (0 -> NaN) and the ClassMap it carries, if any."""
-    scene = open_scene(path, chunks=chunks, nodata=0, band_names=["class"], unscale=False)
-    return scene, read_class_map(path)
+    """A map as a lazy (band=1, y, x) scene and the ClassMap it carries, if any.
+
+    NaN at nodata: code 0 (rasterclass's nodata) and the nodata value the file declares
+    (a map of another tool may mark nodata 255), so no nodata value is counted as a class.
+    Any other value must be a class code (checked when computed: ClassMapError).
+    """
+    scene = open_scene(path, chunks=chunks, band_names=["class"], unscale=False)
+    return checked_class_codes(scene.where(scene != 0), path), read_class_map(path)
 
 
 def pixel_area_m2_of(grid: Grid) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import click
@@ -41,5 +42,8 @@ def polygonize(
     )
     say(f"{result.info['features']} polygons")
     for name, area in result.info["area_ha"].items():
-        say(f"  {name:<16} {area:>14.4f} ha")
+        size = (
+            f"{area:>14.4f} ha" if math.isfinite(area) else f"{result.info['pixels'][name]:>14} px"
+        )
+        say(f"  {name:<16} {size}")
     echo_outputs(result.outputs, started)

@@ -111,6 +111,61 @@ def read_class_map(path: PathLike) -> ClassMap | None:
     return None
 
 
+#: The largest class code a map may hold (maps are written as uint8 or uint16).
+MAX_CLASS_CODE = 65535
+
+
+def _check_code_block(block: np.ndarray, source: str) -> np.ndarray:
+    a = np.asarray(block)
+    values = a[np.isfinite(a)] if a.dtype.kind == "f" else a.ravel()
+    bad = values[(values < 0) | (values > MAX_CLASS_CODE) | (values != np.round(values))]
+    if bad.size:
+        example = np.unique(bad)[:3].tolist()
+        shown = ", ".join(f"{v:g}" for v in example)
+        raise ClassMapError(
+            f"{source} holds values that are no class code ({shown}): a class map holds "
+            f"whole numbers 0-{MAX_CLASS_CODE} (0 = nodata). If {example[0]:g} marks nodata, "
+            f"declare it (`gdal_edit.py -a_nodata {example[0]:g} {source}`)"
+        )
+    return block
+
+
+def checked_class_codes(codes: xr.DataArray, source: PathLike) -> xr.DataArray:
+    """``codes`` with a lazy check that every value is a class code or nodata.
+
+    Parameters
+    ----------
+    codes
+        A class map as read (numpy or dask), NaN at the nodata the file declares.
+    source
+        The file, named in the error.
+
+    Returns
+    -------
+    xarray.DataArray
+        The same values, checked chunk by chunk when computed (nothing is computed here).
+
+    Raises
+    ------
+    ClassMapError
+        When computed: a value that is negative, not whole, or above 65535 (e.g. an
+        undeclared nodata of -9999), named with the fix (declare it as nodata).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> codes = xr.DataArray(np.array([[1.0, np.nan], [-9999.0, 2.0]]), dims=("y", "x"))
+    >>> checked_class_codes(codes.chunk(1), "map.tif").values
+    Traceback (most recent call last):
+    ...
+    rasterclass.errors.ClassMapError: map.tif holds values that are no class code (-9999): ...
+    """
+    data = codes.data
+    if not hasattr(data, "map_blocks"):
+        return codes.copy(data=_check_code_block(np.asarray(data), str(source)))
+    return codes.copy(data=data.map_blocks(_check_code_block, str(source), dtype=data.dtype))
+
+
 def write_map(
     classes: xr.DataArray | xr.Dataset,
     path: PathLike,

@@ -25,6 +25,7 @@ from rasterclass.io import (
     ProgressCallback,
     check_output_format,
     check_writable,
+    checked_class_codes,
     open_scene,
     read_class_map,
     write_map,
@@ -61,7 +62,8 @@ def open_class_map(map_path: PathLike, chunks: int | None = None) -> xr.DataArra
     Raises
     ------
     ClassMapError
-        The file has more than one band.
+        The file has more than one band, or values that are no class code (negative, not
+        whole, above 65535: an undeclared nodata; raised when computed).
     RasterclassIOError
         The file does not exist or cannot be read.
     """
@@ -71,7 +73,7 @@ def open_class_map(map_path: PathLike, chunks: int | None = None) -> xr.DataArra
         raise ClassMapError(
             f"{map_path} has {scene.sizes['band']} bands; a class map has one band of codes"
         )
-    codes = scene.isel(band=0, drop=True).fillna(0)
+    codes = checked_class_codes(scene.isel(band=0, drop=True), map_path).fillna(0)
     if class_map is None:
         found = [int(c) for c in np.unique(codes.values) if c > 0]
         class_map = ClassMap.from_codes(found or [1])
@@ -213,7 +215,8 @@ def polygonize_map(
     Returns
     -------
     PostprocessResult
-        ``outputs``, ``timings`` and ``info`` (``features``, ``area_ha`` per class name).
+        ``outputs``, ``timings`` and ``info`` (``features``; ``pixels`` and ``area_ha`` per class
+        name, ``area_ha`` NaN when the map has no projected CRS).
 
     Raises
     ------
@@ -231,9 +234,13 @@ def polygonize_map(
     )
     t1 = time.perf_counter()
     path = write_vector(frame, output, overwrite=overwrite)
-    areas = frame.groupby("class")["area_ha"].sum()
+    per_class = frame.groupby("class")[["pixels", "area_ha"]].sum(min_count=1)
     return PostprocessResult(
         [path],
         {"polygonize": t1 - t0, "write": time.perf_counter() - t1},
-        {"features": len(frame), "area_ha": {str(k): float(v) for k, v in areas.items()}},
+        {
+            "features": len(frame),
+            "pixels": {str(k): int(v) for k, v in per_class["pixels"].items()},
+            "area_ha": {str(k): float(v) for k, v in per_class["area_ha"].items()},
+        },
     )

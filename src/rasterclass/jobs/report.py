@@ -20,16 +20,19 @@ from rasterclass.report import RunReport, build_report, render_html
 logger = logging.getLogger(__name__)
 
 
-def check_report_outputs(html: PathLike | None, json_output: PathLike | None = None) -> None:
+def check_report_outputs(
+    html: PathLike | None, json_output: PathLike | None = None, *, html_name: str = "output"
+) -> None:
     """Refuse, before any work, an HTML report not named ``.html``/``.htm`` or a JSON report
-    not named ``.json``.
+    not named ``.json``; ``html_name`` is the parameter that gave the HTML path (named in
+    the message: ``output`` of ``report_map``, ``html_output`` of ``classify``).
 
     Raises
     ------
     RasterclassIOError
         A file name with another ending.
     """
-    check_output_format(html, "html")
+    check_output_format(html, "html", html_name)
     if json_output is not None and Path(json_output).suffix.lower() != ".json":
         raise RasterclassIOError(
             f"{param('json_output', json_output)}: the JSON report is written as .json; name "

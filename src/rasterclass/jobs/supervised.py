@@ -502,7 +502,7 @@ def classify(
         "uncertainty": uncertainty,
         "aoa": aoa,
     }
-    check_report_outputs(html_output)
+    check_report_outputs(html_output, html_name="html_output")
     opts = options or TrainingOptions()
     run = RunSettings(**run_options)
     run.check_training(opts, estimator, scene, training, outputs, rasters=RASTER_OUTPUTS)

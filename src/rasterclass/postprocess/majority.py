@@ -106,13 +106,16 @@ def majority_filter(class_map: xr.DataArray, size: int = 3) -> xr.DataArray:
     if not isinstance(data, da.Array):
         return class_map.copy(data=_majority_block(np.asarray(data), size))
     depth = size // 2
+    narrow = {ax: -1 for ax in (0, 1) if data.shape[ax] <= depth}  # a map thinner than the halo
+    if narrow:
+        data = data.rechunk(narrow)
     if min(min(c) for c in data.chunks) < depth:
         data = data.rechunk(
             {0: max(depth, max(data.chunks[0])), 1: max(depth, max(data.chunks[1]))}
         )
     out = data.map_overlap(
         _majority_block,
-        depth=depth,
+        depth={ax: 0 if len(data.chunks[ax]) == 1 else depth for ax in (0, 1)},
         boundary=0,
         dtype=data.dtype,
         size=size,

@@ -10,10 +10,9 @@ import pandas as pd
 import xarray as xr
 
 from rasterclass.classes import ClassMap
-from rasterclass.objects._blocks import pixel_area
 from rasterclass.objects.vector import segments_to_vector
 from rasterclass.postprocess.patches import patch_graph
-from rasterclass.postprocess.sieving import HECTARE
+from rasterclass.postprocess.sieving import HECTARE, pixel_area_m2
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +50,8 @@ def polygonize(
     geopandas.GeoDataFrame
         Columns ``patch`` (patch id 1..N in row-major order of first pixels; absent with
         ``dissolve``), ``code`` (class code), ``class`` (name), ``pixels`` and ``area_ha``
-        (pixels x pixel area, hectares: the polygons' own area), ``geometry``.
+        (pixels x pixel area in hectares, the polygons' own area in a projected CRS; NaN
+        without a CRS or in a geographic one, whose pixels have no fixed area), ``geometry``.
 
     Raises
     ------
@@ -77,12 +77,19 @@ def polygonize(
     dtype = np.uint32 if graph.n_patches < 2**32 else np.uint64
     ids = graph.paint(class_map, np.arange(graph.n_patches + 1, dtype=dtype))
     names = {} if classes is None else dict(zip(classes.codes, classes.names, strict=True))
+    area = pixel_area_m2(class_map)
+    if area is None:
+        logger.warning(
+            "the map has no projected CRS (%s): its pixels have no area in metres, area_ha "
+            "is NaN (warp the map to a projected CRS for areas)",
+            class_map.rio.crs,
+        )
     table = pd.DataFrame(
         {
             "code": graph.classes[1:],
             "class": [names.get(int(c), f"class {int(c)}") for c in graph.classes[1:]],
             "pixels": graph.pixels[1:],
-            "area_ha": graph.pixels[1:] * pixel_area(class_map) / HECTARE,
+            "area_ha": graph.pixels[1:] * (np.nan if area is None else area / HECTARE),
         },
         index=pd.Index(np.arange(1, graph.n_patches + 1), name="patch"),
     )

@@ -65,16 +65,35 @@ def mmu_pixels(class_map: xr.DataArray, mmu: float | str) -> float:
     value, unit = parse_mmu(mmu)
     if unit == "px":
         return value
-    crs = class_map.rio.crs
-    if crs is None or not crs.is_projected:
+    area = pixel_area_m2(class_map)
+    if area is None:
+        crs = class_map.rio.crs
         what = "has no CRS" if crs is None else f"is in a geographic CRS ({crs})"
         raise CRSError(
             f"an MMU in hectares needs the map's pixel area in metres, but the map {what}; "
             f"give {param('mmu')} in pixels (e.g. 25px) or write a projected CRS to the map"
         )
-    t = class_map.rio.transform(recalc=True)
-    area = abs(t.a * t.e - t.b * t.d) * float(crs.linear_units_factor[1]) ** 2
     return value * HECTARE / area
+
+
+def pixel_area_m2(class_map: xr.DataArray) -> float | None:
+    """The area of one pixel of ``class_map`` in m²: ``|pixel width x pixel height|`` of
+    its transform times the square of its CRS's linear unit in metres (feet are converted);
+    None without a CRS or in a geographic CRS, whose pixels have no fixed area.
+
+    Examples
+    --------
+    >>> import numpy as np, rasterio, rioxarray, xarray as xr
+    >>> m = xr.DataArray(np.ones((2, 2), "u1"), dims=("y", "x"), coords={"y": [5.0, -5.0],
+    ...                  "x": [10.0, 30.0]}).rio.write_crs("EPSG:32633")
+    >>> pixel_area_m2(m), pixel_area_m2(m.rio.write_crs("EPSG:4326"))
+    (200.0, None)
+    """
+    crs = class_map.rio.crs
+    if crs is None or not crs.is_projected:
+        return None
+    t = class_map.rio.transform(recalc=True)
+    return float(abs(t.a * t.e - t.b * t.d) * float(crs.linear_units_factor[1]) ** 2)
 
 
 def protected_codes(keep: Iterable[Any], class_map: ClassMap | None) -> list[int]:

@@ -13,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rasterclass._json import jsonable
 from rasterclass.accuracy import AccuracyReport
+from rasterclass.errors import RasterclassIOError, param
 from rasterclass.io import PROVENANCE_SUFFIX, PathLike, file_sha256, read_json
 from rasterclass.model import RasterModel, library_versions
 from rasterclass.report.accuracy import (
@@ -76,11 +79,38 @@ class RunReport:
 
 
 def _as_dict(accuracy: AccuracyReport | PathLike | dict[str, Any] | None) -> Any:
-    if accuracy is None or isinstance(accuracy, dict):
-        return accuracy
+    if accuracy is None:
+        return None
     if isinstance(accuracy, AccuracyReport):
         return accuracy.to_dict()
-    return read_json(accuracy, "accuracy report")
+    if isinstance(accuracy, dict):
+        report, what = accuracy, param("accuracy")
+    else:
+        report, what = read_json(accuracy, "accuracy report"), param("accuracy", accuracy)
+    if not _has_matrix(report):
+        raise RasterclassIOError(
+            f"{what} holds no confusion matrix (keys 'confusion' or 'area_estimate' with "
+            "their class names and values); give the JSON that `rasterclass assess -o "
+            "accuracy.json` or `classify --report cv.json` writes"
+        )
+    return report
+
+
+def _has_matrix(report: Any) -> bool:
+    """Whether an accuracy report's JSON has a square matrix with a name per row."""
+    if not isinstance(report, dict):
+        return False
+    for key, inner in (("confusion", "matrix"), ("area_estimate", "sample_counts")):
+        part = report.get(key)
+        if not part:
+            continue
+        try:
+            matrix = np.asarray(part[inner]["values"], dtype=float)
+            names = list(part["class_names"])
+        except (KeyError, TypeError, ValueError):
+            return False
+        return matrix.ndim == 2 and matrix.shape == (len(names), len(names))
+    return False
 
 
 def _file(role: str, path: PathLike) -> dict[str, Any]:
@@ -147,7 +177,8 @@ def build_report(
     Raises
     ------
     RasterclassIOError
-        An input file does not exist or cannot be read, or a raster lacks its bands.
+        An input file does not exist or cannot be read, a raster lacks its bands, or the
+        accuracy report holds no confusion matrix.
     ModelFileError
         The model file is not a rasterclass model.
 
@@ -256,6 +287,9 @@ def _missing(given: dict[str, Any], sections: dict[str, Any]) -> dict[str, str]:
         out["adjusted_areas"] = (
             "no error-adjusted areas: give an area table (--areas from `rasterclass areas -r "
             "POINTS`) or an accuracy report of a stratified sample (--accuracy)"
+            if given["areas"] is None
+            else f"the area table {given['areas']} holds no error-adjusted areas (it was made "
+            "without a labelled sample: make it with `rasterclass areas MAP -r POINTS`)"
         )
     if sections["provenance"]["map_sidecar"] is None:
         out["provenance"] = (

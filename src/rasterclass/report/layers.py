@@ -20,6 +20,7 @@ from rasterclass.classes import ClassMap
 from rasterclass.errors import RasterclassIOError, param
 from rasterclass.io import (
     PathLike,
+    checked_class_codes,
     open_scene,
     read_class_map,
     read_map_tags,
@@ -63,6 +64,8 @@ def map_section(map_path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
     ------
     RasterclassIOError
         The file does not exist or cannot be read.
+    ClassMapError
+        The map holds values that are no class code (e.g. an undeclared nodata of -9999).
 
     Examples
     --------
@@ -71,7 +74,7 @@ def map_section(map_path: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
     >>> section["mapped_pixels"], section["pixel_area_m2"], preview["classes"].shape
     (16, 100.0, (4, 4))
     """
-    scene = open_scene(map_path, unscale=False)
+    scene = checked_class_codes(open_scene(map_path, unscale=False), map_path)
     class_map = read_class_map(map_path)
     values = scene.data[0]
     codes = da.where(da.isnan(values), 0, values).astype(np.int64)
