@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 
@@ -12,6 +13,7 @@ from .options import (
     bands_opt,
     chunks_opt,
     grid_like_opt,
+    map_run_options,
     output_opt,
     reflectance_scale_opt,
     run_opts,
@@ -90,9 +92,7 @@ def change(
     per_zone: str | None,
     grid_like: str | None,
     output: str,
-    chunks: int | None,
-    cog: bool,
-    overwrite: bool,
+    **kw: Any,
 ) -> None:
     """Map where a spectral index dropped between BEFORE.tif and AFTER.tif (damage)."""
     from rasterclass import jobs
@@ -116,10 +116,7 @@ def change(
             zone_column=zone_column,
             zones_layer=zones_layer,
             reference=grid_like,
-            chunks=chunks,
-            overwrite=overwrite,
-            progress=progress,
-            cog=cog,
+            **map_run_options(kw, progress),
         )
     table = result.per_zone
     if table is not None:

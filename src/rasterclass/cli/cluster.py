@@ -17,6 +17,7 @@ from .options import (
     file_opt,
     flag_opt,
     map_arg,
+    map_run_options,
     method_opt,
     model_opt,
     output_opt,
@@ -130,9 +131,7 @@ def relabel(
     table: str,
     output: str,
     keep_unlisted: bool,
-    chunks: int | None,
-    cog: bool,
-    overwrite: bool,
+    **kw: Any,
 ) -> None:
     """Turn the clusters of MAP into classes (clusters sharing a class are merged)."""
     started = time.perf_counter()
@@ -142,10 +141,7 @@ def relabel(
             table,
             output,
             keep_unlisted=keep_unlisted,
-            overwrite=overwrite,
-            chunks=chunks,
-            progress=progress,
-            cog=cog,
+            **map_run_options(kw, progress),
         )
     cmap = result.class_map
     say(f"{len(cmap)} classes:")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 
 from ._base import command, echo_outputs, progress_bar
-from .options import chunks_opt, map_arg, output_opt, run_opts
+from .options import chunks_opt, map_arg, map_run_options, output_opt, run_opts
 
 __all__ = ["majority"]
 
@@ -28,9 +29,7 @@ def majority(
     map_path: str,
     size: int,
     output: str,
-    chunks: int | None,
-    cog: bool,
-    overwrite: bool,
+    **kw: Any,
 ) -> None:
     """Replace every pixel of MAP.tif by the most frequent class around it."""
     from rasterclass import jobs
@@ -41,9 +40,6 @@ def majority(
             map_path,
             output,
             size=size,
-            overwrite=overwrite,
-            chunks=chunks,
-            progress=progress,
-            cog=cog,
+            **map_run_options(kw, progress),
         )
     echo_outputs(result.outputs, started)

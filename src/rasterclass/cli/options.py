@@ -415,6 +415,18 @@ def run_options(
     return run
 
 
+def map_run_options(
+    kw: dict[str, Any], progress: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
+    """The ``--chunks`` and :data:`run_opts` options of a command that rewrites a map, popped
+    from its keyword arguments, with its ``progress`` bar, as the map jobs' keywords
+    (``overwrite``, ``chunks``, ``progress``, ``cog``: :func:`rasterclass.jobs.sieve_map`,
+    :func:`rasterclass.jobs.majority_map`, :func:`rasterclass.relabel_map`,
+    :func:`rasterclass.change_map`)."""
+    overwrite, chunks, cog = kw.pop("overwrite"), kw.pop("chunks"), kw.pop("cog")
+    return {"overwrite": overwrite, "chunks": chunks, "progress": progress, "cog": cog}
+
+
 def training_options(kw: dict[str, Any]) -> TrainingOptions:
     """The :func:`training_args` options, popped from a command's keyword arguments."""
     from rasterclass.jobs import TrainingOptions, parse_params

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import click
 
 from ._base import command, echo_outputs, progress_bar, say
-from .options import chunks_opt, connectivity_opt, map_arg, output_opt, run_opts
+from .options import (
+    chunks_opt,
+    connectivity_opt,
+    map_arg,
+    map_run_options,
+    output_opt,
+    run_opts,
+)
 
 __all__ = ["sieve"]
 
@@ -35,9 +43,7 @@ def sieve(
     connectivity: str,
     keep: str,
     output: str,
-    chunks: int | None,
-    cog: bool,
-    overwrite: bool,
+    **kw: Any,
 ) -> None:
     """Remove patches smaller than a minimum mapping unit from MAP.tif."""
     from rasterclass import jobs
@@ -51,10 +57,7 @@ def sieve(
             mmu,
             connectivity=int(connectivity),
             keep=protected,
-            overwrite=overwrite,
-            chunks=chunks,
-            progress=progress,
-            cog=cog,
+            **map_run_options(kw, progress),
         )
     say(f"MMU {mmu} = {result.info['mmu_pixels']:.4g} pixels")
     echo_outputs(result.outputs, started)

@@ -133,20 +133,16 @@ def areas_map(
     ----------
     map_path
         A class map (0 = nodata).
-    sample
-        Optional labelled stratified random sample of points (path or GeoDataFrame, any
-        CRS; strata = the map classes) for error-adjusted areas (Olofsson et al. 2014).
-    reference_column
-        The sample's reference class column (names or codes).
+    sample, reference_column, layer, chunks
+        See :func:`rasterclass.class_areas` for the optional labelled stratified random
+        sample of points (strata = the map classes) that gives error-adjusted areas
+        (Olofsson et al. 2014), its reference class column, the layer of a multi-layer
+        sample file and the chunk side for reading the map.
     output
         Also write the table here, in the format its extension names (``.csv``, ``.md``
         or ``.json``; the JSON keys are those of :meth:`ClassAreas.to_dict`).
     overwrite
         Replace an existing output.
-    layer
-        Layer of a multi-layer sample file.
-    chunks
-        Chunk side in pixels for reading the map (the result does not depend on it).
 
     Returns
     -------

@@ -53,13 +53,19 @@ from rasterclass.temporal import GAP_FILL_ATTR
 from rasterclass.training_pixels import provenance_tags
 from rasterclass.uncertainty_layers import uncertainty as uncertainty_layers
 
-
-@recorded(
+#: The inputs of a training run (:func:`train`, :func:`classify`) that its outputs'
+#: provenance records.
+_TRAINING_INPUTS = (
     "scene",
     "training",
     "options.legend",
     "scene_options.reference",
     "scene_options.valid_mask",
+)
+
+
+@recorded(
+    *_TRAINING_INPUTS,
     outputs=("model_output", "report_output"),
 )
 def train(
@@ -389,11 +395,7 @@ def _layers_output(layers: xr.DataArray, path: PathLike, *tags: str) -> RasterOu
 
 
 @recorded(
-    "scene",
-    "training",
-    "options.legend",
-    "scene_options.reference",
-    "scene_options.valid_mask",
+    *_TRAINING_INPUTS,
     outputs=(
         "output",
         "probabilities",
