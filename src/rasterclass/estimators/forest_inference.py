@@ -266,8 +266,9 @@ def exact_forest(estimator: Any) -> ExactForest | None:
     """The fast exact stand-in for a fitted forest classifier, or None.
 
     A stand-in is made for a fitted ``RandomForestClassifier`` or ``ExtraTreesClassifier``
-    with one output, bare or as the last step of a Pipeline (the steps before it are
-    applied as they are), when numba is importable. Anything else gives None: use the
+    (those classes, not subclasses) with one output, bare or as the last step of a Pipeline
+    (the steps before it are applied as the Pipeline applies them), when numba is
+    importable. Anything else gives None: use the
     estimator itself.
 
     Parameters
@@ -293,10 +294,11 @@ def exact_forest(estimator: Any) -> ExactForest | None:
 
     prefix = None
     final = estimator
-    if isinstance(estimator, Pipeline):
+    if type(estimator) is Pipeline:
         final = estimator.steps[-1][1]
         prefix = estimator[:-1] if len(estimator.steps) > 1 else None
-    if not isinstance(final, RandomForestClassifier | ExtraTreesClassifier):
+    # the classes themselves: a subclass may predict differently
+    if type(final) not in (RandomForestClassifier, ExtraTreesClassifier):
         return None
     if not hasattr(final, "estimators_") or getattr(final, "n_outputs_", 1) != 1:
         return None
