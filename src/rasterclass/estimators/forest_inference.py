@@ -3,13 +3,14 @@
 scikit-learn's ``RandomForestClassifier.predict_proba`` builds one ``(n, n_classes)`` float64
 array per tree and adds them, tree by tree, into the running sum, then divides by the number
 of trees; every tree walks its own nodes over all ``n`` rows (a fresh pass over memory per
-tree). :class:`ExactForest` computes the very same numbers with a numba-compiled traversal
-over blocks of pixels: the forest's nodes are packed once (breadth first, the two children
-of a node side by side, so the step to the next node is ``child + (x > threshold)`` with no
-branch), every tree of the forest walks one block of pixels while the block stays in cache,
-and the leaf values are added straight into the running sum in the trees' order: the same
-float64 additions in the same order as scikit-learn with ``n_jobs=1``, so probabilities and
-labels are identical bit for bit.
+tree). :class:`ExactForest` computes the very same numbers with a numba-compiled traversal:
+the forest's nodes are packed once (breadth first, the two children of a node side by side,
+so the step to the next node is ``child + (x > threshold)``, without a branch), each tree
+walks 8 pixels side by side (8 independent chains of memory loads that the CPU overlaps:
+most of the gain; one pixel at a time is no faster than scikit-learn, see
+``benchmarks/bench_forest.py``), and the leaf values are added straight into the running
+sum in the trees' order: the same float64 additions in the same order as scikit-learn with
+``n_jobs=1``, so probabilities and labels are identical bit for bit.
 
 Thresholds are compared in float32: scikit-learn compares the float32 pixel ``x`` with the
 float64 threshold ``t`` as ``x <= t``, which for every float32 ``x`` decides exactly as
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from typing import Any
 
 import numpy as np
@@ -38,9 +40,20 @@ LANES = 8
 STEPS = 2
 
 
-@functools.cache
+_COMPILING = threading.Lock()
+
+
 def _kernel() -> Any:
-    """The compiled kernel (numba imported and the function jitted on first use)."""
+    """The compiled kernel, made once per process (threads of the first blocks wait for
+    the one dispatcher; numba's own lock makes them wait for its one compilation)."""
+    with _COMPILING:
+        return _compiled()
+
+
+@functools.cache
+def _compiled() -> Any:
+    """numba imported and the kernel jitted (loaded from numba's on-disk cache after the
+    first run: about 1 s of fixed cost per process, with the import)."""
     import numba
 
     lanes, steps = LANES, STEPS
