@@ -147,6 +147,15 @@ def test_string_labels_pipeline_and_one_class():
     same(exact_forest(single), single, X)
 
 
+def test_rows_split_over_the_forests_threads(monkeypatch):
+    import rasterclass.estimators.forest_inference as module
+
+    X, y = synthetic(n_classes=5)
+    forest = RandomForestClassifier(10, random_state=0, n_jobs=3).fit(X, y)
+    monkeypatch.setattr(module, "BLOCK", 64)  # 10 blocks over 3 threads
+    same(exact_forest(forest), forest, X)
+
+
 def test_nan_and_inf_rows_go_to_scikit_learn():
     X, y = synthetic()
     forest = RandomForestClassifier(10, random_state=0).fit(X, y)

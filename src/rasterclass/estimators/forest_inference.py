@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -233,6 +234,9 @@ class ExactForest:
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, identical to the forest's ``predict_proba`` (``n_jobs=1``).
 
+        Rows are split over the forest's ``n_jobs`` threads (each row's sum is the same
+        whichever thread makes it).
+
         Parameters
         ----------
         X
@@ -250,10 +254,17 @@ class ExactForest:
         X32 = np.ascontiguousarray(X, dtype=np.float32)
         if not np.isfinite(X32).all():  # NaN (missing-value routing) or inf (an error)
             return np.asarray(self.forest.predict_proba(X32))
+        from joblib import effective_n_jobs
+
         kernel = _kernel()
-        return kernel(  # type: ignore[no-any-return]
-            X32, self.roots, self.child, self.feature, self.threshold, self.leaf, self.values, BLOCK
-        )
+        packed = (self.roots, self.child, self.feature, self.threshold, self.leaf, self.values)
+        starts = range(0, len(X32), BLOCK)
+        threads = min(effective_n_jobs(self.forest.n_jobs), len(starts))
+        if threads <= 1:
+            return kernel(X32, *packed, BLOCK)  # type: ignore[no-any-return]
+        with ThreadPoolExecutor(threads) as pool:  # the kernel releases the GIL
+            parts = pool.map(lambda i: kernel(X32[i : i + BLOCK], *packed, BLOCK), starts)
+            return np.concatenate(list(parts))
 
     @property
     def feature_count(self) -> int:
