@@ -241,7 +241,9 @@ def predict_raster(
         stored differently from the training scene; the derived features the model was
         trained with, ``model.features``, are derived on the scene first, see
         :func:`rasterclass.add_features`) or any fitted scikit-learn estimator or Pipeline
-        (bands taken in order) with ``predict``.
+        (bands taken in order) with ``predict``. Random forests and extra trees predict
+        through :func:`rasterclass.estimators.forest_inference.exact_forest` where numba is
+        installed: scikit-learn's labels and probabilities bit for bit, faster.
     class_map
         Codes/names/colours for a plain estimator; default from its ``classes_``.
     probabilities
