@@ -19,10 +19,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from rasterclass import predict_raster
-from rasterclass.estimators.forest_inference import ExactForest, exact_forest, float32_floor
+from rasterclass.estimators.forest_inference import (
+    ExactForest,
+    exact_forest,
+    float32_floor,
+    numba_available,
+)
 from tests.conftest import LSAT, needs_shared
 
-pytest.importorskip("numba")
+#: The compiled path needs numba (an optional dependency); the fallback tests run without it.
+needs_numba = pytest.mark.skipif(not numba_available(), reason="numba is not installed")
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -58,6 +64,7 @@ def sample_pixels():
     return pixels, pixels[pick], truth.ravel()[pick]
 
 
+@needs_numba
 @pytest.mark.parametrize("kind", [RandomForestClassifier, ExtraTreesClassifier])
 def test_sample_scene_identical(sample_pixels, kind):
     pixels, X, y = sample_pixels
@@ -67,6 +74,7 @@ def test_sample_scene_identical(sample_pixels, kind):
     same(fast, forest, pixels)
 
 
+@needs_numba
 @needs_shared(LSAT)
 def test_landsat_scene_identical():
     with rasterio.open(LSAT / "lsat_stack_B1-B7.tif") as src:
@@ -85,6 +93,7 @@ def test_landsat_scene_identical():
     same(exact_forest(forest), forest, pixels)
 
 
+@needs_numba
 def test_values_exactly_at_and_around_thresholds():
     X, y = synthetic(n=800, n_classes=4)
     forest = RandomForestClassifier(n_estimators=20, random_state=1).fit(X, y)
@@ -115,6 +124,7 @@ def test_float32_floor_decides_as_float64():
         assert np.array_equal(x.astype(np.float64) <= t, x <= t32)
 
 
+@needs_numba
 @pytest.mark.parametrize(
     ("kind", "params", "n_classes"),
     [
@@ -134,6 +144,7 @@ def test_forests_of_every_kind(kind, params, n_classes):
     same(exact_forest(forest), forest, X_new)
 
 
+@needs_numba
 def test_string_labels_pipeline_and_one_class():
     X, y = synthetic(n_classes=3)
     names = np.array(["water", "forest", "urban"])[y]
@@ -147,6 +158,7 @@ def test_string_labels_pipeline_and_one_class():
     same(exact_forest(single), single, X)
 
 
+@needs_numba
 def test_rows_split_over_the_forests_threads(monkeypatch):
     import rasterclass.estimators.forest_inference as module
 
@@ -156,6 +168,7 @@ def test_rows_split_over_the_forests_threads(monkeypatch):
     same(exact_forest(forest), forest, X)
 
 
+@needs_numba
 def test_nan_and_inf_rows_go_to_scikit_learn():
     X, y = synthetic()
     forest = RandomForestClassifier(10, random_state=0).fit(X, y)
