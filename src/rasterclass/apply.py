@@ -22,6 +22,7 @@ import xarray as xr
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import BandMismatchError, EstimatorError, param
+from rasterclass.estimators.forest_inference import ExactForest, exact_forest
 from rasterclass.features import add_features
 from rasterclass.io import CLASSMAP_TAG, as_scene, scene_radiometry
 from rasterclass.io import stack_probabilities as stack_probabilities  # re-exported
@@ -50,7 +51,8 @@ def _predict_is_argmax(estimator: Any) -> bool:
 
     final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
     known = (
-        RandomForestClassifier
+        ExactForest
+        | RandomForestClassifier
         | ExtraTreesClassifier
         | BaseDecisionTree
         | MaximumLikelihoodClassifier
@@ -159,7 +161,8 @@ def predict_block(
 
 
 def _for_blocks(estimator: Any) -> Any:
-    """A copy of ``estimator`` with its own parallelism off (``n_jobs=1``).
+    """A copy of ``estimator`` with its own parallelism off (``n_jobs=1``); a forest as its
+    exact compiled stand-in (:func:`rasterclass.estimators.forest_inference.exact_forest`).
 
     Blocks already run in parallel (one per core); letting each block's predict spawn its own
     pool oversubscribes the cores and is slower than cache-friendly blocks on one thread each.
@@ -170,11 +173,11 @@ def _for_blocks(estimator: Any) -> Any:
     except (AttributeError, TypeError):
         return estimator
     jobs = {k: 1 for k, v in params.items() if k.split("__")[-1] == "n_jobs" and v != 1}
-    if not jobs:
-        return estimator
-    est = copy.deepcopy(estimator)
-    est.set_params(**jobs)
-    return est
+    est = estimator
+    if jobs:
+        est = copy.deepcopy(estimator)
+        est.set_params(**jobs)
+    return exact_forest(est) or est
 
 
 def _model_handle(estimator: Any) -> Any:
@@ -238,7 +241,9 @@ def predict_raster(
         stored differently from the training scene; the derived features the model was
         trained with, ``model.features``, are derived on the scene first, see
         :func:`rasterclass.add_features`) or any fitted scikit-learn estimator or Pipeline
-        (bands taken in order) with ``predict``.
+        (bands taken in order) with ``predict``. Random forests and extra trees predict
+        through :func:`rasterclass.estimators.forest_inference.exact_forest` where numba is
+        installed: scikit-learn's labels and probabilities bit for bit, faster.
     class_map
         Codes/names/colours for a plain estimator; default from its ``classes_``.
     probabilities
@@ -291,10 +296,11 @@ def predict_raster(
     k = len(columns)
     n_out = 1 + (k + 1 if probabilities else 0)
     args = (labels, codes, out_dtype, probabilities, columns)
+    lazy = isinstance(scene.data, da.Array)  # else predict_block runs once, on these args
     result = on_blocks(
         predict_block,
         scene.data,
-        estimator,
+        estimator if lazy else exact_forest(estimator) or estimator,
         *args,
         dtype=np.float32 if probabilities else out_dtype,
         name="predict",
