@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -111,9 +112,20 @@ def _close_quickly(client: Any) -> None:
 _LOST_WORKERS = ("KilledWorker", "FutureCancelledError", "CommClosedError")
 
 
+def _current_scheduler() -> Any | None:
+    """``dask.base.get_scheduler()``, without importing dask.distributed to look for a client.
+
+    dask imports it whenever no scheduler is configured (a quarter of a second, and its
+    threads and atexit hooks in a threaded run); a client exists only once it is imported.
+    """
+    if "distributed" in sys.modules or dask.config.get("scheduler", None) is not None:
+        return dask.base.get_scheduler()
+    return None
+
+
 def active_client() -> Any | None:
     """The ``distributed.Client`` dask would use now, or None."""
-    scheduler = dask.base.get_scheduler()
+    scheduler = _current_scheduler()
     client = getattr(scheduler, "__self__", None)
     if client is not None and type(client).__name__ == "Client":
         return client
@@ -157,13 +169,13 @@ def compute_stream(
         if client is not None:
             yield from _stream_distributed(client, tasks, limit)
             return
-        scheduler = dask.base.get_scheduler() or dask.threaded.get
+        scheduler = _current_scheduler() or dask.threaded.get
         threads = n_threads()
         if scheduler is dask.threaded.get and threads > 1:
             yield from _stream_threads(tasks, limit, threads)
         elif scheduler in (dask.threaded.get, dask.local.get_sync):
             for task in tasks:
-                yield dask.compute(*task, scheduler="sync")
+                yield dask.compute(*task, scheduler=dask.local.get_sync)
         elif scheduler is dask.multiprocessing.get and dask.config.get("pool", None) is None:
             yield from _stream_processes(tasks, limit)
         else:
@@ -189,7 +201,7 @@ def _stream_threads(
         for k in range(len(tasks)):
             while submitted < len(tasks) and submitted - k < limit:
                 task = tasks[submitted]
-                pending[submitted] = pool.submit(dask.compute, *task, scheduler="sync")
+                pending[submitted] = pool.submit(dask.compute, *task, scheduler=dask.local.get_sync)
                 submitted += 1
             yield pending.pop(k).result()
     finally:

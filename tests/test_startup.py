@@ -1,0 +1,87 @@
+"""Fixed cost of a run (issue 15): nothing holds the process after a command, a threaded run
+starts no cluster machinery, a local cluster closes without the nanny's warnings.
+
+No test here is timed: each checks that something ends or is absent, never how fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from rasterclass import extract_samples, fit_model, open_scene
+from rasterclass.estimators.presets import make_estimator
+from rasterclass.parallel import compute_on
+from tests.conftest import read_band, run_cli
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture
+def model_path(tmp_path, scene_path, training_path):
+    samples = extract_samples(open_scene(scene_path), training_path, "class")
+    model = fit_model(samples, make_estimator("rf", {"n_estimators": 5}, seed=0))
+    return model.save(tmp_path / "model.skops")
+
+
+def _python(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), *sys.path])}
+    # generous: the test checks that the process ends, not how fast
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+def test_the_command_line_ends_after_predict_with_the_same_map(tmp_path, scene_path, model_path):
+    """The console script's exit (heap frozen before shutdown) writes the same map, and a
+    threaded run never imports dask.distributed."""
+    out = tmp_path / "map.tif"
+    code = (
+        "import sys\n"
+        "from rasterclass.cli.main import main\n"
+        f"sys.argv = ['rasterclass', 'predict', {str(scene_path)!r}, '--model', "
+        f"{str(model_path)!r}, '-o', {str(out)!r}]\n"
+        "import atexit\n"
+        "atexit.register(lambda: print('distributed' in sys.modules, flush=True))\n"
+        "main()\n"
+    )
+    done = _python("-c", code)
+    assert done.returncode == 0, done.stderr
+    assert "done in" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "False"  # no distributed on threads
+    in_process = tmp_path / "in_process.tif"
+    run_cli("predict", scene_path, "--model", model_path, "-o", in_process)
+    assert (read_band(out) == read_band(in_process)).all()
+
+
+def test_no_thread_left_after_a_threaded_job(tmp_path, scene_path, model_path):
+    before = set(threading.enumerate())
+    run_cli("predict", scene_path, "--model", model_path, "-o", tmp_path / "m.tif", "--chunks", 32)
+    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
+    assert left == []
+
+
+def test_a_local_cluster_closes_without_the_nannys_warnings(caplog):
+    pytest.importorskip("distributed")
+    with caplog.at_level(logging.WARNING, logger="distributed"), compute_on(workers=2) as client:
+        assert len(client.nthreads()) == 2
+        # what a predict leaves in a worker: scikit-learn and a forest
+        assert client.submit(_fit_forest, pure=False).result() == 2
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("distributed")]
+    assert not [w for w in warnings if "still alive" in w or "killing" in w.lower()], warnings
+
+
+def _fit_forest() -> int:
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    est = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, x[:, 0] > 0)
+    return len(est.classes_)
