@@ -30,11 +30,12 @@ def model_path(tmp_path, scene_path, training_path):
     return model.save(tmp_path / "model.skops")
 
 
-def _python(*args: str) -> subprocess.CompletedProcess:
+def _python(*args: str, **kwargs: object) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), *sys.path])}
+    env.pop("DASK_NUM_WORKERS", None)
     # generous: the test checks that the process ends, not how fast
     return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, *args], capture_output=True, text=True, env=env, timeout=300, **kwargs
     )
 
 
@@ -85,3 +86,17 @@ def _fit_forest() -> int:
     x = rng.normal(size=(200, 3))
     est = RandomForestClassifier(n_estimators=5, random_state=0).fit(x, x[:, 0] > 0)
     return len(est.classes_)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_a_process_pinned_to_one_core_computes_on_one_thread():
+    """Threads follow the cores the process may use (taskset, a container's limit), not the
+    machine's core count."""
+    one = min(os.sched_getaffinity(0))
+    done = _python(
+        "-c",
+        "from rasterclass.parallel import n_threads; print(n_threads())",
+        preexec_fn=lambda: os.sched_setaffinity(0, {one}),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

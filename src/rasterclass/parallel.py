@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -19,6 +18,7 @@ from typing import Any
 import dask
 import dask.local
 import dask.multiprocessing
+import dask.system
 import dask.threaded
 
 from rasterclass.errors import ComputeError, SchedulerError, param
@@ -132,13 +132,33 @@ def active_client() -> Any | None:
     return None
 
 
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity and cgroup quota, not the machine's.
+
+    ``os.cpu_count()`` counts every core of the machine, so a run pinned to 4 of 16 cores
+    (``taskset``, a container's CPU limit, a batch scheduler's allocation) would start 16
+    threads and thrash; dask's ``CPU_COUNT`` honours both limits.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> usable_cores() >= 1
+    True
+    """
+    return max(1, int(dask.system.CPU_COUNT))
+
+
 def n_threads() -> int:
     """Threads that compute blocks: the cluster's when a distributed Client is active."""
     client = active_client()
     if client is not None:
         return max(1, sum(client.nthreads().values()))
     num = dask.config.get("num_workers", None)
-    return max(1, int(num) if num else os.cpu_count() or 1)
+    return max(1, int(num) if num else usable_cores())
 
 
 def in_flight() -> int:
@@ -214,7 +234,7 @@ def _stream_processes(tasks: Sequence[Sequence[Any]], limit: int) -> Iterator[tu
     dask's ``processes`` scheduler starts a new pool (new interpreters, every import again) for
     each ``dask.compute`` that is given none: one pool per batch.
     """
-    workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    workers = dask.config.get("num_workers", None) or usable_cores()
     context = dask.multiprocessing.get_context()
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for start in range(0, len(tasks), limit):
