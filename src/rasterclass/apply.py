@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import sys
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -34,6 +33,7 @@ from rasterclass.model import (
     label_codes,
 )
 from rasterclass.model import probability_order as probability_order  # re-exported
+from rasterclass.parallel import active_client
 from rasterclass.stack import georeferenced, match_bands
 from rasterclass.training_pixels import provenance_tags
 
@@ -181,15 +181,7 @@ def _for_blocks(estimator: Any) -> Any:
 def _model_handle(estimator: Any) -> Any:
     """The model as one graph node: scattered once to every worker on a distributed cluster,
     one delayed key otherwise (never embedded in each block's task)."""
-    # a client exists only once distributed is imported: importing it just to look for one
-    # costs a threaded run a quarter of a second and leaves its threads and atexit hooks
-    distributed = sys.modules.get("distributed")
-    client = None
-    if distributed is not None:
-        try:
-            client = distributed.default_client()
-        except ValueError:  # distributed imported, no client
-            client = None
+    client = active_client()  # never imports dask.distributed to look for one
     if client is None:
         return dask.delayed(estimator, pure=True, name=f"model-{uuid.uuid4().hex}")
     logger.info("scattering the model to %d workers", len(client.nthreads()))

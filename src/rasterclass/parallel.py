@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import dask
@@ -55,40 +55,48 @@ def compute_on(
         return
     from distributed import Client, LocalCluster
 
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise SchedulerError(
-                f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
-                f"`dask scheduler` or use {param('workers', 'N')} for a local cluster"
-            ) from None
-        cluster = None
-    else:
-        # distributed sets MALLOC_TRIM_THRESHOLD_ in its workers, which turns off glibc's
-        # dynamic mmap threshold: every large temporary (a forest's per-tree probabilities on a
-        # block) becomes a fresh, page-faulting mmap. Measured on 2 workers, 4 Mpixels, RF 100:
-        # 12 % more CPU per block with it, 3-10 % more peak memory per worker without it.
-        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
-        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+    with ExitStack() as stack:
+        if scheduler is not None:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise SchedulerError(
+                    f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
+                    f"`dask scheduler` or use {param('workers', 'N')} for a local cluster"
+                ) from None
+            cluster = None
+        else:
+            # distributed sets MALLOC_TRIM_THRESHOLD_ in its workers, which turns off glibc's
+            # dynamic mmap threshold: every large temporary (a forest's per-tree probabilities
+            # on a block) becomes a fresh, page-faulting mmap. Measured on 2 workers, 4 Mpixels,
+            # RF 100: 12 % more CPU per block with it, 3-10 % more peak memory per worker
+            # without it. Set for as long as the cluster runs: its workers start in the
+            # background.
+            environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
+            environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+            stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ": environ}))
             cluster = LocalCluster(
-                n_workers=int(workers or 1),
+                n_workers=0,
                 threads_per_worker=threads_per_worker,
                 processes=True,
                 memory_limit=memory_limit,
                 dashboard_address=None,
             )
-        client = Client(cluster)
-    logger.info("computing on %s (%d workers)", client.scheduler.address, len(client.nthreads()))
-    try:
-        yield client
-    finally:
-        if cluster is not None:
-            _close_quickly(client)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+            # the workers start together in the background while the run imports its
+            # libraries, loads its model and opens its scene; the first use waits for them
+            cluster.scale(int(workers or 1))
+            client = Client(cluster)
+            _STARTING[id(client)] = int(workers or 1)
+        logger.info("computing on %s", client.scheduler.address)
+        try:
+            yield client
+        finally:
+            _STARTING.pop(id(client), None)
+            if cluster is not None:
+                _close_quickly(client)
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def _close_quickly(client: Any) -> None:
@@ -124,12 +132,39 @@ def _current_scheduler() -> Any | None:
 
 
 def active_client() -> Any | None:
-    """The ``distributed.Client`` dask would use now, or None."""
+    """The ``distributed.Client`` dask would use now, or None.
+
+    The client of a local cluster that :func:`compute_on` started is returned once its
+    workers are up (it waits for them the first time).
+    """
     scheduler = _current_scheduler()
     client = getattr(scheduler, "__self__", None)
     if client is not None and type(client).__name__ == "Client":
-        return client
+        return _ready(client)
     return None
+
+
+#: Local clusters of :func:`compute_on` whose workers may still be starting:
+#: ``id(client)`` -> number of workers.
+_STARTING: dict[int, int] = {}
+
+#: How long a local cluster's workers may take to start (seconds).
+WORKER_START_TIMEOUT = 300
+
+
+def _ready(client: Any) -> Any:
+    workers = _STARTING.pop(id(client), None)
+    if workers:
+        try:
+            client.wait_for_workers(workers, timeout=WORKER_START_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerError(
+                f"the local cluster's {workers} workers did not start within "
+                f"{WORKER_START_TIMEOUT} s ({exc}); try fewer {param('workers', 'N')} or check "
+                "the memory free"
+            ) from None
+        logger.info("%d workers up", workers)
+    return client
 
 
 def usable_cores() -> int:
