@@ -35,10 +35,12 @@ the scenes and the model are generated once and cached)::
    as JSON (``--json``, default ``WORKDIR/scaling.json``); the last line printed is the JSON
    summary.
 
-The projection is **not a measurement**: an Amdahl fit ``wall(N) = serial + parallel / N``
-to the 1- and 2-core runs of the same invocation (and the floor divided by N), so it assumes
-the parallel part keeps scaling perfectly (no memory-bandwidth or turbo effects). Run the
-benchmark on the bigger machine instead where one is available: ``--cores 1,2,4,8,16``.
+The projection is **not a measurement**: ``wall(N) = serial + parallel / N`` with serial =
+the fixed cost (imports and model load, fastest of 3) and parallel = the CPU time of the
+1-core threaded run minus serial, against the 1-core floor's CPU time / N. It assumes both
+keep scaling perfectly (no memory-bandwidth or turbo effects) and uses CPU times, which a
+shared machine inflates less than walls. Run the benchmark on the bigger machine instead
+where one is available: ``--cores 1,2,4,8,16``.
 
 The machine may be shared: only ratios between runs of one invocation mean anything.
 Not part of the test suite.
@@ -136,8 +138,6 @@ def pinned_env(n: int) -> dict[str, str]:
 
 def run_pinned(cmd: list[str], cpus: list[int], log: Path) -> dict[str, Any]:
     """Run ``cmd`` on ``cpus``: wall, CPU of the tree, peak RSS, when "done" was printed."""
-    import psutil
-
     lines: list[tuple[float, str]] = []
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -156,43 +156,16 @@ def run_pinned(cmd: list[str], cpus: list[int], log: Path) -> dict[str, Any]:
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    root = psutil.Process(proc.pid)
-    peak_tree, per_pid = 0, {}
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        total = 0
-        try:
-            procs = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            procs = [root]
-        for p in procs:
-            try:
-                rss = p.memory_info().rss
-            except psutil.Error:
-                continue
-            total += rss
-            per_pid[p.pid] = max(per_pid.get(p.pid, 0), rss, _measure.high_water(p.pid))
-        peak_tree = max(peak_tree, total)
-        time.sleep(0.05)
-    wall = time.perf_counter() - t0
+    result: dict[str, Any] = _measure.watch(proc, 0.05)
+    result["wall"] = wall = time.perf_counter() - t0
     reader.join(timeout=10)
     log.write_text("\n".join(f"{t:8.2f} {text}" for t, text in lines) + "\n")
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
+    if proc.returncode != 0:
         tail = "\n".join(text for _, text in lines[-30:])
-        raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{tail}")
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{tail}")
     done = next((t for t, text in lines if text.startswith("done in ")), None)
-    result: dict[str, Any] = {
-        "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "peak_tree": max(peak_tree, *per_pid.values(), 0),
-        "peak_process": max(per_pid.values(), default=0),
-        "n_processes": len(per_pid),
-        "to_done": done,
-        "tail": None if done is None else wall - done,
-    }
+    result["to_done"] = done
+    result["tail"] = None if done is None else wall - done
     last = [text for _, text in lines if text.startswith("{")]
     if last:
         result.update(json.loads(last[-1]))
@@ -251,11 +224,7 @@ def main() -> None:
     for name in ("--scene", "--model", "--out"):
         ap.add_argument(name, help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
-    a = ap.parse_args()
-    if a.child:
-        print(json.dumps(CHILDREN[a.child](a)), flush=True)
-        return
-    bench(a)
+    _measure.child_or_bench(ap, CHILDREN, bench)
 
 
 def bench(a: argparse.Namespace) -> None:
@@ -364,21 +333,22 @@ def summarize(
         r["speedup"] = base["wall"] / r["wall"] if base else None
     ratios = {}
     projection = {}
+    serial = fixed.get("predict imports + model load", 0.0)
     for k in scales:
         fl, th = get("floor", top, k), get("threads", top, k)
         if fl and th:
-            ratios[f"predict/floor {k}x ({top} cores)"] = th["wall"] / fl["wall"]
-        one, two, fl1 = get("threads", 1, k), get("threads", 2, k), get("floor", 1, k)
-        if one and two and fl1 and project:
-            parallel = 2 * (one["wall"] - two["wall"])
-            serial = one["wall"] - parallel
+            ratios[f"predict/floor wall {k}x ({top} cores)"] = th["wall"] / fl["wall"]
+            ratios[f"predict/floor CPU {k}x ({top} cores)"] = th["cpu"] / fl["cpu"]
+        one, fl1 = get("threads", 1, k), get("floor", 1, k)
+        if one and fl1:
+            parallel = max(0.0, one["cpu"] - serial)  # CPU seconds that blocks can share
             for n in project:
-                rc, floor = serial + parallel / n, fl1["wall"] / n
+                rc, floor = serial + parallel / n, fl1["cpu"] / n
                 projection[f"{k}x {n} cores"] = {
                     "threads_wall": rc,
                     "floor_wall": floor,
                     "ratio": rc / floor,
-                    "speedup": fl1["wall"] / rc,
+                    "speedup": fl1["cpu"] / rc,
                 }
     th = [r for r in runs if r["kind"] == "threads" and r["cores"] == top]
     if len(th) > 1:
@@ -419,8 +389,10 @@ def report(
         print(f"  {name:40s} {value:.3f}")
     if summary["projection"]:
         print(
-            "\nPROJECTION, not a measurement (Amdahl fit wall = serial + parallel / N to the 1- "
-            "and 2-core threaded runs; floor = 1-core floor / N):"
+            "\nPROJECTION, not a measurement: wall(N) = serial + parallel / N, serial = the "
+            "fixed cost (imports + model load, fastest wall), parallel = CPU of the 1-core "
+            "threaded run - serial; floor(N) = CPU of the 1-core floor / N (perfect scaling of "
+            "both; CPU times, which a busy machine inflates less than walls):"
         )
         print("| scene, cores | threads wall s | floor wall s | ratio | speed-up |")
         print("|---|---:|---:|---:|---:|")
