@@ -36,10 +36,10 @@ the scenes and the model are generated once and cached)::
    summary.
 
 The projection is **not a measurement**: ``wall(N) = serial + parallel / N`` with serial =
-the fixed cost (imports and model load, fastest of 3) and parallel = the CPU time of the
-1-core threaded run minus serial, against the 1-core floor's CPU time / N. It assumes both
-keep scaling perfectly (no memory-bandwidth or turbo effects) and uses CPU times, which a
-shared machine inflates less than walls. Run the benchmark on the bigger machine instead
+the CPU time of the fixed cost (imports and model load, least of 3) and parallel = the CPU
+time of the 1-core threaded run minus serial, against the 1-core floor's CPU time / N. It
+assumes both keep scaling perfectly (no memory-bandwidth or turbo effects) and uses CPU
+times, which a shared machine inflates less than walls. Run the benchmark on the bigger machine instead
 where one is available: ``--cores 1,2,4,8,16``.
 
 The machine may be shared: only ratios between runs of one invocation mean anything.
@@ -319,6 +319,7 @@ def fixed_cost(model: Path, cpus: list[int], logs: Path) -> dict[str, float]:
             best = min(runs, key=lambda r: r["wall"])
             fixed["predict imports"] = best["imports"]
             fixed["model load"] = best["load_model"]
+            fixed["predict imports + model load, CPU"] = min(r["cpu"] for r in runs)
     return fixed
 
 
@@ -333,7 +334,7 @@ def summarize(
         r["speedup"] = base["wall"] / r["wall"] if base else None
     ratios = {}
     projection = {}
-    serial = fixed.get("predict imports + model load", 0.0)
+    serial = fixed.get("predict imports + model load, CPU", 0.0)
     for k in scales:
         fl, th = get("floor", top, k), get("threads", top, k)
         if fl and th:
@@ -364,7 +365,7 @@ def report(
 ) -> None:
     print("\nfixed cost (fastest of 3 fresh processes, all cores):")
     for name, value in fixed.items():
-        print(f"  {name:30s} {value:6.2f} s")
+        print(f"  {name:36s} {value:6.2f} s")
     print(
         "\n| scale | run | cores | wall s | done at s | tail s | CPU s | speed-up | "
         "peak RSS MB | pixels != floor |"
@@ -390,7 +391,7 @@ def report(
     if summary["projection"]:
         print(
             "\nPROJECTION, not a measurement: wall(N) = serial + parallel / N, serial = the "
-            "fixed cost (imports + model load, fastest wall), parallel = CPU of the 1-core "
+            "fixed cost (imports + model load, CPU), parallel = CPU of the 1-core "
             "threaded run - serial; floor(N) = CPU of the 1-core floor / N (perfect scaling of "
             "both; CPU times, which a busy machine inflates less than walls):"
         )
