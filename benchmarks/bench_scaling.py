@@ -39,8 +39,8 @@ The projection is **not a measurement**: ``wall(N) = serial + parallel / N`` wit
 the CPU time of the fixed cost (imports and model load, least of 3) and parallel = the CPU
 time of the 1-core threaded run minus serial, against the 1-core floor's CPU time / N. It
 assumes both keep scaling perfectly (no memory-bandwidth or turbo effects) and uses CPU
-times, which a shared machine inflates less than walls. Run the benchmark on the bigger machine instead
-where one is available: ``--cores 1,2,4,8,16``.
+times, which a shared machine inflates less than walls. Run the benchmark on the bigger
+machine instead where one is available: ``--cores 1,2,4,8,16``.
 
 The machine may be shared: only ratios between runs of one invocation mean anything.
 Not part of the test suite.
