@@ -64,7 +64,7 @@ from typing import Any
 
 import _measure  # benchmarks/_measure.py (the script's folder is on sys.path)
 import numpy as np
-from bench_predict import GEN_VERSION, make_model, make_scene, scene_ok, side_for
+from bench_predict import ensure_data
 
 HERE = Path(__file__).resolve().parent
 MB = 1e6
@@ -252,19 +252,7 @@ def bench(a: argparse.Namespace) -> None:
     }
     for key, value in info.items():
         print(f"{key}: {value}")
-    scenes = {}
-    for k in sorted({1, *scales}):
-        side = side_for(a.size, k)
-        path = work / f"scene_{side}.tif"
-        if not scene_ok(path):
-            print(f"generating {path.name} ({side} x {side})...", flush=True)
-            make_scene(path, side)
-        scenes[k] = (path, side)
-    model = work / f"model_rf{a.trees}_{scenes[1][1]}_v{GEN_VERSION}.skops"
-    if not model.exists():
-        print("training the model...", flush=True)
-        make_model(scenes[1][0], model, scenes[1][1], a.trees)
-
+    scenes, model = ensure_data(work, a.size, scales, a.trees)
     fixed = fixed_cost(model, cpus, logs)
     runs: list[dict[str, Any]] = []
     rc = rasterclass_cmd()
