@@ -29,49 +29,53 @@ def high_water(pid: int | None = None) -> int:
     return 0
 
 
-def run_measured(cmd: list[str], log: Path) -> dict[str, Any]:
-    """Run ``cmd``; wall time, CPU time, peak RSS summed over the process tree (polled every
-    0.1 s) and peak RSS of the largest single process (its high-water mark, ``VmHWM``)."""
+def watch(proc: subprocess.Popen, interval: float = 0.1) -> dict[str, Any]:
+    """Poll ``proc`` and its descendants until it ends: exit status, rusage of the tree
+    (``wait4``), peak RSS summed over the tree and each process's peak (RSS or ``VmHWM``)."""
     import psutil
 
-    with open(log, "w") as fout:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=fout, stderr=subprocess.STDOUT)
-        root = psutil.Process(proc.pid)
-        peak_tree, per_pid = 0, {}
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
+    root = psutil.Process(proc.pid)
+    peak_tree, per_pid = 0, {}
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            procs = [root]
+        total = 0
+        for p in procs:
             try:
-                procs = [root, *root.children(recursive=True)]
+                rss = p.memory_info().rss
             except psutil.Error:
-                procs = [root]
-            total = 0
-            for p in procs:
-                try:
-                    rss = p.memory_info().rss
-                except psutil.Error:
-                    continue
-                total += rss
-                per_pid[p.pid] = max(per_pid.get(p.pid, 0), rss, high_water(p.pid))
-            peak_tree = max(peak_tree, total)
-            time.sleep(0.1)
-        wall = time.perf_counter() - t0
+                continue
+            total += rss
+            per_pid[p.pid] = max(per_pid.get(p.pid, 0), rss, high_water(p.pid))
+        peak_tree = max(peak_tree, total)
+        time.sleep(interval)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    output = log.read_text()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
     largest = max(per_pid.values(), default=0)
     return {
-        "peak": largest,
-        "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
         "peak_tree": max(peak_tree, largest),
         "peak_process": largest,
         "n_processes": len(per_pid),
-        "output": output,
     }
+
+
+def run_measured(cmd: list[str], log: Path) -> dict[str, Any]:
+    """Run ``cmd``; wall time, CPU time, peak RSS summed over the process tree (polled every
+    0.1 s) and peak RSS of the largest single process (its high-water mark, ``VmHWM``)."""
+    with open(log, "w") as fout:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=fout, stderr=subprocess.STDOUT)
+        res = watch(proc)
+        wall = time.perf_counter() - t0
+    output = log.read_text()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output[-3000:]}")
+    return {"peak": res["peak_process"], "wall": wall, **res, "output": output}
 
 
 def run_child(script: str, mode: str, log: Path, **kw: Any) -> dict[str, Any]:
@@ -90,3 +94,13 @@ def run_child(script: str, mode: str, log: Path, **kw: Any) -> dict[str, Any]:
     res["peak"] = max(res["peak"], res.get("peak_self", 0))
     res["peak_process"] = max(res["peak_process"], res.get("peak_self", 0))
     return res
+
+
+def child_or_bench(ap: Any, children: dict[str, Any], bench: Any) -> None:
+    """Parse the command line: run one child (``--child MODE``, its result printed as one JSON
+    line) or the benchmark."""
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(children[a.child](a)), flush=True)
+        return
+    bench(a)

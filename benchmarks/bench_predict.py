@@ -192,6 +192,25 @@ def make_model(scene: Path, path: Path, side: int, trees: int, seed: int = 0) ->
     model.save(path, overwrite=True)
 
 
+def ensure_data(
+    work: Path, size: int, scales: list[int], trees: int
+) -> tuple[dict[int, tuple[Path, int]], Path]:
+    """The scene of every scale (path, side) and the model file, generated once in ``work``."""
+    scenes = {}
+    for k in sorted({1, *scales}):
+        side = side_for(size, k)
+        path = work / f"scene_{side}.tif"
+        if not scene_ok(path):
+            print(f"generating {path.name} ({side} x {side})...", flush=True)
+            make_scene(path, side)
+        scenes[k] = (path, side)
+    model = work / f"model_rf{trees}_{scenes[1][1]}_v{GEN_VERSION}.skops"
+    if not model.exists():
+        print("training the model...", flush=True)
+        make_model(scenes[1][0], model, scenes[1][1], trees)
+    return scenes, model
+
+
 def forest_depth(model_path: Path) -> tuple[float, float]:
     from rasterclass import RasterModel
 
@@ -466,19 +485,8 @@ def bench(a: argparse.Namespace) -> None:
     )
     # ---- data
     t0 = time.perf_counter()
-    scenes = {}
-    for k in sorted({1, *scales}):
-        side = side_for(a.size, k)
-        path = work / f"scene_{side}.tif"
-        if not scene_ok(path):
-            print(f"generating {path.name} ({side} x {side})...", flush=True)
-            make_scene(path, side)
-        scenes[k] = (path, side)
-    base_scene, base_side = scenes[1]
-    model = work / f"model_rf{a.trees}_{base_side}_v{GEN_VERSION}.skops"
-    if not model.exists():
-        print("training the model...", flush=True)
-        make_model(base_scene, model, base_side, a.trees)
+    scenes, model = ensure_data(work, a.size, scales, a.trees)
+    base_side = scenes[1][1]
     depth, leaves = forest_depth(model)
     print(
         f"data ready in {time.perf_counter() - t0:.0f} s: {len(CLASS_NAMES)} classes x {N_SUB} "

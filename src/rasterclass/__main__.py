@@ -1,6 +1,6 @@
 """``python -m rasterclass``: the command line."""
 
-from rasterclass.cli.main import cli
+from rasterclass.cli.main import main
 
 if __name__ == "__main__":
-    cli()
+    main()

@@ -34,6 +34,7 @@ from rasterclass.model import (
     label_codes,
 )
 from rasterclass.model import probability_order as probability_order  # re-exported
+from rasterclass.parallel import active_client
 from rasterclass.stack import georeferenced, match_bands
 from rasterclass.training_pixels import provenance_tags
 
@@ -183,11 +184,8 @@ def _for_blocks(estimator: Any) -> Any:
 def _model_handle(estimator: Any) -> Any:
     """The model as one graph node: scattered once to every worker on a distributed cluster,
     one delayed key otherwise (never embedded in each block's task)."""
-    try:
-        from distributed import default_client
-
-        client = default_client()
-    except (ImportError, ValueError):
+    client = active_client()  # never imports dask.distributed to look for one
+    if client is None:
         return dask.delayed(estimator, pure=True, name=f"model-{uuid.uuid4().hex}")
     logger.info("scattering the model to %d workers", len(client.nthreads()))
     return client.scatter(estimator, broadcast=True, hash=False)

@@ -7,16 +7,18 @@ CLI's ``--scheduler`` and ``--workers`` options use.
 
 from __future__ import annotations
 
+import gc
 import logging
-import os
+import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import dask
 import dask.local
 import dask.multiprocessing
+import dask.system
 import dask.threaded
 
 from rasterclass.errors import ComputeError, SchedulerError, param
@@ -53,38 +55,63 @@ def compute_on(
         return
     from distributed import Client, LocalCluster
 
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise SchedulerError(
-                f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
-                f"`dask scheduler` or use {param('workers', 'N')} for a local cluster"
-            ) from None
-        cluster = None
-    else:
-        # distributed sets MALLOC_TRIM_THRESHOLD_ in its workers, which turns off glibc's
-        # dynamic mmap threshold: every large temporary (a forest's per-tree probabilities on a
-        # block) becomes a fresh, page-faulting mmap. Measured on 2 workers, 4 Mpixels, RF 100:
-        # 12 % more CPU per block with it, 3-10 % more peak memory per worker without it.
-        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
-        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+    with ExitStack() as stack:
+        if scheduler is not None:
+            try:
+                client = Client(scheduler, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise SchedulerError(
+                    f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
+                    f"`dask scheduler` or use {param('workers', 'N')} for a local cluster"
+                ) from None
+            cluster = None
+        else:
+            # distributed sets MALLOC_TRIM_THRESHOLD_ in its workers, which turns off glibc's
+            # dynamic mmap threshold: every large temporary (a forest's per-tree probabilities
+            # on a block) becomes a fresh, page-faulting mmap. Measured on 2 workers, 4 Mpixels,
+            # RF 100: 12 % more CPU per block with it, 3-10 % more peak memory per worker
+            # without it. Set for as long as the cluster runs: its workers start in the
+            # background.
+            environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})
+            environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+            stack.enter_context(dask.config.set({"distributed.nanny.pre-spawn-environ": environ}))
             cluster = LocalCluster(
-                n_workers=int(workers or 1),
+                n_workers=0,
                 threads_per_worker=threads_per_worker,
                 processes=True,
                 memory_limit=memory_limit,
                 dashboard_address=None,
             )
-        client = Client(cluster)
-    logger.info("computing on %s (%d workers)", client.scheduler.address, len(client.nthreads()))
+            # the workers start together in the background while the run imports its
+            # libraries, loads its model and opens its scene; the first use waits for them
+            cluster.scale(int(workers or 1))
+            client = Client(cluster)
+            _STARTING[id(client)] = int(workers or 1)
+        logger.info("computing on %s", client.scheduler.address)
+        try:
+            yield client
+        finally:
+            _STARTING.pop(id(client), None)
+            if cluster is not None:
+                _close_quickly(client)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _close_quickly(client: Any) -> None:
+    """Let the local cluster's worker processes exit as soon as they are told to.
+
+    A worker process that has run the forest holds scikit-learn, pandas, dask... and its
+    interpreter's final garbage collections walk all of it once more: seconds on a busy
+    machine, long enough for the nanny to warn "Worker process still alive after 4 seconds,
+    killing". Frozen heaps are skipped by those collections (what the ``rasterclass``
+    command does for its own process, see :func:`rasterclass.cli.main.main`).
+    """
     try:
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        client.run(gc.freeze)
+    except (OSError, TimeoutError) as exc:  # a worker already gone: nothing to speed up
+        logger.debug("could not freeze the workers' heaps: %s", exc)
 
 
 # ------------------------------------------------------------------------------------------
@@ -93,13 +120,71 @@ def compute_on(
 _LOST_WORKERS = ("KilledWorker", "FutureCancelledError", "CommClosedError")
 
 
+def _current_scheduler() -> Any | None:
+    """``dask.base.get_scheduler()``, without importing dask.distributed to look for a client.
+
+    dask imports it whenever no scheduler is configured (a quarter of a second, and its
+    threads and atexit hooks in a threaded run); a client exists only once it is imported.
+    """
+    if "distributed" in sys.modules or dask.config.get("scheduler", None) is not None:
+        return dask.base.get_scheduler()
+    return None
+
+
 def active_client() -> Any | None:
-    """The ``distributed.Client`` dask would use now, or None."""
-    scheduler = dask.base.get_scheduler()
+    """The ``distributed.Client`` dask would use now, or None.
+
+    The client of a local cluster that :func:`compute_on` started is returned once its
+    workers are up (it waits for them the first time).
+    """
+    scheduler = _current_scheduler()
     client = getattr(scheduler, "__self__", None)
     if client is not None and type(client).__name__ == "Client":
-        return client
+        return _ready(client)
     return None
+
+
+#: Local clusters of :func:`compute_on` whose workers may still be starting:
+#: ``id(client)`` -> number of workers.
+_STARTING: dict[int, int] = {}
+
+#: How long a local cluster's workers may take to start (seconds).
+WORKER_START_TIMEOUT = 300
+
+
+def _ready(client: Any) -> Any:
+    workers = _STARTING.pop(id(client), None)
+    if workers:
+        try:
+            client.wait_for_workers(workers, timeout=WORKER_START_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerError(
+                f"the local cluster's {workers} workers did not start within "
+                f"{WORKER_START_TIMEOUT} s ({exc}); try fewer {param('workers', 'N')} or check "
+                "the memory free"
+            ) from None
+        logger.info("%d workers up", workers)
+    return client
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity and cgroup quota, not the machine's.
+
+    ``os.cpu_count()`` counts every core of the machine, so a run pinned to 4 of 16 cores
+    (``taskset``, a container's CPU limit, a batch scheduler's allocation) would start 16
+    threads and thrash; dask's ``CPU_COUNT`` honours both limits.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> usable_cores() >= 1
+    True
+    """
+    return max(1, int(dask.system.CPU_COUNT))
 
 
 def n_threads() -> int:
@@ -108,7 +193,7 @@ def n_threads() -> int:
     if client is not None:
         return max(1, sum(client.nthreads().values()))
     num = dask.config.get("num_workers", None)
-    return max(1, int(num) if num else os.cpu_count() or 1)
+    return max(1, int(num) if num else usable_cores())
 
 
 def in_flight() -> int:
@@ -139,13 +224,13 @@ def compute_stream(
         if client is not None:
             yield from _stream_distributed(client, tasks, limit)
             return
-        scheduler = dask.base.get_scheduler() or dask.threaded.get
+        scheduler = _current_scheduler() or dask.threaded.get
         threads = n_threads()
         if scheduler is dask.threaded.get and threads > 1:
             yield from _stream_threads(tasks, limit, threads)
         elif scheduler in (dask.threaded.get, dask.local.get_sync):
             for task in tasks:
-                yield dask.compute(*task, scheduler="sync")
+                yield dask.compute(*task, scheduler=dask.local.get_sync)
         elif scheduler is dask.multiprocessing.get and dask.config.get("pool", None) is None:
             yield from _stream_processes(tasks, limit)
         else:
@@ -171,7 +256,7 @@ def _stream_threads(
         for k in range(len(tasks)):
             while submitted < len(tasks) and submitted - k < limit:
                 task = tasks[submitted]
-                pending[submitted] = pool.submit(dask.compute, *task, scheduler="sync")
+                pending[submitted] = pool.submit(dask.compute, *task, scheduler=dask.local.get_sync)
                 submitted += 1
             yield pending.pop(k).result()
     finally:
@@ -184,7 +269,7 @@ def _stream_processes(tasks: Sequence[Sequence[Any]], limit: int) -> Iterator[tu
     dask's ``processes`` scheduler starts a new pool (new interpreters, every import again) for
     each ``dask.compute`` that is given none: one pool per batch.
     """
-    workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    workers = dask.config.get("num_workers", None) or usable_cores()
     context = dask.multiprocessing.get_context()
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for start in range(0, len(tasks), limit):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import pickle
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from rasterclass.apply import predict_raster, stack_probabilities
 from rasterclass.errors import SceneError
 from rasterclass.io import TILE, auto_chunk, scene_grid
 from rasterclass.model import RasterModel
+from rasterclass.parallel import usable_cores
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def plan_scene(
         n_tasks = 2 * math.prod(len(c) for c in chunks[1:])
     cy, cx = max(chunks[1]), max(chunks[2])
     n_chunks = len(chunks[1]) * len(chunks[2])
-    threads = threads_per_worker or (1 if workers else (os.cpu_count() or 1))
+    threads = threads_per_worker or (1 if workers else usable_cores())
     per_chunk = chunk_working_set(cy * cx, bands, n_classes, probabilities)
     # the writer holds at most 2 blocks per thread (computing or finished, waiting for their
     # turn to be written: parallel.compute_stream)

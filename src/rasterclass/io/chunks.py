@@ -9,13 +9,12 @@ written with (:data:`TILE`), the chunk side chosen from a memory budget
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import numpy as np
 
 from rasterclass.errors import RasterclassIOError
-from rasterclass.parallel import n_threads
+from rasterclass.parallel import n_threads, usable_cores
 from rasterclass.stack import Grid
 
 #: Default chunk side in pixels when no chunks and no memory budget are given.
@@ -34,7 +33,7 @@ def auto_chunk(n_bands: int, memory_budget: float | None, itemsize: int = 4) -> 
     if memory_budget is None:
         return DEFAULT_CHUNK
     per_pixel = max(n_bands, 1) * itemsize * 12
-    in_flight = 2 * (os.cpu_count() or 1)
+    in_flight = 2 * usable_cores()
     side = math.sqrt(memory_budget / (per_pixel * in_flight))
     return int(min(4096, max(TILE, (side // TILE) * TILE)))
 

