@@ -90,8 +90,8 @@ def _as_dict(accuracy: AccuracyReport | PathLike | dict[str, Any] | None) -> Any
     if not _has_matrix(report):
         raise RasterclassIOError(
             f"{what} holds no confusion matrix (keys 'confusion' or 'area_estimate' with "
-            "their class names and values); give the JSON that `rasterclass assess -o "
-            "accuracy.json` or `classify --report cv.json` writes"
+            "their class names and values); give an accuracy report written as .json by an "
+            "assessment (assess) or a cross-validation (classify, train)"
         )
     return report
 
