@@ -40,6 +40,7 @@ from rasterclass.jobs.options import (
     SceneOptions,
     TrainingOptions,
     check_training_job,
+    align_dates,
     model_scene_options,
     open_job_scene,
 )
@@ -310,7 +311,7 @@ def predict(
                 f"give this scene's mask ({param('valid_mask', 'FILE')})"
             )
         opts = dataclasses.replace(opts, gap_fill=True)
-    scene = open_job_scene(scene, opts)
+    scene = align_dates(open_job_scene(scene, opts), model.band_names)
     outputs = write_prediction(
         scene,
         model,
