@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypedDict

@@ -39,8 +39,8 @@ from rasterclass.jobs.options import (
     RunSettings,
     SceneOptions,
     TrainingOptions,
-    check_training_job,
     align_dates,
+    check_training_job,
     model_scene_options,
     open_job_scene,
 )
