@@ -223,7 +223,9 @@ def predict(
     ----------
     scene
         Scene file(s) or an opened scene, with the bands the model was trained on (matched
-        by name).
+        by name). For a model trained on a multi-date stack, a stack of as many dates
+        (``scene_options`` with ``dates`` or ``multi_date``), possibly other ones: matched by
+        their order in time (:func:`rasterclass.jobs.options.align_dates`).
     model
         A :class:`rasterclass.RasterModel` or the path of a saved one.
     output
