@@ -258,6 +258,21 @@ scene_args = stack(
         type=FILE,
         help="With --gap-fill: raster of validity per date (1 valid, 0 cloud), e.g. IS_VALID.",
     ),
+    click.option(
+        "--date",
+        "dates",
+        multiple=True,
+        metavar="DATE",
+        help="The scene files are scenes of different dates, one file per date: the date of "
+        "each file, in order (repeat it: --date 2024-06-12 --date 2024-07-03). The bands "
+        "are named <band>@<date>.",
+    ),
+    click.option(
+        "--multi-date",
+        is_flag=True,
+        help="The scene files are scenes of different dates, one file per date: read each "
+        "date from the file's metadata or name.",
+    ),
 )
 
 #: ``--bands``: band roles and/or a sensor preset, for the derived features.
@@ -367,7 +382,7 @@ def scene_options(kw: dict[str, Any]) -> SceneOptions:
     """The :func:`scene_args` options, popped from a command's keyword arguments."""
     from rasterclass.jobs import SceneOptions
 
-    names = kw.pop("band_names", None)
+    names, dates = kw.pop("band_names", None), kw.pop("dates", None) or ()
     return SceneOptions(
         band_names=[n.strip() for n in names.split(",")] if names else None,
         chunks=kw.pop("chunks", None),
@@ -377,6 +392,8 @@ def scene_options(kw: dict[str, Any]) -> SceneOptions:
         features=feature_recipe(kw),
         gap_fill=kw.pop("gap_fill", False),
         valid_mask=kw.pop("valid_mask", None),
+        dates=[d.strip() for v in dates for d in v.split(",") if d.strip()] or None,
+        multi_date=kw.pop("multi_date", False),
     )
 
 

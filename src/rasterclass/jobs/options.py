@@ -13,6 +13,8 @@ are, so that no output overwrites one) and
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, TypedDict
@@ -29,11 +31,14 @@ from rasterclass.io import (
     WriteOptions,
     as_scene,
     check_writable,
+    open_dates,
     open_scene,
 )
 from rasterclass.model import RasterModel
 from rasterclass.sampling import Samples
-from rasterclass.temporal import GAP_FILL_ATTR, as_series, gap_fill
+from rasterclass.temporal import DATE_SEP, GAP_FILL_ATTR, as_series, gap_fill, split_name
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,8 +91,9 @@ class SceneOptions:
         :meth:`open`: ``features`` needs a band role the scene does not show, or has an
         invalid value.
     SceneError
-        :meth:`open`: ``valid_mask`` without ``gap_fill``, or ``gap_fill`` on bands without
-        dates in their names.
+        :meth:`open`: ``valid_mask`` without ``gap_fill``, ``gap_fill`` on bands without
+        dates in their names, not one date per file in ``dates``, a date twice, or a file
+        without a date with ``multi_date``.
 
     Examples
     --------
@@ -112,16 +118,24 @@ class SceneOptions:
     features: FeatureRecipe | None = None
     gap_fill: bool = False
     valid_mask: PathLike | None = None
+    dates: Sequence[str] | None = None
+    multi_date: bool = False
 
     def open(self, paths: Sequence[PathLike] | PathLike) -> xr.DataArray:
         """Open scene files with these options (the fields other than ``features``,
-        ``gap_fill`` and ``valid_mask`` are arguments of :func:`rasterclass.io.open_scene`),
-        fill the gaps of the series when asked (:meth:`fill_gaps`), then add the derived
-        features (from the filled series)."""
+        ``gap_fill``, ``valid_mask``, ``dates`` and ``multi_date`` are arguments of
+        :func:`rasterclass.io.open_scene`; with ``dates`` or ``multi_date``, of
+        :func:`rasterclass.io.open_dates`, one file per date), fill the gaps of the series
+        when asked (:meth:`fill_gaps`), then add the derived features (from the filled
+        series)."""
         recipe = self.features.check() if self.features else None
-        own = ("features", "gap_fill", "valid_mask")
-        names = [f.name for f in fields(self) if f.name not in own]
-        scene = open_scene(paths, **{n: getattr(self, n) for n in names})
+        own = ("features", "gap_fill", "valid_mask", "dates", "multi_date")
+        kwargs = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in own}
+        if self.dates is not None or self.multi_date:
+            files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+            scene = open_dates(files, self.dates, **kwargs)
+        else:
+            scene = open_scene(paths, **kwargs)
         return add_features(self.fill_gaps(scene), recipe)
 
     def fill_gaps(self, scene: xr.DataArray) -> xr.DataArray:
@@ -144,6 +158,83 @@ class SceneOptions:
             )
         filled = gap_fill(as_series(scene), valid)
         return filled.assign_coords(band=scene["band"].values)
+
+
+def _dates(names: Sequence[str]) -> dict[np.datetime64, str]:
+    """The dates of date-tagged band names, earliest first, with their labels."""
+    found = {}
+    for name in names:
+        date = split_name(name)[1]
+        if date is not None:
+            found[date] = str(name).rpartition(DATE_SEP)[2]
+    return dict(sorted(found.items()))
+
+
+def align_dates(scene: xr.DataArray, band_names: Sequence[str]) -> xr.DataArray:
+    """A multi-date scene with its dates renamed to the dates a model was trained on.
+
+    A model trained on a multi-date stack (bands ``<band>@<date>``, see
+    :func:`rasterclass.io.open_dates`) records its bands with their dates. A scene of other
+    dates is matched to it by the dates' position in time: the scene's earliest date stands
+    for the model's earliest date, and so on; within a date, bands are matched by their name
+    without the date (as any scene is, :func:`rasterclass.stack.match_bands`). Bands without
+    a date (derived features) keep their names.
+
+    Parameters
+    ----------
+    scene
+        A scene (dims ``("band", "y", "x")``), bands named ``<band>@<date>`` when it is a
+        multi-date stack.
+    band_names
+        The model's bands (:attr:`rasterclass.RasterModel.band_names`).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``scene`` (lazy if it was) with its band coordinates renamed to the model's dates;
+        the same object when the model has no dates or the dates already agree.
+
+    Raises
+    ------
+    SceneError
+        The model was trained on several dates and the scene has none, or a different number
+        of dates (the message names ``dates``: ``--date`` on the command line).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> scene = xr.DataArray(np.zeros((2, 1, 1)), dims=("band", "y", "x"),
+    ...                      coords={"band": ["nir@2025-05-01", "nir@2025-06-01"]})
+    >>> model_bands = ["nir@2024-06-12", "nir@2024-07-03"]
+    >>> [str(b) for b in align_dates(scene, model_bands).band.values]
+    ['nir@2024-06-12', 'nir@2024-07-03']
+    """
+    want = _dates(band_names)
+    if not want:
+        return scene
+    have_names = [str(b) for b in scene["band"].values]
+    have = _dates(have_names)
+    trained = f"{len(want)} date(s) ({', '.join(want.values())})"
+    if not have:
+        raise SceneError(
+            f"the model was trained on a stack of {trained}; open the scene's files as one "
+            f"file per date: {param('dates')} per file, or {param('multi_date', True)}"
+        )
+    if len(have) != len(want):
+        raise SceneError(
+            f"the model was trained on {trained}, the scene has {len(have)} "
+            f"({', '.join(have.values())}): give one scene file per date of the model, "
+            f"with {param('dates')} per file"
+        )
+    if list(have) == list(want):
+        return scene
+    label = dict(zip(have, want.values(), strict=True))
+    logger.info("matching the scene's dates %s to the model's %s", list(have.values()), trained)
+    renamed = []
+    for name in have_names:
+        band, date = split_name(name)
+        renamed.append(name if date is None else f"{band}{DATE_SEP}{label[date]}")
+    return scene.assign_coords(band=renamed)
 
 
 def open_job_scene(

@@ -39,6 +39,7 @@ from rasterclass.jobs.options import (
     RunSettings,
     SceneOptions,
     TrainingOptions,
+    align_dates,
     check_training_job,
     model_scene_options,
     open_job_scene,
@@ -222,7 +223,9 @@ def predict(
     ----------
     scene
         Scene file(s) or an opened scene, with the bands the model was trained on (matched
-        by name).
+        by name). For a model trained on a multi-date stack, a stack of as many dates
+        (``scene_options`` with ``dates`` or ``multi_date``), possibly other ones: matched by
+        their order in time (:func:`rasterclass.jobs.options.align_dates`).
     model
         A :class:`rasterclass.RasterModel` or the path of a saved one.
     output
@@ -310,7 +313,7 @@ def predict(
                 f"give this scene's mask ({param('valid_mask', 'FILE')})"
             )
         opts = dataclasses.replace(opts, gap_fill=True)
-    scene = open_job_scene(scene, opts)
+    scene = align_dates(open_job_scene(scene, opts), model.band_names)
     outputs = write_prediction(
         scene,
         model,
