@@ -114,6 +114,10 @@ def test_equal_to_numpy_and_the_same_for_any_chunking(map_path, layer_path):
         pd.testing.assert_frame_equal(table[COUNTS], tables[0].loc[oracle.index][COUNTS])
         assert (table[COUNTS].to_numpy() == oracle[COUNTS].to_numpy()).all()
         means = ["mean_probs_p1", "mean_probs_p2"]
+        # exact sums: the same bits for every chunking, and numpy's mean to rounding
+        np.testing.assert_array_equal(
+            table[means].to_numpy(float), tables[0].loc[oracle.index][means].to_numpy(float)
+        )
         np.testing.assert_allclose(
             table[means].to_numpy(float), oracle[means].to_numpy(float), rtol=1e-12
         )
@@ -218,3 +222,20 @@ def test_cli_writes_tables_and_zones(map_path, layer_path, tmp_path):
     assert "| zone_id | status |" in shown
     bad = run_cli("zonal", map_path, "-z", zones_path, "-c", "nope", ok=False)
     assert bad.exit_code != 0 and "--zone-column" in bad.output and "'zone_id'" in bad.output
+
+
+def test_means_have_the_same_bits_for_any_chunking(map_path, tmp_path):
+    """float64 layers (whose running sums round) give the same mean bits for every chunking:
+    the sums are exact (integer significands per exponent), then divided once."""
+    rng = np.random.default_rng(11)
+    values = rng.random((1, H, W)) * 10.0 ** rng.integers(-3, 4, (1, H, W))
+    layer = write_raster(tmp_path / "doubles.tif", values.astype(np.float64), nodata=float("nan"))
+    tables = [
+        rc.zonal_summary(map_path, _zones(), "zone_id", layers=[layer], chunks=chunks)
+        for chunks in (7, 16, 25, None)
+    ]
+    means = [c for c in tables[0].columns if c.startswith("mean_")]
+    for table in tables[1:]:
+        np.testing.assert_array_equal(
+            table[means].to_numpy(float), tables[0][means].to_numpy(float)
+        )

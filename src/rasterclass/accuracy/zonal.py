@@ -10,8 +10,10 @@ zone's polygon (GDAL's rasterization rule, :func:`rasterio.features.rasterize` w
 by chunk; in each chunk the zones whose bounding boxes meet it are rasterized onto the
 chunk's window (zone numbers as burn values) and the pixels counted per (zone, class) with
 ``np.unique``; the counts of all chunks are summed. Counts and areas are therefore exact and
-the same for any chunking; layer means are float64 sums over the chunks divided by counts,
-equal for any chunking up to float64 rounding (relative 1e-12).
+the same for any chunking. Layer means are exact too: every value is split into its binary
+exponent and integer significand, the significands are summed per (zone, exponent) as
+integers in each chunk and the chunks' integer sums added, so the sum of a zone (then its
+mean, rounded once) does not depend on how the pixels were grouped into chunks.
 
 Overlapping zones are each counted on their own: zones whose interiors overlap are
 rasterized in separate passes (a greedy colouring of the overlap graph, so zones that only
@@ -43,6 +45,7 @@ import xarray as xr
 from affine import Affine
 
 from rasterclass.accuracy.assess import open_map, pixel_area_m2_of
+from rasterclass.accuracy.exactsum import ExactSums, significand_sums
 from rasterclass.classes import ClassMap
 from rasterclass.errors import CRSError, ZoneError, param
 from rasterclass.io import PathLike, open_scene, read_vector, scene_grid
@@ -148,12 +151,14 @@ def zonal_summary(
     tasks = _block_tasks(scene, bands, local, passes, grid.transform)
     n_zones, n_bands = len(frame), sum(b.sizes["band"] for b in bands)
     counts: dict[int, int] = {}
-    sums, valid = np.zeros((n_bands, n_zones)), np.zeros((n_bands, n_zones), np.int64)
+    sums = [ExactSums() for _ in range(n_bands)]
+    valid = np.zeros((n_bands, n_zones), np.int64)
     for done, (part,) in enumerate(compute_stream([(t,) for t in tasks]), start=1):
         keys, n, zs, s, v = part
         for key, count in zip(keys.tolist(), n.tolist(), strict=True):
             counts[key] = counts.get(key, 0) + count
-        sums[:, zs] += s
+        for b, band_sums in enumerate(s):
+            sums[b].add(zs, band_sums)
         valid[:, zs] += v
         if progress is not None:
             progress(done, len(tasks))
@@ -162,7 +167,7 @@ def zonal_summary(
     table = _table(n_zones, counts, classes, pixel_area)
     for j, name in enumerate(_mean_names(bands)):
         with np.errstate(invalid="ignore", divide="ignore"):
-            table[name] = np.where(valid[j] > 0, sums[j] / np.maximum(valid[j], 1), np.nan)
+            table[name] = sums[j].means(valid[j])
     table.insert(0, "status", _status(local, grid, table["pixels"].to_numpy()))
     clash = [c for c in frame.columns if c in table.columns]
     out = frame.rename(columns={c: f"{c}_zone" for c in clash}).join(table.set_axis(frame.index))
@@ -376,7 +381,7 @@ def _block_stats(
     layers: Sequence[np.ndarray],
     window: Affine,
     passes: Sequence[Sequence[tuple[Any, int]]],
-) -> tuple[np.ndarray, ...]:
+) -> tuple[Any, ...]:
     """Pixels per (zone, class code) key, and per zone the layers' sums and valid counts.
 
     Returns (keys, counts, zones, sums (bands, zones), valid (bands, zones)); code 0 is
@@ -399,10 +404,10 @@ def _block_stats(
     vals = np.concatenate(cells, axis=1) if cells else np.zeros((len(values), 0))
     zs, local = np.unique(zone, return_inverse=True)
     ok = np.isfinite(vals)
-    sums = np.zeros((len(vals), len(zs)))
     valid = np.zeros((len(vals), len(zs)), np.int64)
+    sums = []
     for b in range(len(vals)):
-        sums[b] = np.bincount(local, np.where(ok[b], vals[b], 0.0), len(zs))
+        sums.append(significand_sums(vals[b][ok[b]], local[ok[b]]))
         valid[b] = np.bincount(local[ok[b]], minlength=len(zs))
     return key, count, zs, sums, valid
 
