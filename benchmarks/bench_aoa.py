@@ -28,7 +28,6 @@ shared). Not part of the test suite.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -127,11 +126,7 @@ def main() -> None:
     ap.add_argument("--model", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("--aoa-out", help=argparse.SUPPRESS)
-    a = ap.parse_args()
-    if a.child:
-        print(json.dumps(CHILDREN[a.child](a)), flush=True)
-        return
-    bench(a)
+    _measure.child_or_bench(ap, CHILDREN, bench)
 
 
 def bench(a: argparse.Namespace) -> None:

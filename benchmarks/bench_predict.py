@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import platform
@@ -451,11 +450,7 @@ def main() -> None:
     ap.add_argument("--out", help=argparse.SUPPRESS)
     ap.add_argument("--max-pixels", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--block", type=int, default=262144, help=argparse.SUPPRESS)
-    a = ap.parse_args()
-    if a.child:
-        print(json.dumps(CHILDREN[a.child](a)), flush=True)
-        return
-    bench(a)
+    _measure.child_or_bench(ap, CHILDREN, bench)
 
 
 def bench(a: argparse.Namespace) -> None:
