@@ -15,7 +15,7 @@ from skimage.feature import graycomatrix, graycoprops
 
 import rasterclass as rc
 from conftest import read_band, run_cli, synthetic_arrays, write_raster
-from rasterclass.errors import BandMismatchError
+from rasterclass.errors import BandMismatchError, RadiometryWarning
 from rasterclass.features import (
     FEATURES_ATTR,
     INDICES,
@@ -146,6 +146,22 @@ def test_savi_and_evi_follow_the_reflectance_scale():
     out = add_features(scaled, FeatureRecipe(indices=("evi", "savi"), reflectance_scale=1e-4))
     for name in ("evi", "savi"):
         np.testing.assert_allclose(out.sel(band=name).values, hand(name, values), rtol=1e-5)
+
+
+@pytest.mark.parametrize("index", ["savi", "evi"])
+def test_savi_and_evi_on_unscaled_integers_warn_and_name_the_scale(tmp_path, index):
+    digital = (np.arange(6 * 4 * 5).reshape(6, 4, 5) * 37 % 3000 + 500).astype("uint16")
+    path = write_raster(tmp_path / "dn.tif", digital, nodata=0, descriptions=list(ROLES6))
+    scene = rc.open_scene(path)
+    with pytest.warns(RadiometryWarning, match="reflectance_scale=1e-4"):
+        add_features(scene, FeatureRecipe(indices=(index,)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RadiometryWarning)
+        add_features(scene, FeatureRecipe(indices=(index, "ndvi"), reflectance_scale=1e-4))
+        add_features(scene, FeatureRecipe(indices=("ndvi", "nbr")))  # scale-free
+        plain = scene / 10000
+        plain.attrs = {}  # reflectance with no record of how it was stored
+        add_features(plain, FeatureRecipe(indices=(index,)))
 
 
 # ------------------------------------------------------------------------------------------

@@ -22,13 +22,16 @@ scene: its ``SCALE_FACTOR`` tag is not GDAL's scale) needs
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from rasterclass.errors import BandMismatchError, param
+from rasterclass.errors import BandMismatchError, RadiometryWarning, param
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,37 @@ INDICES: dict[str, SpectralIndex] = {
 
 _SAVI_L = 0.5
 _EVI = {"G": 2.5, "C1": 6.0, "C2": 7.5, "L": 1.0}
+#: The indices whose constants assume reflectance (0..1): they depend on the scale.
+SCALED = ("savi", "evi")
+
+
+def _stored_as_integers(layer: xr.DataArray) -> bool:
+    """Whether the layer's scene record (``attrs["radiometry"]`` of
+    :func:`rasterclass.open_scene`) says integers stored without a scale: digital numbers,
+    never reflectance."""
+    value = layer.attrs.get("radiometry")
+    try:
+        records: Any = json.loads(value) if isinstance(value, str) else value
+        return any(
+            np.issubdtype(np.dtype(r["dtype"]), np.integer) and float(r.get("scale") or 1.0) == 1.0
+            for r in records or []
+        )
+    except (TypeError, ValueError, KeyError):
+        return False
+
+
+def _warn_unscaled(key: str, roles: Mapping[str, xr.DataArray], scale: float) -> None:
+    """Warn when SAVI or EVI is computed on integers stored without scale and no
+    ``scale`` is given: the values would be wrong (e.g. SAVI about 1.5 x NDVI)."""
+    if key in SCALED and scale == 1.0 and any(_stored_as_integers(r) for r in roles.values()):
+        warnings.warn(
+            RadiometryWarning(
+                f"{key} assumes reflectance (0..1), but the scene holds integers with no "
+                "scale metadata (e.g. reflectance x 10000): its values will be wrong; "
+                f"give the multiplier to reflectance ({param('reflectance_scale', '1e-4')})",
+            ),
+            stacklevel=3,
+        )
 
 
 def _terms(name: str, r: Mapping[str, xr.DataArray]) -> tuple[xr.DataArray, xr.DataArray]:
@@ -118,7 +152,9 @@ def spectral_index(
         needs (see ``INDICES[name].roles``).
     scale
         Multiplier bringing the layers to reflectance (``1e-4`` for reflectance x 10000);
-        only SAVI and EVI depend on it.
+        only SAVI and EVI depend on it. They warn (:class:`RadiometryWarning`) when it is
+        1 and the layers' ``attrs["radiometry"]`` (see :func:`rasterclass.open_scene`)
+        says integers stored without a scale.
 
     Returns
     -------
@@ -146,6 +182,7 @@ def spectral_index(
         raise BandMismatchError(
             f"{key} needs the {missing} band(s); give them ({param('bands', 'red=B4,...')})"
         )
+    _warn_unscaled(key, roles, scale)
     layers = {r: roles[r].astype(np.float64) * scale for r in INDICES[key].roles}
     num, den = _terms(key, layers)
     out = (num / den.where(den != 0)).astype(np.float32)
