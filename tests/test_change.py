@@ -22,7 +22,7 @@ import rasterio
 import rasterclass as rc
 from conftest import read_band, run_cli
 from rasterclass.change import crop_to_overlap, zones_mask
-from rasterclass.errors import GridMismatchError, SceneError
+from rasterclass.errors import GridMismatchError, SceneError, ZoneError
 
 DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DATES = ["2024-06-12", "2024-07-03"]
@@ -123,6 +123,11 @@ def test_bad_values_are_refused_before_any_work(tmp_path):
         rc.change_map(before, after, out, dates=DATES, per_zone=tmp_path / "d.csv")
     with pytest.raises(SceneError, match="dates"):
         rc.change_map(before, after, out)  # scene.tif holds no date
+    fields = DATA / "fields.gpkg"
+    with pytest.raises(ZoneError, match=r"no column 'nosuch'.*'field_id'"):
+        rc.change_map(before, after, out, dates=DATES, zones=fields, zone_column="nosuch")
+    with pytest.raises(ZoneError, match="no polygon"):
+        rc.change_map(before, after, out, dates=DATES, zones=rc.read_vector(fields).iloc[:0])
     assert not out.exists()
 
 

@@ -185,6 +185,11 @@ def test_errors_name_the_fix(map_path, layer_path, tmp_path):
         rc.zonal_summary(map_path, points)
     with pytest.raises(rc.RasterclassError, match="zonal summary is written as"):
         rc.zonal_map(map_path, zones, output=tmp_path / "out.parquet")
+    with pytest.raises(ZoneError, match=r"no polygon.*zones_layer"):
+        rc.zonal_summary(map_path, zones.iloc[:0])
+    unnamed = zones.assign(zone_id=zones["zone_id"].where(zones.index != 2))
+    with pytest.raises(ZoneError, match=r"1 of 7 zones have no id.*zone_column"):
+        rc.zonal_summary(map_path, unnamed, "zone_id")
 
 
 def test_cli_writes_tables_and_zones(map_path, layer_path, tmp_path):

@@ -144,7 +144,7 @@ def zonal_summary(
     """
     scene, cmap = _open_class_map(map_, chunks)
     grid = scene_grid(scene)
-    frame, id_name = _read_zones(zones, zone_column, zones_layer)
+    frame, id_name = read_zones(zones, zone_column, zones_layer)
     local = frame.geometry.to_crs(grid.crs)
     bands = [_open_layer(spec, i, grid, scene, chunks) for i, spec in enumerate(layers)]
     passes = _passes(local)
@@ -200,14 +200,59 @@ def _open_class_map(map_: Any, chunks: int | None) -> tuple[xr.DataArray, ClassM
     return scene.isel(band=0, drop=True), cmap
 
 
-def _read_zones(zones: Any, column: str | None, layer: str | None) -> tuple[Any, str]:
-    """The zones (one row per zone id, in their own CRS) and the id's name."""
+def read_zones(zones: Any, column: str | None = None, layer: str | None = None) -> tuple[Any, str]:
+    """The zones, one row per zone id, checked as every zonal summary checks them.
+
+    Jobs call it before any work (so that a bad zone column fails before a map is
+    written); :func:`zonal_summary` calls it again on what it is given.
+
+    Parameters
+    ----------
+    zones
+        Zone polygons: a vector file path or a GeoDataFrame (any CRS).
+    column
+        The zone id column (rows sharing an id are united into one zone); None numbers
+        the zones 1, 2, ...
+    layer
+        Layer of a multi-layer zones file.
+
+    Returns
+    -------
+    tuple of (geopandas.GeoDataFrame, str)
+        The zones indexed by their id, in their own CRS, and the id's name (``column``, or
+        ``"zone"``).
+
+    Raises
+    ------
+    ZoneError
+        No zones; no such column (the message lists the columns); a zone without an id;
+        geometries that are not polygons.
+    CRSError
+        Zones without a CRS.
+    RasterclassIOError
+        A file that does not exist or cannot be read.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> frame = gpd.GeoDataFrame({"field": [7, 7, 9]}, crs="EPSG:32633",
+    ...                          geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(5, 5, 6, 6)])
+    >>> zones, name = read_zones(frame, "field")
+    >>> name, zones.index.tolist()
+    ('field', [7, 9])
+    """
     if isinstance(zones, str | os.PathLike):
         frame = read_vector(zones, layer=layer, what="zones")
     else:
         frame = zones.copy()
         if frame.crs is None:
             raise CRSError("the zones have no CRS; set one with GeoDataFrame.set_crs(...)")
+    if frame.geometry.dropna().is_empty.all():
+        raise ZoneError(
+            f"the zones hold no polygon ({len(frame)} rows); give a file with zones, or the "
+            f"layer that has them ({param('zones_layer')})"
+        )
     if column is not None and column not in frame.columns:
         columns = ", ".join(repr(c) for c in frame.columns if c != frame.geometry.name)
         raise ZoneError(
@@ -225,7 +270,11 @@ def _read_zones(zones: Any, column: str | None, layer: str | None) -> tuple[Any,
         return frame, "zone"
     ids = frame[column]
     if ids.isna().any():
-        raise ZoneError(f"{int(ids.isna().sum())} zones have no id in column {column!r}")
+        raise ZoneError(
+            f"{int(ids.isna().sum())} of {len(ids)} zones have no id in column {column!r}; "
+            f"fill in their ids, or choose another column ({param('zone_column')}) or none "
+            "(the zones are then numbered 1, 2, ...)"
+        )
     if ids.duplicated().any():
         logger.info("zones sharing an id in %r are united", column)
         frame = frame.dissolve(by=column, sort=False, aggfunc="first")

@@ -29,6 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from rasterclass.accuracy.damage import damage_summary
+from rasterclass.accuracy.zonal import read_zones
 from rasterclass.change import check_threshold, crop_to_overlap, detect_change, zones_mask
 from rasterclass.classes import ClassMap
 from rasterclass.errors import ClassMapError, RasterclassIOError, SceneError, param
@@ -131,22 +132,30 @@ def _mask(
     like: xr.DataArray,
     mask_classes: Sequence[Any],
     map_path: PathLike | None,
-    zones: Any,
-    zones_layer: str | None,
+    frame: Any,
     chunks: int | None,
-) -> tuple[xr.DataArray | None, Any]:
-    """The pixels to assess (None: all) and the zones read (None without)."""
-    mask, frame = None, None
+) -> xr.DataArray | None:
+    """The pixels to assess (None: all): of the classes of the map, inside the zones."""
+    mask = None
     if map_path is not None:
         codes = open_class_map(map_path, chunks)
         wanted = _codes(mask_classes, ClassMap.from_dict(codes.attrs["class_map"]))
         mask = codes.isin(wanted)
-    if zones is not None:
-        is_path = isinstance(zones, str | os.PathLike)
-        frame = read_vector(zones, layer=zones_layer) if is_path else zones
+    if frame is not None:
         inside = zones_mask(list(frame.geometry.to_crs(like.rio.crs)), like)
         mask = inside if mask is None else _both(mask, inside)
-    return mask, frame
+    return mask
+
+
+def _zones(zones: Any, zone_column: str | None, zones_layer: str | None) -> Any:
+    """The zones as given (a file read once), checked as the per-zone summary will check
+    them (column, ids, polygons), so that a bad zones input fails before any work."""
+    if zones is None:
+        return None
+    is_path = isinstance(zones, str | os.PathLike)
+    frame = read_vector(zones, layer=zones_layer, what="zones") if is_path else zones
+    read_zones(frame, zone_column)
+    return frame
 
 
 def _both(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
@@ -227,6 +236,9 @@ def change_map(
         An unknown index, or bands whose roles it needs are not found.
     GridMismatchError
         Scenes (or the map) not on one pixel grid, or not overlapping.
+    ZoneError, CRSError
+        Zones that are empty, not polygons or without a CRS, no such ``zone_column``, a
+        zone without an id (all checked before any work).
     ClassMapError
         A class of ``mask_classes`` the map does not have.
     OutputExistsError, OutputCollisionError, RasterclassIOError
@@ -252,9 +264,10 @@ def change_map(
         rasters=("output", "difference"),
     )
     t0 = time.perf_counter()
+    frame = _zones(zones, zone_column, zones_layer)
     when = list(dates) if dates is not None else [read_date(before), read_date(after)]
     first, second = (open_scene(p, chunks=chunks, reference=reference) for p in (before, after))
-    mask, frame = _mask(first, mask_classes, map_path, zones, zones_layer, chunks)
+    mask = _mask(first, mask_classes, map_path, frame, chunks)
     change = detect_change(
         first,
         second,
