@@ -316,6 +316,12 @@ feature_args = stack(
         help="Layer texture is measured on: a role (nir), an index or a band (default: nir).",
     ),
     reflectance_scale_opt,
+    click.option(
+        "--difference",
+        "differences",
+        help="With --date per file: layers differenced last date minus first, "
+        "comma-separated (ndvi gives dndvi = ndvi@<last> - ndvi@<first>).",
+    ),
 )
 
 vector_args = stack(
@@ -406,8 +412,8 @@ def feature_recipe(kw: dict[str, Any]) -> FeatureRecipe | None:
 
     indices, texture, bands = items("indices"), items("texture"), kw.pop("bands", None)
     window, band = kw.pop("texture_window", 5), kw.pop("texture_band", None)
-    scale = kw.pop("reflectance_scale", 1.0)
-    if not (indices or texture or bands):
+    scale, differences = kw.pop("reflectance_scale", 1.0), items("differences")
+    if not (indices or texture or bands or differences):
         return None
     return FeatureRecipe(
         indices=indices,
@@ -416,6 +422,7 @@ def feature_recipe(kw: dict[str, Any]) -> FeatureRecipe | None:
         texture_window=window,
         texture_band=band,
         reflectance_scale=scale,
+        differences=differences,
     )
 
 

@@ -25,6 +25,7 @@ from rasterclass.features.indices import INDICES, check_indices, spectral_index
 from rasterclass.features.roles import ROLES, band_roles, parse_bands, require_roles
 from rasterclass.features.texture import check_texture, texture
 from rasterclass.io import RADIOMETRY_ATTR, as_scene, radiometry_records, scene_radiometry
+from rasterclass.temporal import DATE_SEP, difference, split_name
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +63,17 @@ class FeatureRecipe:
     reflectance_scale
         Multiplier bringing the scene to reflectance for SAVI and EVI (``1e-4`` for
         reflectance x 10000 without scale metadata; see :mod:`rasterclass.features.indices`).
+    differences
+        On a multi-date stack (bands ``<band>@<date>``): layers (an index of ``indices``, a
+        texture band or a band name without its date) differenced between the last and the
+        first date, each a band ``d<layer>`` (``dndvi`` = ``ndvi@<last> - ndvi@<first>``,
+        see :func:`rasterclass.temporal.difference`). With more than two dates still last
+        minus first (the change over the whole stack; no consecutive differences), so that
+        the bands of a model do not depend on how many dates lie between.
     roles
         Role -> band name on the scene the recipe was resolved on (filled by
-        :func:`add_features`; a model keeps it).
+        :func:`add_features`; a model keeps it). On a multi-date stack: the band names
+        without their dates.
 
     Raises
     ------
@@ -87,10 +96,11 @@ class FeatureRecipe:
     texture_levels: int = 32
     texture_range: tuple[float, float] | None = None
     reflectance_scale: float = 1.0
+    differences: Sequence[str] = ()
     roles: Mapping[str, str] | None = field(default=None, compare=False)
 
     def __bool__(self) -> bool:
-        return bool(self.indices) or bool(self.texture)
+        return bool(self.indices) or bool(self.texture) or bool(self.differences)
 
     def check(self) -> FeatureRecipe:
         """The recipe with names normalised; raises before any work when a value is bad."""
@@ -105,6 +115,10 @@ class FeatureRecipe:
         return replace(
             self,
             indices=tuple(check_indices(list(self.indices))),
+            differences=tuple(
+                d.strip().lower() if d.strip().lower() in INDICES else d.strip()
+                for d in self.differences
+            ),
             texture=tuple(measures),
             bands=dict(self.bands) if isinstance(self.bands, Mapping) else self.bands,
         )
@@ -113,6 +127,7 @@ class FeatureRecipe:
         """JSON-ready (what a model file keeps)."""
         out = asdict(self)
         out["indices"], out["texture"] = list(self.indices), list(self.texture)
+        out["differences"] = list(self.differences)
         if self.texture_range is not None:
             out["texture_range"] = [float(v) for v in self.texture_range]
         if isinstance(self.bands, Mapping):
@@ -123,7 +138,7 @@ class FeatureRecipe:
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureRecipe:
         """The recipe of :meth:`to_dict` (unknown keys ignored: a newer file)."""
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        for key in ("indices", "texture"):
+        for key in ("indices", "texture", "differences"):
             known[key] = tuple(known.get(key) or ())
         if known.get("texture_range") is not None:
             known["texture_range"] = tuple(known["texture_range"])
@@ -158,9 +173,8 @@ def _locate_roles(names: list[str], recipe: FeatureRecipe) -> dict[str, str]:
     return found
 
 
-def _renamed(scene: xr.DataArray, found: dict[str, str], recorded: Mapping[str, str]) -> Any:
-    """The scene with each role band named as on the recipe's scene."""
-    rename = {found[r]: b for r, b in recorded.items() if r in found and found[r] != b}
+def _renamed(scene: xr.DataArray, rename: Mapping[str, str]) -> Any:
+    """The scene with its bands renamed (``rename``: old -> new name), radiometry too."""
     if not rename:
         return scene
     names = [str(n) for n in scene["band"].values]
@@ -171,7 +185,7 @@ def _renamed(scene: xr.DataArray, found: dict[str, str], recorded: Mapping[str, 
             f"gives duplicate names; leave out the bands the model was not trained on, or "
             f"name the bands ({param('band_names')})"
         )
-    logger.info("scene bands renamed by role to the model's names: %s", rename)
+    logger.info("scene bands renamed by role to the model's names: %s", dict(rename))
     out = scene.assign_coords(band=new)
     records = scene_radiometry(scene)
     if records is not None:
@@ -179,6 +193,80 @@ def _renamed(scene: xr.DataArray, found: dict[str, str], recorded: Mapping[str, 
             rec["band"] = rename.get(str(rec.get("band")), rec.get("band"))
         out.attrs[RADIOMETRY_ATTR] = json.dumps(records)
     return out
+
+
+def _resolve(
+    scene: xr.DataArray, recipe: FeatureRecipe
+) -> tuple[FeatureRecipe, dict[str, str], list[xr.DataArray], list[str]]:
+    """On a scene of one date: the recipe as resolved there, the renaming of its role
+    bands to the recorded names, and the derived layers with their names."""
+    names = [str(n) for n in scene["band"].values]
+    found = _locate_roles(names, recipe)
+    needed = sorted({r for i in recipe.indices for r in INDICES[i].roles})
+    require_roles(found, needed, names, "the indices " + ", ".join(recipe.indices))
+    source = _texture_source(recipe, found, names)
+    recorded = dict(recipe.roles) if recipe.roles is not None else dict(found)
+    rename = {found[r]: b for r, b in recorded.items() if r in found and found[r] != b}
+    scene = _renamed(scene, rename)
+    found = {r: recorded.get(r, b) for r, b in found.items()}
+    names = [str(n) for n in scene["band"].values]
+    resolved = replace(recipe, roles=recorded, texture_band=source)
+    resolved = replace(resolved, texture_range=_texture_range(resolved))
+    layers, new_names = _derive(scene, resolved, found, names)
+    return resolved, rename, layers, new_names
+
+
+def _dated(scene: xr.DataArray, recipe: FeatureRecipe) -> Any:
+    """``_resolve`` on each date of a multi-date stack: derived bands ``<name>@<date>``,
+    then the differences ``d<name>`` (last date minus first)."""
+    names = [str(n) for n in scene["band"].values]
+    per_date: dict[Any, tuple[str, list[int], list[str]]] = {}
+    for i, name in enumerate(names):
+        band, date = split_name(name)
+        if date is not None:
+            label = name.rpartition(DATE_SEP)[2]
+            per_date.setdefault(date, (label, [], []))[1].append(i)
+            per_date[date][2].append(band)
+    rename: dict[str, str] = {}
+    layers: list[xr.DataArray] = []
+    new_names: list[str] = []
+    for date in sorted(per_date):
+        label, idx, bands = per_date[date]
+        one = scene.isel(band=idx).assign_coords(band=bands)
+        recipe, renamed, derived, new = _resolve(one, recipe)
+        rename.update(
+            {f"{b}{DATE_SEP}{label}": f"{n}{DATE_SEP}{label}" for b, n in renamed.items()}
+        )
+        layers += derived
+        new_names += [f"{n}{DATE_SEP}{label}" for n in new]
+    scene = _renamed(scene, rename)
+    todo = [d for d in recipe.differences if f"d{d}" not in names]
+    if todo:
+        first, last = (per_date[d][0] for d in (min(per_date), max(per_date)))
+        have = [str(n) for n in scene["band"].values] + new_names
+        missing = [
+            d for d in todo if not {f"{d}{DATE_SEP}{first}", f"{d}{DATE_SEP}{last}"} <= set(have)
+        ]
+        if len(per_date) < 2 or missing:
+            raise BandMismatchError(
+                f"the difference features {missing or todo} need the layer at the first and "
+                f"the last of two or more dates (the stack's dates: "
+                f"{[v[0] for v in per_date.values()]}); difference an index of "
+                f"{param('indices')} or a band, in {param('differences', 'ndvi')}"
+            )
+        diff = difference(_with_layers(scene, layers, new_names), first, last, bands=todo)
+        layers += [diff.isel(band=i, drop=True) for i in range(len(todo))]
+        new_names += [f"d{d}" for d in todo]
+    return scene, recipe, layers, new_names
+
+
+def _with_layers(scene: xr.DataArray, layers: list[xr.DataArray], names: list[str]) -> Any:
+    """The scene with the derived layers as extra bands (band dimension in one chunk)."""
+    if not layers:
+        return scene
+    derived = xr.concat(layers, dim="band").assign_coords(band=names)
+    out = xr.concat([scene, derived.astype(scene.dtype)], dim="band", combine_attrs="override")
+    return out.chunk({"band": -1}) if isinstance(out.data, da.Array) else out
 
 
 def add_features(
@@ -200,14 +288,19 @@ def add_features(
     xarray.DataArray
         The scene's bands, then one band per index (float32 values, NaN where an input is
         nodata or the denominator 0) and per texture measure; lazy when the scene is, the
-        band dimension in one chunk. ``attrs["RASTERCLASS_FEATURES"]`` records the recipe as
-        resolved (JSON, with ``roles``).
+        band dimension in one chunk. On a multi-date stack (bands ``<band>@<date>``, see
+        :func:`rasterclass.io.open_dates`) the roles are found on the band names without
+        their dates and each derived band is computed per date (``ndvi@2024-06-12``,
+        earliest date first), then the ``differences`` (``dndvi``: last date minus first).
+        ``attrs["RASTERCLASS_FEATURES"]`` records the recipe as resolved (JSON, with
+        ``roles``).
 
     Raises
     ------
     BandMismatchError
         A role an index or the texture needs is not found (the message names the role, the
-        scene's bands and the ``bands`` option), or an invalid recipe value.
+        scene's bands and the ``bands`` option), an invalid recipe value, or
+        ``differences`` on a scene without two dates or of a layer not at both.
 
     Examples
     --------
@@ -226,31 +319,24 @@ def add_features(
     scene = as_scene(scene)
     if not recipe:
         return scene
-    names = [str(n) for n in scene["band"].values]
-    found = _locate_roles(names, recipe)
-    needed = sorted({r for i in recipe.indices for r in INDICES[i].roles})
-    require_roles(found, needed, names, "the indices " + ", ".join(recipe.indices))
-    source = _texture_source(recipe, found, names)
-    recorded = dict(recipe.roles) if recipe.roles is not None else dict(found)
-    scene = _renamed(scene, found, recorded)
-    found = {r: recorded.get(r, b) for r, b in found.items()}
-    names = [str(n) for n in scene["band"].values]
-    resolved = replace(recipe, roles=recorded, texture_band=source)
-    resolved = replace(resolved, texture_range=_texture_range(resolved))
-    layers, new_names = _derive(scene, resolved, found, names)
-    out = scene
-    if layers:
-        derived = xr.concat(layers, dim="band").assign_coords(band=new_names)
-        out = xr.concat([scene, derived.astype(scene.dtype)], dim="band", combine_attrs="override")
-        if isinstance(out.data, da.Array):
-            out = out.chunk({"band": -1})
-        records = scene_radiometry(scene)
-        if records is not None:
-            k = len(new_names)
-            records += radiometry_records(
-                new_names, ["float32"] * k, [1.0] * k, [0.0] * k, [None] * k
+    dated = any(split_name(str(n))[1] is not None for n in scene["band"].values)
+    if dated:
+        scene, resolved, layers, new_names = _dated(scene, recipe)
+    else:
+        if recipe.differences:
+            raise BandMismatchError(
+                f"difference features ({param('differences', ','.join(recipe.differences))}) "
+                f"need a multi-date stack: give one scene file per date with "
+                f"{param('dates')} per file, or {param('multi_date', True)}"
             )
-            out.attrs[RADIOMETRY_ATTR] = json.dumps(records)
+        resolved, rename, layers, new_names = _resolve(scene, recipe)
+        scene = _renamed(scene, rename)
+    out = _with_layers(scene, layers, new_names)
+    records = scene_radiometry(scene)
+    if layers and records is not None:
+        k = len(new_names)
+        records += radiometry_records(new_names, ["float32"] * k, [1.0] * k, [0.0] * k, [None] * k)
+        out.attrs[RADIOMETRY_ATTR] = json.dumps(records)
     out.attrs[FEATURES_ATTR] = json.dumps(resolved.to_dict())
     return out
 
