@@ -186,6 +186,16 @@ def test_texture_is_identical_for_any_chunking(layer):
         np.testing.assert_array_equal(out.values, ref)
 
 
+@pytest.mark.parametrize("window", [23, 47, 65])
+def test_texture_window_wider_than_the_scene_is_the_same_chunked(layer, window):
+    small = layer.isel(y=slice(0, 9), x=slice(0, 12))  # window // 2 >= the 9 rows
+    ref = texture(small, ALL_MEASURES, window, levels=8).values
+    for chunks in ({"y": 4, "x": 5}, {"y": 9, "x": 12}, {"y": 2, "x": 7}):
+        out = texture(small.chunk(chunks), ALL_MEASURES, window, levels=8)
+        assert isinstance(out.data, da.Array)
+        np.testing.assert_array_equal(out.values, ref)
+
+
 def test_texture_equals_scipy_and_scikit_image(layer):
     a = layer.values
     out = texture(layer, ALL_MEASURES, 5, levels=8)

@@ -138,6 +138,20 @@ def _block(block: np.ndarray, r: int, measure: str, levels: int, lo: float, hi: 
     return out
 
 
+def _overlapped(data: da.Array, r: int, measure: str, levels: int, lo: float, hi: float) -> Any:
+    """One measure over a dask array with a halo of ``r``. A window wider than the array
+    (dask refuses a halo deeper than the array) works on the array padded with NaN by
+    ``r`` (its own chunks on each side, cropped off again), which is what the halo's NaN
+    boundary gives otherwise."""
+    kernel = partial(_block, r=r, measure=measure, levels=levels, lo=lo, hi=hi)
+    meta = np.array((), "f4")
+    if r < min(data.shape):
+        return da.map_overlap(kernel, data, depth=r, boundary=np.nan, dtype=np.float32, meta=meta)
+    padded = da.pad(data.astype(np.float64), r, mode="constant", constant_values=np.nan)
+    out = da.map_overlap(kernel, padded, depth=r, boundary="none", dtype=np.float32, meta=meta)
+    return out[r:-r, r:-r]
+
+
 def texture(
     layer: xr.DataArray,
     measures: Sequence[str] = ("mean", "variance", "glcm_contrast"),
@@ -196,10 +210,7 @@ def texture(
     for measure in names:
         args = (r, measure, levels, lo, hi)
         if isinstance(data, da.Array):
-            kernel = partial(_block, r=r, measure=measure, levels=levels, lo=lo, hi=hi)
-            out = da.map_overlap(
-                kernel, data, depth=r, boundary=np.nan, dtype=np.float32, meta=np.array((), "f4")
-            )
+            out = _overlapped(data, r, measure, levels, lo, hi)
         else:
             out = _kernel(np.pad(np.asarray(data, float), r, constant_values=np.nan), *args)
         layers.append(out)
