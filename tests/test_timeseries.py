@@ -17,6 +17,7 @@ from sklearn.model_selection import LeaveOneOut, cross_val_predict
 
 import rasterclass as rc
 from rasterclass.errors import BandMismatchError, SceneError, TrainingDataError
+from rasterclass.sampling.checks import gaps_hint
 from rasterclass.temporal import find_date, series_layout
 from tests.conftest import SHARED, SLOVENIA, needs_shared, run_cli, synthetic_arrays, write_raster
 
@@ -234,6 +235,19 @@ def test_no_pixel_valid_on_every_band_names_gap_fill(tmp_path, training_path):
         "train", nan_path, "-t", training_path, "-c", "class", "-o", tmp_path / "m.skops", ok=False
     )
     assert res.exit_code != 0 and "--gap-fill" in res.output and "--valid-mask" in res.output
+
+
+@pytest.mark.parametrize("kept", [0, 5])
+def test_the_gap_hint_reads_as_one_balanced_sentence(kept):
+    samples = type("Samples", (list,), {})(range(kept))
+    samples.info = {"partly_valid_pixels": 12}
+    text = gaps_hint(samples)
+    assert "12 px" in text and "gap_fill=True" in text
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        assert depth >= 0, text
+    assert depth == 0, text
 
 
 def test_gap_fill_option_is_recorded_and_predict_fills_too(tmp_path, training_path):

@@ -35,13 +35,14 @@ def gaps_hint(samples: Samples) -> str:
     if not n:
         return ""
     what = (
-        "no pixel under the geometries is valid on every band "
-        f"({n} px have values on some bands only"
+        f"no pixel under the geometries is valid on every band ({n} px have values on some "
+        "bands only: a time series with cloud gaps?)"
         if len(samples) == 0
-        else f"{n} px under the geometries have values on some bands only"
+        else f"{n} px under the geometries have values on some bands only (a time series "
+        "with cloud gaps?)"
     )
     return (
-        f"{what}: a time series with cloud gaps?); gap-fill the series first "
+        f"{what}; gap-fill the series first "
         f"({param('gap_fill', True)} with {param('valid_mask', 'FILE')}, or "
         "rasterclass.gap_fill)"
     )
