@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import dask.array as da
 import numpy as np
@@ -22,10 +23,12 @@ from rasterclass.features import (
     FeatureRecipe,
     add_features,
     band_roles,
+    spectral_index,
     texture,
 )
 
 ROLES6 = ("blue", "green", "red", "nir", "swir1", "swir2")
+DATA = Path(__file__).resolve().parents[1] / "sample_data"
 
 #: Preset band names of each sensor, role -> name, as a product names them.
 PRESET_SCENES = {
@@ -146,6 +149,21 @@ def test_savi_and_evi_follow_the_reflectance_scale():
     out = add_features(scaled, FeatureRecipe(indices=("evi", "savi"), reflectance_scale=1e-4))
     for name in ("evi", "savi"):
         np.testing.assert_allclose(out.sel(band=name).values, hand(name, values), rtol=1e-5)
+
+
+def test_one_band_for_two_roles_of_an_index_is_refused(tmp_path):
+    scene, _ = preset_scene({r: r for r in ROLES6})
+    for layers in (scene, scene.chunk({"x": 2})):
+        with pytest.raises(BandMismatchError, match=r"nir and red from the same band.*bands"):
+            add_features(layers, FeatureRecipe(indices=("ndvi",), bands="red=nir"))
+        with pytest.raises(BandMismatchError, match="same band"):
+            spectral_index("nbr", {"nir": layers[3], "swir2": layers[3]})
+    res = run_cli(
+        "change", DATA / "scene.tif", DATA / "scene_t2.tif", "-o", tmp_path / "c.tif",
+        "--dates", "2024-06-12,2024-07-03", "--bands", "red=nir", ok=False,
+    )  # fmt: skip
+    assert res.exit_code != 0 and "--bands" in res.output
+    assert not (tmp_path / "c.tif").exists()
 
 
 @pytest.mark.parametrize("index", ["savi", "evi"])

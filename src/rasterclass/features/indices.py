@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 
@@ -101,6 +102,27 @@ def _stored_as_integers(layer: xr.DataArray) -> bool:
         return False
 
 
+def _same_data(a: xr.DataArray, b: xr.DataArray) -> bool:
+    """Whether two layers are the same band (one dask graph key, or shared memory)."""
+    if isinstance(a.data, da.Array) and isinstance(b.data, da.Array):
+        return bool(a.data.name == b.data.name)
+    if isinstance(a.data, np.ndarray) and isinstance(b.data, np.ndarray):
+        return bool(np.shares_memory(a.data, b.data))
+    return False
+
+
+def _check_distinct(key: str, roles: Mapping[str, xr.DataArray]) -> None:
+    """Refuse one band given for two roles of an index (NDVI of nir against itself is 0)."""
+    needed = INDICES[key].roles
+    for i, first in enumerate(needed):
+        for second in needed[i + 1 :]:
+            if _same_data(roles[first], roles[second]):
+                raise BandMismatchError(
+                    f"{key} would take {first} and {second} from the same band; give each "
+                    f"role its own band ({param('bands', 'red=B4,nir=B8')})"
+                )
+
+
 def _warn_unscaled(key: str, roles: Mapping[str, xr.DataArray], scale: float) -> None:
     """Warn when SAVI or EVI is computed on integers stored without scale and no
     ``scale`` is given: the values would be wrong (e.g. SAVI about 1.5 x NDVI)."""
@@ -165,7 +187,8 @@ def spectral_index(
     Raises
     ------
     BandMismatchError
-        An unknown index, or a role it needs is not in ``roles``.
+        An unknown index, a role it needs is not in ``roles``, or two of its roles given
+        the same band.
 
     Examples
     --------
@@ -182,6 +205,7 @@ def spectral_index(
         raise BandMismatchError(
             f"{key} needs the {missing} band(s); give them ({param('bands', 'red=B4,...')})"
         )
+    _check_distinct(key, roles)
     _warn_unscaled(key, roles, scale)
     layers = {r: roles[r].astype(np.float64) * scale for r in INDICES[key].roles}
     num, den = _terms(key, layers)
