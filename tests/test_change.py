@@ -156,6 +156,25 @@ def test_mask_by_land_cover_map(tmp_path):
         )
 
 
+def test_a_map_on_another_grid_is_named_as_the_map(tmp_path):
+    with rasterio.open(DATA / "truth.tif") as src:
+        coarse = src.read(out_shape=(1, src.height // 2, src.width // 2))
+        profile = src.profile | {
+            "width": src.width // 2,
+            "height": src.height // 2,
+            "transform": src.transform * src.transform.scale(2, 2),
+        }
+    with rasterio.open(tmp_path / "map60.tif", "w", **profile) as dst:
+        dst.write(coarse)
+    out = tmp_path / "change.tif"
+    with pytest.raises(GridMismatchError, match=r"land-cover map .*map60.tif.*map_path"):
+        rc.change_map(
+            DATA / "scene.tif", DATA / "scene_t2.tif", out, dates=DATES,
+            map_path=tmp_path / "map60.tif", mask_classes=["3"],
+        )  # fmt: skip
+    assert not out.exists()
+
+
 def test_cli_writes_map_difference_and_damage_per_field(tmp_path):
     out, diff, table = tmp_path / "change.tif", tmp_path / "dndvi.tif", tmp_path / "damage.csv"
     args = [DATA / "scene.tif", DATA / "scene_t2.tif", "-o", out, "-z", DATA / "fields.gpkg"]

@@ -32,7 +32,13 @@ from rasterclass.accuracy.damage import damage_summary
 from rasterclass.accuracy.zonal import read_zones
 from rasterclass.change import check_threshold, crop_to_overlap, detect_change, zones_mask
 from rasterclass.classes import ClassMap
-from rasterclass.errors import ClassMapError, RasterclassIOError, SceneError, param
+from rasterclass.errors import (
+    ClassMapError,
+    GridMismatchError,
+    RasterclassIOError,
+    SceneError,
+    param,
+)
 from rasterclass.features.indices import check_indices
 from rasterclass.io import (
     PathLike,
@@ -41,6 +47,7 @@ from rasterclass.io import (
     open_scene,
     read_date,
     read_vector,
+    scene_grid,
     write_map,
     write_rasters,
     write_table,
@@ -139,12 +146,27 @@ def _mask(
     mask = None
     if map_path is not None:
         codes = open_class_map(map_path, chunks)
+        _check_map_grid(codes, like, map_path)
         wanted = _codes(mask_classes, ClassMap.from_dict(codes.attrs["class_map"]))
         mask = codes.isin(wanted)
     if frame is not None:
         inside = zones_mask(list(frame.geometry.to_crs(like.rio.crs)), like)
         mask = inside if mask is None else _both(mask, inside)
     return mask
+
+
+def _check_map_grid(codes: xr.DataArray, like: xr.DataArray, map_path: PathLike) -> None:
+    """The land-cover map must share the scenes' pixel grid (any extent that overlaps);
+    the message names the map, not the scenes, and how to bring it onto their grid."""
+    try:
+        crop_to_overlap(like, codes)
+    except GridMismatchError as err:
+        raise GridMismatchError(
+            f"the land-cover map {map_path} ({scene_grid(codes).describe()}) is not on the "
+            f"scenes' pixel grid ({scene_grid(like).describe()}) or does not overlap them; "
+            "resample it onto that grid with nearest neighbour (e.g. gdalwarp -r near -tap "
+            f"-tr) before giving it in {param('map_path')}"
+        ) from err
 
 
 def _zones(zones: Any, zone_column: str | None, zones_layer: str | None) -> Any:
