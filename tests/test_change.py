@@ -162,7 +162,7 @@ def test_a_map_on_another_grid_is_named_as_the_map(tmp_path):
         profile = src.profile | {
             "width": src.width // 2,
             "height": src.height // 2,
-            "transform": src.transform * src.transform.scale(2, 2),
+            "transform": src.transform @ src.transform.scale(2, 2),
         }
     with rasterio.open(tmp_path / "map60.tif", "w", **profile) as dst:
         dst.write(coarse)
