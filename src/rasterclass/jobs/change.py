@@ -164,8 +164,8 @@ def _check_map_grid(codes: xr.DataArray, like: xr.DataArray, map_path: PathLike)
         raise GridMismatchError(
             f"the land-cover map {map_path} ({scene_grid(codes).describe()}) is not on the "
             f"scenes' pixel grid ({scene_grid(like).describe()}) or does not overlap them; "
-            "resample it onto that grid with nearest neighbour (e.g. gdalwarp -r near -tap "
-            f"-tr) before giving it in {param('map_path')}"
+            "resample it onto that grid (nearest neighbour, the scenes' pixel size and "
+            f"alignment) before giving it in {param('map_path')}"
         ) from err
 
 
