@@ -237,6 +237,19 @@ def test_no_pixel_valid_on_every_band_names_gap_fill(tmp_path, training_path):
     assert res.exit_code != 0 and "--gap-fill" in res.output and "--valid-mask" in res.output
 
 
+def test_gap_fill_of_a_scene_without_dates_names_band_names_not_one_date_per_band(
+    tmp_path, training_path
+):
+    scene, _ = synthetic_arrays()
+    path = write_raster(tmp_path / "scene.tif", scene, descriptions=["blue", "green", "red"])
+    res = run_cli(
+        "train", path, "-t", training_path, "-c", "class", "-o", tmp_path / "m.skops",
+        "--gap-fill", ok=False,
+    )  # fmt: skip
+    assert res.exit_code != 0 and "--band-names" in res.output
+    assert "one date per band (--date)" not in res.output  # --date is one per file
+
+
 @pytest.mark.parametrize("kept", [0, 5])
 def test_the_gap_hint_reads_as_one_balanced_sentence(kept):
     samples = type("Samples", (list,), {})(range(kept))

@@ -344,8 +344,10 @@ def as_series(
         hit = _find(name)
         if hit is None:
             raise SceneError(
-                f"band {name!r} has no date in its name; give one date per band "
-                f"({param('dates')}) or name the bands <band>@<YYYY-MM-DD>"
+                f"band {name!r} has no date in its name, so the scene is no time series; "
+                "name its bands <band>@<YYYY-MM-DD> "
+                f"({param('band_names', 'ndvi@2024-04-15,ndvi@2024-05-05,...')}), or stack "
+                f"one file per date, each with its date ({param('dates')})"
             )
         date, (start, end) = hit
         stripped = (name[:start].rstrip("_-. ") + name[end:]).strip("_-. ") or "value"
