@@ -92,11 +92,15 @@ def compute_on(
             yield client
         finally:
             _STARTING.pop(id(client), None)
-            if cluster is not None:
-                _close_quickly(client)
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            try:
+                if cluster is not None:
+                    _close_quickly(client)
+            finally:
+                # always closed, so that no stale client stays dask's default for the
+                # computations that follow in this process
+                client.close()
+                if cluster is not None:
+                    cluster.close()
 
 
 def _close_quickly(client: Any) -> None:
@@ -110,7 +114,7 @@ def _close_quickly(client: Any) -> None:
     """
     try:
         client.run(gc.freeze)
-    except (OSError, TimeoutError) as exc:  # a worker already gone: nothing to speed up
+    except Exception as exc:  # a worker gone or lost (CommClosedError...): nothing to speed up
         logger.debug("could not freeze the workers' heaps: %s", exc)
 
 
