@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
 
@@ -111,3 +113,58 @@ def test_processes_use_one_pool_for_the_whole_stream():
         pids = {pid for (pid,) in compute_stream(tasks, limit=2)}
     assert 1 <= len(pids) <= 2
     assert os.getpid() not in pids
+
+
+def _no_client_left() -> None:
+    """Nothing that computes in this process can find a distributed client any more."""
+    import distributed
+
+    from rasterclass.parallel import active_client
+
+    assert active_client() is None
+    with pytest.raises(ValueError, match="No clients found"):
+        distributed.default_client()
+    assert dask.config.get("scheduler", None) is None
+    # a plain threaded compute runs (a stale client would take it and never answer)
+    assert dask.compute(dask.delayed(_square)(3))[0] == 9
+
+
+@pytest.mark.parametrize("ending", ["normal", "error", "close fails"])
+def test_no_client_outlives_compute_on(cluster_address, monkeypatch, caplog, ending):
+    """compute_on's client is dask's scheduler inside its block only: after it, however it
+    ends (an error in the block, or closing the client failing, as on a cluster that lost
+    a worker), a threaded computation in the same process must not be sent to it. A stale
+    default client hung a later test's `dask.compute` for ever."""
+    import distributed
+
+    from rasterclass.parallel import active_client
+
+    if ending == "close fails":
+
+        def failing_close(self, *args, **kwargs):
+            raise OSError("the scheduler went away")
+
+        monkeypatch.setattr(distributed.Client, "close", failing_close)
+        caplog.set_level(logging.WARNING, logger="rasterclass.parallel")
+    with contextlib.ExitStack() as stack:
+        if ending == "error":
+            stack.enter_context(pytest.raises(RuntimeError, match="boom"))
+        with compute_on(scheduler=cluster_address) as client:
+            assert active_client() is client
+            assert n_threads() == 2
+            if ending == "error":
+                raise RuntimeError("boom")
+    _no_client_left()
+    if ending == "close fails":  # reported, not raised over the block's own outcome
+        assert "could not close the dask" in caplog.text
+        monkeypatch.undo()
+        client.close()
+
+
+def test_no_client_outlives_a_local_cluster_that_lost_a_worker():
+    import signal
+
+    with compute_on(workers=2) as client:
+        pid = next(iter(client.run(os.getpid).values()))
+        os.kill(pid, signal.SIGKILL)
+    _no_client_left()

@@ -58,7 +58,7 @@ def compute_on(
     with ExitStack() as stack:
         if scheduler is not None:
             try:
-                client = Client(scheduler, timeout="10s")
+                client = Client(scheduler, timeout="10s", set_as_default=False)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise SchedulerError(
                     f"cannot reach the dask scheduler at {scheduler} ({exc}); start one with "
@@ -85,22 +85,28 @@ def compute_on(
             # the workers start together in the background while the run imports its
             # libraries, loads its model and opens its scene; the first use waits for them
             cluster.scale(int(workers or 1))
-            client = Client(cluster)
+            client = Client(cluster, set_as_default=False)
             _STARTING[id(client)] = int(workers or 1)
         logger.info("computing on %s", client.scheduler.address)
         try:
-            yield client
+            # the client is dask's scheduler inside the block only (a context variable, not
+            # distributed's process-wide default client): nothing that computes after the
+            # block, in this process, can find it, even if closing it fails
+            with client.as_current():
+                yield client
         finally:
             _STARTING.pop(id(client), None)
-            try:
-                if cluster is not None:
-                    _close_quickly(client)
-            finally:
-                # always closed, so that no stale client stays dask's default for the
-                # computations that follow in this process
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+            if cluster is not None:
+                _close_quickly(client)
+            # the work is done (or failed with its own error, which must not be masked): a
+            # cluster that cannot be closed cleanly is reported, not raised
+            for closing in (client, cluster):
+                if closing is None:
+                    continue
+                try:
+                    closing.close()
+                except Exception as exc:
+                    logger.warning("could not close the dask %s cleanly: %s", closing, exc)
 
 
 def _close_quickly(client: Any) -> None:
