@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 def _predict_is_argmax(estimator: Any) -> bool:
     """True when ``predict`` is the argmax of ``predict_proba`` (so one call gives both)."""
+    if isinstance(estimator, ExactForest):  # without importing scikit-learn for it
+        return True
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
     from sklearn.pipeline import Pipeline
@@ -169,6 +171,12 @@ def _for_blocks(estimator: Any) -> Any:
     pool oversubscribes the cores and is slower than cache-friendly blocks on one thread each.
     Predictions are unchanged.
     """
+    if isinstance(estimator, ExactForest):
+        if estimator.n_jobs == 1:
+            return estimator
+        single = copy.copy(estimator)
+        single.n_jobs = 1
+        return single
     try:
         params = estimator.get_params(deep=True)
     except (AttributeError, TypeError):

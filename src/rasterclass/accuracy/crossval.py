@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from rasterclass.accuracy.confusion import confusion_matrix_from_labels, confusion_statistics
 from rasterclass.accuracy.report import AccuracyReport
@@ -86,6 +84,8 @@ def plan_folds(
     CrossValidationDesignError
         Grouped folds cannot test a class with a model that saw the class.
     """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
     if grouping not in ("polygon", "pixel"):
         raise TrainingDataError(f"grouping must be 'polygon' or 'pixel', got {grouping!r}")
     check_trainable(samples)
@@ -295,6 +295,8 @@ def cross_validate(
     >>> report.kind, round(report.confusion.overall_accuracy, 3)
     ('cross-validation', 0.967)
     """
+    from sklearn.base import clone  # imported when used: predicting needs no scikit-learn
+
     predicted = np.zeros_like(samples.y)
     fold_oa = []
     leaks = 0

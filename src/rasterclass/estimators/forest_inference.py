@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -184,6 +185,92 @@ def _pack_tree(tree: Any, n_classes: int) -> tuple[np.ndarray, ...]:
     return child, feature, threshold, leaf, values
 
 
+def _is_one_forest(f: ExactForest, n_nodes: int) -> bool:
+    """Every index the kernel follows is in range and every walk ends at a leaf: the
+    compiled kernel checks no bounds, so arrays read from a file are checked here. Packed
+    breadth first, an inner node's children come after it (walks only move forward) and a
+    leaf points to itself with a +inf threshold (it absorbs)."""
+    if not (len(f.feature) == len(f.threshold) == len(f.leaf) == n_nodes > 0):
+        return False
+    if f.values.ndim != 2 or f.values.shape[1] != len(f.classes_) or f.classes_.ndim != 1:
+        return False
+    node = np.arange(n_nodes)
+    child = np.asarray(f.child, dtype=np.int64)
+    leaf = np.asarray(f.leaf, dtype=np.int64)
+    inner = leaf < 0
+    return bool(
+        len(f.roots)
+        and ((f.roots >= 0) & (f.roots < n_nodes)).all()
+        and (child[inner] > node[inner]).all()
+        and (child[inner] + 1 < n_nodes).all()
+        and (child[~inner] == node[~inner]).all()
+        and np.isposinf(f.threshold[~inner]).all()
+        and ((f.feature >= 0) & (f.feature < f.feature_count)).all()
+        and (leaf < len(f.values)).all()
+        and (leaf >= -1).all()
+    )
+
+
+#: The arrays of a packed forest (:func:`pack_forest`).
+PACKED_ARRAYS = (
+    "roots",
+    "child",
+    "feature",
+    "threshold",
+    "leaf",
+    "values",
+    "classes",
+    "n_features",
+)
+
+
+def pack_forest(forest: Any) -> dict[str, np.ndarray]:
+    """A fitted forest classifier's trees as flat arrays: what :class:`ExactForest` walks.
+
+    Plain numbers only (no Python objects), so they can be stored and loaded without
+    pickle or scikit-learn (a model file keeps them: see :meth:`rasterclass.RasterModel.save`).
+
+    Parameters
+    ----------
+    forest
+        A fitted ``RandomForestClassifier`` or ``ExtraTreesClassifier`` with one output.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``roots`` (int64, first node of each tree), ``child`` (left child of each node, the
+        right one beside it; a leaf points to itself), ``feature`` (int32), ``threshold``
+        (float64, scikit-learn's; +inf at leaves), ``leaf`` (row of ``values`` of a leaf,
+        -1 for inner nodes), ``values`` (float64 ``(leaves, n_classes)``, the trees'
+        ``value``), ``classes`` (the forest's ``classes_``) and ``n_features`` (0-d int64).
+
+    Examples
+    --------
+    >>> from sklearn.ensemble import ExtraTreesClassifier
+    >>> X = np.random.default_rng(1).random((40, 2), dtype=np.float32)
+    >>> et = ExtraTreesClassifier(3, random_state=0).fit(X, X[:, 0] > 0.5)
+    >>> packed = pack_forest(et)
+    >>> len(packed["roots"]), packed["values"].shape[1], int(packed["n_features"])
+    (3, 2, 2)
+    """
+    n_classes = int(forest.n_classes_)
+    parts = [_pack_tree(t.tree_, n_classes) for t in forest.estimators_]
+    node_base = np.cumsum([0] + [len(p[0]) for p in parts])
+    leaf_base = np.cumsum([0] + [len(p[4]) for p in parts])
+    return {
+        "roots": node_base[:-1].astype(np.int64),
+        "child": np.concatenate([p[0] + b for p, b in zip(parts, node_base, strict=False)]),
+        "feature": np.concatenate([p[1] for p in parts]).astype(np.int32),
+        "threshold": np.concatenate([p[2] for p in parts]).astype(np.float64),
+        "leaf": np.concatenate(
+            [np.where(p[3] < 0, -1, p[3] + b) for p, b in zip(parts, leaf_base, strict=False)]
+        ),
+        "values": np.ascontiguousarray(np.concatenate([p[4] for p in parts])),
+        "classes": np.asarray(forest.classes_),
+        "n_features": np.array(int(forest.n_features_in_), dtype=np.int64),
+    }
+
+
 class ExactForest:
     """A fitted scikit-learn forest classifier packed for fast, exact inference.
 
@@ -207,6 +294,10 @@ class ExactForest:
         The forest's classes.
     n_features_in_ : int
         Bands (features) the model expects.
+    feature_count : int
+        Features the forest itself takes (after the prefix steps).
+    n_jobs : int or None
+        Threads of one ``predict_proba`` call (the forest's ``n_jobs``).
     forest : estimator
         The wrapped forest (used for inputs the packed nodes do not handle).
 
@@ -229,24 +320,91 @@ class ExactForest:
     """
 
     def __init__(self, forest: Any, prefix: Any = None, float32_thresholds: bool = True):
-        self.forest = forest
+        self._set_packed(pack_forest(forest), float32_thresholds)
+        self._forest = forest
+        self._load_forest: Callable[[], Any] | None = None
         self.prefix = prefix
-        n_classes = int(forest.n_classes_)
-        parts = [_pack_tree(t.tree_, n_classes) for t in forest.estimators_]
-        node_base = np.cumsum([0] + [len(p[0]) for p in parts])
-        leaf_base = np.cumsum([0] + [len(p[4]) for p in parts])
-        self.roots = node_base[:-1].astype(np.int64)
-        self.child = np.concatenate([p[0] + b for p, b in zip(parts, node_base, strict=False)])
-        self.child = self.child.astype(np.int32 if node_base[-1] < 2**31 else np.int64)
-        self.feature = np.concatenate([p[1] for p in parts]).astype(np.int32)
-        threshold = np.concatenate([p[2] for p in parts])
+        self.n_jobs = forest.n_jobs
+        self.n_features_in_ = int(getattr(prefix, "n_features_in_", None) or self.feature_count)
+
+    @classmethod
+    def from_packed(
+        cls, packed: Mapping[str, np.ndarray], load_forest: Callable[[], Any] | None = None
+    ) -> ExactForest:
+        """An ExactForest from :func:`pack_forest`'s arrays, without the forest itself.
+
+        Parameters
+        ----------
+        packed
+            The arrays :func:`pack_forest` returns (e.g. as kept in a model file).
+        load_forest
+            Called, once, for the scikit-learn forest when an input needs it (NaN or
+            infinite values, sparse matrices): a model file's loader. None: such inputs
+            raise :class:`ValueError`.
+
+        Returns
+        -------
+        ExactForest
+            Without a prefix, ``n_jobs=1``.
+
+        Raises
+        ------
+        ValueError
+            An array is missing or the arrays do not describe one forest.
+
+        Examples
+        --------
+        >>> from sklearn.ensemble import RandomForestClassifier
+        >>> X = np.random.default_rng(0).random((50, 3), dtype=np.float32)
+        >>> rf = RandomForestClassifier(5, random_state=0).fit(X, X[:, 0] > 0.5)
+        >>> fast = ExactForest.from_packed(pack_forest(rf), lambda: rf)
+        >>> fast.classes_.tolist(), fast.n_features_in_
+        ([False, True], 3)
+        """
+        missing = [k for k in PACKED_ARRAYS if k not in packed]
+        if missing:
+            raise ValueError(f"packed forest lacks {missing}")
+        self = cls.__new__(cls)
+        self._set_packed(packed, True)
+        self._forest = None
+        self._load_forest = load_forest
+        self.prefix = None
+        self.n_jobs = 1
+        self.n_features_in_ = self.feature_count
+        return self
+
+    def _set_packed(self, packed: Mapping[str, np.ndarray], float32_thresholds: bool) -> None:
+        n_nodes = len(packed["child"])
+        self.roots = np.asarray(packed["roots"], dtype=np.int64)
+        self.child = np.asarray(packed["child"], dtype=np.int32 if n_nodes < 2**31 else np.int64)
+        self.feature = np.asarray(packed["feature"], dtype=np.int32)
+        threshold = np.asarray(packed["threshold"], dtype=np.float64)
         self.threshold = float32_floor(threshold) if float32_thresholds else threshold
-        self.leaf = np.concatenate(
-            [np.where(p[3] < 0, -1, p[3] + b) for p, b in zip(parts, leaf_base, strict=False)]
-        ).astype(np.int32)
-        self.values = np.ascontiguousarray(np.concatenate([p[4] for p in parts]))
-        self.classes_ = np.asarray(forest.classes_)
-        self.n_features_in_ = int(getattr(prefix, "n_features_in_", None) or forest.n_features_in_)
+        self.leaf = np.asarray(packed["leaf"], dtype=np.int32)
+        self.values = np.ascontiguousarray(packed["values"], dtype=np.float64)
+        self.classes_ = np.asarray(packed["classes"])
+        self.feature_count = int(packed["n_features"])
+        if not _is_one_forest(self, n_nodes):
+            raise ValueError("the packed arrays do not describe one forest")
+
+    @property
+    def forest(self) -> Any:
+        """The scikit-learn forest (loaded on first use when built with :meth:`from_packed`):
+        what predicts the inputs the packed nodes do not handle."""
+        if self._forest is None:
+            if self._load_forest is None:
+                raise ValueError(
+                    "this packed forest has no scikit-learn forest for inputs with NaN or "
+                    "infinite values"
+                )
+            self._forest = self._load_forest()
+        return self._forest
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if state.get("_load_forest") is not None:
+            state["_forest"] = None  # sent to a worker: loaded there if ever needed
+        return state
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, identical to the forest's ``predict_proba`` (``n_jobs=1``).
@@ -276,17 +434,12 @@ class ExactForest:
         kernel = _kernel()
         packed = (self.roots, self.child, self.feature, self.threshold, self.leaf, self.values)
         starts = range(0, len(X32), BLOCK)
-        threads = min(effective_n_jobs(self.forest.n_jobs), len(starts))
+        threads = min(effective_n_jobs(self.n_jobs), len(starts))
         if threads <= 1:
             return kernel(X32, *packed, BLOCK)  # type: ignore[no-any-return]
         with ThreadPoolExecutor(threads) as pool:  # the kernel releases the GIL
             parts = pool.map(lambda i: kernel(X32[i : i + BLOCK], *packed, BLOCK), starts)
             return np.concatenate(list(parts))
-
-    @property
-    def feature_count(self) -> int:
-        """Features the forest itself takes (after the prefix steps)."""
-        return int(self.forest.n_features_in_)
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels, identical to the forest's ``predict``: the class of the largest
@@ -332,6 +485,21 @@ def exact_forest(estimator: Any) -> ExactForest | None:
     >>> fast is None or bool(np.array_equal(fast.predict_proba(X), rf.predict_proba(X)))
     True
     """
+    found = packable_forest(estimator)
+    if found is None:
+        return None
+    if not numba_available():
+        logger.debug("numba is not installed: the forest predicts through scikit-learn")
+        return None
+    prefix, final = found
+    return ExactForest(final, prefix)
+
+
+def packable_forest(estimator: Any) -> tuple[Any, Any] | None:
+    """``(prefix, forest)`` when ``estimator`` is a fitted one-output
+    ``RandomForestClassifier`` or ``ExtraTreesClassifier`` (those classes, not subclasses),
+    bare (prefix None) or as the last step of a Pipeline (prefix: the steps before it, or
+    None); else None."""
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
     from sklearn.pipeline import Pipeline
 
@@ -345,7 +513,4 @@ def exact_forest(estimator: Any) -> ExactForest | None:
         return None
     if not hasattr(final, "estimators_") or getattr(final, "n_outputs_", 1) != 1:
         return None
-    if not numba_available():
-        logger.debug("numba is not installed: the forest predicts through scikit-learn")
-        return None
-    return ExactForest(final, prefix)
+    return prefix, final

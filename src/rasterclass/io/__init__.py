@@ -42,6 +42,7 @@ from rasterclass.io.models import (
     MODEL_FORMAT_VERSION,
     TRUSTED_PACKAGES,
     load_model_file,
+    read_model_members,
     save_model_file,
 )
 from rasterclass.io.paths import (
@@ -131,6 +132,7 @@ __all__ = [
     "read_json",
     "read_legend",
     "read_map_tags",
+    "read_model_members",
     "read_quicklook",
     "read_table",
     "read_training_pixels",

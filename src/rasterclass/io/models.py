@@ -7,11 +7,14 @@ Owns the model file format (:data:`MODEL_FORMAT`, :data:`MODEL_FORMAT_VERSION`),
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import zipfile
 from typing import Any
+
+import numpy as np
 
 from rasterclass.errors import ModelFileError, RasterclassIOError
 from rasterclass.io.paths import PathLike, atomic_write, check_writable
@@ -33,23 +36,83 @@ def _is_trusted(type_name: str) -> bool:
     return type_name.split(".", 1)[0] in TRUSTED_PACKAGES
 
 
+#: Members rasterclass adds to the skops archive, read without skops or scikit-learn: the
+#: metadata (JSON) and, for a forest, its packed trees (``.npy``, loaded without pickle).
+METADATA_MEMBER = "rasterclass/metadata.json"
+ARRAY_MEMBER = "rasterclass/{}.npy"
+
+
 def save_model_file(
-    estimator: Any, metadata: dict[str, Any], path: PathLike, *, overwrite: bool = False
+    estimator: Any,
+    metadata: dict[str, Any],
+    path: PathLike,
+    *,
+    overwrite: bool = False,
+    arrays: dict[str, np.ndarray] | None = None,
 ) -> str:
-    """Save an estimator and its metadata with skops (no pickle)."""
+    """Save an estimator and its metadata with skops (no pickle).
+
+    The metadata, and ``arrays`` (plain numeric arrays, e.g. a forest packed for fast
+    inference), are also stored as members of their own, which :func:`read_model_members`
+    reads without importing skops or scikit-learn.
+    """
     import skops.io as sio
 
     check_writable([path], overwrite)
+    text = json.dumps(metadata)
     payload = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
-        "metadata": json.dumps(metadata),
+        "metadata": text,
         "estimator": estimator,
     }
     with atomic_write(path) as tmp:
         sio.dump(payload, tmp)
+        with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(METADATA_MEMBER, json.dumps({"format": MODEL_FORMAT, **metadata}))
+            for name, values in (arrays or {}).items():
+                buffer = io.BytesIO()
+                np.save(buffer, np.asarray(values), allow_pickle=False)
+                archive.writestr(ARRAY_MEMBER.format(name), buffer.getvalue())
     logger.info("saved model %s", path)
     return str(path)
+
+
+def read_model_members(
+    path: PathLike, arrays: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """The metadata of a model file and the named arrays, without skops or scikit-learn.
+
+    Parameters
+    ----------
+    path
+        A model file written by :func:`save_model_file`.
+    arrays
+        Names of arrays saved with it.
+
+    Returns
+    -------
+    (dict, dict) or None
+        The metadata and the arrays found (numeric, loaded without pickle); None for a
+        file without these members (written by an older rasterclass) or not a model file.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if METADATA_MEMBER not in names:
+                return None
+            metadata = json.loads(archive.read(METADATA_MEMBER))
+            found = {}
+            for name in arrays:
+                member = ARRAY_MEMBER.format(name)
+                if member in names:
+                    found[name] = np.load(io.BytesIO(archive.read(member)), allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        logger.debug("no rasterclass members read from %s: %s", path, exc)
+        return None
+    if not isinstance(metadata, dict) or metadata.pop("format", None) != MODEL_FORMAT:
+        return None
+    return metadata, found
 
 
 def load_model_file(path: PathLike) -> tuple[Any, dict[str, Any]]:

@@ -296,7 +296,7 @@ def predict(
         model=model,
     )
     if not isinstance(model, RasterModel):
-        model = RasterModel.load(model)
+        model = RasterModel.load(model, fast_forest=True)  # a forest: neither skops nor sklearn
     if uncertainty is not None:
         check_probabilistic(model.estimator)
     if aoa is not None:

@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
 
 from rasterclass.accuracy import format_for_path
 from rasterclass.accuracy.crossval import PIXEL, cross_validate, plan_folds
@@ -31,7 +30,6 @@ from rasterclass.errors import (
     ValidationWarning,
     param,
 )
-from rasterclass.estimators.parametric import singular_class_notes
 from rasterclass.estimators.presets import check_params, fit_ready, make_estimator
 from rasterclass.io import PathLike, file_sha256, write_text
 from rasterclass.jobs.options import RunResult, TrainingOptions, check_report
@@ -97,9 +95,11 @@ def fit_model(
     >>> model.estimator.predict(np.array([[0.15, 0.3], [0.65, 0.15]])).tolist()
     [1, 2]
     """
+    from sklearn.base import clone as sklearn_clone  # not needed to predict: imported here
+
     check_trainable(samples)
     est, notes = fit_ready(
-        clone(estimator), samples.y, class_map=samples.class_map, where="the training data"
+        sklearn_clone(estimator), samples.y, class_map=samples.class_map, where="the training data"
     )
     for note in notes:
         warnings.warn(note, CalibrationWarning, stacklevel=2)
@@ -121,6 +121,9 @@ def fit_model(
 def _warn_singular(estimator: Any, samples: Samples) -> None:
     """A :class:`SingularCovarianceWarning` per class whose covariance had to be regularised
     (maximum likelihood), naming the class and the bands."""
+    # imported when training (it imports scikit-learn, which predicting does not need)
+    from rasterclass.estimators.parametric import singular_class_notes
+
     cmap = samples.class_map
     names = {c: cmap.name_of(c) for c in np.unique(samples.y).tolist()}
     for note in singular_class_notes(estimator, list(samples.band_names), names):
