@@ -399,7 +399,7 @@ def test_folds_are_reduced_when_a_fold_would_test_an_unseen_class(
 ):
     """StratifiedGroupKFold rarely does it, but a fold testing both water polygons would
     train without water: fewer folds are used, and the report says so."""
-    import rasterclass.accuracy.crossval as validation
+    import sklearn.model_selection as validation  # imported by plan_folds when it runs
 
     real = validation.StratifiedGroupKFold
 
