@@ -290,7 +290,24 @@ def child_floor(a: argparse.Namespace) -> dict[str, Any]:
         )
     blocks, blocks_cpu = time.perf_counter() - t0, time.process_time() - c0
     assert np.array_equal(np.concatenate(parts), ref), "block predictions differ"
+    # the same blocks through the engine rasterclass predicts with (the exact compiled forest
+    # where numba is installed): its floor, free of everything but the model's arithmetic
+    from rasterclass.estimators.forest_inference import exact_forest
+
+    fast = exact_forest(est_one)
+    exact = exact_cpu = None
+    if fast is not None:
+        fast.predict(X[:1000])  # compiled (or loaded from numba's cache) before the clock
+        t0, c0 = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(
+                pool.map(lambda i: fast.predict(X[bounds[i] : bounds[i + 1]]), range(n_blocks))
+            )
+        exact, exact_cpu = time.perf_counter() - t0, time.process_time() - c0
+        assert np.array_equal(np.concatenate(parts), ref), "exact forest labels differ"
     return {
+        "exact": exact,
+        "exact_cpu": exact_cpu,
         "rows": rows,
         "n_valid": len(X),
         "one_call": one_call,
@@ -564,6 +581,21 @@ def bench(a: argparse.Namespace) -> None:
                 note=note,
             )
         )
+        if fl.get("exact") is not None:
+            r["exact_time"] = fl["exact"] * scale_up
+            r["exact_cpu"] = fl["exact_cpu"] * scale_up
+            rows.append(
+                row(
+                    "compute floor: exact forest alone (rasterclass's engine)",
+                    k,
+                    {**fl, "wall": None, "cpu": r["exact_cpu"]},
+                    inner=r["exact_time"],
+                    px=px,
+                    note=f"the same blocks on {fl['threads']} threads; labels identical to "
+                    f"scikit-learn's; {fl['blocks'] / fl['exact']:.2f}x "
+                    "faster than its blocks",
+                )
+            )
         plan = r["plan"] = plan_run(str(scene), model=str(model), chunks=a.chunks)
         rows.append(
             row(
@@ -718,6 +750,12 @@ def report(
             f", {(rc['cpu'] - fixed_cpu) / r['floor_cpu']:.2f} (CPU, fixed cost of "
             f"{fixed_cpu:.1f} s deducted)"
         )
+        if "exact_time" in r:
+            part = f"rasterclass / exact-forest floor = {rc['wall'] / r['exact_time']:.2f} (wall)"
+            if inner:
+                part += f", {inner / r['exact_time']:.2f} (inner)"
+            part += f", {(rc['cpu'] - fixed_cpu) / r['exact_cpu']:.2f} (CPU, fixed cost deducted)"
+            parts.append(part)
         if "naive" in r:
             parts.append(f"rasterclass / naive = {rc['wall'] / r['naive']['wall']:.2f} (wall)")
         if "otb" in r:
