@@ -20,7 +20,8 @@ the scenes and the model are generated once and cached)::
    its thread count from the affinity, nothing else tells it N):
    - **floor**: scikit-learn ``predict`` on the valid pixels already in memory (float32), the
      faster of one call with ``n_jobs=N`` and equal row blocks on N threads with ``n_jobs=1``;
-     wall and CPU are those of the predict call alone;
+     wall and CPU are those of the predict call alone; and the same blocks through the exact
+     compiled forest rasterclass predicts with (when numba is installed): its own floor;
    - **threads**: ``rasterclass predict SCENE --model M -o MAP.tif``, for every N of
      ``--cores`` (default 1, 2, 4, ... up to the usable cores), whole process;
    - **cluster**: ``rasterclass --workers N predict ...`` (a local dask.distributed cluster of
@@ -98,6 +99,20 @@ def child_floor(a: argparse.Namespace) -> dict[str, Any]:
         parts = list(pool.map(lambda i: est.predict(X[bounds[i] : bounds[i + 1]]), range(4 * n)))
     blocks, blocks_cpu = time.perf_counter() - t0, time.process_time() - c0
     assert np.array_equal(np.concatenate(parts), labels), "block predictions differ"
+    # the same blocks through rasterclass's engine (the exact compiled forest, with numba)
+    from rasterclass.estimators.forest_inference import exact_forest
+
+    fast = exact_forest(est)
+    exact = exact_cpu = None
+    if fast is not None:
+        fast.predict(X[:1000])  # compiled, or loaded from numba's cache, before the clock
+        t0, c0 = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(n) as pool:
+            parts = list(
+                pool.map(lambda i: fast.predict(X[bounds[i] : bounds[i + 1]]), range(4 * n))
+            )
+        exact, exact_cpu = time.perf_counter() - t0, time.process_time() - c0
+        assert np.array_equal(np.concatenate(parts), labels), "exact forest labels differ"
     out = np.zeros(valid.shape, dtype=np.uint16)
     out[valid] = labels
     np.save(a.out, out)
@@ -108,6 +123,8 @@ def child_floor(a: argparse.Namespace) -> dict[str, Any]:
         "how": best,
         "one_call": one_call,
         "blocks": blocks,
+        "exact": exact,
+        "exact_cpu": exact_cpu,
         "n_valid": int(valid.sum()),
     }
 
@@ -119,7 +136,7 @@ def child_startup(a: argparse.Namespace) -> dict[str, Any]:
     from rasterclass import RasterModel
 
     t1 = time.perf_counter()
-    RasterModel.load(a.model)
+    RasterModel.load(a.model, fast_forest=True)  # as predict loads it
     return {"imports": t1 - t0, "load_model": time.perf_counter() - t1}
 
 
@@ -328,6 +345,9 @@ def summarize(
         if fl and th:
             ratios[f"predict/floor wall {k}x ({top} cores)"] = th["wall"] / fl["wall"]
             ratios[f"predict/floor CPU {k}x ({top} cores)"] = th["cpu"] / fl["cpu"]
+            if fl.get("exact"):
+                ratios[f"predict/exact floor wall {k}x ({top} cores)"] = th["wall"] / fl["exact"]
+                ratios[f"predict/exact floor CPU {k}x ({top} cores)"] = th["cpu"] / fl["exact_cpu"]
         one, fl1 = get("threads", 1, k), get("floor", 1, k)
         if one and fl1:
             parallel = max(0.0, one["cpu"] - serial)  # CPU seconds that blocks can share
@@ -338,11 +358,24 @@ def summarize(
                     "floor_wall": floor,
                     "ratio": rc / floor,
                     "speedup": fl1["cpu"] / rc,
+                    "exact_floor_wall": (fl1["exact_cpu"] or 0) / n,
+                    "ratio_exact": rc * n / fl1["exact_cpu"] if fl1.get("exact_cpu") else None,
                 }
     th = [r for r in runs if r["kind"] == "threads" and r["cores"] == top]
     if len(th) > 1:
         ratios["peak threads largest/1x"] = th[-1]["peak_tree"] / th[0]["peak_tree"]
     return {"ratios": ratios, "projection": projection}
+
+
+def _exact_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The floors' exact-forest timings as rows of their own."""
+    rows = []
+    for r in runs:
+        if r["kind"] == "floor" and r.get("exact"):
+            rows.append(
+                {**r, "kind": "exact", "wall": r["exact"], "cpu": r["exact_cpu"], "speedup": None}
+            )
+    return rows
 
 
 def report(
@@ -363,8 +396,9 @@ def report(
         "floor": "scikit-learn predict, in memory (predict call only)",
         "threads": "`rasterclass predict`, threads (whole process)",
         "cluster": "`rasterclass --workers N predict` (whole process)",
+        "exact": "exact forest (rasterclass's engine), in memory, same blocks (call only)",
     }
-    for r in runs:
+    for r in [*runs, *_exact_rows(runs)]:
         done = "" if r.get("to_done") is None else f"{r['to_done']:.2f}"
         tail = "" if r.get("tail") is None else f"{r['tail']:.2f}"
         speedup = "" if r.get("speedup") is None else f"{r['speedup']:.2f}"
@@ -383,12 +417,16 @@ def report(
             "threaded run - serial; floor(N) = CPU of the 1-core floor / N (perfect scaling of "
             "both; CPU times, which a busy machine inflates less than walls):"
         )
-        print("| scene, cores | threads wall s | floor wall s | ratio | speed-up |")
-        print("|---|---:|---:|---:|---:|")
+        print(
+            "| scene, cores | threads wall s | scikit-learn floor wall s | ratio | speed-up | "
+            "exact-forest floor wall s | ratio |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|")
         for name, p in summary["projection"].items():
+            exact = "" if p["ratio_exact"] is None else f"{p['ratio_exact']:.2f}"
             print(
                 f"| {name} | {p['threads_wall']:.2f} | {p['floor_wall']:.2f} | "
-                f"{p['ratio']:.2f} | {p['speedup']:.2f} |"
+                f"{p['ratio']:.2f} | {p['speedup']:.2f} | {p['exact_floor_wall']:.2f} | {exact} |"
             )
 
 
