@@ -672,3 +672,50 @@ def test_quiet_prints_nothing_on_success(tmp_path, scene_path, training_path, wh
     quiet("suggest-labels", scene_path, "--model", out / "c.csv", *common, "-o", out / "s.csv")
     quiet("segment", scene_path, "-o", out / "seg.tif", "-p", "tile=20")
     assert {p.name for p in out.iterdir()} >= {"m.tif", "a.json", "p.gpkg", "m.png", "r.tif"}
+
+
+# ------------------------------------------------------------------------------------------
+# Raster outputs are GeoTIFFs: a name that says another format is refused before any work
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("line", "option"),
+    [
+        ("predict {scene} --model {model} -o {out}/map.gpkg", "--output"),
+        (
+            "predict {scene} --model {model} -o {out}/m.tif --uncertainty {out}/u.gpkg",
+            "--uncertainty",
+        ),
+        ("predict {scene} --model {model} -o {out}/m.tif --aoa {out}/aoa", "--aoa"),
+        (
+            "classify {scene} -t {training} -c class -o {out}/m.tif --probabilities {out}/p.png",
+            "--probabilities",
+        ),
+        ("sieve {map} --mmu 4px -o {out}/clean.shp", "--output"),
+        ("majority {map} -o {out}/smooth.jpg", "--output"),
+        ("segment {scene} -o {out}/segments.gpkg", "--output"),
+    ],
+)
+def test_raster_outputs_must_be_named_as_geotiffs(tmp_path, files, line, option):
+    """`--uncertainty u.gpkg` used to write a GeoTIFF named .gpkg: a user who wanted
+    polygons got a raster QGIS shows under a vector's name."""
+    out = tmp_path / "out"
+    out.mkdir()
+    args = line.format(out=out, **files).split()
+    message = one_error_line(invoke(*args))
+    assert f"{option} " in message and "written as .tif or .tiff" in message
+    assert list(out.iterdir()) == []
+
+
+def test_the_writer_refuses_a_raster_named_otherwise(tmp_path):
+    import xarray as xr
+
+    from rasterclass.errors import RasterclassIOError
+    from rasterclass.io import RasterOutput, write_rasters
+
+    _, truth = synthetic_arrays()
+    scene = open_scene(write_raster(tmp_path / "t.tif", truth, nodata=0))
+    arr = xr.DataArray(scene.values[0], dims=("y", "x"), coords={"y": scene.y, "x": scene.x})
+    arr = arr.rio.write_crs(scene.rio.crs).rio.write_transform(scene.rio.transform())
+    with pytest.raises(RasterclassIOError, match=r"output=.*map\.png.*\.tif or \.tiff"):
+        write_rasters([RasterOutput(arr, tmp_path / "map.png", nodata=0)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.tif"]

@@ -106,6 +106,8 @@ def _same_file(a: str, b: str) -> bool:
 
 #: The file name endings each kind of output is written with.
 OUTPUT_FORMATS: dict[str, tuple[str, ...]] = {
+    # every raster rasterclass writes is a GeoTIFF (io.writer)
+    "raster": (".tif", ".tiff"),
     "table": (".parquet", ".csv"),
     "vector": (".gpkg", ".shp", ".geojson", ".json", ".fgb"),
     "figure": (".png", ".pdf", ".svg", ".jpg", ".jpeg"),
@@ -122,8 +124,8 @@ def check_output_format(path: PathLike | None, kind: str, name: str = "output") 
     path
         The output path (None: nothing to check).
     kind
-        ``"table"``, ``"vector"``, ``"figure"``, ``"report"`` or ``"html"`` (see
-        :data:`OUTPUT_FORMATS`).
+        ``"raster"``, ``"table"``, ``"vector"``, ``"figure"``, ``"report"`` or ``"html"``
+        (see :data:`OUTPUT_FORMATS`).
     name
         The parameter that gave the path, for the message.
 
@@ -172,8 +174,9 @@ def check_writable(
         paths, sequences of paths, scenes or segment rasters opened by rasterclass (their
         source files), or in-memory data (ignored).
     rasters
-        Names in ``outputs`` written as GeoTIFFs, whose ``.aux.xml`` and ``.qml`` sidecars
-        are written too (see :func:`output_files`).
+        Names in ``outputs`` written as GeoTIFFs: named ``.tif`` or ``.tiff`` (see
+        :func:`check_output_format`), with ``.aux.xml`` and ``.qml`` sidecars written too
+        (see :func:`output_files`).
 
     Raises
     ------
@@ -183,12 +186,17 @@ def check_writable(
         earlier runs.
     OutputExistsError
         An output exists and ``overwrite`` is false.
+    RasterclassIOError
+        A raster output is not named ``.tif`` or ``.tiff``.
     """
     named: list[tuple[str, str]] = (
         [(k, str(v)) for k, v in outputs.items() if v is not None]
         if isinstance(outputs, Mapping)
         else [("output", str(v)) for v in outputs if v is not None]
     )
+    for name, path in named:
+        if name in rasters:
+            check_output_format(path, "raster", name)
     parts = [(role, pair) for role, value in (inputs or {}).items() for pair in input_files(value)]
     # (entry index, output name, output path, file written)
     written = [

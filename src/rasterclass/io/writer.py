@@ -32,7 +32,7 @@ from rasterio.windows import Window
 from rasterclass.classes import ClassMap
 from rasterclass.errors import ClassMapError, RasterclassIOError
 from rasterclass.io.chunks import TILE
-from rasterclass.io.paths import PathLike, check_writable, temporary_path
+from rasterclass.io.paths import PathLike, check_output_format, check_writable, temporary_path
 from rasterclass.io.scene import scene_grid
 from rasterclass.io.styles import class_map_pam_xml, class_map_qml
 from rasterclass.parallel import compute_stream
@@ -192,6 +192,8 @@ def write_rasters(
     """
     if not outputs:
         return []
+    for out in outputs:
+        check_output_format(out.path, "raster")
     check_writable([o.path for o in outputs], overwrite)
     grid = scene_grid(outputs[0].array)
     datas = []
