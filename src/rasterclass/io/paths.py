@@ -194,9 +194,6 @@ def check_writable(
         if isinstance(outputs, Mapping)
         else [("output", str(v)) for v in outputs if v is not None]
     )
-    for name, path in named:
-        if name in rasters:
-            check_output_format(path, "raster", name)
     parts = [(role, pair) for role, value in (inputs or {}).items() for pair in input_files(value)]
     # (entry index, output name, output path, file written)
     written = [
@@ -220,6 +217,9 @@ def check_writable(
                 continue
             both = f"{param(name)} and {param(other)}" if name != other else "two outputs"
             raise OutputCollisionError(f"{both} both write {f}; give each output its own path")
+    for name, path in named:  # after the collisions: the graver mistake is named first
+        if name in rasters:
+            check_output_format(path, "raster", name)
     for _name, path in named:
         if os.path.exists(path) and not overwrite:
             raise OutputExistsError(
