@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._base import command, echo_outputs, progress_bar, say
+from ._base import command, echo_outputs, run_job, say
 from .options import (
     FILE,
     bands_opt,
@@ -98,26 +98,27 @@ def change(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    with progress_bar("change map") as progress:
-        result = jobs.change_map(
-            before,
-            after,
-            output,
-            difference=difference,
-            per_zone=per_zone,
-            dates=_split(dates) if dates else None,
-            index=index,
-            threshold=threshold,
-            bands=bands,
-            reflectance_scale=reflectance_scale,
-            mask_classes=_split(mask_classes),
-            map_path=map_path,
-            zones=zones,
-            zone_column=zone_column,
-            zones_layer=zones_layer,
-            reference=grid_like,
-            **map_run_options(kw, progress),
-        )
+    result = run_job(
+        "change map",
+        jobs.change_map,
+        before,
+        after,
+        output,
+        difference=difference,
+        per_zone=per_zone,
+        dates=_split(dates) if dates else None,
+        index=index,
+        threshold=threshold,
+        bands=bands,
+        reflectance_scale=reflectance_scale,
+        mask_classes=_split(mask_classes),
+        map_path=map_path,
+        zones=zones,
+        zone_column=zone_column,
+        zones_layer=zones_layer,
+        reference=grid_like,
+        **map_run_options(kw),
+    )
     table = result.per_zone
     if table is not None:
         hit = table[table["damaged_pixels"] > 0]

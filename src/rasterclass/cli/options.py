@@ -426,29 +426,22 @@ def feature_recipe(kw: dict[str, Any]) -> FeatureRecipe | None:
     )
 
 
-def run_options(
-    kw: dict[str, Any], progress: Callable[[int, int], None] | None = None
-) -> RunOptions:
+def run_options(kw: dict[str, Any]) -> RunOptions:
     """The :data:`run_opts` and :data:`scene_args` options, popped from a command's keyword
-    arguments, with the command's ``progress`` bar when it shows one, as the jobs' run
-    keywords (:class:`rasterclass.jobs.RunOptions`)."""
+    arguments, as the jobs' run keywords (:class:`rasterclass.jobs.RunOptions`; the progress
+    bar comes from :func:`rasterclass.cli._base.run_job`)."""
     overwrite, cog = kw.pop("overwrite"), kw.pop("cog")
-    run: RunOptions = {"overwrite": overwrite, "scene_options": scene_options(kw), "cog": cog}
-    if progress is not None:
-        run["progress"] = progress
-    return run
+    return {"overwrite": overwrite, "scene_options": scene_options(kw), "cog": cog}
 
 
-def map_run_options(
-    kw: dict[str, Any], progress: Callable[[int, int], None] | None = None
-) -> dict[str, Any]:
+def map_run_options(kw: dict[str, Any]) -> dict[str, Any]:
     """The ``--chunks`` and :data:`run_opts` options of a command that rewrites a map, popped
-    from its keyword arguments, with its ``progress`` bar, as the map jobs' keywords
-    (``overwrite``, ``chunks``, ``progress``, ``cog``: :func:`rasterclass.jobs.sieve_map`,
-    :func:`rasterclass.jobs.majority_map`, :func:`rasterclass.relabel_map`,
-    :func:`rasterclass.change_map`)."""
+    from its keyword arguments, as the map jobs' keywords (``overwrite``, ``chunks``,
+    ``cog``: :func:`rasterclass.jobs.sieve_map`, :func:`rasterclass.jobs.majority_map`,
+    :func:`rasterclass.relabel_map`, :func:`rasterclass.change_map`; the progress bar comes
+    from :func:`rasterclass.cli._base.run_job`)."""
     overwrite, chunks, cog = kw.pop("overwrite"), kw.pop("chunks"), kw.pop("cog")
-    return {"overwrite": overwrite, "chunks": chunks, "progress": progress, "cog": cog}
+    return {"overwrite": overwrite, "chunks": chunks, "cog": cog}
 
 
 def training_options(kw: dict[str, Any]) -> TrainingOptions:

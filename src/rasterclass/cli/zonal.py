@@ -6,7 +6,7 @@ import time
 
 import click
 
-from ._base import command, echo_outputs, progress_bar, say
+from ._base import command, echo_outputs, run_job, say
 from .options import FILE, chunks_opt, map_arg, output_opt, overwrite_opt
 
 __all__ = ["zonal"]
@@ -53,18 +53,18 @@ def zonal(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    with progress_bar("zones") as progress:
-        table = jobs.zonal_map(
-            map_path,
-            zones,
-            zone_column,
-            output=output,
-            overwrite=overwrite,
-            layers=list(layers),
-            zones_layer=zones_layer,
-            chunks=chunks,
-            progress=progress,
-        )
+    table = run_job(
+        "zones",
+        jobs.zonal_map,
+        map_path,
+        zones,
+        zone_column,
+        output=output,
+        overwrite=overwrite,
+        layers=list(layers),
+        zones_layer=zones_layer,
+        chunks=chunks,
+    )
     if output is None:
         say(jobs.render_zonal(table, "markdown").rstrip())
         return
