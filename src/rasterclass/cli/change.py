@@ -17,6 +17,9 @@ from .options import (
     output_opt,
     reflectance_scale_opt,
     run_opts,
+    zone_column_opt,
+    zones_layer_opt,
+    zones_opt,
 )
 
 __all__ = ["change"]
@@ -56,14 +59,9 @@ def _split(text: str | None) -> list[str]:
 @click.option(
     "--map", "map_path", type=FILE, help="Land-cover map on the scenes' grid, for --mask-classes."
 )
-@click.option(
-    "-z",
-    "--zones",
-    type=FILE,
-    help="Field polygons (any CRS): assess only inside them; --per-zone summarises each.",
-)
-@click.option("-c", "--zone-column", help="Zone id column (default: row number 1, 2, ...).")
-@click.option("--zones-layer", help="Layer of a multi-layer zones file.")
+@zones_opt("Field polygons (any CRS): assess only inside them; --per-zone summarises each.")
+@zone_column_opt("Zone id column (default: row number 1, 2, ...).")
+@zones_layer_opt
 @click.option("--difference", type=FILE, help="Also write the index difference (float32 GeoTIFF).")
 @click.option(
     "--per-zone",

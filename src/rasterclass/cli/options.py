@@ -175,6 +175,23 @@ def layer_opt(help: str) -> Decorator:
     return click.option("--layer", help=help)
 
 
+def zones_opt(help: str, *, required: bool = False) -> Decorator:
+    """``-z/--zones FILE``: zone polygons (fields, districts)."""
+    return click.option("-z", "--zones", required=required, type=FILE, help=help)
+
+
+def zone_column_opt(help: str) -> Decorator:
+    """``-c/--zone-column NAME``: the zone id column of ``--zones``."""
+    return click.option("-c", "--zone-column", help=help)
+
+
+def n_points_opt(help: str, *, default: int | None = None) -> Decorator:
+    """``-n N``: how many points to draw (``n``, at least 1); without a default when
+    ``default`` is None."""
+    shown: dict[str, Any] = {} if default is None else {"default": default, "show_default": True}
+    return click.option("-n", "n", type=POSITIVE, help=help, **shown)
+
+
 # ------------------------------------------------------------------------------------------
 # Options the same everywhere
 # ------------------------------------------------------------------------------------------
@@ -186,6 +203,12 @@ cog_opt = click.option(
     help="Write rasters as Cloud Optimized GeoTIFFs (overviews first, for web and network "
     "drives). Without it, rasters longer than 1024 px on a side get internal overviews.",
 )
+
+#: ``--zones-layer NAME``: the layer of a multi-layer ``--zones`` file.
+zones_layer_opt = click.option("--zones-layer", help="Layer of a multi-layer zones file.")
+
+#: ``-o/--output FILE``: the points that ``sample`` and ``suggest-samples`` draw, to label.
+points_output_opt = output_opt("Points (GeoPackage) with an empty 'reference' column to label.")
 
 connectivity_opt = click.option(
     "--connectivity",
