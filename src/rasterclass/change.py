@@ -162,15 +162,10 @@ def zones_mask(geometries: Sequence[Any], like: xr.DataArray) -> xr.DataArray:
 
     Examples
     --------
-    >>> import numpy as np, xarray as xr
-    >>> from affine import Affine
+    >>> import numpy as np
     >>> from shapely.geometry import box
-    >>> from rasterclass.stack import Grid, georeferenced
-    >>> from rasterio.crs import CRS
-    >>> grid = Grid(CRS.from_epsg(32633), Affine(10, 0, 0, 0, -10, 30), 3, 3)
-    >>> y, x = grid.coords()
-    >>> like = georeferenced(xr.DataArray(np.zeros((3, 3)), dims=("y", "x"),
-    ...                                   coords={"y": y, "x": x}), grid)
+    >>> from rasterclass.datasets import example_array
+    >>> like = example_array(np.zeros((3, 3)))  # 3 x 3 px of 10 m, lower-left corner (0, 0)
     >>> zones_mask([box(0, 0, 20, 10)], like.chunk(2)).values.astype(int).tolist()
     [[0, 0, 0], [0, 0, 0], [1, 1, 0]]
     """
@@ -255,16 +250,11 @@ def detect_change(
 
     Examples
     --------
-    >>> import numpy as np, xarray as xr
-    >>> from affine import Affine
-    >>> from rasterio.crs import CRS
-    >>> from rasterclass.stack import Grid, georeferenced
-    >>> grid = Grid(CRS.from_epsg(32633), Affine(10, 0, 0, 0, -10, 10), 3, 1)
-    >>> y, x = grid.coords()
-    >>> def scene(red, nir):
+    >>> import numpy as np
+    >>> from rasterclass.datasets import example_array
+    >>> def scene(red, nir):  # 1 x 3 px of 10 m
     ...     data = np.array([red, nir], "f4").reshape(2, 1, 3)
-    ...     return georeferenced(xr.DataArray(data, dims=("band", "y", "x"),
-    ...                          coords={"band": ["red", "nir"], "y": y, "x": x}), grid)
+    ...     return example_array(data, band_names=["red", "nir"])
     >>> t1 = scene([0.05, 0.05, 0.05], [0.45, 0.45, 0.45])  # NDVI 0.8
     >>> t2 = scene([0.05, 0.15, np.nan], [0.45, 0.25, 0.45])  # 0.8, 0.25, nodata
     >>> out = detect_change(t1, t2, ["2024-06-12", "2024-07-03"])

@@ -261,10 +261,9 @@ def class_areas(
     reference_column
         The sample's reference class column: names (matched to the map's class names) or
         codes.
-    layer
-        Layer of a multi-layer sample file.
-    chunks
-        Chunk side in pixels for reading the map (the result does not depend on it).
+    layer, chunks
+        The layer of a multi-layer sample file; the chunk side in pixels for reading the map
+        (as for :func:`~rasterclass.accuracy.assess.assess`, which estimates the areas).
 
     Returns
     -------

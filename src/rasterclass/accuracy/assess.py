@@ -229,6 +229,9 @@ def assess(
         :func:`draw_sample`) and the report adds design-based area and accuracy estimates
         with 95% confidence intervals; strata are the map classes (Olofsson et al. 2014)
         unless ``strata`` gives a raster of stratum ids (Stehman 2014).
+    strata
+        With ``design="stratified"``: a raster of stratum ids on the map's grid, when the
+        sample was stratified by something other than the map classes (Stehman 2014).
     fpc
         Apply the finite-population correction (Stehman estimator).
     fit_diagnostic
@@ -240,7 +243,6 @@ def assess(
         Whatever file the reference comes from counts (a reprojected copy, a subset, shifted
         polygons). Maps without that record: labelled when the reference file is the very
         file the model was trained on (same SHA-256).
-
     layer
         Layer of a multi-layer reference file.
     chunks

@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import dask
 import numpy as np
@@ -61,6 +61,16 @@ _CODE_BITS = 32
 #: A layer: a path, ``"PATH:BAND"`` (a band name or 1-based number), an opened scene
 #: ``(band, y, x)`` or ``(y, x)``, or ``(path or scene, band or bands)``.
 LayerSpec = PathLike | xr.DataArray | tuple[Any, Any]
+
+
+class ZonalOptions(TypedDict, total=False):
+    """The keywords of :func:`zonal_summary` after ``zone_column`` (meaning and defaults
+    there), typed for ``**options: Unpack[ZonalOptions]`` where a job passes them on."""
+
+    layers: Sequence[LayerSpec]
+    zones_layer: str | None
+    chunks: int | None
+    progress: Callable[[int, int], None] | None
 
 
 def zonal_summary(

@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -24,6 +24,7 @@ from rasterclass.errors import ParamRenderer, RasterclassWarning
 logger = logging.getLogger("rasterclass")
 
 F = Callable[..., Any]
+R = TypeVar("R")
 
 #: Where the group's context keeps the command line of the run (``ctx.meta``), recorded in
 #: the provenance sidecars of its outputs.
@@ -228,6 +229,15 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
     finally:
         if "bar" in state:
             state["bar"].__exit__(None, None, None)
+
+
+def run_job(label: str, job: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+    """``job(*args, **kwargs)`` under a progress bar labelled ``label``, fed through the job's
+    ``progress`` keyword (not passed under ``-q``: no bar); the job's result."""
+    with progress_bar(label) as progress:
+        if progress is not None:
+            kwargs["progress"] = progress
+        return job(*args, **kwargs)
 
 
 def quiet() -> bool:

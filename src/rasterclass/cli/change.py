@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._base import command, echo_outputs, progress_bar, say
+from ._base import command, echo_outputs, run_job, say
 from .options import (
     FILE,
     bands_opt,
@@ -17,6 +17,9 @@ from .options import (
     output_opt,
     reflectance_scale_opt,
     run_opts,
+    zone_column_opt,
+    zones_layer_opt,
+    zones_opt,
 )
 
 __all__ = ["change"]
@@ -56,14 +59,9 @@ def _split(text: str | None) -> list[str]:
 @click.option(
     "--map", "map_path", type=FILE, help="Land-cover map on the scenes' grid, for --mask-classes."
 )
-@click.option(
-    "-z",
-    "--zones",
-    type=FILE,
-    help="Field polygons (any CRS): assess only inside them; --per-zone summarises each.",
-)
-@click.option("-c", "--zone-column", help="Zone id column (default: row number 1, 2, ...).")
-@click.option("--zones-layer", help="Layer of a multi-layer zones file.")
+@zones_opt("Field polygons (any CRS): assess only inside them; --per-zone summarises each.")
+@zone_column_opt("Zone id column (default: row number 1, 2, ...).")
+@zones_layer_opt
 @click.option("--difference", type=FILE, help="Also write the index difference (float32 GeoTIFF).")
 @click.option(
     "--per-zone",
@@ -98,26 +96,27 @@ def change(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    with progress_bar("change map") as progress:
-        result = jobs.change_map(
-            before,
-            after,
-            output,
-            difference=difference,
-            per_zone=per_zone,
-            dates=_split(dates) if dates else None,
-            index=index,
-            threshold=threshold,
-            bands=bands,
-            reflectance_scale=reflectance_scale,
-            mask_classes=_split(mask_classes),
-            map_path=map_path,
-            zones=zones,
-            zone_column=zone_column,
-            zones_layer=zones_layer,
-            reference=grid_like,
-            **map_run_options(kw, progress),
-        )
+    result = run_job(
+        "change map",
+        jobs.change_map,
+        before,
+        after,
+        output,
+        difference=difference,
+        per_zone=per_zone,
+        dates=_split(dates) if dates else None,
+        index=index,
+        threshold=threshold,
+        bands=bands,
+        reflectance_scale=reflectance_scale,
+        mask_classes=_split(mask_classes),
+        map_path=map_path,
+        zones=zones,
+        zone_column=zone_column,
+        zones_layer=zones_layer,
+        reference=grid_like,
+        **map_run_options(kw),
+    )
     table = result.per_zone
     if table is not None:
         hit = table[table["damaged_pixels"] > 0]

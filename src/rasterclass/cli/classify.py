@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._base import command, echo_summary, progress_bar
+from ._base import command, echo_summary, run_job
 from .options import (
     aoa_opt,
     feature_args,
@@ -118,14 +118,14 @@ def classify(
     else:
         job = jobs.classify
         common.update(html_output=html_output, uncertainty=uncertainty, aoa=aoa)
-    with progress_bar("classifying") as progress:
-        result = job(
-            list(scene),
-            kw.pop("training"),
-            kw.pop("class_column"),
-            output,
-            topts,
-            progress=progress,
-            **common,
-        )
+    result = run_job(
+        "classifying",
+        job,
+        list(scene),
+        kw.pop("training"),
+        kw.pop("class_column"),
+        output,
+        topts,
+        **common,
+    )
     echo_summary(result, started)

@@ -9,7 +9,7 @@ import click
 
 from rasterclass import jobs
 
-from ._base import command, echo_outputs, progress_bar, say
+from ._base import command, echo_outputs, run_job, say
 from .options import (
     POSITIVE,
     chunks_opt,
@@ -85,21 +85,21 @@ def cluster(
 ) -> None:
     """Cluster SCENE... (k-means or ISODATA) and write the cluster map."""
     started = time.perf_counter()
-    with progress_bar("assigning clusters") as progress:
-        run = run_options(kw, progress)
-        result = jobs.cluster(
-            list(scene),
-            output,
-            method,
-            n_clusters,
-            jobs.parse_params(params),
-            sample_size=sample_size,
-            seed=seed,
-            standardize=standardize,
-            statistics=stats,
-            model_output=save_model,
-            **run,
-        )
+    result = run_job(
+        "assigning clusters",
+        jobs.cluster,
+        list(scene),
+        output,
+        method,
+        n_clusters,
+        jobs.parse_params(params),
+        sample_size=sample_size,
+        seed=seed,
+        standardize=standardize,
+        statistics=stats,
+        model_output=save_model,
+        **run_options(kw),
+    )
     info = result.model.summary if result.model is not None else {}
     say(
         f"{method}: {info.get('n_clusters')} clusters (asked {n_clusters}) after "
@@ -135,14 +135,15 @@ def relabel(
 ) -> None:
     """Turn the clusters of MAP into classes (clusters sharing a class are merged)."""
     started = time.perf_counter()
-    with progress_bar("relabelling") as progress:
-        result = jobs.relabel_map(
-            map_path,
-            table,
-            output,
-            keep_unlisted=keep_unlisted,
-            **map_run_options(kw, progress),
-        )
+    result = run_job(
+        "relabelling",
+        jobs.relabel_map,
+        map_path,
+        table,
+        output,
+        keep_unlisted=keep_unlisted,
+        **map_run_options(kw),
+    )
     cmap = result.class_map
     say(f"{len(cmap)} classes:")
     for code, name in zip(cmap.codes, cmap.names, strict=True):

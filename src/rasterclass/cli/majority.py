@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._base import command, echo_outputs, progress_bar
+from ._base import command, echo_outputs, run_job
 from .options import chunks_opt, map_arg, map_run_options, output_opt, run_opts
 
 __all__ = ["majority"]
@@ -35,11 +35,7 @@ def majority(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    with progress_bar("filtering") as progress:
-        result = jobs.majority_map(
-            map_path,
-            output,
-            size=size,
-            **map_run_options(kw, progress),
-        )
+    result = run_job(
+        "filtering", jobs.majority_map, map_path, output, size=size, **map_run_options(kw)
+    )
     echo_outputs(result.outputs, started)

@@ -175,6 +175,23 @@ def layer_opt(help: str) -> Decorator:
     return click.option("--layer", help=help)
 
 
+def zones_opt(help: str, *, required: bool = False) -> Decorator:
+    """``-z/--zones FILE``: zone polygons (fields, districts)."""
+    return click.option("-z", "--zones", required=required, type=FILE, help=help)
+
+
+def zone_column_opt(help: str) -> Decorator:
+    """``-c/--zone-column NAME``: the zone id column of ``--zones``."""
+    return click.option("-c", "--zone-column", help=help)
+
+
+def n_points_opt(help: str, *, default: int | None = None) -> Decorator:
+    """``-n N``: how many points to draw (``n``, at least 1); without a default when
+    ``default`` is None."""
+    shown: dict[str, Any] = {} if default is None else {"default": default, "show_default": True}
+    return click.option("-n", "n", type=POSITIVE, help=help, **shown)
+
+
 # ------------------------------------------------------------------------------------------
 # Options the same everywhere
 # ------------------------------------------------------------------------------------------
@@ -186,6 +203,12 @@ cog_opt = click.option(
     help="Write rasters as Cloud Optimized GeoTIFFs (overviews first, for web and network "
     "drives). Without it, rasters longer than 1024 px on a side get internal overviews.",
 )
+
+#: ``--zones-layer NAME``: the layer of a multi-layer ``--zones`` file.
+zones_layer_opt = click.option("--zones-layer", help="Layer of a multi-layer zones file.")
+
+#: ``-o/--output FILE``: the points that ``sample`` and ``suggest-samples`` draw, to label.
+points_output_opt = output_opt("Points (GeoPackage) with an empty 'reference' column to label.")
 
 connectivity_opt = click.option(
     "--connectivity",
@@ -426,29 +449,22 @@ def feature_recipe(kw: dict[str, Any]) -> FeatureRecipe | None:
     )
 
 
-def run_options(
-    kw: dict[str, Any], progress: Callable[[int, int], None] | None = None
-) -> RunOptions:
+def run_options(kw: dict[str, Any]) -> RunOptions:
     """The :data:`run_opts` and :data:`scene_args` options, popped from a command's keyword
-    arguments, with the command's ``progress`` bar when it shows one, as the jobs' run
-    keywords (:class:`rasterclass.jobs.RunOptions`)."""
+    arguments, as the jobs' run keywords (:class:`rasterclass.jobs.RunOptions`; the progress
+    bar comes from :func:`rasterclass.cli._base.run_job`)."""
     overwrite, cog = kw.pop("overwrite"), kw.pop("cog")
-    run: RunOptions = {"overwrite": overwrite, "scene_options": scene_options(kw), "cog": cog}
-    if progress is not None:
-        run["progress"] = progress
-    return run
+    return {"overwrite": overwrite, "scene_options": scene_options(kw), "cog": cog}
 
 
-def map_run_options(
-    kw: dict[str, Any], progress: Callable[[int, int], None] | None = None
-) -> dict[str, Any]:
+def map_run_options(kw: dict[str, Any]) -> dict[str, Any]:
     """The ``--chunks`` and :data:`run_opts` options of a command that rewrites a map, popped
-    from its keyword arguments, with its ``progress`` bar, as the map jobs' keywords
-    (``overwrite``, ``chunks``, ``progress``, ``cog``: :func:`rasterclass.jobs.sieve_map`,
-    :func:`rasterclass.jobs.majority_map`, :func:`rasterclass.relabel_map`,
-    :func:`rasterclass.change_map`)."""
+    from its keyword arguments, as the map jobs' keywords (``overwrite``, ``chunks``,
+    ``cog``: :func:`rasterclass.jobs.sieve_map`, :func:`rasterclass.jobs.majority_map`,
+    :func:`rasterclass.relabel_map`, :func:`rasterclass.change_map`; the progress bar comes
+    from :func:`rasterclass.cli._base.run_job`)."""
     overwrite, chunks, cog = kw.pop("overwrite"), kw.pop("chunks"), kw.pop("cog")
-    return {"overwrite": overwrite, "chunks": chunks, "progress": progress, "cog": cog}
+    return {"overwrite": overwrite, "chunks": chunks, "cog": cog}
 
 
 def training_options(kw: dict[str, Any]) -> TrainingOptions:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ._base import command, echo_summary, progress_bar
+from ._base import command, echo_summary, run_job
 from .options import (
     aoa_opt,
     bands_opt,
@@ -43,15 +43,15 @@ def predict(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    with progress_bar("classifying") as progress:
-        run = run_options(kw, progress)
-        result = jobs.predict(
-            list(scene),
-            model_path,
-            output,
-            probabilities=probabilities,
-            uncertainty=uncertainty,
-            aoa=aoa,
-            **run,
-        )
+    result = run_job(
+        "classifying",
+        jobs.predict,
+        list(scene),
+        model_path,
+        output,
+        probabilities=probabilities,
+        uncertainty=uncertainty,
+        aoa=aoa,
+        **run_options(kw),
+    )
     echo_summary(result, started)

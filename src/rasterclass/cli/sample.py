@@ -8,7 +8,14 @@ from typing import Any
 import click
 
 from ._base import command, say
-from .options import POSITIVE, map_arg, output_opt, overwrite_opt, seed_opt, training_opt
+from .options import (
+    map_arg,
+    n_points_opt,
+    overwrite_opt,
+    points_output_opt,
+    seed_opt,
+    training_opt,
+)
 
 __all__ = ["sample"]
 
@@ -25,7 +32,7 @@ def _ua_pairs(values: tuple[str, ...]) -> dict[str, float]:
 
 @command()
 @map_arg()
-@click.option("-n", "n", type=POSITIVE, help="Total number of sample points.")
+@n_points_opt("Total number of sample points.")
 @click.option(
     "--target-se",
     type=click.FloatRange(0, 1, min_open=True),
@@ -54,7 +61,7 @@ def _ua_pairs(values: tuple[str, ...]) -> dict[str, float]:
     default=0.0,
     help="Distance from training (map units).",
 )
-@output_opt("Points (GeoPackage) with an empty 'reference' column to label.")
+@points_output_opt
 @overwrite_opt
 def sample(
     map_path: str, output: str, overwrite: bool, expected_ua: tuple[str, ...], **kw: Any

@@ -9,7 +9,7 @@ import click
 
 from rasterclass import jobs
 
-from ._base import command, echo_outputs, progress_bar, say
+from ._base import command, echo_outputs, run_job, say
 from .options import (
     file_opt,
     method_opt,
@@ -60,17 +60,17 @@ def segment(
     values = jobs.parse_params(params)
     if seed is not None:
         values["seed"] = seed
-    with progress_bar("segmenting") as progress:
-        run = run_options(kw, progress)
-        result = jobs.run_segmentation(
-            list(scene),
-            output,
-            method=method,
-            params=values,
-            features=features,
-            vector=vector,
-            **run,
-        )
+    result = run_job(
+        "segmenting",
+        jobs.run_segmentation,
+        list(scene),
+        output,
+        method=method,
+        params=values,
+        features=features,
+        vector=vector,
+        **run_options(kw),
+    )
     if result.n_segments is not None:
         say(f"{result.n_segments} segments ({method})")
     echo_outputs(result.outputs, started)

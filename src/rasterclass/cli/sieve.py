@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._base import command, echo_outputs, progress_bar, say
+from ._base import command, echo_outputs, run_job, say
 from .options import (
     chunks_opt,
     connectivity_opt,
@@ -50,14 +50,15 @@ def sieve(
 
     started = time.perf_counter()
     protected = [k.strip() for k in keep.split(",") if k.strip()]
-    with progress_bar("sieving") as progress:
-        result = jobs.sieve_map(
-            map_path,
-            output,
-            mmu,
-            connectivity=int(connectivity),
-            keep=protected,
-            **map_run_options(kw, progress),
-        )
+    result = run_job(
+        "sieving",
+        jobs.sieve_map,
+        map_path,
+        output,
+        mmu,
+        connectivity=int(connectivity),
+        keep=protected,
+        **map_run_options(kw),
+    )
     say(f"MMU {mmu} = {result.info['mmu_pixels']:.4g} pixels")
     echo_outputs(result.outputs, started)

@@ -8,21 +8,27 @@ from typing import Any
 import click
 
 from ._base import command, say
-from .options import FILE, POSITIVE, map_arg, output_opt, overwrite_opt, seed_opt
+from .options import (
+    file_opt,
+    map_arg,
+    n_points_opt,
+    overwrite_opt,
+    points_output_opt,
+    seed_opt,
+)
 
 __all__ = ["suggest_samples"]
 
 
 @command("suggest-samples")
 @map_arg()
-@click.option(
+@file_opt(
     "--uncertainty",
     required=True,
-    type=FILE,
     help="The map's uncertainty layers (predict/classify --uncertainty).",
 )
-@click.option("--aoa", type=FILE, help="The map's AOA layers (predict/classify --aoa).")
-@click.option("-n", "n", type=POSITIVE, default=50, show_default=True, help="Number of points.")
+@file_opt("--aoa", help="The map's AOA layers (predict/classify --aoa).")
+@n_points_opt("Number of points.", default=50)
 @click.option(
     "--min-distance",
     default="0",
@@ -37,7 +43,7 @@ __all__ = ["suggest_samples"]
     help="Least points per mapped class (the rest in proportion to mapped area).",
 )
 @seed_opt("Seed of the tie-break between equally ranked pixels.")
-@output_opt("Points (GeoPackage) with an empty 'reference' column to label.")
+@points_output_opt
 @overwrite_opt
 def suggest_samples(map_path: str, output: str, overwrite: bool, **kw: Any) -> None:
     """Suggest points to label next: where MAP.tif is least sure or outside its AOA.

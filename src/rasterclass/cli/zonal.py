@@ -6,22 +6,24 @@ import time
 
 import click
 
-from ._base import command, echo_outputs, progress_bar, say
-from .options import FILE, chunks_opt, map_arg, output_opt, overwrite_opt
+from ._base import command, echo_outputs, run_job, say
+from .options import (
+    chunks_opt,
+    map_arg,
+    output_opt,
+    overwrite_opt,
+    zone_column_opt,
+    zones_layer_opt,
+    zones_opt,
+)
 
 __all__ = ["zonal"]
 
 
 @command()
 @map_arg()
-@click.option(
-    "-z", "--zones", required=True, type=FILE, help="Zone polygons (districts, fields), any CRS."
-)
-@click.option(
-    "-c",
-    "--zone-column",
-    help="Zone id column (rows sharing an id are one zone; default: row number 1, 2, ...).",
-)
+@zones_opt("Zone polygons (districts, fields), any CRS.", required=True)
+@zone_column_opt("Zone id column (rows sharing an id are one zone; default: row number 1, 2, ...).")
 @click.option(
     "-l",
     "--layer",
@@ -31,7 +33,7 @@ __all__ = ["zonal"]
     help="Raster on the map's grid to average per zone (probability, NDVI...): every band, "
     "or one band by name or number after a colon. Repeatable.",
 )
-@click.option("--zones-layer", help="Layer of a multi-layer zones file.")
+@zones_layer_opt
 @output_opt(
     "Summary: a table (.csv, .json, .md) or the zones with their summary columns "
     "(.gpkg, .geojson, .fgb). Default: print it.",
@@ -53,18 +55,18 @@ def zonal(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    with progress_bar("zones") as progress:
-        table = jobs.zonal_map(
-            map_path,
-            zones,
-            zone_column,
-            output=output,
-            overwrite=overwrite,
-            layers=list(layers),
-            zones_layer=zones_layer,
-            chunks=chunks,
-            progress=progress,
-        )
+    table = run_job(
+        "zones",
+        jobs.zonal_map,
+        map_path,
+        zones,
+        zone_column,
+        output=output,
+        overwrite=overwrite,
+        layers=list(layers),
+        zones_layer=zones_layer,
+        chunks=chunks,
+    )
     if output is None:
         say(jobs.render_zonal(table, "markdown").rstrip())
         return

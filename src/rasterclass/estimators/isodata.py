@@ -14,6 +14,7 @@ loop, ``predict`` and ``transform``. The steps as vectorised kernels, and
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import (
@@ -51,6 +52,18 @@ _DEFAULT_MAX_STD_FACTOR = 0.5
 _DEFAULT_MIN_DISTANCE_FACTOR = 0.25
 
 _FLOAT_DTYPES = (np.float64, np.float32)
+
+
+class _Thresholds(NamedTuple):
+    """The thresholds a fit uses: the parameters with their defaults resolved on the data
+    (kept as the fitted ``min_samples_``, ``max_std_``, ``min_distance_``,
+    ``min_clusters_`` and ``max_clusters_``)."""
+
+    min_samples: int
+    max_std: float
+    min_distance: float
+    min_clusters: int
+    max_clusters: int
 
 
 class ISODATA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
@@ -262,6 +275,35 @@ default="k-means++"
     def _check_params(self) -> None:
         check_isodata_params(self)
 
+    def _thresholds(self, X: np.ndarray) -> _Thresholds:
+        """The parameters as this fit on ``X`` uses them: ``min_samples`` capped for small
+        data, ``max_std`` and ``min_distance`` defaulting to shares of the data's spread,
+        ``min_clusters`` 1 and ``max_clusters`` twice ``n_clusters`` by default."""
+        n_samples, k_desired = X.shape[0], self.n_clusters
+        min_samples = min(self.min_samples, max(1, n_samples // (2 * k_desired)))
+        if min_samples < self.min_samples:
+            logger.info(
+                "ISODATA: min_samples=%d capped to %d for %d samples and n_clusters=%d.",
+                self.min_samples,
+                min_samples,
+                n_samples,
+                k_desired,
+            )
+        spread = float(np.sqrt(np.mean(X.var(axis=0, dtype=np.float64))))
+        max_std = _DEFAULT_MAX_STD_FACTOR * spread if self.max_std is None else float(self.max_std)
+        min_distance = (
+            _DEFAULT_MIN_DISTANCE_FACTOR * spread
+            if self.min_distance is None
+            else float(self.min_distance)
+        )
+        return _Thresholds(
+            min_samples=min_samples,
+            max_std=max_std,
+            min_distance=min_distance,
+            min_clusters=1 if self.min_clusters is None else int(self.min_clusters),
+            max_clusters=2 * k_desired if self.max_clusters is None else int(self.max_clusters),
+        )
+
     # ----------------------------------------------------------------------------------
     # scikit-learn API
     # ----------------------------------------------------------------------------------
@@ -283,28 +325,10 @@ default="k-means++"
         """
         self._check_params()
         X = validate_data(self, X, dtype=list(_FLOAT_DTYPES))
-        n_samples = X.shape[0]
         rng = check_random_state(self.random_state)
         k_desired = self.n_clusters
-        min_clusters = 1 if self.min_clusters is None else int(self.min_clusters)
-        max_clusters = 2 * k_desired if self.max_clusters is None else int(self.max_clusters)
-
-        min_samples = min(self.min_samples, max(1, n_samples // (2 * k_desired)))
-        if min_samples < self.min_samples:
-            logger.info(
-                "ISODATA: min_samples=%d capped to %d for %d samples and n_clusters=%d.",
-                self.min_samples,
-                min_samples,
-                n_samples,
-                k_desired,
-            )
-        spread = float(np.sqrt(np.mean(X.var(axis=0, dtype=np.float64))))
-        max_std = _DEFAULT_MAX_STD_FACTOR * spread if self.max_std is None else float(self.max_std)
-        min_distance = (
-            _DEFAULT_MIN_DISTANCE_FACTOR * spread
-            if self.min_distance is None
-            else float(self.min_distance)
-        )
+        used = self._thresholds(X)
+        min_samples, max_std, min_distance, min_clusters, max_clusters = used
 
         centres = initial_centres(self, X, rng)
         history: list[IsodataIteration] = []
@@ -414,11 +438,11 @@ default="k-means++"
         self.n_clusters_ = int(centres.shape[0])
         self.n_iter_ = iteration
         self.history_ = history
-        self.min_samples_ = int(min_samples)
-        self.max_std_ = max_std
-        self.min_distance_ = min_distance
-        self.min_clusters_ = min_clusters
-        self.max_clusters_ = max_clusters
+        self.min_samples_ = int(used.min_samples)
+        self.max_std_ = used.max_std
+        self.min_distance_ = used.min_distance
+        self.min_clusters_ = used.min_clusters
+        self.max_clusters_ = used.max_clusters
         logger.info(
             "ISODATA: %d clusters after %d iterations (n_clusters=%d).",
             self.n_clusters_,

@@ -37,7 +37,20 @@ from rasterclass.errors import BandMismatchError, RadiometryWarning, param
 
 @dataclass(frozen=True)
 class SpectralIndex:
-    """One index: the roles it needs, its formula over them, its source."""
+    """One index: the roles it needs, its formula over them, its source.
+
+    Attributes
+    ----------
+    name : str
+        The index's name in the Awesome Spectral Indices catalogue, lower case (``"ndvi"``).
+    roles : tuple of str
+        The band roles it needs; for a normalised difference ``(a - b) / (a + b)``, ``a``
+        then ``b``.
+    formula : str
+        The formula over the roles, as documentation (the code computes it in ``_terms``).
+    source : str
+        The paper that defines the index.
+    """
 
     name: str
     roles: tuple[str, ...]

@@ -30,14 +30,29 @@ from rasterclass.stack import Grid
 
 @dataclass(frozen=True)
 class RasterSource:
-    """One input file as the block reader needs it (picklable, paths only)."""
+    """One input file as the block reader needs it (picklable, paths only).
+
+    Attributes
+    ----------
+    path : str
+        The file (opened anew in every block read).
+    indexes : tuple of int
+        The bands read, 1-based (rasterio's ``indexes``).
+    warp : bool
+        The file is not on the scene's grid: read through a ``WarpedVRT`` onto it.
+    resampling : int
+        The ``rasterio.enums.Resampling`` value of that warp.
+    nodata : float or None
+        Nodata value that overrides the file's (None: the file's own, if any).
+    scales, offsets : tuple of float or None
+        GDAL scale and offset of each band read (None: values are used as stored).
+    """
 
     path: str
     indexes: tuple[int, ...]
     warp: bool
     resampling: int
     nodata: float | None
-    #: GDAL scale and offset of each band read (None: values are used as stored).
     scales: tuple[float, ...] | None = None
     offsets: tuple[float, ...] | None = None
 

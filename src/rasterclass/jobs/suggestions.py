@@ -126,7 +126,8 @@ def suggest_samples_map(
     OutputCollisionError
         The output is one of the inputs.
     RasterclassIOError
-        An input does not exist or cannot be read.
+        An input does not exist or cannot be read, or ``output`` is not named as a vector
+        file (``.gpkg``, ``.shp``, ``.geojson``, ``.json``, ``.fgb``; checked before any work).
 
     Examples
     --------

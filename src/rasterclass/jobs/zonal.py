@@ -8,11 +8,10 @@ the summary columns as a vector file (``.gpkg``, ``.geojson``, ``.fgb``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from rasterclass.accuracy.zonal import LayerSpec, split_layer, zonal_summary
+from rasterclass.accuracy.zonal import ZonalOptions, split_layer, zonal_summary
 from rasterclass.accuracy.zonal_report import render_zonal
 from rasterclass.errors import RasterclassIOError, param
 from rasterclass.io import PathLike, check_writable, write_text, write_vector
@@ -32,10 +31,7 @@ def zonal_map(
     *,
     output: PathLike | None = None,
     overwrite: bool = False,
-    layers: Sequence[LayerSpec] = (),
-    zones_layer: str | None = None,
-    chunks: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    **options: Unpack[ZonalOptions],
 ) -> Any:
     """Summarise a class map per zone (see :func:`rasterclass.zonal_summary`) and write it.
 
@@ -53,11 +49,10 @@ def zonal_map(
         columns ``share_<class>``, ``area_ha_<class>``...).
     overwrite
         Replace an existing output.
-    layers
-        Rasters on the map's grid to average per zone (``PATH`` or ``PATH:BAND``).
-    zones_layer, chunks, progress
-        Layer of a multi-layer zones file; chunk side for reading (the result does not
-        depend on it); a ``(done, total)`` callback over the map's chunks.
+    **options
+        Passed to :func:`rasterclass.zonal_summary` (:class:`~rasterclass.accuracy.zonal.
+        ZonalOptions`): ``layers`` (rasters on the map's grid to average per zone, ``PATH``
+        or ``PATH:BAND``), ``zones_layer``, ``chunks``, ``progress``.
 
     Returns
     -------
@@ -101,17 +96,9 @@ def zonal_map(
     check_writable(
         {"output": output},
         overwrite,
-        inputs={"map": map_path, "zones file": zones, "layer": _layer_paths(layers)},
+        inputs={"map": map_path, "zones file": zones, "layer": _layer_paths(options)},
     )
-    table = zonal_summary(
-        map_path,
-        zones,
-        zone_column,
-        layers=layers,
-        zones_layer=zones_layer,
-        chunks=chunks,
-        progress=progress,
-    )
+    table = zonal_summary(map_path, zones, zone_column, **options)
     if output is not None and suffix in TABLE_FORMATS:
         write_text(output, render_zonal(table, TABLE_FORMATS[suffix]), overwrite=overwrite)
     elif output is not None:
@@ -119,6 +106,6 @@ def zonal_map(
     return table
 
 
-def _layer_paths(layers: Sequence[Any]) -> list[Any]:
+def _layer_paths(options: ZonalOptions) -> list[Any]:
     """The sources of the layers (``PATH:BAND`` as ``PATH``), for the collision check."""
-    return [split_layer(spec)[0] for spec in layers]
+    return [split_layer(spec)[0] for spec in options.get("layers", ())]
