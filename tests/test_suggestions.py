@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -10,9 +12,10 @@ import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
 
+from rasterclass.accuracy.draw import parse_distance
 from rasterclass.classes import ClassMap
 from rasterclass.errors import AccuracyError, OutputExistsError
-from rasterclass.jobs.suggestions import parse_distance, suggest_samples_map
+from rasterclass.jobs.suggestions import suggest_samples_map
 from rasterclass.suggestions import COLUMNS, suggest_samples
 from tests.conftest import run_cli
 
@@ -155,3 +158,46 @@ def test_cli_end_to_end(tmp_path, scene_path, training_path):
     assert {names.name_of(int(c)) for c in gdf["class_code"]} == set(gdf["class_name"])
     with pytest.raises(OutputExistsError):
         suggest_samples_map(out, u, output=pts)
+
+
+def test_min_distance_takes_the_same_units_in_both_sampling_commands(tmp_path):
+    """`sample --min-distance` (away from the training polygons) and `suggest-samples
+    --min-distance` (between points) are one option: a number in map units, or 300m, 0.3km,
+    10px. `sample` took map units only."""
+    import rasterclass as rc
+
+    sample_data = Path(__file__).resolve().parents[1] / "sample_data"
+    truth, training = sample_data / "truth.tif", sample_data / "training.gpkg"
+    kw = {"n": 120, "seed": 2, "training": str(training)}
+    by_units = rc.draw_sample(truth, min_distance=90.0, **kw)  # 30 m pixels
+    for spelt in ("3px", "90m", "0.09km", "90"):
+        again = rc.draw_sample(truth, min_distance=spelt, **kw)
+        assert again[["row", "col"]].equals(by_units[["row", "col"]]), spelt
+    near = gpd.read_file(training).to_crs(by_units.crs).union_all()
+    assert by_units.distance(near).min() >= 90.0
+    assert not rc.draw_sample(truth, min_distance=0, **kw)[["row", "col"]].equals(
+        by_units[["row", "col"]]
+    )
+    for bad in ("-5", "ninety", -5.0, float("nan")):
+        with pytest.raises(AccuracyError, match="min_distance"):
+            rc.draw_sample(truth, min_distance=bad, **kw)
+    out = tmp_path / "pts.gpkg"
+    run_cli(
+        "sample",
+        truth,
+        "-n",
+        "120",
+        "--seed",
+        "2",
+        "-t",
+        training,
+        "--min-distance",
+        "3px",
+        "-o",
+        out,
+    )
+    assert gpd.read_file(out)[["row", "col"]].equals(by_units[["row", "col"]].astype("int64"))
+    bad = run_cli(
+        "sample", truth, "-n", "5", "--min-distance", "ninety", "-o", tmp_path / "b.gpkg", ok=False
+    )
+    assert "--min-distance 'ninety' is not a distance" in bad.output

@@ -29,6 +29,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from rasterclass.accuracy.design import allocate_sample
+from rasterclass.accuracy.draw import parse_distance
 from rasterclass.classes import ClassMap
 from rasterclass.errors import AccuracyError, param
 
@@ -131,7 +132,7 @@ def suggest_samples(
     aoa: xr.DataArray | None = None,
     class_map: ClassMap | None = None,
     n: int = 50,
-    min_distance: float = 0.0,
+    min_distance: float | str = 0.0,
     min_per_class: int = 5,
     seed: int = 0,
 ) -> Any:
@@ -163,7 +164,8 @@ def suggest_samples(
     n
         Number of points (>= 1).
     min_distance
-        Least distance between two points, in map units (>= 0).
+        Least distance between two points: map units (>= 0), or a string with a unit
+        (``300m``, ``0.3km``, ``10px``; see :func:`rasterclass.accuracy.draw.parse_distance`).
     min_per_class
         Least number of points per mapped class (lowered to ``n // classes`` when the
         classes are more than ``n / min_per_class``).
@@ -201,9 +203,8 @@ def suggest_samples(
 
     if not (isinstance(n, int | np.integer) and n >= 1):
         raise AccuracyError(f"{param('n')} must be a whole number >= 1, got {n!r}")
-    if not (np.isfinite(min_distance) and min_distance >= 0):
-        raise AccuracyError(f"{param('min_distance')} must be >= 0, got {min_distance!r}")
     cls = classes.squeeze("band", drop=True) if "band" in classes.dims else classes
+    distance = parse_distance(min_distance, cls.rio.crs, cls.rio.transform())
     margin = _band(uncertainty, "margin")
     di, inside = _band(aoa, "dissimilarity_index"), _band(aoa, "aoa")
     for other in (margin, di):
@@ -241,7 +242,7 @@ def suggest_samples(
     quota = dict(zip(codes, (int(v) for v in alloc.to_numpy()), strict=True))
     pool = pd.concat([pd.DataFrame(r[1]) for r in results], ignore_index=True)
     pool = pool.sort_values(["outside", "margin", "tie"], ascending=[False, True, True])
-    taken, xs, ys, left = _greedy(pool, quota, float(min_distance), cls.rio.transform())
+    taken, xs, ys, left = _greedy(pool, quota, distance, cls.rio.transform())
     chosen = pool.iloc[taken]
     name_of = (lambda c: class_map.name_of(c)) if class_map else (lambda c: f"class {c}")
     gdf = gpd.GeoDataFrame(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any, TypedDict
@@ -66,6 +67,66 @@ def _exclusion(grid: Any, geoms: Any, row0: int, height: int) -> np.ndarray:
     ).astype(bool)
 
 
+_DISTANCE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(m|km|px)?\s*$")
+
+
+def parse_distance(value: float | str, crs: Any, transform: Any) -> float:
+    """A distance in map units from ``300`` (map units), ``300m``, ``0.3km`` or ``10px``.
+
+    Metres need a map in a projected CRS in metres; pixels are the map's pixel side (the
+    geometric mean of width and height for non-square pixels).
+
+    Parameters
+    ----------
+    value
+        A number (map units) or a string with a unit.
+    crs, transform
+        The map's CRS and affine transform.
+
+    Returns
+    -------
+    float
+        The distance in map units, >= 0.
+
+    Raises
+    ------
+    AccuracyError
+        A value that is not a distance (or a negative one), or metres on a map not in metres.
+
+    Examples
+    --------
+    >>> from affine import Affine
+    >>> from rasterio.crs import CRS
+    >>> parse_distance("0.3km", CRS.from_epsg(32633), Affine(30, 0, 0, 0, -30, 0))
+    300.0
+    >>> parse_distance("10px", CRS.from_epsg(32633), Affine(30, 0, 0, 0, -30, 0))
+    300.0
+    """
+    if isinstance(value, int | float):
+        number, unit = float(value), None
+        if not (np.isfinite(number) and number >= 0):
+            raise AccuracyError(f"{param('min_distance')} must be >= 0, got {value!r}")
+    else:
+        match = _DISTANCE.match(str(value))
+        if not match:
+            raise AccuracyError(
+                f"{param('min_distance')} {value!r} is not a distance: give e.g. 300m, 0.3km, "
+                "10px or a number in map units"
+            )
+        number, unit = float(match.group(1)), match.group(2)
+    if unit == "px":
+        return number * (abs(transform.a * transform.e)) ** 0.5
+    if unit in ("m", "km"):
+        units = (getattr(crs, "linear_units", "") or "").lower() if crs is not None else ""
+        if units not in ("metre", "meter", "metres", "meters", "m"):
+            raise AccuracyError(
+                f"{param('min_distance')} {value!r} is in metres but the map's CRS is not in "
+                "metres: give it in map units (a plain number) or in pixels (e.g. 10px)"
+            )
+        return number * (1000.0 if unit == "km" else 1.0)
+    return number
+
+
 class SampleOptions(TypedDict, total=False):
     """The keywords of :func:`draw_sample` after the map (meaning and defaults there), typed
     for ``**options: Unpack[SampleOptions]`` where a job passes them on."""
@@ -77,7 +138,7 @@ class SampleOptions(TypedDict, total=False):
     allocation: str
     seed: int
     training: Any
-    min_distance: float
+    min_distance: float | str
     reference_column: str
 
 
@@ -91,7 +152,7 @@ def draw_sample(
     allocation: str = "proportional",
     seed: int = 0,
     training: Any = None,
-    min_distance: float = 0.0,
+    min_distance: float | str = 0.0,
     reference_column: str = "reference",
 ) -> Any:
     """Draw a stratified random sample of points from a map (strata = map classes).
@@ -110,7 +171,8 @@ def draw_sample(
     seed
         The same seed gives the same points (whatever the chunking).
     training, min_distance
-        Keep points at least ``min_distance`` (map units) away from these training
+        Keep points at least ``min_distance`` (map units, or a string with a unit: ``300m``,
+        ``0.3km``, ``10px``, see :func:`parse_distance`) away from these training
         geometries (path or GeoDataFrame). Excluded pixels are not sampled; stratum sizes
         for estimation stay the full mapped counts, a small departure from a strict
         probability design that the docs and the report note.
@@ -144,6 +206,7 @@ def draw_sample(
 
     map_scene, cmap = open_map(map_path)
     grid = scene_grid(map_scene)
+    distance = parse_distance(min_distance, grid.crs, grid.transform)  # before any work
     counts = mapped_pixel_counts(map_scene)
     if counts.empty:
         raise AccuracyError(f"the map {map_path} has no mapped pixel (all nodata)")
@@ -170,13 +233,13 @@ def draw_sample(
     alloc = dict(zip(codes, (int(v) for v in allocated.to_numpy()), strict=True))
 
     excluded_geoms = None
-    if training is not None and min_distance > 0:
+    if training is not None and distance > 0:
         tr = (
             read_vector(training, grid.crs)
             if isinstance(training, str | os.PathLike)
             else (training.to_crs(grid.crs))
         )
-        excluded_geoms = list(tr.geometry.buffer(min_distance))
+        excluded_geoms = list(tr.geometry.buffer(distance))
 
     strip_rows = max(1, _STRIP_PIXELS // max(grid.width, 1))
     band = map_scene.data[0].rechunk((strip_rows, -1))

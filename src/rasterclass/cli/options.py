@@ -192,6 +192,18 @@ def n_points_opt(help: str, *, default: int | None = None) -> Decorator:
     return click.option("-n", "n", type=POSITIVE, help=help, **shown)
 
 
+def min_distance_opt(help: str) -> Decorator:
+    """``--min-distance DISTANCE``: a least distance with its unit (``min_distance``; see
+    :func:`rasterclass.accuracy.draw.parse_distance`), 0 by default."""
+    return click.option(
+        "--min-distance",
+        default="0",
+        show_default=True,
+        metavar="DISTANCE",
+        help=f"{help} 300m, 0.3km, 10px, or a number in map units.",
+    )
+
+
 # ------------------------------------------------------------------------------------------
 # Options the same everywhere
 # ------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import click
 from ._base import command, say
 from .options import (
     map_arg,
+    min_distance_opt,
     n_points_opt,
     overwrite_opt,
     points_output_opt,
@@ -55,12 +56,7 @@ def _ua_pairs(values: tuple[str, ...]) -> dict[str, float]:
 )
 @seed_opt()
 @training_opt("Training polygons to keep away from (with --min-distance).", required=False)
-@click.option(
-    "--min-distance",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    help="Distance from training (map units).",
-)
+@min_distance_opt("Least distance from the training polygons:")
 @points_output_opt
 @overwrite_opt
 def sample(

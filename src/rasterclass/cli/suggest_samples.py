@@ -11,6 +11,7 @@ from ._base import command, say
 from .options import (
     file_opt,
     map_arg,
+    min_distance_opt,
     n_points_opt,
     overwrite_opt,
     points_output_opt,
@@ -29,12 +30,7 @@ __all__ = ["suggest_samples"]
 )
 @file_opt("--aoa", help="The map's AOA layers (predict/classify --aoa).")
 @n_points_opt("Number of points.", default=50)
-@click.option(
-    "--min-distance",
-    default="0",
-    show_default=True,
-    help="Least distance between points: 300m, 0.3km, 10px, or a number in map units.",
-)
+@min_distance_opt("Least distance between points:")
 @click.option(
     "--min-per-class",
     type=click.IntRange(min=0),

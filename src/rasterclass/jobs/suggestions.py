@@ -3,11 +3,10 @@ uncertainty layers (and AOA layers) chunk by chunk and writes the suggested poin
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasterclass.accuracy.assess import open_map
-from rasterclass.errors import AccuracyError, GridMismatchError, param
+from rasterclass.errors import GridMismatchError, param
 from rasterclass.io import (
     PathLike,
     check_output_format,
@@ -17,63 +16,6 @@ from rasterclass.io import (
 )
 from rasterclass.jobs.provenance import recorded
 from rasterclass.suggestions import suggest_samples
-
-_DISTANCE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(m|km|px)?\s*$")
-
-
-def parse_distance(value: float | str, crs: Any, transform: Any) -> float:
-    """A distance in map units from ``300`` (map units), ``300m``, ``0.3km`` or ``10px``.
-
-    Metres need a map in a projected CRS in metres; pixels are the map's pixel side (the
-    geometric mean of width and height for non-square pixels).
-
-    Parameters
-    ----------
-    value
-        A number (map units) or a string with a unit.
-    crs, transform
-        The map's CRS and affine transform.
-
-    Returns
-    -------
-    float
-        The distance in map units, >= 0.
-
-    Raises
-    ------
-    AccuracyError
-        A value that is not a distance, or metres on a map not in metres.
-
-    Examples
-    --------
-    >>> from affine import Affine
-    >>> from rasterio.crs import CRS
-    >>> parse_distance("0.3km", CRS.from_epsg(32633), Affine(30, 0, 0, 0, -30, 0))
-    300.0
-    >>> parse_distance("10px", CRS.from_epsg(32633), Affine(30, 0, 0, 0, -30, 0))
-    300.0
-    """
-    if isinstance(value, int | float):
-        number, unit = float(value), None
-    else:
-        match = _DISTANCE.match(str(value))
-        if not match:
-            raise AccuracyError(
-                f"{param('min_distance')} {value!r} is not a distance: give e.g. 300m, 0.3km, "
-                "10px or a number in map units"
-            )
-        number, unit = float(match.group(1)), match.group(2)
-    if unit == "px":
-        return number * (abs(transform.a * transform.e)) ** 0.5
-    if unit in ("m", "km"):
-        units = (getattr(crs, "linear_units", "") or "").lower() if crs is not None else ""
-        if units not in ("metre", "meter", "metres", "meters", "m"):
-            raise AccuracyError(
-                f"{param('min_distance')} {value!r} is in metres but the map's CRS is not in "
-                "metres: give it in map units (a plain number) or in pixels (e.g. 10px)"
-            )
-        return number * (1000.0 if unit == "km" else 1.0)
-    return number
 
 
 @recorded("map_path", "uncertainty", "aoa")
@@ -104,7 +46,7 @@ def suggest_samples_map(
         Number of points, least points per class, seed of the tie-break.
     min_distance
         Least distance between points: map units, or a string with a unit (``300m``,
-        ``0.3km``, ``10px``; see :func:`parse_distance`).
+        ``0.3km``, ``10px``; see :func:`rasterclass.accuracy.draw.parse_distance`).
     output
         Write the points here (GeoPackage, shapefile, GeoJSON), in the map's CRS.
     overwrite
@@ -157,14 +99,13 @@ def suggest_samples_map(
                 f"{path} is not on the grid of {map_path}: give the layers written with the map "
                 f"by predict or classify ({param('uncertainty')}, {param('aoa')})"
             )
-    distance = parse_distance(min_distance, classes.rio.crs, classes.rio.transform())
     points = suggest_samples(
         classes,
         layers,
         aoa=applicability,
         class_map=class_map,
         n=n,
-        min_distance=distance,
+        min_distance=min_distance,
         min_per_class=min_per_class,
         seed=seed,
     )
