@@ -191,3 +191,27 @@ def test_cli_writes_map_difference_and_damage_per_field(tmp_path):
     assert Path(f"{out}.provenance.json").exists()
     missing = run_cli("change", *args[:2], "-o", tmp_path / "x.tif", ok=False)
     assert missing.exit_code != 0 and "--dates" in missing.output
+
+
+@pytest.mark.parametrize("chunks", [None, 96])
+def test_one_pass_and_the_same_damage_per_field_with_or_without_the_difference(
+    tmp_path, monkeypatch, chunks
+):
+    """The map and the difference layer are written in one pass over the scenes, and the
+    damage per field read back from them equals the one computed from the scenes."""
+    import rasterclass.jobs.change as job
+
+    passes: list[int] = []
+    real = job.write_rasters
+    monkeypatch.setattr(job, "write_rasters", lambda outs, **kw: passes.append(len(outs)) or
+                        real(outs, **kw))  # fmt: skip
+    kw = {"dates": DATES, "zones": DATA / "fields.gpkg", "zone_column": "field_id",
+          "chunks": chunks}  # fmt: skip
+    both = rc.change_map(DATA / "scene.tif", DATA / "scene_t2.tif", tmp_path / "a.tif",
+                         difference=tmp_path / "d.tif", **kw)  # fmt: skip
+    assert passes == [2]
+    alone = rc.change_map(DATA / "scene.tif", DATA / "scene_t2.tif", tmp_path / "b.tif", **kw)
+    pd.testing.assert_frame_equal(
+        both.per_zone.drop(columns="geometry"), alone.per_zone.drop(columns="geometry")
+    )
+    assert read_band(tmp_path / "a.tif").tobytes() == read_band(tmp_path / "b.tif").tobytes()

@@ -234,6 +234,31 @@ def write_map(
     >>> rc.open_scene(path, unscale=False).values[0].tolist()
     [[1.0, 2.0], [nan, 1.0]]
     """
+    return write_rasters([map_output(classes, path, class_map)], **options)[0]
+
+
+def map_output(
+    classes: xr.DataArray | xr.Dataset, path: PathLike, class_map: ClassMap | None = None
+) -> RasterOutput:
+    """How a thematic map is written (see :func:`write_map`), for :func:`write_rasters`:
+    to write it in one pass with other layers on its grid.
+
+    Parameters
+    ----------
+    classes, path, class_map
+        As :func:`write_map`.
+
+    Returns
+    -------
+    RasterOutput
+        The codes (0 = nodata) in the class map's dtype, with its class map and the
+        training-pixel record the array carries.
+
+    Raises
+    ------
+    ClassMapError
+        No class map is given or carried.
+    """
     if isinstance(classes, xr.Dataset):
         if "classes" not in classes:
             raise ClassMapError(
@@ -260,10 +285,9 @@ def write_map(
         classes = classes.where(classes != nodata, 0)
     # the record of the model's training pixels that predict_raster puts on the layer
     tags = {k: str(classes.attrs[k]) for k in (RECORD_TAG, SHA256_TAG) if k in classes.attrs}
-    out = RasterOutput(
+    return RasterOutput(
         classes.astype(class_map.dtype), path, nodata=0, class_map=class_map, tags=tags
     )
-    return write_rasters([out], **options)[0]
 
 
 #: Band tag values of probability layers.

@@ -44,11 +44,11 @@ from rasterclass.io import (
     PathLike,
     RasterOutput,
     check_writable,
+    map_output,
     open_scene,
     read_date,
     read_vector,
     scene_grid,
-    write_map,
     write_rasters,
     write_table,
     write_vector,
@@ -301,26 +301,45 @@ def change_map(
         scale=reflectance_scale,
     )
     result = ChangeResult(change=change)
-    result.outputs.append(
-        write_map(change, output, overwrite=overwrite, progress=progress, cog=cog)
-    )
+    # the map and the difference layer in one pass over the scenes
+    layers = [map_output(change, output)]
     if difference is not None:
         diff = change["difference"].rename(f"d{change.attrs['index']}")
-        layer = RasterOutput(
-            diff, difference, nodata=float("nan"), descriptions=[str(diff.name)],
-            tags={"RASTERCLASS_LAYERS": str(diff.name), "DATES": ",".join(change.attrs["dates"])},
-            resampling="average",
+        layers.append(
+            RasterOutput(
+                diff, difference, nodata=float("nan"), descriptions=[str(diff.name)],
+                tags={
+                    "RASTERCLASS_LAYERS": str(diff.name), "DATES": ",".join(change.attrs["dates"])
+                },
+                resampling="average",
+            )
         )  # fmt: skip
-        result.outputs += write_rasters([layer], overwrite=overwrite, cog=cog)
+    result.outputs += write_rasters(layers, overwrite=overwrite, progress=progress, cog=cog)
     t1 = time.perf_counter()
     result.timings["change map"] = t1 - t0
     if frame is not None:
-        result.per_zone = damage_summary(change, frame, zone_column, chunks=chunks)
+        # from the layers just written where both are (reading a map and one float band
+        # instead of both scenes again); else from the scenes
+        written = _written(change, output, difference, chunks) if difference else change
+        result.per_zone = damage_summary(written, frame, zone_column, chunks=chunks)
         if per_zone is not None:
             result.outputs.append(_write_per_zone(result.per_zone, per_zone, overwrite))
         result.timings["per zone"] = time.perf_counter() - t1
     logger.info("change map %s: %s", change.attrs["dates"], result.outputs)
     return result
+
+
+def _written(
+    change: xr.Dataset, output: PathLike, difference: PathLike, chunks: int | None
+) -> xr.Dataset:
+    """The change Dataset as written: classes (0 = nodata) and the difference, read back
+    from ``output`` and ``difference``, with ``change``'s attributes."""
+    codes = open_scene(output, chunks=chunks, unscale=False)[0]
+    diff = open_scene(difference, chunks=chunks, unscale=False)[0]
+    classes = codes.fillna(0).astype(change["classes"].dtype).drop_vars("band")
+    out = xr.Dataset({"classes": classes, "difference": diff.drop_vars("band")})
+    out.attrs = dict(change.attrs)
+    return out
 
 
 def _write_per_zone(table: Any, path: PathLike, overwrite: bool) -> str:
