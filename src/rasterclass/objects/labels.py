@@ -361,8 +361,45 @@ def paint_probabilities(
 
     Bands are in the class map's order (legend order, else code order), named by class, with
     the class code in the ``class_code`` coordinate (0 for ``confidence``), as
-    :func:`rasterclass.apply.stack_probabilities` gives for pixel-based maps. ``scene``: as for
-    :func:`paint_classes` (its nodata pixels are NaN in every band).
+    :func:`rasterclass.apply.stack_probabilities` gives for pixel-based maps.
+
+    Parameters
+    ----------
+    segments, scene
+        As :func:`paint_classes` (the scene's nodata pixels are NaN in every band).
+    classes
+        :func:`classify_segments` table with probabilities (one column per class name and
+        ``confidence``), indexed by segment id.
+    class_map
+        The model's class map (sets the band order and codes).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(band, y, x)`` float32 in [0, 1]: one band per class of ``class_map`` found in
+        ``classes``, then ``confidence``; NaN at nodata and outside every listed segment.
+
+    Raises
+    ------
+    SegmentationError
+        Segment ids that are not integers, or a table with repeated segment ids.
+    GridMismatchError
+        ``scene`` is not on the grid of ``segments``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, xarray as xr
+    >>> import rasterclass as rc
+    >>> segments = xr.DataArray(np.array([[4, 4, 9]], dtype="u4"), dims=("y", "x"))
+    >>> table = pd.DataFrame({"code": [2, 1], "crop": [0.3, 0.8], "soil": [0.7, 0.2],
+    ...                       "confidence": [0.7, 0.8]}, index=[4, 9])
+    >>> class_map = rc.ClassMap.from_codes([1, 2], ["crop", "soil"])
+    >>> from rasterclass.objects import paint_probabilities
+    >>> stack = paint_probabilities(segments, table, class_map)
+    >>> stack["band"].values.tolist(), stack["class_code"].values.tolist()
+    (['crop', 'soil', 'confidence'], [1, 2, 0])
+    >>> stack.sel(band="soil").values.round(2).tolist()
+    [[0.7, 0.7, 0.2]]
     """
     present = [n for n in class_map.names if n in classes.columns]
     names = [*present, "confidence"]
