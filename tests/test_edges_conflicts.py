@@ -134,14 +134,11 @@ def test_cli_sample_names_the_options(tmp_path):
     assert "--training has no effect without --min-distance" in line, line
 
 
-def test_cv_pixels_without_cross_validation(tmp_path, scene_path, training_path):
+def test_cv_pixels_without_cross_validation(tmp_path, scene_path):
     with pytest.raises(OptionConflictError, match="cv_grouping=pixel has no effect without cv_"):
         rc.jobs.check_training(rc.TrainingOptions(cv_folds=0, cv_grouping="pixel"))
-    out = tmp_path / "model.skops"
-    args = ["-t", training_path, "-c", "class", "-o", out, "--cv", 0, "--cv-pixels"]
-    line = error_line(invoke("train", scene_path, *args))
+    line = train_error(tmp_path, scene_path, "--cv", 0, "--cv-pixels")
     assert "--cv-pixels has no effect without --cv 5" in line, line
-    assert not out.exists()
 
 
 # ------------------------------------------------------------------------------------------
@@ -163,16 +160,17 @@ def test_a_role_repeated_with_its_band_and_two_sensors():
         band_roles(["B4", "B8"], "landsat-8,sentinel-2")
 
 
-def test_cli_role_twice(tmp_path, scene_path):
-    out = tmp_path / "model.skops"
-    line = error_line(
-        invoke(
-            "train", scene_path, "--indices", "ndvi", "--bands", "red=red,red=green",
-            "-t", "t.gpkg", "-c", "class", "-o", out,
-        )
-    )  # fmt: skip
-    assert "--bands gives the red role twice" in line and "'green'" in line, line
+def train_error(folder: Path, scene: Path, *options: object) -> str:
+    """The error line of ``train`` with these options (nothing written)."""
+    out = folder / "model.skops"
+    line = error_line(invoke("train", scene, "-t", "t.gpkg", "-c", "class", "-o", out, *options))
     assert not out.exists()
+    return line
+
+
+def test_cli_role_twice(tmp_path, scene_path):
+    line = train_error(tmp_path, scene_path, "--indices", "ndvi", "--bands", "red=red,red=green")
+    assert "--bands gives the red role twice" in line and "'green'" in line, line
 
 
 # ------------------------------------------------------------------------------------------
@@ -191,13 +189,7 @@ def test_ndre_on_landsat_says_there_is_no_red_edge_band(preset, sensor):
 
 
 def test_ndre_on_landsat_from_the_cli_and_the_change_map(tmp_path, scene_path):
-    out = tmp_path / "model.skops"
-    line = error_line(
-        invoke(
-            "train", scene_path, "--indices", "ndre", "--bands", "landsat-8",
-            "-t", "t.gpkg", "-c", "class", "-o", out,
-        )
-    )  # fmt: skip
+    line = train_error(tmp_path, scene_path, "--indices", "ndre", "--bands", "landsat-8")
     assert "red-edge band" in line and "--indices" in line and "--bands" in line, line
     with pytest.raises(BandMismatchError, match=r"red-edge band.*leave ndre out of index="):
         rc.change_map(tmp_path / "a.tif", tmp_path / "b.tif", tmp_path / "c.tif",
