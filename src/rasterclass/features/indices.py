@@ -193,9 +193,9 @@ def check_indices(
             kind = "red-edge" if edge else "/".join(lacking)
             possible = [k for k, index in INDICES.items() if set(index.roles) <= have]
             raise BandMismatchError(
-                f"{key} needs a {kind} band ({', '.join(lacking)}) and the {sensor} sensor "
-                f"named in {param('bands')} has none; leave {key} out of {param(option)} "
-                f"(with {sensor} bands: {', '.join(possible)})"
+                f"the {sensor} sensor named in {param('bands')} has no {kind} band, which "
+                f"{key} needs ({', '.join(lacking)}); leave {key} out of {param(option)}: the "
+                f"indices {sensor} can give are {', '.join(possible)}"
             )
     return out
 
