@@ -34,7 +34,7 @@ from rasterclass.classes import ClassMap, parse_colour
 from rasterclass.errors import BandMismatchError, GridMismatchError, SceneError, param
 from rasterclass.features import INDICES, band_roles, spectral_index
 from rasterclass.features.indices import check_indices
-from rasterclass.features.roles import require_roles
+from rasterclass.features.roles import parse_bands, require_roles
 from rasterclass.io import scene_grid
 from rasterclass.stack import georeferenced, rasterize_shapes
 from rasterclass.temporal import difference, parse_date, stack_dates
@@ -181,7 +181,8 @@ def zones_mask(geometries: Sequence[Any], like: xr.DataArray) -> xr.DataArray:
 def _index(scene: xr.DataArray, index: str, bands: Any, scale: float) -> xr.DataArray:
     names = [str(b) for b in scene["band"].values]
     roles = band_roles(names, bands)
-    require_roles(roles, INDICES[index].roles, names, f"the {index} change map")
+    sensor, _ = parse_bands(bands)
+    require_roles(roles, INDICES[index].roles, names, f"the {index} change map", sensor=sensor)
     layers = {r: scene.sel(band=roles[r], drop=True) for r in INDICES[index].roles}
     return spectral_index(index, layers, scale=scale).expand_dims(band=[index])
 
@@ -244,7 +245,9 @@ def detect_change(
         A threshold that is not negative, not two dates or ``after`` not later than
         ``before``.
     BandMismatchError
-        An unknown index, or bands whose roles it needs are not found.
+        An unknown index, one the sensor named in ``bands`` cannot give (NDRE on
+        Landsat: no red-edge band), a role given to two bands, or bands whose roles it
+        needs are not found.
     GridMismatchError
         Scenes (or ``mask``) not on one pixel grid, or not overlapping.
 
@@ -262,7 +265,7 @@ def detect_change(
     ([[0.0, -0.55, nan]], [[1, 2, 0]])
     """
     limit = check_threshold(threshold)
-    (key,) = check_indices([index])
+    (key,) = check_indices([index], bands, option="index")
     if len(dates) != 2:
         raise SceneError(f"give two dates, before and after ({param('dates')})")
     first, second = (parse_date(d) for d in dates)

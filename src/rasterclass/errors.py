@@ -215,3 +215,20 @@ class PostprocessError(RasterclassError, ValueError):
 class ZoneError(RasterclassError, ValueError):
     """Zones for zonal summaries cannot be used as given (no zone id column of that name,
     geometries that are not polygons, an extra layer off the map's grid)."""
+
+
+class OptionConflictError(RasterclassError, ValueError):
+    """Parameters given together that contradict each other (a local cluster and a remote
+    scheduler, dates given and dates read from the files), or one given without the
+    parameter it needs, which would otherwise be ignored without a word. Raised before any
+    work; the message names both and what to keep."""
+
+    @classmethod
+    def both(cls, first: str, second: str, fix: str) -> OptionConflictError:
+        """``first`` and ``second`` (:func:`param` placeholders) were given together."""
+        return cls(f"{first} and {second} contradict each other: {fix}")
+
+    @classmethod
+    def without(cls, given: str, needed: str) -> OptionConflictError:
+        """``given`` does nothing without ``needed`` (:func:`param` placeholders)."""
+        return cls(f"{given} has no effect without {needed}: add {needed}, or leave out {given}")

@@ -21,7 +21,7 @@ import dask.multiprocessing
 import dask.system
 import dask.threaded
 
-from rasterclass.errors import ComputeError, SchedulerError, param
+from rasterclass.errors import ComputeError, OptionConflictError, SchedulerError, param
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,22 @@ def compute_on(
     ------
     distributed.Client or None
         None when neither is given (dask's default threaded scheduler is used).
+
+    Raises
+    ------
+    OptionConflictError
+        Both ``scheduler`` and ``workers`` given (a remote cluster and a local one: the
+        workers of a running scheduler are started with it, not here).
+    SchedulerError
+        The scheduler cannot be reached.
     """
+    if scheduler is not None and workers:
+        raise OptionConflictError.both(
+            param("workers", workers),
+            param("scheduler", scheduler),
+            f"compute on a local cluster of {workers} workers or on the scheduler's "
+            "workers; leave one out",
+        )
     if scheduler is None and not workers:
         yield None
         return

@@ -28,7 +28,7 @@ import pandas as pd
 from rasterclass._json import json_scalar, jsonable
 from rasterclass.accuracy.area import AreaEstimate
 from rasterclass.accuracy.assess import assess, mapped_pixel_counts, open_map, pixel_area_m2_of
-from rasterclass.accuracy.report import ReportFormat, markdown_table
+from rasterclass.accuracy.report import ReportFormat, csv_rounded, markdown_table
 from rasterclass.errors import AccuracyError, ValidationWarning
 from rasterclass.io import PathLike, read_vector, scene_grid
 from rasterclass.sampling.checks import rows_text
@@ -227,12 +227,14 @@ class ClassAreas:
         return "\n".join(out).rstrip() + "\n"
 
     def render(self, fmt: ReportFormat) -> str:
-        """The table as ``"json"``, ``"markdown"`` or ``"csv"`` text."""
+        """The table as ``"json"``, ``"markdown"`` or ``"csv"`` text (CSV: areas rounded to
+        1e-6 ha and shares to 1e-9, see :func:`rasterclass.accuracy.report.csv_rounded`;
+        JSON: full precision)."""
         if fmt == "json":
             return self.to_json()
         if fmt == "markdown":
             return self.to_markdown()
-        return self.to_frame().to_csv()
+        return csv_rounded(self.to_frame()).to_csv()
 
 
 def _num(value: float) -> str:

@@ -27,7 +27,13 @@ from rasterclass.accuracy.confusion import confusion_matrix_from_labels, confusi
 from rasterclass.accuracy.report import AccuracyReport
 from rasterclass.accuracy.stehman import stehman_estimate
 from rasterclass.classes import ClassMap
-from rasterclass.errors import AccuracyError, TrainingReferenceWarning, ValidationWarning
+from rasterclass.errors import (
+    AccuracyError,
+    OptionConflictError,
+    TrainingReferenceWarning,
+    ValidationWarning,
+    param,
+)
 from rasterclass.io import (
     PathLike,
     checked_class_codes,
@@ -264,6 +270,8 @@ def assess(
         Reference names cannot be matched (a map without class names), an unknown
         ``design``, a stratified design given polygons (not a probability sample), or a
         ``strata`` raster off the map's grid or with nodata under sample points.
+    OptionConflictError
+        ``strata`` or ``fpc`` without ``design="stratified"`` (checked before any work).
 
     Examples
     --------
@@ -279,6 +287,7 @@ def assess(
     (1.0, 10.0)
 
     """
+    _check_design(design, strata, fpc)
     map_scene, map_cmap = open_map(map_path, chunks=chunks)
     samples, gdf = _reference_samples(map_scene, reference, class_column, layer)
     nodata = dict(samples.info.get("nodata_pixels", {}))
@@ -324,8 +333,6 @@ def assess(
             notes=notes,
             metadata=metadata,
         )
-    if design != "stratified":
-        raise AccuracyError(f"unknown design {design!r}; use 'stratified' (or none)")
     return _design_based(
         map_path,
         map_scene,
@@ -342,6 +349,17 @@ def assess(
         metadata=metadata,
         fit_diagnostic=fit_diagnostic,
     )
+
+
+def _check_design(design: Design, strata: PathLike | None, fpc: bool) -> None:
+    """Refuse an unknown ``design``, and ``strata`` or ``fpc`` without the stratified design
+    they belong to (they would be ignored), before any work."""
+    if design is not None and design != "stratified":
+        raise AccuracyError(f"unknown design {design!r}; use 'stratified' (or none)")
+    if design is None and strata is not None:
+        raise OptionConflictError.without(param("strata"), param("design", "stratified"))
+    if design is None and fpc:
+        raise OptionConflictError.without(param("fpc", True), param("design", "stratified"))
 
 
 def _training_overlap(

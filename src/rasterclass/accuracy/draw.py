@@ -21,7 +21,7 @@ import numpy as np
 
 from rasterclass.accuracy.assess import mapped_pixel_counts, open_map
 from rasterclass.accuracy.design import allocate_sample, sample_size_for_overall_accuracy
-from rasterclass.errors import AccuracyError, ValidationWarning, param
+from rasterclass.errors import AccuracyError, OptionConflictError, ValidationWarning, param
 from rasterclass.io import (
     PathLike,
     read_vector,
@@ -142,6 +142,28 @@ class SampleOptions(TypedDict, total=False):
     reference_column: str
 
 
+def _check_sizing(
+    n: int | None,
+    target_se: float | None,
+    expected_ua: Mapping[str, float] | None,
+    training: Any,
+    min_distance: float,
+) -> None:
+    """Refuse options that contradict each other, or that would be ignored, before any work."""
+    if n is not None and target_se is not None:
+        raise OptionConflictError.both(
+            param("n", n),
+            param("target_se", target_se),
+            "both size the sample; give the size, or the target standard error to size it from",
+        )
+    if expected_ua and target_se is None:
+        raise OptionConflictError.without(param("expected_ua"), param("target_se"))
+    if training is not None and not min_distance > 0:
+        raise OptionConflictError.without(param("training"), param("min_distance"))
+    if training is None and min_distance > 0:
+        raise OptionConflictError.without(param("min_distance", min_distance), param("training"))
+
+
 def draw_sample(
     map_path: PathLike,
     n: int | None = None,
@@ -190,6 +212,10 @@ def draw_sample(
     AccuracyError
         The map has no mapped pixel, neither ``n`` nor ``target_se`` is given, or
         ``expected_ua`` names classes the map does not have.
+    OptionConflictError
+        Both ``n`` and ``target_se`` (two sample sizes), ``expected_ua`` without
+        ``target_se``, ``training`` without ``min_distance`` or the other way round (checked
+        before any work).
 
     Examples
     --------
@@ -204,6 +230,7 @@ def draw_sample(
     import geopandas as gpd
     from shapely.geometry import Point
 
+    _check_sizing(n, target_se, expected_ua, training, min_distance)
     map_scene, cmap = open_map(map_path)
     grid = scene_grid(map_scene)
     distance = parse_distance(min_distance, grid.crs, grid.transform)  # before any work

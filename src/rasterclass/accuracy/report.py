@@ -90,6 +90,55 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align:
     return "\n".join(lines)
 
 
+#: Decimals of areas in hectares and of shares in CSV tables, and significant digits of other
+#: derived values (means): 1e-6 ha (0.01 m2), 1e-9, and 1e-9 relative.
+CSV_HA_DECIMALS, CSV_SHARE_DECIMALS, CSV_SIGNIFICANT = 6, 9, 10
+
+
+def csv_rounded(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of an area table with its float columns rounded for CSV.
+
+    CSV prints a float with every digit of its binary value (``0.30000000000000004`` ha for
+    an area of 0.3 ha): the CSV outputs of zonal summaries, damage per zone and class areas
+    round first. JSON, Parquet and vector outputs keep the full precision.
+
+    Parameters
+    ----------
+    table
+        A table whose column names are words joined by ``_``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same columns: areas in hectares (a ``ha`` word: ``valid_ha``,
+        ``area_ha_forest``, ``damaged_ha``, ``adjusted_ha_se``) rounded to 1e-6 ha
+        (0.01 m2), shares (a ``share`` word) to 1e-9, means (``mean_...``) to 10
+        significant digits (1e-9 relative, finer than any float32 layer); other columns
+        (counts, text) as they are. NaN stays NaN. The rounding moves a sum of areas or
+        shares by at most a few units of its last decimal.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"valid_ha": [0.1 + 0.2], "share_forest": [2 / 3],
+    ...                       "mean_ndvi": [1 / 3], "pixels": [7]})
+    >>> csv_rounded(table).to_csv(index=False).splitlines()[1]
+    '0.3,0.666666667,0.3333333333,7'
+    """
+    out = table.copy()
+    for column in out.columns:
+        if not pd.api.types.is_float_dtype(out[column]):
+            continue
+        words = str(column).split("_")
+        if "ha" in words:
+            out[column] = out[column].round(CSV_HA_DECIMALS)
+        elif "share" in words:
+            out[column] = out[column].round(CSV_SHARE_DECIMALS)
+        elif words[0] == "mean":
+            out[column] = [float(f"{v:.{CSV_SIGNIFICANT}g}") for v in out[column]]
+    return out
+
+
 def _md_matrix(names: list[str], matrix: Any, fmt: Callable[[float], str]) -> str:
     """A map-by-reference matrix as a Markdown table, rows headed by the class in bold."""
     return markdown_table(

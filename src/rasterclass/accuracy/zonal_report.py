@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from rasterclass._json import jsonable
-from rasterclass.accuracy.report import markdown_table
+from rasterclass.accuracy.report import csv_rounded, markdown_table
 
 #: Version of the layout of the JSON table.
 ZONAL_FORMAT_VERSION = 1
@@ -28,9 +28,12 @@ def render_zonal(table: Any, fmt: str) -> str:
     table
         The (Geo)DataFrame :func:`zonal_summary` returns (its geometry is left out).
     fmt
-        ``"csv"`` (every column), ``"json"`` (``format_version`` 1, ``kind`` ``"zonal
-        summary"``, ``map``, ``zone_column``, ``classes``, ``pixel_area_m2``, ``notes`` and
-        ``zones``: one record per zone with ``zone`` and every column; NaN as null) or
+        ``"csv"`` (every column; areas rounded to 1e-6 ha, shares to 1e-9, means to 10
+        significant digits, see :func:`rasterclass.accuracy.report.csv_rounded`: not
+        ``0.30000000000000004``), ``"json"`` (full precision; ``format_version`` 1,
+        ``kind`` ``"zonal summary"``, ``map``, ``zone_column``, ``classes``,
+        ``pixel_area_m2``, ``notes`` and ``zones``: one record per zone with ``zone`` and
+        every column; NaN as null) or
         ``"markdown"`` (zone, status, valid area, the share of each class in %, the layer
         means, then the notes).
 
@@ -58,7 +61,7 @@ def render_zonal(table: Any, fmt: str) -> str:
     name = table.index.name or "zone"
     plain = pd.DataFrame(table.drop(columns=table.geometry.name, errors="ignore"))
     if fmt == "csv":
-        return str(plain.to_csv())
+        return str(csv_rounded(plain).to_csv())
     if fmt == "json":
         records = plain.reset_index().rename(columns={name: "zone"}).to_dict(orient="records")
         doc = {

@@ -136,7 +136,9 @@ GLOBAL_NAMES = ("verbose", "quiet", "scheduler", "workers")
 
 def _merge_globals(ctx: click.Context) -> dict[str, Any]:
     """Merge a command's global options into the group's: -v counts add up, -q holds if given
-    anywhere, --scheduler/--workers given after the command win (the last one given)."""
+    anywhere, --scheduler/--workers given after the command win (the last one given).
+    -q with -v is refused; --scheduler with --workers by :func:`rasterclass.jobs.compute_on`
+    when the run sets up its cluster."""
     root = ctx.find_root()
     if root.obj is None:
         root.obj = {"verbose": 0, "quiet": False, "scheduler": None, "workers": None}
@@ -148,6 +150,13 @@ def _merge_globals(ctx: click.Context) -> dict[str, Any]:
         for name in ("scheduler", "workers"):
             if mine[name] is not None:
                 obj[name] = mine[name]
+    if obj.get("quiet") and obj.get("verbose"):
+        # not a library error: under -v those become tracebacks
+        raise click.UsageError(
+            "-q/--quiet (only errors) and -v/--verbose (more output) contradict each other: "
+            "give one of them",
+            ctx,
+        )
     return obj
 
 

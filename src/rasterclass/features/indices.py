@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ import numpy as np
 import xarray as xr
 
 from rasterclass.errors import BandMismatchError, RadiometryWarning, param
+from rasterclass.features.roles import PRESETS, parse_bands
 
 
 @dataclass(frozen=True)
@@ -161,14 +162,41 @@ def _terms(name: str, r: Mapping[str, xr.DataArray]) -> tuple[xr.DataArray, xr.D
     return r[a] - r[b], r[a] + r[b]
 
 
-def check_indices(names: list[str] | tuple[str, ...]) -> list[str]:
-    """Lower-cased index names, each known; raises :class:`BandMismatchError` otherwise."""
+def check_indices(
+    names: Sequence[str],
+    bands: str | Mapping[str, str] | None = None,
+    *,
+    option: str = "indices",
+) -> list[str]:
+    """Lower-cased index names, each known, and each computable on the sensor ``bands`` names.
+
+    ``bands`` as :func:`rasterclass.features.band_roles` takes it: with a sensor preset, an
+    index needing a band the sensor does not have (NDRE on Landsat: no red-edge band) is
+    refused before any work, unless ``bands`` gives that role a band itself; the message
+    lists the indices the sensor can compute. ``option`` is the parameter the messages name
+    for the indices (``index`` for a change map). Raises :class:`BandMismatchError`.
+    """
     out = [str(n).strip().lower() for n in names]
     unknown = [n for n in out if n not in INDICES]
     if unknown:
         raise BandMismatchError(
-            f"unknown spectral index {unknown} in {param('indices')}; known: {sorted(INDICES)}"
+            f"unknown spectral index {unknown} in {param(option)}; known: {sorted(INDICES)}"
         )
+    sensor, given = parse_bands(bands)
+    if sensor is None:
+        return out
+    have = set(PRESETS[sensor][0]) | set(given)
+    for key in out:
+        lacking = [r for r in INDICES[key].roles if r not in have]
+        if lacking:
+            edge = all(r.startswith("rededge") for r in lacking)
+            kind = "red-edge" if edge else "/".join(lacking)
+            possible = [k for k, index in INDICES.items() if set(index.roles) <= have]
+            raise BandMismatchError(
+                f"the {sensor} sensor named in {param('bands')} has no {kind} band, which "
+                f"{key} needs ({', '.join(lacking)}); leave {key} out of {param(option)}: the "
+                f"indices {sensor} can give are {', '.join(possible)}"
+            )
     return out
 
 

@@ -103,8 +103,9 @@ class FeatureRecipe:
         return bool(self.indices) or bool(self.texture) or bool(self.differences)
 
     def check(self) -> FeatureRecipe:
-        """The recipe with names normalised; raises before any work when a value is bad."""
-        parse_bands(self.bands)
+        """The recipe with names normalised; raises before any work when a value is bad
+        (an index the sensor named in ``bands`` cannot give, see
+        :func:`rasterclass.features.indices.check_indices`)."""
         measures = check_texture(self.texture, self.texture_window, self.texture_levels)
         scale = self.reflectance_scale
         if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
@@ -114,7 +115,7 @@ class FeatureRecipe:
             )
         return replace(
             self,
-            indices=tuple(check_indices(list(self.indices))),
+            indices=tuple(check_indices(list(self.indices), self.bands)),
             differences=tuple(
                 d.strip().lower() if d.strip().lower() in INDICES else d.strip()
                 for d in self.differences
@@ -203,7 +204,8 @@ def _resolve(
     names = [str(n) for n in scene["band"].values]
     found = _locate_roles(names, recipe)
     needed = sorted({r for i in recipe.indices for r in INDICES[i].roles})
-    require_roles(found, needed, names, "the indices " + ", ".join(recipe.indices))
+    sensor, _ = parse_bands(recipe.bands)
+    require_roles(found, needed, names, "the indices " + ", ".join(recipe.indices), sensor=sensor)
     source = _texture_source(recipe, found, names)
     recorded = dict(recipe.roles) if recipe.roles is not None else dict(found)
     rename = {found[r]: b for r, b in recorded.items() if r in found and found[r] != b}

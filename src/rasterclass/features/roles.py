@@ -127,24 +127,41 @@ def preset_name(name: str) -> str:
 
 def parse_bands(text: str | Mapping[str, str] | None) -> tuple[str | None, dict[str, str]]:
     """(sensor preset or None, role -> band name) from ``"landsat-oli"``,
-    ``"red=B4,nir=B8"`` (both may be combined: ``"sentinel-2,nir=B8A"``) or a mapping."""
+    ``"red=B4,nir=B8"`` (both may be combined: ``"sentinel-2,nir=B8A"``) or a mapping.
+
+    Roles are case-insensitive. A role given to two different bands (``"red=B4,red=B3"``,
+    or ``{"red": "B4", "RED": "B3"}``), or two different sensors, raise
+    :class:`BandMismatchError` naming both: neither silently wins."""
     if text is None:
         return None, {}
     if isinstance(text, Mapping):
         items = [f"{k}={v}" for k, v in text.items()]
     else:
         items = [t.strip() for t in str(text).split(",") if t.strip()]
-    sensor, roles = None, {}
+    sensor: str | None = None
+    roles: dict[str, str] = {}
     for item in items:
         if "=" not in item:
-            sensor = preset_name(item)
+            named = preset_name(item)
+            if sensor is not None and named != sensor:
+                raise BandMismatchError(
+                    f"{param('bands')} names two sensors, {sensor} and {named}; name the "
+                    "sensor of the scene once"
+                )
+            sensor = named
             continue
         role, _, band = (s.strip() for s in item.partition("="))
-        if role.lower() not in ROLES:
+        key = role.lower()
+        if key not in ROLES:
             raise BandMismatchError(
                 f"unknown band role {role!r} in {param('bands')}; roles are {list(ROLES)}"
             )
-        roles[role.lower()] = band
+        if key in roles and roles[key] != band:
+            raise BandMismatchError(
+                f"{param('bands')} gives the {key} role twice, to band {roles[key]!r} and to "
+                f"band {band!r}; give each role once ({key}={roles[key]} or {key}={band})"
+            )
+        roles[key] = band
     return sensor, roles
 
 
@@ -200,7 +217,8 @@ def band_roles(
     Raises
     ------
     BandMismatchError
-        An unknown preset or role, or a given band the scene does not have.
+        An unknown preset or role, a role given to two bands, two sensors, or a given band
+        the scene does not have.
 
     Examples
     --------
@@ -231,14 +249,41 @@ def band_roles(
 
 
 def require_roles(
-    roles: Mapping[str, str], needed: Sequence[str], band_names: Sequence[str], what: str
+    roles: Mapping[str, str],
+    needed: Sequence[str],
+    band_names: Sequence[str],
+    what: str,
+    *,
+    sensor: str | None = None,
 ) -> None:
-    """Raise :class:`BandMismatchError` naming each role ``what`` needs that is missing."""
+    """Raise :class:`BandMismatchError` naming each role ``what`` needs that is missing.
+
+    ``sensor``: the preset the user named (then the message says which band numbers of that
+    sensor the scene lacks, instead of suggesting a preset).
+    """
     missing = [r for r in needed if r not in roles]
-    if missing:
+    if not missing:
+        return
+    roles_text = ",".join(f"{r}=BAND" for r in missing)
+    if sensor is not None:
+        numbers = PRESETS[sensor][0]
+        absent = [r for r in missing if r not in numbers]
+        if absent:
+            raise BandMismatchError(
+                f"{what} needs the {', '.join(absent)} band(s) and the {sensor} sensor named "
+                f"in {param('bands')} has none; leave out what needs them, or give a band for "
+                f"each ({param('bands', f'{sensor},{roles_text}')})"
+            )
+        bands = ", ".join(f"{r} = B{numbers[r]}" for r in missing)
         raise BandMismatchError(
             f"{what} needs the {', '.join(missing)} band(s); the scene's bands "
-            f"{[str(b) for b in band_names]} do not tell which they are: give them, e.g. "
-            f"{param('bands', ','.join(f'{r}=BAND' for r in missing))}, or name the sensor "
-            f"({param('bands', 'landsat-oli')}; presets: {sorted(PRESETS)})"
+            f"{[str(b) for b in band_names]} have none of the {sensor} sensor's ({bands}): "
+            f"name the bands by the sensor's numbers (B5, B05, SR_B5) or give them, e.g. "
+            f"{param('bands', f'{sensor},{roles_text}')}"
         )
+    raise BandMismatchError(
+        f"{what} needs the {', '.join(missing)} band(s); the scene's bands "
+        f"{[str(b) for b in band_names]} do not tell which they are: give them, e.g. "
+        f"{param('bands', roles_text)}, or name the sensor "
+        f"({param('bands', 'landsat-oli')}; presets: {sorted(PRESETS)})"
+    )

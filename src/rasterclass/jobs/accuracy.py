@@ -75,6 +75,8 @@ def assess_map(
         ``design``, a stratified design given polygons (not a probability sample), a
         ``strata`` raster off the map's grid or with nodata under sample points, or an
         ``output`` extension other than ``.json``, ``.md``, ``.csv``.
+    OptionConflictError
+        ``strata`` or ``fpc`` without ``design="stratified"`` (checked before any work).
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError
@@ -222,6 +224,9 @@ def sample_map(
     AccuracyError
         A map without mapped pixels, or an invalid sample size, allocation, target
         standard error or expected accuracy.
+    OptionConflictError
+        Both ``n`` and ``target_se``, ``expected_ua`` without ``target_se``, ``training``
+        without ``min_distance`` or the other way round (checked before any work).
     OutputExistsError
         An output exists and ``overwrite`` is False (checked before any work).
     OutputCollisionError

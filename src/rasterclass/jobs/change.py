@@ -29,6 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from rasterclass.accuracy.damage import damage_summary
+from rasterclass.accuracy.report import csv_rounded
 from rasterclass.accuracy.zonal import read_zones
 from rasterclass.change import check_threshold, crop_to_overlap, detect_change, zones_mask
 from rasterclass.classes import ClassMap
@@ -90,6 +91,7 @@ class ChangeResult:
 def _check_values(
     threshold: float,
     index: str,
+    bands: Any,
     dates: Sequence[Any] | None,
     mask_classes: Sequence[Any],
     map_path: PathLike | None,
@@ -97,7 +99,7 @@ def _check_values(
     per_zone: PathLike | None,
 ) -> None:
     check_threshold(threshold)
-    check_indices([index])
+    check_indices([index], bands, option="index")
     if dates is not None:
         if len(dates) != 2:
             raise SceneError(f"give two dates, before and after ({param('dates')})")
@@ -223,8 +225,10 @@ def change_map(
     difference
         Also write the index difference ``after - before`` (float32 GeoTIFF, NaN nodata).
     per_zone
-        Also write the damage per zone (needs ``zones``): a table (``.csv``, ``.parquet``)
-        or the zones with their damage columns (``.gpkg``, ``.geojson``, ``.fgb``).
+        Also write the damage per zone (needs ``zones``): a table (``.csv``, with areas
+        rounded to 1e-6 ha, shares to 1e-9 and means to 10 significant digits; ``.parquet``,
+        full precision) or the zones with their damage columns (``.gpkg``, ``.geojson``,
+        ``.fgb``).
     dates
         The two acquisition dates (``["2024-06-12", "2024-07-03"]``); default: read from
         each file (:func:`rasterclass.read_date`).
@@ -255,7 +259,9 @@ def change_map(
         not in order, ``mask_classes`` without ``map_path`` (or the other way round),
         ``per_zone`` without ``zones`` (all checked before any work).
     BandMismatchError
-        An unknown index, or bands whose roles it needs are not found.
+        An unknown index, one the sensor named in ``bands`` cannot give (NDRE on
+        Landsat: no red-edge band), a role given to two bands, or bands whose roles it
+        needs are not found.
     GridMismatchError
         Scenes (or the map) not on one pixel grid, or not overlapping.
     ZoneError, CRSError
@@ -278,7 +284,7 @@ def change_map(
     >>> round(float(result.per_zone.loc[130, "damaged_share"]), 2)
     0.93
     """
-    _check_values(threshold, index, dates, mask_classes, map_path, zones, per_zone)
+    _check_values(threshold, index, bands, dates, mask_classes, map_path, zones, per_zone)
     check_writable(
         {"output": output, "difference": difference, "per_zone": per_zone},
         overwrite,
@@ -343,7 +349,9 @@ def _written(
 
 
 def _write_per_zone(table: Any, path: PathLike, overwrite: bool) -> str:
-    if Path(path).suffix.lower() in PER_ZONE_TABLES:
+    suffix = Path(path).suffix.lower()
+    if suffix in PER_ZONE_TABLES:
         plain = pd.DataFrame(table.drop(columns=table.geometry.name))
+        plain = csv_rounded(plain) if suffix == ".csv" else plain  # Parquet: full precision
         return write_table(plain, path, overwrite=overwrite)
     return write_vector(table.reset_index(), path, overwrite=overwrite)

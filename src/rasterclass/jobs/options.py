@@ -22,7 +22,7 @@ from typing import Any, TypedDict
 import numpy as np
 import xarray as xr
 
-from rasterclass.errors import SceneError, TrainingDataError, param
+from rasterclass.errors import OptionConflictError, SceneError, TrainingDataError, param
 from rasterclass.estimators.presets import check_params, make_estimator
 from rasterclass.features import FeatureRecipe, add_features
 from rasterclass.io import (
@@ -78,6 +78,11 @@ class SceneOptions:
         :class:`rasterclass.features.FeatureRecipe`); a model trained on them records them,
         and :func:`rasterclass.predict` derives them again, after any gap filling (only
         ``bands`` applies there: the roles of that scene's bands).
+    dates
+        The files are scenes of different dates, one file per date: the date of each, in
+        order (:func:`rasterclass.open_dates`; bands named ``<band>@<date>``).
+    multi_date
+        The same, with each file's date read from its metadata or name.
 
     Raises
     ------
@@ -94,6 +99,9 @@ class SceneOptions:
         :meth:`open`: ``valid_mask`` without ``gap_fill``, ``gap_fill`` on bands without
         dates in their names, not one date per file in ``dates``, a date twice, or a file
         without a date with ``multi_date``.
+    OptionConflictError
+        On creation: both ``dates`` and ``multi_date`` (the dates are given, or read from
+        the files, not both).
 
     Examples
     --------
@@ -120,6 +128,15 @@ class SceneOptions:
     valid_mask: PathLike | None = None
     dates: Sequence[str] | None = None
     multi_date: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dates is not None and self.multi_date:
+            raise OptionConflictError.both(
+                param("dates"),
+                param("multi_date", True),
+                f"give each file's date ({param('dates')}) or read the dates from the files' "
+                f"metadata or names ({param('multi_date', True)}), not both",
+            )
 
     def open(self, paths: Sequence[PathLike] | PathLike) -> xr.DataArray:
         """Open scene files with these options (the fields other than ``features``,
@@ -419,6 +436,8 @@ def check_training(options: TrainingOptions, estimator: Any = None) -> None:
         A parameter value the classifier does not accept (named, with what is allowed).
     TrainingDataError
         An invalid option (named, with what is allowed).
+    OptionConflictError
+        ``cv_grouping="pixel"`` without cross-validation (``cv_folds`` 0 or None).
     """
     opts = options
     if opts.seed is not None and (not _is_int(opts.seed) or not 0 <= opts.seed < 2**32):
@@ -434,6 +453,8 @@ def check_training(options: TrainingOptions, estimator: Any = None) -> None:
         raise TrainingDataError(
             f"cv_grouping must be 'polygon' or 'pixel', got {opts.cv_grouping!r}"
         )
+    if opts.cv_grouping == "pixel" and not opts.cv_folds:
+        raise OptionConflictError.without(param("cv_grouping", "pixel"), param("cv_folds", 5))
     if opts.max_per_class is not None and (
         not _is_int(opts.max_per_class) or opts.max_per_class < 1
     ):

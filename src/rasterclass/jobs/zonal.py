@@ -46,7 +46,10 @@ def zonal_map(
     output
         Also write the summary here: ``.csv``, ``.json`` or ``.md`` (a table), or
         ``.gpkg``, ``.geojson`` or ``.fgb`` (the zones, in their CRS, with the summary
-        columns ``share_<class>``, ``area_ha_<class>``...).
+        columns ``share_<class>``, ``area_ha_<class>``...). The CSV table rounds areas to
+        1e-6 ha, shares to 1e-9 and means to 10 significant digits (no
+        ``0.30000000000000004`` ha); the JSON table and the zones keep full precision, as
+        does the table returned.
     overwrite
         Replace an existing output.
     **options
