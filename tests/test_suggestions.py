@@ -175,9 +175,8 @@ def test_min_distance_takes_the_same_units_in_both_sampling_commands(tmp_path):
         assert again[["row", "col"]].equals(by_units[["row", "col"]]), spelt
     near = gpd.read_file(training).to_crs(by_units.crs).union_all()
     assert by_units.distance(near).min() >= 90.0
-    assert not rc.draw_sample(truth, min_distance=0, **kw)[["row", "col"]].equals(
-        by_units[["row", "col"]]
-    )
+    anywhere = rc.draw_sample(truth, n=120, seed=2)  # without the training polygons
+    assert not anywhere[["row", "col"]].equals(by_units[["row", "col"]])
     for bad in ("-5", "ninety", -5.0, float("nan")):
         with pytest.raises(AccuracyError, match="min_distance"):
             rc.draw_sample(truth, min_distance=bad, **kw)
@@ -198,6 +197,16 @@ def test_min_distance_takes_the_same_units_in_both_sampling_commands(tmp_path):
     )
     assert gpd.read_file(out)[["row", "col"]].equals(by_units[["row", "col"]].astype("int64"))
     bad = run_cli(
-        "sample", truth, "-n", "5", "--min-distance", "ninety", "-o", tmp_path / "b.gpkg", ok=False
+        "sample",
+        truth,
+        "-n",
+        "5",
+        "-t",
+        training,
+        "--min-distance",
+        "ninety",
+        "-o",
+        tmp_path / "b.gpkg",
+        ok=False,
     )
     assert "--min-distance 'ninety' is not a distance" in bad.output

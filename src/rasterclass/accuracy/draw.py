@@ -147,9 +147,14 @@ def _check_sizing(
     target_se: float | None,
     expected_ua: Mapping[str, float] | None,
     training: Any,
-    min_distance: float,
+    min_distance: float | str,
 ) -> None:
-    """Refuse options that contradict each other, or that would be ignored, before any work."""
+    """Refuse options that contradict each other, or that would be ignored, before any work
+    (a distance counts as given unless its number is 0, whatever its unit)."""
+    match = _DISTANCE.match(min_distance) if isinstance(min_distance, str) else None
+    number = float(match.group(1)) if match else min_distance
+    # anything but zero is given (malformed or negative: parse_distance says what is wrong)
+    given = not (isinstance(number, int | float) and number == 0)
     if n is not None and target_se is not None:
         raise OptionConflictError.both(
             param("n", n),
@@ -158,9 +163,9 @@ def _check_sizing(
         )
     if expected_ua and target_se is None:
         raise OptionConflictError.without(param("expected_ua"), param("target_se"))
-    if training is not None and not min_distance > 0:
+    if training is not None and not given:
         raise OptionConflictError.without(param("training"), param("min_distance"))
-    if training is None and min_distance > 0:
+    if training is None and given:
         raise OptionConflictError.without(param("min_distance", min_distance), param("training"))
 
 
