@@ -70,7 +70,7 @@ def merge_crowded(
     >>> edges = (np.array([1, 1, 2]), np.array([2, 3, 3]), np.array([1, 1, 3]))
     >>> merge_crowded(root, np.array([1, 2]), edges, np.array([0, 1, 2, 9]),
     ...               np.array([-1, 0, 1, 2]), 3, compiled=False), root.tolist()
-    (2, [0, 2, 3, 3])
+    (2, [0, 3, 3, 3])
     """
     if compiled is None:
         compiled = len(crowded) >= COMPILED_FROM and numba_available()
