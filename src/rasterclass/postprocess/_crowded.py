@@ -1,12 +1,15 @@
-"""The priority-queue pass of the sieve: small patches that touch another small patch.
+"""The sieve's pass over the crowded small patches (those touching another small patch).
 
 Owns :func:`merge_crowded` (called by :func:`rasterclass.postprocess.merge_small_patches`),
-which merges them smallest first by the longest-border rule, with two implementations that
-give the same merges: a numba-compiled one (union-find over per-patch linked lists of
-borders, resolved when a patch is taken) for many patches, and a Python one (a dict of
-borders per patch) for few patches or without numba (an optional dependency, the extra
-``fast``). The compiled one pays numba's import (about 0.3 s per process), so it is used from
-:data:`COMPILED_FROM` patches on, where the Python one would take longer.
+which merges them smallest first by the longest-border rule, with three implementations that
+give the same merges: rounds in numpy (every patch that comes before all its small
+neighbours is taken at once; a noisy map needs about ten rounds), then, for what is left
+after :data:`ROUNDS` rounds (long chains of growing patches), the priority queue: a
+numba-compiled one (union-find over per-patch linked lists of borders, resolved when a patch
+is taken) for many patches, or a Python one (a dict of borders per patch) for few patches or
+without numba (an optional dependency, the extra ``fast``). The compiled one pays numba's
+import and cached kernel (about 0.5 s per process), so it is used from :data:`COMPILED_FROM`
+patches on.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ logger = logging.getLogger(__name__)
 #: 6 µs per patch, numba's import and cached kernel about 0.35 s).
 COMPILED_FROM = 40_000
 
+#: Rounds of the numpy pass before the patches left go through the priority queue.
+ROUNDS = 64
+
 _COMPILING = threading.Lock()
 
 
@@ -38,6 +44,13 @@ def merge_crowded(
     compiled: bool | None = None,
 ) -> int:
     """Merge the crowded small patches smallest first; ``root`` is updated in place.
+
+    First in rounds (numpy): every tracked patch (small, not yet taken) that precedes all
+    its tracked neighbours in the queue's order (size, then first pixel) is taken at once:
+    nothing can change its borders or size before its turn (its neighbours come later, and
+    only a merging neighbour changes them), and merges of patches that do not touch commute.
+    After :data:`ROUNDS` rounds (long chains of growing patches), the patches left go through
+    the priority queue, compiled or in Python, which take one patch at a time.
 
     Parameters
     ----------
@@ -55,8 +68,8 @@ def merge_crowded(
     min_pixels
         Patches below this size are small.
     compiled
-        True: the numba pass; False: the Python pass; None: numba for
-        :data:`COMPILED_FROM` crowded patches or more, when it is installed.
+        True: the numba pass only; False: the Python pass only; None: the rounds, then
+        numba for :data:`COMPILED_FROM` patches left or more, when it is installed.
 
     Returns
     -------
@@ -72,18 +85,44 @@ def merge_crowded(
     ...               np.array([-1, 0, 1, 2]), 3, compiled=False), root.tolist()
     (2, [0, 3, 3, 3])
     """
-    if compiled is None:
-        compiled = len(crowded) >= COMPILED_FROM and numba_available()
     a, b, w = (np.asarray(e, dtype=np.int64) for e in edges)
     crowded = np.asarray(crowded, dtype=np.int64)
     pixels = np.asarray(pixels, dtype=np.int64)
     first = np.asarray(first, dtype=np.int64)
+    size = pixels.copy()
+    tracked = np.zeros(len(root), dtype=bool)
+    tracked[crowded] = True
+    merges = 0
+    if compiled is None:
+        merges, (a, b, w) = _merge_rounds(root, tracked, (a, b, w), size, pixels, first, min_pixels)
+        crowded = np.flatnonzero(tracked)
+        if crowded.size == 0:
+            return merges
+        logger.debug("sieve: %d crowded patches left after %d rounds", crowded.size, ROUNDS)
+        compiled = len(crowded) >= COMPILED_FROM and numba_available()
+    return merges + _merge_sequential(
+        root, crowded, (a, b, w), size, pixels, first, min_pixels, compiled
+    )
+
+
+def _merge_sequential(
+    root: np.ndarray,
+    crowded: np.ndarray,
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    size: np.ndarray,
+    pixels: np.ndarray,
+    first: np.ndarray,
+    min_pixels: float,
+    compiled: bool,
+) -> int:
+    """The priority-queue pass (numba or Python) from the current ``size`` of the patches."""
+    a, b, w = edges
     is_crowded = np.zeros(len(root), dtype=bool)
     is_crowded[crowded] = True
     touch = is_crowded[a] | is_crowded[b]
     a, b, w = a[touch], b[touch], w[touch]
     if not compiled:
-        return _merge_python(root, crowded, a, b, w, pixels, first, min_pixels)
+        return _merge_python(root, crowded, a, b, w, size, pixels, first, min_pixels)
     # one entry per crowded end of a border: (owner, neighbour, weight), grouped by owner
     owner = np.concatenate([a[is_crowded[a]], b[is_crowded[b]]])
     other = np.concatenate([b[is_crowded[a]], a[is_crowded[b]]])
@@ -102,9 +141,66 @@ def merge_crowded(
     return int(
         kernel(
             root, crowded[np.lexsort((first[crowded], pixels[crowded]))], head, tail, nxt,
-            other, weight, pixels, first, float(min_pixels),
+            other, weight, size, pixels, first, float(min_pixels),
         )
     )  # fmt: skip
+
+
+def _merge_rounds(
+    root: np.ndarray,
+    tracked: np.ndarray,
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    size: np.ndarray,
+    pixels: np.ndarray,
+    first: np.ndarray,
+    min_pixels: float,
+) -> tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Up to :data:`ROUNDS` rounds of taking the tracked patches that precede all their
+    tracked neighbours; ``root``, ``tracked`` and ``size`` updated in place. Returns the
+    merges and the borders left between the current patches (summed per pair)."""
+    a, b, w = edges
+    n = len(root)
+    rank = np.zeros(n, dtype=np.int64)
+    merges = 0
+    a, b, w = _summed(a, b, w, n)
+    for _ in range(ROUNDS):
+        ids = np.flatnonzero(tracked)
+        if ids.size == 0:
+            break
+        rank[ids[np.lexsort((first[ids], size[ids]))]] = np.arange(ids.size)
+        both = tracked[a] & tracked[b]
+        taken = tracked.copy()
+        taken[np.where(rank[a[both]] > rank[b[both]], a[both], b[both])] = False
+        at_a, at_b = taken[a], taken[b]  # a border has at most one taken end
+        i = np.concatenate([a[at_a], b[at_b]])
+        j = np.concatenate([b[at_a], a[at_b]])
+        wi = np.concatenate([w[at_a], w[at_b]])
+        order = np.lexsort((-j, pixels[j], wi, i))  # the best neighbour last per patch
+        i, j = i[order], j[order]
+        last = np.r_[i[1:] != i[:-1], True] if i.size else np.zeros(0, dtype=bool)
+        i, j = i[last], j[last]
+        tracked[taken] = False  # taken: merged, or staying (no neighbour)
+        root[i] = j
+        np.add.at(size, j, size[i])
+        tracked[j] &= size[j] < min_pixels  # large now: never merges, keeps absorbing
+        merges += i.size
+        a, b = root[a], root[b]  # the taken patches' targets are not taken this round
+        keep = tracked[a] | tracked[b]
+        a, b, w = _summed(a[keep], b[keep], w[keep], n)
+    return merges, (a, b, w)
+
+
+def _summed(a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """Borders summed per pair of distinct patches (``a < b``)."""
+    keep = a != b
+    a, b, w = a[keep], b[keep], w[keep]
+    code = np.minimum(a, b) * n + np.maximum(a, b)
+    order = np.argsort(code)
+    code = code[order]
+    start = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if code.size else code
+    w = np.add.reduceat(w[order], start) if code.size else w
+    code = code[start]
+    return code // n, code % n, w
 
 
 def numba_available() -> bool:
@@ -122,6 +218,7 @@ def _merge_python(
     a: np.ndarray,
     b: np.ndarray,
     w: np.ndarray,
+    size: np.ndarray,
     pixels: np.ndarray,
     first: np.ndarray,
     min_pixels: float,
@@ -133,7 +230,7 @@ def _merge_python(
             adjacency[p][q] = weight
         if q in adjacency:
             adjacency[q][p] = weight
-    size = pixels.astype(np.int64).copy()
+    size = size.copy()
     original = pixels
     heap = [(int(size[k]), int(first[k]), k) for k in adjacency]
     heapq.heapify(heap)
@@ -179,14 +276,14 @@ def _compiled() -> Any:
     import numba
 
     @numba.njit(nogil=True, cache=True)
-    def merge(root, crowded, head, tail, nxt, other, weight, pixels, first, min_pixels):  # type: ignore[no-untyped-def]
+    def merge(root, crowded, head, tail, nxt, other, weight, size, pixels, first, min_pixels):  # type: ignore[no-untyped-def]
         # A tracked patch (small, not yet taken) owns a linked list of border entries; a
         # merged patch's list is appended to its absorber's, and entries are resolved to
         # their current patch (union-find) when the patch is taken, so the borders summed
         # per neighbour are those of the Python pass's dicts. One function (no calls to
         # other jitted functions), so numba's on-disk cache serves it in every process.
         n = root.shape[0]
-        size = pixels.copy()
+        size = size.copy()
         tracked = np.zeros(n, dtype=np.bool_)
         acc = np.zeros(n, dtype=np.int64)
         seen = np.full(n, -1, dtype=np.int64)
