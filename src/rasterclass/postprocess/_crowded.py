@@ -140,7 +140,7 @@ def _merge_sequential(
     kernel = _kernel()
     return int(
         kernel(
-            root, crowded[np.lexsort((first[crowded], pixels[crowded]))], head, tail, nxt,
+            root, crowded[np.lexsort((first[crowded], size[crowded]))], head, tail, nxt,
             other, weight, size, pixels, first, float(min_pixels),
         )
     )  # fmt: skip
