@@ -151,7 +151,10 @@ def merge_small_patches(
 
     Small patches whose neighbours are all large (most of them: isolated pixels of noise)
     cannot be affected by any other merge, so they are resolved at once (numpy); the others
-    go through a priority queue.
+    are merged in rounds of patches that come before all their small neighbours, then, if
+    long chains are left, through a priority queue (see
+    :func:`rasterclass.postprocess._crowded.merge_crowded`): the same merges as taking them
+    one at a time.
 
     Returns
     -------
