@@ -399,3 +399,28 @@ def test_cli_errors_name_the_option(tmp_path, map_file, args, text):
     assert res.exit_code == 1
     assert text in res.output
     assert not (tmp_path / f"o{suffix}").exists()
+
+
+def blobby_map(seed: int) -> np.ndarray:
+    """Patches of many sizes (noise blown up by random factors) and some nodata: chains of
+    small patches that grow as they absorb each other."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 5, size=(rng.integers(4, 14), rng.integers(4, 14))).astype(np.uint8)
+    return np.repeat(np.repeat(a, rng.integers(1, 4), 0), rng.integers(1, 4), 1)
+
+
+@pytest.mark.parametrize(("rounds", "compiled_from"), [(64, 10**9), (2, 10**9), (0, 10**9), (2, 0)])
+def test_sieve_every_merge_pass_equals_the_sequential_rule(monkeypatch, rounds, compiled_from):
+    # the numpy rounds, cut short (the rest through the queue) or skipped; the queue in Python
+    # or compiled (numba, when installed)
+    if compiled_from == 0:
+        pytest.importorskip("numba")
+    monkeypatch.setattr("rasterclass.postprocess._crowded.ROUNDS", rounds)
+    monkeypatch.setattr("rasterclass.postprocess._crowded.COMPILED_FROM", compiled_from)
+    for seed in range(40):
+        a = noisy_map(seed) if seed % 2 else blobby_map(seed)
+        graph = patch_graph(as_map(a), 4 if seed % 3 else 8)
+        mmu, keep = 2 + seed % 17, [1] if seed % 5 == 0 else []
+        np.testing.assert_array_equal(
+            merge_small_patches(graph, mmu, keep), sequential_merge(graph, mmu, keep)
+        )

@@ -47,7 +47,9 @@ def _label(block: np.ndarray, connectivity: int) -> np.ndarray:
     from skimage.measure import label
 
     a = np.asarray(block)
-    return label(a, background=0, connectivity=1 if connectivity == 4 else 2).astype(np.int64)
+    return label(a, background=0, connectivity=1 if connectivity == 4 else 2).astype(
+        np.int64, copy=False
+    )
 
 
 def _pair_views(lab: np.ndarray, connectivity: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
@@ -62,13 +64,70 @@ def _pair_views(lab: np.ndarray, connectivity: int) -> list[tuple[np.ndarray, np
 def _sum_edges(a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
     """Undirected edges (a, b, w) summed per pair: (3, m) int64, a < b, nodata dropped."""
     keep = (a != b) & (a > 0) & (b > 0)
-    lo = np.minimum(a[keep], b[keep]).astype(np.int64)
-    hi = np.maximum(a[keep], b[keep]).astype(np.int64)
-    if lo.size == 0:
+    a, b, w = a[keep], b[keep], w[keep]
+    if a.size == 0:
         return np.empty((3, 0), dtype=np.int64)
-    code, inverse = np.unique(lo * (n + 1) + hi, return_inverse=True)
-    weight = np.bincount(inverse, weights=w[keep], minlength=len(code)).astype(np.int64)
+    code = np.minimum(a, b).astype(np.int64) * (n + 1) + np.maximum(a, b)
+    order = np.argsort(code)
+    code = code[order]
+    start = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    weight = np.add.reduceat(w[order].astype(np.int64), start)
+    code = code[start]
     return np.stack([code // (n + 1), code % (n + 1), weight])
+
+
+def _first_pixels(flat: np.ndarray, n: int) -> np.ndarray:
+    """Ravel index of the first pixel of labels ``1..n`` of a labelled chunk.
+
+    skimage numbers labels in raster order of their first pixel, so label ``k`` first
+    appears where the running maximum of the labels first reaches ``k`` (no sort); checked,
+    with :func:`numpy.unique` as the fallback should a labeller number otherwise.
+    """
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    rises = np.flatnonzero(flat[1:] > np.maximum.accumulate(flat[:-1])) + 1
+    at = np.concatenate([[0], rises]) if flat[0] > 0 else rises
+    if len(at) == n and np.array_equal(flat[at], np.arange(1, n + 1)):
+        return at
+    ids, first_at = np.unique(flat, return_index=True)
+    return first_at[ids > 0]
+
+
+def _border_codes(flat: np.ndarray, width: int, connectivity: int, n: int) -> np.ndarray:
+    """Touching pairs of labels ``a < b`` (nodata dropped) in a labelled chunk (raveled,
+    ``width`` columns), one entry per pair of neighbouring pixels, packed as
+    ``(a * (n + 1) + b) * 2 + weight`` (weight 1: the pixels share an edge, 0: diagonal)."""
+    out = []
+    # (offset of the second pixel, column of the first that has no such neighbour, weight)
+    steps = [(1, width - 1, 1), (width, None, 1)]
+    if connectivity == 8:
+        steps += [(width + 1, width - 1, 0), (width - 1, 0, 0)]
+    for off, bad_col, weight in steps:
+        if off <= 0 or off >= flat.size:
+            continue
+        differ = flat[off:] != flat[:-off]
+        if bad_col is not None:
+            differ[bad_col::width] = False
+        at = np.flatnonzero(differ)
+        p, q = flat[at], flat[at + off]
+        keep = (p > 0) & (q > 0)
+        p, q = p[keep], q[keep]
+        out.append((np.minimum(p, q) * (n + 1) + np.maximum(p, q)) * 2 + weight)
+    return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+
+def _sum_unit_edges(codes: np.ndarray, n: int) -> np.ndarray:
+    """Packed pairs of :func:`_border_codes` summed per pair: (3, m) int64 like
+    :func:`_sum_edges` (a sort and a run-length count, no argsort)."""
+    if codes.size == 0:
+        return np.empty((3, 0), dtype=np.int64)
+    codes = np.sort(codes)
+    pair = codes >> 1
+    start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    ones = np.r_[0, np.cumsum(codes & 1)]
+    weight = ones[np.r_[start[1:], codes.size]] - ones[start]
+    pair = pair[start]
+    return np.stack([pair // (n + 1), pair % (n + 1), weight])
 
 
 def _block_patches(
@@ -79,23 +138,16 @@ def _block_patches(
     lab = _label(a, connectivity)
     n = int(lab.max()) if lab.size else 0
     flat = lab.ravel()
-    ids, first_at = np.unique(flat, return_index=True)
+    first_at = _first_pixels(flat, n)
     rows, cols = np.divmod(first_at, a.shape[1])
-    first = np.zeros(n + 1, dtype=np.int64)
-    first[ids] = (r0 + rows) * width + c0 + cols  # ravel order is row-major: the first pixel
-    cls = np.zeros(n + 1, dtype=np.int64)
-    cls[ids] = a.ravel()[first_at]
-    parts = _pair_views(lab, connectivity)
-    a_all = np.concatenate([p[0].ravel() for p in parts])
-    b_all = np.concatenate([p[1].ravel() for p in parts])
-    w_all = np.concatenate([np.full(p[0].size, p[2], dtype=np.int64) for p in parts])
     return {
         "n": n,
         "count": np.bincount(flat, minlength=n + 1)[1:].astype(np.int64),
-        "cls": cls[1:],
-        "first": first[1:],
-        "edges": _sum_edges(a_all, b_all, w_all, n),
-        "strips": (lab[0], lab[-1], lab[:, 0], lab[:, -1]),
+        "cls": a.ravel()[first_at].astype(np.int64),
+        "first": (r0 + rows) * width + c0 + cols,  # ravel order is row-major: the first pixel
+        "edges": _sum_unit_edges(_border_codes(flat, a.shape[1], connectivity, n), n),
+        # copies: views would keep the whole chunk's labels alive until the graph is built
+        "strips": tuple(s.copy() for s in (lab[0], lab[-1], lab[:, 0], lab[:, -1])),
     }
 
 

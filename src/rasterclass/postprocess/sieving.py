@@ -7,7 +7,6 @@ protected classes (:func:`protected_codes`) and the merging rule on the patch gr
 
 from __future__ import annotations
 
-import heapq
 import logging
 import re
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ import xarray as xr
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import CRSError, PostprocessError, param
+from rasterclass.postprocess._crowded import merge_crowded
 from rasterclass.postprocess.patches import PatchGraph, patch_graph
 
 logger = logging.getLogger(__name__)
@@ -151,7 +151,10 @@ def merge_small_patches(
 
     Small patches whose neighbours are all large (most of them: isolated pixels of noise)
     cannot be affected by any other merge, so they are resolved at once (numpy); the others
-    go through a priority queue.
+    are merged in rounds of patches that come before all their small neighbours, then, if
+    long chains are left, through a priority queue (see
+    :func:`rasterclass.postprocess._crowded.merge_crowded`): the same merges as taking them
+    one at a time.
 
     Returns
     -------
@@ -181,7 +184,9 @@ def merge_small_patches(
     last = np.r_[i[1:] != i[:-1], True] if i.size else np.zeros(0, dtype=bool)
     root[i[last]] = j[last]
     merges = int(last.sum())
-    merges += _merge_crowded(graph, root, np.flatnonzero(crowded), a, b, w, small, min_pixels)
+    merges += merge_crowded(
+        root, np.flatnonzero(crowded), (a, b, w), graph.pixels, graph.first, min_pixels
+    )
     while True:
         nxt = root[root]
         if np.array_equal(nxt, root):
@@ -196,59 +201,6 @@ def merge_small_patches(
         int(crowded.sum()),
     )
     return graph.classes[root]
-
-
-def _merge_crowded(
-    graph: PatchGraph,
-    root: np.ndarray,
-    crowded: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    w: np.ndarray,
-    small: np.ndarray,
-    min_pixels: float,
-) -> int:
-    """The priority-queue pass of :func:`merge_small_patches` over the small patches that
-    touch another small one (``root`` updated in place); returns the number of merges."""
-    adjacency: dict[int, dict[int, int]] = {int(k): {} for k in crowded}
-    touch = np.isin(a, crowded) | np.isin(b, crowded)
-    for p, q, weight in zip(a[touch].tolist(), b[touch].tolist(), w[touch].tolist(), strict=True):
-        if p in adjacency:
-            adjacency[p][q] = weight
-        if q in adjacency:
-            adjacency[q][p] = weight
-    size = graph.pixels.astype(np.int64).copy()
-    first = graph.first
-    original = graph.pixels
-    heap = [(int(size[k]), int(first[k]), k) for k in adjacency]
-    heapq.heapify(heap)
-    merges = 0
-    while heap:
-        s, _, i = heapq.heappop(heap)
-        if i not in adjacency or s != size[i]:
-            continue  # merged away, or grown since it was queued
-        neighbours = adjacency.pop(i)
-        if not neighbours:
-            continue
-        j = max(neighbours, key=lambda k: (neighbours[k], original[k], -k))
-        root[i] = j
-        merges += 1
-        size[j] += size[i]
-        for k, weight in neighbours.items():
-            if k == j:
-                continue
-            if k in adjacency:
-                adjacency[k].pop(i, None)
-                adjacency[k][j] = adjacency[k].get(j, 0) + weight
-            if j in adjacency:
-                adjacency[j][k] = adjacency[j].get(k, 0) + weight
-        if j in adjacency:
-            adjacency[j].pop(i, None)
-            if size[j] < min_pixels:
-                heapq.heappush(heap, (int(size[j]), int(first[j]), j))
-            else:
-                del adjacency[j]  # large now: never merges, keeps absorbing
-    return merges
 
 
 def sieve(
