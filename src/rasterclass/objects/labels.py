@@ -381,21 +381,20 @@ def paint_probabilities(
 
     Raises
     ------
-    SegmentationError
-        Segment ids that are not integers, or a table with repeated segment ids.
-    GridMismatchError
-        ``scene`` is not on the grid of ``segments``.
+    SegmentationError, GridMismatchError
+        As :func:`paint_classes`.
 
     Examples
     --------
+    Two segments (4 and 9) of a one-row raster, with their class probabilities:
+
     >>> import numpy as np, pandas as pd, xarray as xr
-    >>> import rasterclass as rc
-    >>> segments = xr.DataArray(np.array([[4, 4, 9]], dtype="u4"), dims=("y", "x"))
+    >>> from rasterclass import ClassMap
+    >>> from rasterclass.objects import paint_probabilities
     >>> table = pd.DataFrame({"code": [2, 1], "crop": [0.3, 0.8], "soil": [0.7, 0.2],
     ...                       "confidence": [0.7, 0.8]}, index=[4, 9])
-    >>> class_map = rc.ClassMap.from_codes([1, 2], ["crop", "soil"])
-    >>> from rasterclass.objects import paint_probabilities
-    >>> stack = paint_probabilities(segments, table, class_map)
+    >>> stack = paint_probabilities(xr.DataArray(np.array([[4, 4, 9]], "u4"), dims=("y", "x")),
+    ...                             table, ClassMap.from_codes([1, 2], ["crop", "soil"]))
     >>> stack["band"].values.tolist(), stack["class_code"].values.tolist()
     (['crop', 'soil', 'confidence'], [1, 2, 0])
     >>> stack.sel(band="soil").values.round(2).tolist()
