@@ -121,21 +121,42 @@ def _npy(values: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize(
-    "damage",
-    ["child out of range", "child backwards", "leaf not absorbing", "feature out of range"],
-)
+DAMAGE = {
+    "child out of range": ("child", lambda p: p["child"] + 10**6),
+    "child backwards": ("child", lambda p: np.where(p["leaf"] < 0, 0, p["child"])),
+    "leaf not absorbing": ("threshold", lambda p: np.zeros_like(p["threshold"])),
+    "feature out of range": ("feature", lambda p: p["feature"] + 6),
+    # shapes and dtypes the kernel cannot take, or that a cast would silently change
+    "0-d roots": ("roots", lambda p: np.array(0)),
+    "2-d roots": ("roots", lambda p: p["roots"][:, None]),
+    "float roots": ("roots", lambda p: p["roots"] + 0.5),
+    "0-d child": ("child", lambda p: np.array(1)),
+    "float child": ("child", lambda p: p["child"] + 0.7),
+    "string child": ("child", lambda p: p["child"].astype(str)),
+    "structured child": ("child", lambda p: np.zeros(len(p["child"]), dtype="i4,f8")),
+    "2-d feature": ("feature", lambda p: p["feature"][:, None]),
+    "2-d threshold": ("threshold", lambda p: p["threshold"][:, None]),
+    "string values": ("values", lambda p: p["values"].astype(str)),
+    "0-d classes": ("classes", lambda p: np.array(1)),
+    "no classes": ("classes", lambda p: p["classes"][:0]),
+    "1-d n_features": ("n_features", lambda p: np.array([6, 6])),
+    "float n_features": ("n_features", lambda p: np.array(6.9)),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
 def test_a_damaged_packed_forest_is_refused(tmp_path, damage):
-    """The compiled walk checks no bounds: every index read from a file is checked first."""
+    """The compiled walk checks no bounds: every index read from a file is checked first,
+    and so are the arrays' shapes and dtypes (never cast, never a TypeError or a numba
+    typing error at predict time)."""
     model = _model(RandomForestClassifier(3, random_state=0))
     path = model.save(tmp_path / "m.skops")
     packed = pack_forest(model.estimator)
-    name, values = {
-        "child out of range": ("child", packed["child"] + 10**6),
-        "child backwards": ("child", np.where(packed["leaf"] < 0, 0, packed["child"])),
-        "leaf not absorbing": ("threshold", np.zeros_like(packed["threshold"])),
-        "feature out of range": ("feature", packed["feature"] + 6),
-    }[damage]
+    if damage == "no classes":
+        packed["values"] = packed["values"][:, :0]
+        _rewrite(path, "rasterclass/values.npy", _npy(packed["values"]))
+    name, damaged = DAMAGE[damage]
+    values = damaged(packed)
     _rewrite(path, f"rasterclass/{name}.npy", _npy(values))
     with pytest.raises(ModelFileError, match=r"damaged forest.*re-train"):
         rc.RasterModel.load(path, fast_forest=True)
@@ -168,3 +189,46 @@ def test_models_without_packed_trees_load_as_before(tmp_path):
     loaded = rc.RasterModel.load(older, fast_forest=True)
     assert type(loaded.estimator) is RandomForestClassifier
     assert loaded.class_map == forest.class_map
+
+
+@pytest.mark.parametrize(
+    ("member", "data"),
+    [
+        # a header claiming 400 GB: refused before anything is allocated
+        (
+            "rasterclass/child.npy",
+            b"\x93NUMPY\x01\x00v\x00"
+            + b"{'descr': '<i4', 'fortran_order': False, 'shape': (100000000000,), }".ljust(117)
+            + b"\n",
+        ),
+        # nested too deep for json's recursion
+        ("rasterclass/metadata.json", b"[" * 100_000 + b"]" * 100_000),
+    ],
+)
+def test_unreadable_members_fall_back_to_the_audited_load(tmp_path, member, data):
+    path = _model(RandomForestClassifier(3, random_state=0)).save(tmp_path / "m.skops")
+    _rewrite(path, member, data)
+    assert type(rc.RasterModel.load(path, fast_forest=True).estimator) is RandomForestClassifier
+
+
+def test_a_forest_with_object_classes_is_saved_unpacked(tmp_path):
+    """String labels as Python objects (pandas columns): no plain array to pack them in, so
+    the file keeps the forest only, as before packing."""
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 2), dtype=np.float32)
+    y = np.where(X[:, 0] > 0.5, "crop", "soil").astype(object)
+    forest = RandomForestClassifier(3, random_state=0).fit(X, y)
+    cmap = rc.ClassMap.from_codes([1, 2], ["crop", "soil"])
+    model = rc.RasterModel(forest, ["red", "nir"], cmap, labels_are_codes=False)
+    path = model.save(tmp_path / "m.skops")
+    loaded = rc.RasterModel.load(path, fast_forest=True)
+    assert np.array_equal(loaded.estimator.predict(X), forest.predict(X))
+
+
+@pytest.mark.parametrize("fast_forest", [True, False])
+def test_metadata_of_the_wrong_types_is_refused(tmp_path, fast_forest):
+    forest = _model(RandomForestClassifier(3, random_state=0)).estimator
+    metadata = {"band_names": 5, "class_map": 3}
+    save_model_file(forest, metadata, tmp_path / "m.skops", arrays=pack_forest(forest))
+    with pytest.raises(ModelFileError, match="re-train"):
+        rc.RasterModel.load(tmp_path / "m.skops", fast_forest=fast_forest)

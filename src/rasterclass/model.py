@@ -249,9 +249,12 @@ class RasterModel:
         if self.training_pixels is not None:
             metadata["training_pixels"] = self.training_pixels.encode()
         # a bare forest is also kept packed, so that predicting loads neither skops nor
-        # scikit-learn (see load's fast_forest)
+        # scikit-learn (see load's fast_forest); not with classes that are Python objects
+        # (strings from pandas: no plain array holds them)
         found = packable_forest(self.estimator)
         arrays = pack_forest(found[1]) if found is not None and found[0] is None else None
+        if arrays is not None and arrays["classes"].dtype.kind == "O":
+            arrays = None
         return save_model_file(self.estimator, metadata, path, overwrite=overwrite, arrays=arrays)
 
     @classmethod
@@ -312,6 +315,10 @@ class RasterModel:
             )
         except KeyError as exc:
             raise ModelFileError(f"model file {path} lacks {exc}; re-train the model") from None
+        except (TypeError, AttributeError) as exc:  # a field of the wrong type
+            raise ModelFileError(
+                f"model file {path} has damaged metadata ({exc}); re-train the model"
+            ) from None
         if "band_naming" not in meta and model.band_aliases is None:
             model.band_aliases = legacy_positional_names(model.band_names)
             if model.band_aliases is not None:

@@ -192,7 +192,7 @@ def _is_one_forest(f: ExactForest, n_nodes: int) -> bool:
     leaf points to itself with a +inf threshold (it absorbs)."""
     if not (len(f.feature) == len(f.threshold) == len(f.leaf) == n_nodes > 0):
         return False
-    if f.values.ndim != 2 or f.values.shape[1] != len(f.classes_) or f.classes_.ndim != 1:
+    if f.values.ndim != 2 or f.values.shape[1] != len(f.classes_) or not len(f.classes_):
         return False
     node = np.arange(n_nodes)
     child = np.asarray(f.child, dtype=np.int64)
@@ -209,6 +209,33 @@ def _is_one_forest(f: ExactForest, n_nodes: int) -> bool:
         and (leaf < len(f.values)).all()
         and (leaf >= -1).all()
     )
+
+
+#: Dimensions and dtype kinds (numpy's ``dtype.kind``) of each packed array: indices are
+#: integers (never cast from floats or strings), thresholds and values floats, classes
+#: numbers, booleans or strings (objects only from a fitted forest: a file holds no objects).
+_KINDS = {
+    "roots": (1, "iu"),
+    "child": (1, "iu"),
+    "feature": (1, "iu"),
+    "threshold": (1, "f"),
+    "leaf": (1, "iu"),
+    "values": (2, "f"),
+    "classes": (1, "biufUO"),
+    "n_features": (0, "iu"),
+}
+
+
+def _check_kinds(packed: Mapping[str, np.ndarray]) -> None:
+    """ValueError unless every packed array has its dimensions and dtype kind (arrays read
+    from a file: a 2-d or 0-d array, a structured, string or float index would otherwise
+    be cast or reach the kernel, which numba cannot compile for it)."""
+    for name, (ndim, kinds) in _KINDS.items():
+        values = packed[name]
+        if not isinstance(values, np.ndarray) or values.ndim != ndim:
+            raise ValueError(f"packed {name!r} is not a {ndim}-d array")
+        if values.dtype.kind not in kinds or values.dtype.names is not None:
+            raise ValueError(f"packed {name!r} has dtype {values.dtype}")
 
 
 #: The arrays of a packed forest (:func:`pack_forest`).
@@ -374,6 +401,7 @@ class ExactForest:
         return self
 
     def _set_packed(self, packed: Mapping[str, np.ndarray], float32_thresholds: bool) -> None:
+        _check_kinds(packed)
         n_nodes = len(packed["child"])
         self.roots = np.asarray(packed["roots"], dtype=np.int64)
         self.child = np.asarray(packed["child"], dtype=np.int32 if n_nodes < 2**31 else np.int64)
