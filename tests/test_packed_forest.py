@@ -232,3 +232,18 @@ def test_metadata_of_the_wrong_types_is_refused(tmp_path, fast_forest):
     save_model_file(forest, metadata, tmp_path / "m.skops", arrays=pack_forest(forest))
     with pytest.raises(ModelFileError, match="re-train"):
         rc.RasterModel.load(tmp_path / "m.skops", fast_forest=fast_forest)
+
+
+def test_a_forest_loaded_later_must_be_the_packed_one(tmp_path):
+    """The forest is loaded from the file only when an input needs it: if the file was
+    replaced meanwhile (re-trained with --overwrite during a run), the rows with NaN are
+    refused rather than predicted by another forest with other classes."""
+    path = _model(RandomForestClassifier(4, random_state=0)).save(tmp_path / "m.skops")
+    fast = rc.RasterModel.load(path, fast_forest=True).estimator
+    X = np.random.default_rng(3).uniform(0, 3000, size=(20, 6)).astype(np.float32)
+    other = RandomForestClassifier(4, random_state=1).fit(X, np.arange(20) % 3 + 1)
+    cmap = rc.ClassMap.from_codes([1, 2, 3], ["water", "soil", "grass"])
+    rc.RasterModel(other, BANDS, cmap).save(path, overwrite=True)
+    X[0, 0] = np.nan
+    with pytest.raises(ModelFileError, match="changed"):
+        fast.predict_proba(X)

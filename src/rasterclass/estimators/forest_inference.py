@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from rasterclass.errors import ModelFileError
+
 logger = logging.getLogger(__name__)
 
 #: Rows walked by every tree before the next block (bounds the working set of a huge call).
@@ -367,7 +369,8 @@ class ExactForest:
         load_forest
             Called, once, for the scikit-learn forest when an input needs it (NaN or
             infinite values, sparse matrices): a model file's loader. None: such inputs
-            raise :class:`ValueError`.
+            raise :class:`ValueError`; a forest that does not pack to ``packed``, a
+            :class:`~rasterclass.errors.ModelFileError`.
 
         Returns
         -------
@@ -425,8 +428,26 @@ class ExactForest:
                     "this packed forest has no scikit-learn forest for inputs with NaN or "
                     "infinite values"
                 )
-            self._forest = self._load_forest()
+            forest = self._load_forest()
+            if not self._packs(forest):
+                raise ModelFileError(
+                    "the forest loaded for inputs with NaN or infinite values is not the one "
+                    "whose packed trees predict the others (the model file changed during the "
+                    "run, or is damaged); run again, or re-train"
+                )
+            self._forest = forest
         return self._forest
+
+    def _packs(self, forest: Any) -> bool:
+        """True when ``forest`` is a bare forest whose packed arrays are this one's."""
+        found = packable_forest(forest)
+        if found is None or found[0] is not None:
+            return False
+        packed = ExactForest(forest)
+        return packed.feature_count == self.feature_count and all(
+            np.array_equal(getattr(packed, name), getattr(self, name))
+            for name in ("roots", "child", "feature", "threshold", "leaf", "values", "classes_")
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -449,6 +470,12 @@ class ExactForest:
         -------
         numpy.ndarray
             ``(n, n_classes)`` float64, columns in ``classes_`` order.
+
+        Raises
+        ------
+        ModelFileError
+            Rows need the scikit-learn forest and the one loaded is not the packed one
+            (see :meth:`from_packed`).
         """
         if self.prefix is not None:
             X = self.prefix.transform(X)
