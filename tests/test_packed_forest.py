@@ -247,3 +247,12 @@ def test_a_forest_loaded_later_must_be_the_packed_one(tmp_path):
     X[0, 0] = np.nan
     with pytest.raises(ModelFileError, match="changed"):
         fast.predict_proba(X)
+
+
+def test_a_member_named_twice_is_not_read(tmp_path):
+    """Zip readers differ on which of two same-named members they read: such a file's
+    packed members are not used (the audited load reads the forest)."""
+    path = _model(RandomForestClassifier(3, random_state=0)).save(tmp_path / "m.skops")
+    with zipfile.ZipFile(path, "a") as archive, pytest.warns(UserWarning, match="Duplicate"):
+        archive.writestr("rasterclass/roots.npy", _npy(np.array([0])))
+    assert type(rc.RasterModel.load(path, fast_forest=True).estimator) is RandomForestClassifier

@@ -95,13 +95,15 @@ def read_model_members(
     -------
     (dict, dict) or None
         The metadata and the arrays found (numeric, loaded without pickle); None for a
-        file without these members (written by an older rasterclass) or not a model file.
+        file without these members (written by an older rasterclass), with a member name
+        twice (which one is meant is ambiguous), or not a model file.
     """
     try:
         with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if METADATA_MEMBER not in names:
-                return None
+            listed = archive.namelist()
+            names = set(listed)
+            if METADATA_MEMBER not in names or len(names) != len(listed):
+                return None  # not written by save_model_file (which names a member once)
             metadata = json.loads(archive.read(METADATA_MEMBER))
             found = {}
             for name in arrays:
