@@ -256,3 +256,18 @@ def test_a_member_named_twice_is_not_read(tmp_path):
     with zipfile.ZipFile(path, "a") as archive, pytest.warns(UserWarning, match="Duplicate"):
         archive.writestr("rasterclass/roots.npy", _npy(np.array([0])))
     assert type(rc.RasterModel.load(path, fast_forest=True).estimator) is RandomForestClassifier
+
+
+def test_an_in_memory_scene_imports_no_scikit_learn_either(tmp_path):
+    path = _model(RandomForestClassifier(3, random_state=0)).save(tmp_path / "m.skops")
+    code = (
+        "import sys, numpy as np, xarray as xr, rasterclass as rc\n"
+        f"m = rc.RasterModel.load({str(path)!r}, fast_forest=True)\n"
+        "v = np.random.default_rng(0).uniform(0, 3000, (6, 5, 7)).astype('f4')\n"
+        "s = xr.DataArray(v, dims=('band', 'y', 'x'), coords={'band': m.band_names})\n"
+        "out = rc.predict_raster(s, m, probabilities=True)\n"
+        "print('sklearn' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"

@@ -519,7 +519,7 @@ def exact_forest(estimator: Any) -> ExactForest | None:
     A stand-in is made for a fitted ``RandomForestClassifier`` or ``ExtraTreesClassifier``
     (those classes, not subclasses) with one output, bare or as the last step of a Pipeline
     (the steps before it are applied as the Pipeline applies them), when numba is
-    importable. Anything else gives None: use the
+    importable; an ExactForest is returned as it is. Anything else gives None: use the
     estimator itself.
 
     Parameters
@@ -540,6 +540,8 @@ def exact_forest(estimator: Any) -> ExactForest | None:
     >>> fast is None or bool(np.array_equal(fast.predict_proba(X), rf.predict_proba(X)))
     True
     """
+    if isinstance(estimator, ExactForest):  # e.g. from a model file: already packed
+        return estimator
     found = packable_forest(estimator)
     if found is None:
         return None
