@@ -141,6 +141,7 @@ DAMAGE = {
     "no classes": ("classes", lambda p: p["classes"][:0]),
     "1-d n_features": ("n_features", lambda p: np.array([6, 6])),
     "float n_features": ("n_features", lambda p: np.array(6.9)),
+    "n_features not the bands'": ("n_features", lambda p: np.array(2**40)),
 }
 
 

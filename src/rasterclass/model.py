@@ -274,8 +274,10 @@ class RasterModel:
             :class:`~rasterclass.estimators.forest_inference.ExactForest` built from the
             packed trees (the same labels and probabilities, bit for bit), and neither
             skops nor scikit-learn is imported or the forest object loaded until an input
-            needs it (NaN or infinite values): about a second less per run. Otherwise (other
-            models, files from an older rasterclass) the same as False.
+            needs it (NaN or infinite values): about a second less per run. The metadata
+            is then read from the file's JSON member, not from the skops payload's copy
+            (:meth:`save` writes both from one record, in one atomic write). Otherwise
+            (other models, files from an older rasterclass) the same as False.
 
         Returns
         -------
@@ -369,6 +371,12 @@ def _packed_forest(path: PathLike) -> tuple[ExactForest, dict[str, Any]] | None:
         raise ModelFileError(
             f"model file {path} holds a damaged forest ({exc}); re-train"
         ) from None
+    names = metadata.get("band_names")
+    if isinstance(names, list) and len(names) != forest.n_features_in_:
+        raise ModelFileError(
+            f"model file {path} holds a damaged forest (it takes {forest.n_features_in_} "
+            f"features, the file names {len(names)} bands); re-train"
+        )
     return forest, metadata
 
 
