@@ -272,3 +272,15 @@ def test_an_in_memory_scene_imports_no_scikit_learn_either(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_packed_forest_finds_its_file_from_another_directory(tmp_path, monkeypatch):
+    """A worker may run elsewhere than where the model was loaded from a relative path."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _model(RandomForestClassifier(3, random_state=0)).save(tmp_path / "a" / "m.skops")
+    monkeypatch.chdir(tmp_path / "a")
+    sent = pickle.dumps(rc.RasterModel.load("m.skops", fast_forest=True).estimator)
+    monkeypatch.chdir(tmp_path / "b")
+    proba = pickle.loads(sent).predict_proba(np.full((2, 6), np.nan, dtype=np.float32))
+    assert proba.shape == (2, 4)

@@ -347,7 +347,7 @@ class RasterModel:
 
 class _ForestOfFile:
     """Loads the scikit-learn forest of a model file when a packed forest needs it
-    (picklable: sent with the packed forest to a cluster's workers)."""
+    (picklable: sent with the packed forest to a cluster's workers, so by absolute path)."""
 
     def __init__(self, path: str):
         self.path = path
@@ -366,7 +366,7 @@ def _packed_forest(path: PathLike) -> tuple[ExactForest, dict[str, Any]] | None:
         return None
     metadata, arrays = found
     try:
-        forest = ExactForest.from_packed(arrays, _ForestOfFile(os.fspath(path)))
+        forest = ExactForest.from_packed(arrays, _ForestOfFile(os.path.abspath(path)))
     except ValueError as exc:
         raise ModelFileError(
             f"model file {path} holds a damaged forest ({exc}); re-train"
