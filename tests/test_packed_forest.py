@@ -8,6 +8,8 @@ import json
 import pickle
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -284,3 +286,24 @@ def test_a_packed_forest_finds_its_file_from_another_directory(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path / "b")
     proba = pickle.loads(sent).predict_proba(np.full((2, 6), np.nan, dtype=np.float32))
     assert proba.shape == (2, 4)
+
+
+def test_the_forest_is_loaded_once_by_concurrent_blocks():
+    """Blocks on several threads needing the forest at once load it once, not once each."""
+    X = np.random.default_rng(0).random((50, 3), dtype=np.float32)
+    rf = RandomForestClassifier(5, random_state=0).fit(X, X[:, 0] > 0.5)
+    loads = []
+
+    def load():
+        loads.append(1)
+        time.sleep(0.2)
+        return rf
+
+    fast = ExactForest.from_packed(pack_forest(rf), load)
+    X[0, 0] = np.nan
+    threads = [threading.Thread(target=fast.predict_proba, args=(X,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1

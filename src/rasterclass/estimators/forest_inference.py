@@ -45,6 +45,8 @@ STEPS = 2
 
 
 _COMPILING = threading.Lock()
+#: Held while a packed forest loads its scikit-learn forest (:attr:`ExactForest.forest`).
+_LOADING = threading.Lock()
 
 
 def _kernel() -> Any:
@@ -422,20 +424,23 @@ class ExactForest:
     def forest(self) -> Any:
         """The scikit-learn forest (loaded on first use when built with :meth:`from_packed`):
         what predicts the inputs the packed nodes do not handle."""
-        if self._forest is None:
-            if self._load_forest is None:
-                raise ValueError(
-                    "this packed forest has no scikit-learn forest for inputs with NaN or "
-                    "infinite values"
-                )
-            forest = self._load_forest()
-            if not self._packs(forest):
-                raise ModelFileError(
-                    "the forest loaded for inputs with NaN or infinite values is not the one "
-                    "whose packed trees predict the others (the model file changed during the "
-                    "run, or is damaged); run again, or re-train"
-                )
-            self._forest = forest
+        if self._forest is not None:
+            return self._forest
+        if self._load_forest is None:
+            raise ValueError(
+                "this packed forest has no scikit-learn forest for inputs with NaN or "
+                "infinite values"
+            )
+        with _LOADING:  # blocks on several threads: loaded once
+            if self._forest is None:
+                forest = self._load_forest()
+                if not self._packs(forest):
+                    raise ModelFileError(
+                        "the forest loaded for inputs with NaN or infinite values is not the "
+                        "one whose packed trees predict the others (the model file changed "
+                        "during the run, or is damaged); run again, or re-train"
+                    )
+                self._forest = forest
         return self._forest
 
     def _packs(self, forest: Any) -> bool:
