@@ -307,3 +307,17 @@ def test_the_forest_is_loaded_once_by_concurrent_blocks():
     for t in threads:
         t.join()
     assert len(loads) == 1
+
+
+def test_a_model_loaded_packed_saves_its_forest(tmp_path):
+    """`rc.predict(scene, path).model.save(...)`: the copy holds the scikit-learn forest (and
+    its packed trees), not the packed forest pointing back at the first file."""
+    model = _model(RandomForestClassifier(3, random_state=0))
+    fast = rc.RasterModel.load(model.save(tmp_path / "m.skops"), fast_forest=True)
+    copy = fast.save(tmp_path / "copy.skops")
+    (tmp_path / "m.skops").unlink()
+    assert type(rc.RasterModel.load(copy).estimator) is RandomForestClassifier
+    again = rc.RasterModel.load(copy, fast_forest=True).estimator
+    X = np.random.default_rng(0).uniform(0, 3000, size=(30, 6)).astype(np.float32)
+    X[::3, 1] = np.nan
+    assert np.array_equal(again.predict_proba(X), model.estimator.predict_proba(X))

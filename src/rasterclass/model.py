@@ -251,11 +251,14 @@ class RasterModel:
         # a bare forest is also kept packed, so that predicting loads neither skops nor
         # scikit-learn (see load's fast_forest); not with classes that are Python objects
         # (strings from pandas: no plain array holds them)
-        found = packable_forest(self.estimator)
+        estimator = self.estimator
+        if isinstance(estimator, ExactForest) and estimator.prefix is None:
+            estimator = estimator.forest  # loaded packed (fast_forest): the forest of its file
+        found = packable_forest(estimator)
         arrays = pack_forest(found[1]) if found is not None and found[0] is None else None
         if arrays is not None and arrays["classes"].dtype.kind == "O":
             arrays = None
-        return save_model_file(self.estimator, metadata, path, overwrite=overwrite, arrays=arrays)
+        return save_model_file(estimator, metadata, path, overwrite=overwrite, arrays=arrays)
 
     @classmethod
     def load(cls, path: PathLike, *, fast_forest: bool = False) -> RasterModel:
