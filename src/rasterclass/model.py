@@ -21,7 +21,13 @@ from rasterclass.estimators.forest_inference import (
     pack_forest,
     packable_forest,
 )
-from rasterclass.io import PathLike, load_model_file, read_model_members, save_model_file
+from rasterclass.io import (
+    PathLike,
+    check_writable,
+    load_model_file,
+    read_model_members,
+    save_model_file,
+)
 from rasterclass.stack import legacy_positional_names
 from rasterclass.training_pixels import TrainingPixels
 
@@ -230,7 +236,11 @@ class RasterModel:
             ``path`` exists and ``overwrite`` is False.
         OutputCollisionError
             ``path`` is an input of the run.
+        ModelFileError, RasterclassIOError
+            A model loaded with ``fast_forest``: its file changed or is gone (the forest
+            it saves is read from there).
         """
+        check_writable([path], overwrite)  # before reading a packed forest's file
         metadata = {
             "band_names": list(self.band_names),
             "class_map": self.class_map.to_dict(),
