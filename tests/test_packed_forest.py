@@ -8,6 +8,8 @@ import json
 import pickle
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -121,21 +123,43 @@ def _npy(values: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize(
-    "damage",
-    ["child out of range", "child backwards", "leaf not absorbing", "feature out of range"],
-)
+DAMAGE = {
+    "child out of range": ("child", lambda p: p["child"] + 10**6),
+    "child backwards": ("child", lambda p: np.where(p["leaf"] < 0, 0, p["child"])),
+    "leaf not absorbing": ("threshold", lambda p: np.zeros_like(p["threshold"])),
+    "feature out of range": ("feature", lambda p: p["feature"] + 6),
+    # shapes and dtypes the kernel cannot take, or that a cast would silently change
+    "0-d roots": ("roots", lambda p: np.array(0)),
+    "2-d roots": ("roots", lambda p: p["roots"][:, None]),
+    "float roots": ("roots", lambda p: p["roots"] + 0.5),
+    "0-d child": ("child", lambda p: np.array(1)),
+    "float child": ("child", lambda p: p["child"] + 0.7),
+    "string child": ("child", lambda p: p["child"].astype(str)),
+    "structured child": ("child", lambda p: np.zeros(len(p["child"]), dtype="i4,f8")),
+    "2-d feature": ("feature", lambda p: p["feature"][:, None]),
+    "2-d threshold": ("threshold", lambda p: p["threshold"][:, None]),
+    "string values": ("values", lambda p: p["values"].astype(str)),
+    "0-d classes": ("classes", lambda p: np.array(1)),
+    "no classes": ("classes", lambda p: p["classes"][:0]),
+    "1-d n_features": ("n_features", lambda p: np.array([6, 6])),
+    "float n_features": ("n_features", lambda p: np.array(6.9)),
+    "n_features not the bands'": ("n_features", lambda p: np.array(2**40)),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
 def test_a_damaged_packed_forest_is_refused(tmp_path, damage):
-    """The compiled walk checks no bounds: every index read from a file is checked first."""
+    """The compiled walk checks no bounds: every index read from a file is checked first,
+    and so are the arrays' shapes and dtypes (never cast, never a TypeError or a numba
+    typing error at predict time)."""
     model = _model(RandomForestClassifier(3, random_state=0))
     path = model.save(tmp_path / "m.skops")
     packed = pack_forest(model.estimator)
-    name, values = {
-        "child out of range": ("child", packed["child"] + 10**6),
-        "child backwards": ("child", np.where(packed["leaf"] < 0, 0, packed["child"])),
-        "leaf not absorbing": ("threshold", np.zeros_like(packed["threshold"])),
-        "feature out of range": ("feature", packed["feature"] + 6),
-    }[damage]
+    if damage == "no classes":
+        packed["values"] = packed["values"][:, :0]
+        _rewrite(path, "rasterclass/values.npy", _npy(packed["values"]))
+    name, damaged = DAMAGE[damage]
+    values = damaged(packed)
     _rewrite(path, f"rasterclass/{name}.npy", _npy(values))
     with pytest.raises(ModelFileError, match=r"damaged forest.*re-train"):
         rc.RasterModel.load(path, fast_forest=True)
@@ -168,3 +192,132 @@ def test_models_without_packed_trees_load_as_before(tmp_path):
     loaded = rc.RasterModel.load(older, fast_forest=True)
     assert type(loaded.estimator) is RandomForestClassifier
     assert loaded.class_map == forest.class_map
+
+
+@pytest.mark.parametrize(
+    ("member", "data"),
+    [
+        # a header claiming 400 GB: refused before anything is allocated
+        (
+            "rasterclass/child.npy",
+            b"\x93NUMPY\x01\x00v\x00"
+            + b"{'descr': '<i4', 'fortran_order': False, 'shape': (100000000000,), }".ljust(117)
+            + b"\n",
+        ),
+        # nested too deep for json's recursion
+        ("rasterclass/metadata.json", b"[" * 100_000 + b"]" * 100_000),
+    ],
+)
+def test_unreadable_members_fall_back_to_the_audited_load(tmp_path, member, data):
+    path = _model(RandomForestClassifier(3, random_state=0)).save(tmp_path / "m.skops")
+    _rewrite(path, member, data)
+    assert type(rc.RasterModel.load(path, fast_forest=True).estimator) is RandomForestClassifier
+
+
+def test_a_forest_with_object_classes_is_saved_unpacked(tmp_path):
+    """String labels as Python objects (pandas columns): no plain array to pack them in, so
+    the file keeps the forest only, as before packing."""
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 2), dtype=np.float32)
+    y = np.where(X[:, 0] > 0.5, "crop", "soil").astype(object)
+    forest = RandomForestClassifier(3, random_state=0).fit(X, y)
+    cmap = rc.ClassMap.from_codes([1, 2], ["crop", "soil"])
+    model = rc.RasterModel(forest, ["red", "nir"], cmap, labels_are_codes=False)
+    path = model.save(tmp_path / "m.skops")
+    loaded = rc.RasterModel.load(path, fast_forest=True)
+    assert np.array_equal(loaded.estimator.predict(X), forest.predict(X))
+
+
+@pytest.mark.parametrize("fast_forest", [True, False])
+def test_metadata_of_the_wrong_types_is_refused(tmp_path, fast_forest):
+    forest = _model(RandomForestClassifier(3, random_state=0)).estimator
+    metadata = {"band_names": 5, "class_map": 3}
+    save_model_file(forest, metadata, tmp_path / "m.skops", arrays=pack_forest(forest))
+    with pytest.raises(ModelFileError, match="re-train"):
+        rc.RasterModel.load(tmp_path / "m.skops", fast_forest=fast_forest)
+
+
+def test_a_forest_loaded_later_must_be_the_packed_one(tmp_path):
+    """The forest is loaded from the file only when an input needs it: if the file was
+    replaced meanwhile (re-trained with --overwrite during a run), the rows with NaN are
+    refused rather than predicted by another forest with other classes."""
+    path = _model(RandomForestClassifier(4, random_state=0)).save(tmp_path / "m.skops")
+    fast = rc.RasterModel.load(path, fast_forest=True).estimator
+    X = np.random.default_rng(3).uniform(0, 3000, size=(20, 6)).astype(np.float32)
+    other = RandomForestClassifier(4, random_state=1).fit(X, np.arange(20) % 3 + 1)
+    cmap = rc.ClassMap.from_codes([1, 2, 3], ["water", "soil", "grass"])
+    rc.RasterModel(other, BANDS, cmap).save(path, overwrite=True)
+    X[0, 0] = np.nan
+    with pytest.raises(ModelFileError, match="changed"):
+        fast.predict_proba(X)
+
+
+def test_a_member_named_twice_is_not_read(tmp_path):
+    """Zip readers differ on which of two same-named members they read: such a file's
+    packed members are not used (the audited load reads the forest)."""
+    path = _model(RandomForestClassifier(3, random_state=0)).save(tmp_path / "m.skops")
+    with zipfile.ZipFile(path, "a") as archive, pytest.warns(UserWarning, match="Duplicate"):
+        archive.writestr("rasterclass/roots.npy", _npy(np.array([0])))
+    assert type(rc.RasterModel.load(path, fast_forest=True).estimator) is RandomForestClassifier
+
+
+def test_an_in_memory_scene_imports_no_scikit_learn_either(tmp_path):
+    path = _model(RandomForestClassifier(3, random_state=0)).save(tmp_path / "m.skops")
+    code = (
+        "import sys, numpy as np, xarray as xr, rasterclass as rc\n"
+        f"m = rc.RasterModel.load({str(path)!r}, fast_forest=True)\n"
+        "v = np.random.default_rng(0).uniform(0, 3000, (6, 5, 7)).astype('f4')\n"
+        "s = xr.DataArray(v, dims=('band', 'y', 'x'), coords={'band': m.band_names})\n"
+        "out = rc.predict_raster(s, m, probabilities=True)\n"
+        "print('sklearn' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_packed_forest_finds_its_file_from_another_directory(tmp_path, monkeypatch):
+    """A worker may run elsewhere than where the model was loaded from a relative path."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _model(RandomForestClassifier(3, random_state=0)).save(tmp_path / "a" / "m.skops")
+    monkeypatch.chdir(tmp_path / "a")
+    sent = pickle.dumps(rc.RasterModel.load("m.skops", fast_forest=True).estimator)
+    monkeypatch.chdir(tmp_path / "b")
+    proba = pickle.loads(sent).predict_proba(np.full((2, 6), np.nan, dtype=np.float32))
+    assert proba.shape == (2, 4)
+
+
+def test_the_forest_is_loaded_once_by_concurrent_blocks():
+    """Blocks on several threads needing the forest at once load it once, not once each."""
+    X = np.random.default_rng(0).random((50, 3), dtype=np.float32)
+    rf = RandomForestClassifier(5, random_state=0).fit(X, X[:, 0] > 0.5)
+    loads = []
+
+    def load():
+        loads.append(1)
+        time.sleep(0.2)
+        return rf
+
+    fast = ExactForest.from_packed(pack_forest(rf), load)
+    X[0, 0] = np.nan
+    threads = [threading.Thread(target=fast.predict_proba, args=(X,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1
+
+
+def test_a_model_loaded_packed_saves_its_forest(tmp_path):
+    """`rc.predict(scene, path).model.save(...)`: the copy holds the scikit-learn forest (and
+    its packed trees), not the packed forest pointing back at the first file."""
+    model = _model(RandomForestClassifier(3, random_state=0))
+    fast = rc.RasterModel.load(model.save(tmp_path / "m.skops"), fast_forest=True)
+    copy = fast.save(tmp_path / "copy.skops")
+    (tmp_path / "m.skops").unlink()
+    assert type(rc.RasterModel.load(copy).estimator) is RandomForestClassifier
+    again = rc.RasterModel.load(copy, fast_forest=True).estimator
+    X = np.random.default_rng(0).uniform(0, 3000, size=(30, 6)).astype(np.float32)
+    X[::3, 1] = np.nan
+    assert np.array_equal(again.predict_proba(X), model.estimator.predict_proba(X))

@@ -21,7 +21,13 @@ from rasterclass.estimators.forest_inference import (
     pack_forest,
     packable_forest,
 )
-from rasterclass.io import PathLike, load_model_file, read_model_members, save_model_file
+from rasterclass.io import (
+    PathLike,
+    check_writable,
+    load_model_file,
+    read_model_members,
+    save_model_file,
+)
 from rasterclass.stack import legacy_positional_names
 from rasterclass.training_pixels import TrainingPixels
 
@@ -230,7 +236,11 @@ class RasterModel:
             ``path`` exists and ``overwrite`` is False.
         OutputCollisionError
             ``path`` is an input of the run.
+        ModelFileError, RasterclassIOError
+            A model loaded with ``fast_forest``: its file changed or is gone (the forest
+            it saves is read from there).
         """
+        check_writable([path], overwrite)  # before reading a packed forest's file
         metadata = {
             "band_names": list(self.band_names),
             "class_map": self.class_map.to_dict(),
@@ -249,10 +259,16 @@ class RasterModel:
         if self.training_pixels is not None:
             metadata["training_pixels"] = self.training_pixels.encode()
         # a bare forest is also kept packed, so that predicting loads neither skops nor
-        # scikit-learn (see load's fast_forest)
-        found = packable_forest(self.estimator)
+        # scikit-learn (see load's fast_forest); not with classes that are Python objects
+        # (strings from pandas: no plain array holds them)
+        estimator = self.estimator
+        if isinstance(estimator, ExactForest) and estimator.prefix is None:
+            estimator = estimator.forest  # loaded packed (fast_forest): the forest of its file
+        found = packable_forest(estimator)
         arrays = pack_forest(found[1]) if found is not None and found[0] is None else None
-        return save_model_file(self.estimator, metadata, path, overwrite=overwrite, arrays=arrays)
+        if arrays is not None and arrays["classes"].dtype.kind == "O":
+            arrays = None
+        return save_model_file(estimator, metadata, path, overwrite=overwrite, arrays=arrays)
 
     @classmethod
     def load(cls, path: PathLike, *, fast_forest: bool = False) -> RasterModel:
@@ -271,8 +287,10 @@ class RasterModel:
             :class:`~rasterclass.estimators.forest_inference.ExactForest` built from the
             packed trees (the same labels and probabilities, bit for bit), and neither
             skops nor scikit-learn is imported or the forest object loaded until an input
-            needs it (NaN or infinite values): about a second less per run. Otherwise (other
-            models, files from an older rasterclass) the same as False.
+            needs it (NaN or infinite values): about a second less per run. The metadata
+            is then read from the file's JSON member, not from the skops payload's copy
+            (:meth:`save` writes both from one record, in one atomic write). Otherwise
+            (other models, files from an older rasterclass) the same as False.
 
         Returns
         -------
@@ -312,6 +330,10 @@ class RasterModel:
             )
         except KeyError as exc:
             raise ModelFileError(f"model file {path} lacks {exc}; re-train the model") from None
+        except (TypeError, AttributeError) as exc:  # a field of the wrong type
+            raise ModelFileError(
+                f"model file {path} has damaged metadata ({exc}); re-train the model"
+            ) from None
         if "band_naming" not in meta and model.band_aliases is None:
             model.band_aliases = legacy_positional_names(model.band_names)
             if model.band_aliases is not None:
@@ -338,7 +360,7 @@ class RasterModel:
 
 class _ForestOfFile:
     """Loads the scikit-learn forest of a model file when a packed forest needs it
-    (picklable: sent with the packed forest to a cluster's workers)."""
+    (picklable: sent with the packed forest to a cluster's workers, so by absolute path)."""
 
     def __init__(self, path: str):
         self.path = path
@@ -357,11 +379,17 @@ def _packed_forest(path: PathLike) -> tuple[ExactForest, dict[str, Any]] | None:
         return None
     metadata, arrays = found
     try:
-        forest = ExactForest.from_packed(arrays, _ForestOfFile(os.fspath(path)))
+        forest = ExactForest.from_packed(arrays, _ForestOfFile(os.path.abspath(path)))
     except ValueError as exc:
         raise ModelFileError(
             f"model file {path} holds a damaged forest ({exc}); re-train"
         ) from None
+    names = metadata.get("band_names")
+    if isinstance(names, list) and len(names) != forest.n_features_in_:
+        raise ModelFileError(
+            f"model file {path} holds a damaged forest (it takes {forest.n_features_in_} "
+            f"features, the file names {len(names)} bands); re-train"
+        )
     return forest, metadata
 
 

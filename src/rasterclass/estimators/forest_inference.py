@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from rasterclass.errors import ModelFileError
+
 logger = logging.getLogger(__name__)
 
 #: Rows walked by every tree before the next block (bounds the working set of a huge call).
@@ -43,6 +45,8 @@ STEPS = 2
 
 
 _COMPILING = threading.Lock()
+#: Held while a packed forest loads its scikit-learn forest (:attr:`ExactForest.forest`).
+_LOADING = threading.Lock()
 
 
 def _kernel() -> Any:
@@ -192,7 +196,7 @@ def _is_one_forest(f: ExactForest, n_nodes: int) -> bool:
     leaf points to itself with a +inf threshold (it absorbs)."""
     if not (len(f.feature) == len(f.threshold) == len(f.leaf) == n_nodes > 0):
         return False
-    if f.values.ndim != 2 or f.values.shape[1] != len(f.classes_) or f.classes_.ndim != 1:
+    if f.values.ndim != 2 or f.values.shape[1] != len(f.classes_) or not len(f.classes_):
         return False
     node = np.arange(n_nodes)
     child = np.asarray(f.child, dtype=np.int64)
@@ -209,6 +213,33 @@ def _is_one_forest(f: ExactForest, n_nodes: int) -> bool:
         and (leaf < len(f.values)).all()
         and (leaf >= -1).all()
     )
+
+
+#: Dimensions and dtype kinds (numpy's ``dtype.kind``) of each packed array: indices are
+#: integers (never cast from floats or strings), thresholds and values floats, classes
+#: numbers, booleans or strings (objects only from a fitted forest: a file holds no objects).
+_KINDS = {
+    "roots": (1, "iu"),
+    "child": (1, "iu"),
+    "feature": (1, "iu"),
+    "threshold": (1, "f"),
+    "leaf": (1, "iu"),
+    "values": (2, "f"),
+    "classes": (1, "biufUO"),
+    "n_features": (0, "iu"),
+}
+
+
+def _check_kinds(packed: Mapping[str, np.ndarray]) -> None:
+    """ValueError unless every packed array has its dimensions and dtype kind (arrays read
+    from a file: a 2-d or 0-d array, a structured, string or float index would otherwise
+    be cast or reach the kernel, which numba cannot compile for it)."""
+    for name, (ndim, kinds) in _KINDS.items():
+        values = packed[name]
+        if not isinstance(values, np.ndarray) or values.ndim != ndim:
+            raise ValueError(f"packed {name!r} is not a {ndim}-d array")
+        if values.dtype.kind not in kinds or values.dtype.names is not None:
+            raise ValueError(f"packed {name!r} has dtype {values.dtype}")
 
 
 #: The arrays of a packed forest (:func:`pack_forest`).
@@ -340,7 +371,8 @@ class ExactForest:
         load_forest
             Called, once, for the scikit-learn forest when an input needs it (NaN or
             infinite values, sparse matrices): a model file's loader. None: such inputs
-            raise :class:`ValueError`.
+            raise :class:`ValueError`; a forest that does not pack to ``packed``, a
+            :class:`~rasterclass.errors.ModelFileError`.
 
         Returns
         -------
@@ -374,6 +406,7 @@ class ExactForest:
         return self
 
     def _set_packed(self, packed: Mapping[str, np.ndarray], float32_thresholds: bool) -> None:
+        _check_kinds(packed)
         n_nodes = len(packed["child"])
         self.roots = np.asarray(packed["roots"], dtype=np.int64)
         self.child = np.asarray(packed["child"], dtype=np.int32 if n_nodes < 2**31 else np.int64)
@@ -391,14 +424,35 @@ class ExactForest:
     def forest(self) -> Any:
         """The scikit-learn forest (loaded on first use when built with :meth:`from_packed`):
         what predicts the inputs the packed nodes do not handle."""
-        if self._forest is None:
-            if self._load_forest is None:
-                raise ValueError(
-                    "this packed forest has no scikit-learn forest for inputs with NaN or "
-                    "infinite values"
-                )
-            self._forest = self._load_forest()
+        if self._forest is not None:
+            return self._forest
+        if self._load_forest is None:
+            raise ValueError(
+                "this packed forest has no scikit-learn forest for inputs with NaN or "
+                "infinite values"
+            )
+        with _LOADING:  # blocks on several threads: loaded once
+            if self._forest is None:
+                forest = self._load_forest()
+                if not self._packs(forest):
+                    raise ModelFileError(
+                        "the forest loaded for inputs with NaN or infinite values is not the "
+                        "one whose packed trees predict the others (the model file changed "
+                        "during the run, or is damaged); run again, or re-train"
+                    )
+                self._forest = forest
         return self._forest
+
+    def _packs(self, forest: Any) -> bool:
+        """True when ``forest`` is a bare forest whose packed arrays are this one's."""
+        found = packable_forest(forest)
+        if found is None or found[0] is not None:
+            return False
+        packed = ExactForest(forest)
+        return packed.feature_count == self.feature_count and all(
+            np.array_equal(getattr(packed, name), getattr(self, name))
+            for name in ("roots", "child", "feature", "threshold", "leaf", "values", "classes_")
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -421,6 +475,12 @@ class ExactForest:
         -------
         numpy.ndarray
             ``(n, n_classes)`` float64, columns in ``classes_`` order.
+
+        Raises
+        ------
+        ModelFileError
+            Rows need the scikit-learn forest and the one loaded is not the packed one
+            (see :meth:`from_packed`).
         """
         if self.prefix is not None:
             X = self.prefix.transform(X)
@@ -464,7 +524,7 @@ def exact_forest(estimator: Any) -> ExactForest | None:
     A stand-in is made for a fitted ``RandomForestClassifier`` or ``ExtraTreesClassifier``
     (those classes, not subclasses) with one output, bare or as the last step of a Pipeline
     (the steps before it are applied as the Pipeline applies them), when numba is
-    importable. Anything else gives None: use the
+    importable; an ExactForest is returned as it is. Anything else gives None: use the
     estimator itself.
 
     Parameters
@@ -485,6 +545,8 @@ def exact_forest(estimator: Any) -> ExactForest | None:
     >>> fast is None or bool(np.array_equal(fast.predict_proba(X), rf.predict_proba(X)))
     True
     """
+    if isinstance(estimator, ExactForest):  # e.g. from a model file: already packed
+        return estimator
     found = packable_forest(estimator)
     if found is None:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 import zipfile
 from typing import Any
@@ -94,25 +95,45 @@ def read_model_members(
     -------
     (dict, dict) or None
         The metadata and the arrays found (numeric, loaded without pickle); None for a
-        file without these members (written by an older rasterclass) or not a model file.
+        file without these members (written by an older rasterclass), with a member name
+        twice (which one is meant is ambiguous), or not a model file.
     """
     try:
         with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if METADATA_MEMBER not in names:
-                return None
+            listed = archive.namelist()
+            names = set(listed)
+            if METADATA_MEMBER not in names or len(names) != len(listed):
+                return None  # not written by save_model_file (which names a member once)
             metadata = json.loads(archive.read(METADATA_MEMBER))
             found = {}
             for name in arrays:
                 member = ARRAY_MEMBER.format(name)
                 if member in names:
-                    found[name] = np.load(io.BytesIO(archive.read(member)), allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+                    found[name] = _load_npy(archive.read(member))
+    except (OSError, ValueError, RecursionError, zipfile.BadZipFile) as exc:
         logger.debug("no rasterclass members read from %s: %s", path, exc)
         return None
     if not isinstance(metadata, dict) or metadata.pop("format", None) != MODEL_FORMAT:
         return None
     return metadata, found
+
+
+def _load_npy(data: bytes) -> np.ndarray:
+    """An ``.npy`` member's array, without pickle; ValueError unless its header's shape and
+    dtype account for exactly the bytes that follow (so that a header claiming a huge shape
+    allocates nothing)."""
+    buffer = io.BytesIO(data)
+    major, _ = np.lib.format.read_magic(buffer)
+    if major == 1:
+        shape, _, dtype = np.lib.format.read_array_header_1_0(buffer)
+    elif major == 2:
+        shape, _, dtype = np.lib.format.read_array_header_2_0(buffer)
+    else:
+        raise ValueError(f"unsupported .npy version {major}")
+    if math.prod(shape) * dtype.itemsize != len(data) - buffer.tell():
+        raise ValueError(f"the .npy header's shape {shape} does not match its data")
+    buffer.seek(0)
+    return np.load(buffer, allow_pickle=False)  # type: ignore[no-any-return]
 
 
 def load_model_file(path: PathLike) -> tuple[Any, dict[str, Any]]:
