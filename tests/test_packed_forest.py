@@ -22,7 +22,8 @@ from sklearn.preprocessing import StandardScaler
 
 import rasterclass as rc
 from rasterclass.errors import ModelFileError
-from rasterclass.estimators.forest_inference import ExactForest, numba_available, pack_forest
+from rasterclass.estimators.forest_inference import ExactForest, numba_available
+from rasterclass.estimators.forest_packing import pack_forest
 from rasterclass.io import save_model_file
 
 pytestmark = pytest.mark.skipif(not numba_available(), reason="numba is not installed")

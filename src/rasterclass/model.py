@@ -14,13 +14,8 @@ import numpy as np
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import ModelFileError, RadiometryWarning
-from rasterclass.estimators.forest_inference import (
-    PACKED_ARRAYS,
-    ExactForest,
-    numba_available,
-    pack_forest,
-    packable_forest,
-)
+from rasterclass.estimators.forest_inference import ExactForest, numba_available
+from rasterclass.estimators.forest_packing import PACKED_ARRAYS, pack_forest, packable_forest
 from rasterclass.io import (
     PathLike,
     check_writable,
