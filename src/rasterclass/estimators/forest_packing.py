@@ -97,7 +97,7 @@ def check_packed_kinds(packed: Mapping[str, np.ndarray]) -> None:
     for name, (ndim, kinds) in PACKED_KINDS.items():
         values = packed[name]
         if not isinstance(values, np.ndarray) or values.ndim != ndim:
-            raise ValueError(f"packed {name!r} is not a {ndim}-d array")
+            raise ValueError(f"packed {name!r} is not an array of {ndim} dimensions")
         if values.dtype.kind not in kinds or values.dtype.names is not None:
             raise ValueError(f"packed {name!r} has dtype {values.dtype}")
 
