@@ -94,3 +94,30 @@ def test_provenance_record_of_in_memory_data_names_its_type():
     )
     assert record["parameters"] == {"scene": "<in-memory ndarray (2, 3)>", "progress": None, "n": 1}
     assert record["inputs"] == [] and record["seed"] is None
+
+
+def test_inputs_that_are_not_local_files_are_listed_not_hashed(tmp_path):
+    """A URL, a GDAL virtual path or a folder used to be left out of the record without a
+    word: now listed, with no size or hash and a note saying why."""
+    folder = tmp_path / "SAFE"
+    folder.mkdir()
+    local = example_map()
+    inputs = {
+        "scene": ["https://example.org/scene.tif", "/vsis3/bucket/b04.tif", folder],
+        "map": local,
+    }
+    record = jobs.provenance.provenance_record("x", {}, inputs, [], started="t")
+    by_path = {r["path"]: r for r in record["inputs"]}
+    for remote in ("https://example.org/scene.tif", "/vsis3/bucket/b04.tif"):
+        assert by_path[remote] == {
+            "role": "scene", "path": remote, "size": None, "sha256": None,
+            "note": "not a local file: not hashed",
+        }  # fmt: skip
+    assert by_path[str(folder)]["note"] == "a folder: not hashed"
+    assert by_path[str(folder)]["sha256"] is None
+    assert len(by_path[os.path.abspath(local)]["sha256"]) == 64
+    # a local path that does not exist is not an input of the record
+    record = jobs.provenance.provenance_record(
+        "x", {}, {"scene": tmp_path / "no.tif"}, [], started="t"
+    )
+    assert record["inputs"] == []

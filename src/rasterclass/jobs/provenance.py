@@ -108,10 +108,20 @@ def _input_records(inputs: Mapping[str, Any]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     for role, value in inputs.items():
         for main, part in input_files(value):
-            path = os.path.abspath(main)
-            if part != main or path in seen or not os.path.isfile(path):
+            if part != main:
+                continue
+            remote = "://" in main or main.startswith("/vsi")
+            path = main if remote else os.path.abspath(main)
+            if path in seen or not (remote or os.path.exists(path)):
                 continue
             seen.add(path)
+            if not os.path.isfile(path):  # a URL, a GDAL virtual path or a folder: said so
+                what = "a folder" if os.path.isdir(path) else "not a local file"
+                records.append(
+                    {"role": role, "path": path, "size": None, "sha256": None,
+                     "note": f"{what}: not hashed"}
+                )  # fmt: skip
+                continue
             records.append(
                 {
                     "role": role,
@@ -173,9 +183,10 @@ def provenance_record(
     -------
     dict
         ``format_version`` (1), ``job``, ``outputs`` (absolute paths), ``inputs`` (a list
-        of ``{"role", "path", "size", "sha256"}``), ``parameters``, ``seed`` (None when the
-        job has none), ``versions`` (rasterclass, its libraries, python), ``command_line``
-        (the CLI's argv, None from Python), ``started`` and ``ended``.
+        of ``{"role", "path", "size", "sha256"}``; a URL, GDAL virtual path or folder is
+        listed with ``size`` and ``sha256`` None and a ``note``), ``parameters``, ``seed``
+        (None when the job has none), ``versions`` (rasterclass, its libraries, python),
+        ``command_line`` (the CLI's argv, None from Python), ``started`` and ``ended``.
 
     Raises
     ------
