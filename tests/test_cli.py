@@ -12,6 +12,7 @@ from affine import Affine
 from click.testing import CliRunner
 from shapely.geometry import box
 
+from rasterclass import ClassMap, RasterModel
 from rasterclass.cli.main import cli
 from tests.conftest import CRS, TRANSFORM, synthetic_arrays, write_raster
 from tests.conftest import read_band as read
@@ -370,3 +371,30 @@ def test_classify_object_based_from_the_cli(tmp_path, scene_path, training_path,
     assert res.exit_code == 2
     assert "--object-based" in res.output
     assert not (tmp_path / "x.tif").exists()
+
+
+def test_an_object_based_model_is_saved_and_refused_by_predict(tmp_path, scene_path, training_path):
+    """`classify --object-based --save-model` stopped with a TypeError traceback (the
+    training segment ids, a numpy array, in the model's JSON metadata); predict then got a
+    list of 29 "missing bands" instead of the reason."""
+    model = tmp_path / "obj.skops"
+    args = [scene_path, "-t", training_path, "-c", "class", "--object-based"]
+    run("classify", *args, "--segment-param", "min_size=10", "--cv", "0",
+        "-o", tmp_path / "obj.tif", "--save-model", model)  # fmt: skip
+    loaded = RasterModel.load(model)
+    assert loaded.summary["object_based"] is True and "segments" not in loaded.summary
+    res = run("predict", scene_path, "--model", model, "-o", tmp_path / "p.tif", ok=False)
+    assert res.exit_code == 1 and "the model is object-based" in res.output
+    assert not (tmp_path / "p.tif").exists()
+
+
+def test_numpy_values_in_model_metadata_are_saved(tmp_path):
+    """Any numpy value a summary picks up is written as JSON (NaN kept), never a crash."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    est = KNeighborsClassifier(1).fit([[0.0], [1.0]], [1, 2])
+    summary = {"ids": np.arange(3), "n": np.int64(4), "nodata": np.float32("nan")}
+    model = RasterModel(est, ["b"], ClassMap.from_codes([1, 2]), summary=summary)
+    back = RasterModel.load(model.save(tmp_path / "m.skops"))
+    assert back.summary["ids"] == [0, 1, 2] and back.summary["n"] == 4
+    assert np.isnan(back.summary["nodata"])

@@ -60,7 +60,7 @@ def save_model_file(
     import skops.io as sio
 
     check_writable([path], overwrite)
-    text = json.dumps(metadata)
+    text = json.dumps(metadata, default=_json_default)
     payload = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
@@ -70,13 +70,28 @@ def save_model_file(
     with atomic_write(path) as tmp:
         sio.dump(payload, tmp)
         with zipfile.ZipFile(tmp, "a", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(METADATA_MEMBER, json.dumps({"format": MODEL_FORMAT, **metadata}))
+            archive.writestr(
+                METADATA_MEMBER,
+                json.dumps({"format": MODEL_FORMAT, **metadata}, default=_json_default),
+            )
             for name, values in (arrays or {}).items():
                 buffer = io.BytesIO()
                 np.save(buffer, np.asarray(values), allow_pickle=False)
                 archive.writestr(ARRAY_MEMBER.format(name), buffer.getvalue())
     logger.info("saved model %s", path)
     return str(path)
+
+
+def _json_default(value: Any) -> Any:
+    """numpy values and paths in model metadata as JSON (NaN stays NaN, as json writes it:
+    a float nodata must read back as NaN, not as "no nodata")."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} in model metadata is not JSON-ready")
 
 
 def read_model_members(

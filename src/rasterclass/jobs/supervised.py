@@ -297,6 +297,12 @@ def predict(
     )
     if not isinstance(model, RasterModel):
         model = RasterModel.load(model, fast_forest=True)  # a forest: neither skops nor sklearn
+    if model.summary.get("object_based"):
+        raise EstimatorError(
+            "the model is object-based: it classifies segments by their statistics and "
+            "cannot predict a scene's pixels; classify the new scene as objects with its "
+            "training data, or train a pixel model to predict with"
+        )
     if uncertainty is not None:
         check_probabilistic(model.estimator)
     if aoa is not None:

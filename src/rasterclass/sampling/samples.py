@@ -117,5 +117,7 @@ class Samples:
                 str(r.name): {"pixels": int(r.pixels), "polygons": int(r.polygons)}
                 for r in counts.itertuples()
             },
-            **self.info,
+            # what the extraction reported (counts, merged or contested pixels), without the
+            # per-sample arrays some extractions keep there (segment ids): a JSON-ready summary
+            **{k: v for k, v in self.info.items() if not isinstance(v, np.ndarray)},
         }
