@@ -268,6 +268,18 @@ def child_naive(a: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _on_blocks(
+    predict: Any, X: np.ndarray, bounds: np.ndarray, workers: int
+) -> tuple[np.ndarray, float, float]:
+    """``predict`` on the row blocks ``bounds`` on ``workers`` threads: labels, wall, CPU."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(
+            pool.map(lambda i: predict(X[bounds[i] : bounds[i + 1]]), range(len(bounds) - 1))
+        )
+    return np.concatenate(parts), time.perf_counter() - t0, time.process_time() - c0
+
+
 def child_floor(a: argparse.Namespace) -> dict[str, Any]:
     """scikit-learn predict alone on the in-memory feature matrix (first max_pixels pixels)."""
     import rasterio
@@ -289,13 +301,8 @@ def child_floor(a: argparse.Namespace) -> dict[str, Any]:
     workers = os.cpu_count() or 1
     n_blocks = workers * max(1, math.ceil(len(X) / (workers * a.block)))
     bounds = np.linspace(0, len(X), n_blocks + 1).astype(int)
-    t0, c0 = time.perf_counter(), time.process_time()
-    with ThreadPoolExecutor(workers) as pool:
-        parts = list(
-            pool.map(lambda i: est_one.predict(X[bounds[i] : bounds[i + 1]]), range(n_blocks))
-        )
-    blocks, blocks_cpu = time.perf_counter() - t0, time.process_time() - c0
-    assert np.array_equal(np.concatenate(parts), ref), "block predictions differ"
+    labels, blocks, blocks_cpu = _on_blocks(est_one.predict, X, bounds, workers)
+    assert np.array_equal(labels, ref), "block predictions differ"
     # the same blocks through the engine rasterclass predicts with (the exact compiled forest
     # where numba is installed): its floor, free of everything but the model's arithmetic
     from rasterclass.estimators.forest_inference import exact_forest
@@ -304,13 +311,8 @@ def child_floor(a: argparse.Namespace) -> dict[str, Any]:
     exact = exact_cpu = None
     if fast is not None:
         fast.predict(X[:1000])  # compiled (or loaded from numba's cache) before the clock
-        t0, c0 = time.perf_counter(), time.process_time()
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(
-                pool.map(lambda i: fast.predict(X[bounds[i] : bounds[i + 1]]), range(n_blocks))
-            )
-        exact, exact_cpu = time.perf_counter() - t0, time.process_time() - c0
-        assert np.array_equal(np.concatenate(parts), ref), "exact forest labels differ"
+        labels, exact, exact_cpu = _on_blocks(fast.predict, X, bounds, workers)
+        assert np.array_equal(labels, ref), "exact forest labels differ"
     return {
         "exact": exact,
         "exact_cpu": exact_cpu,
