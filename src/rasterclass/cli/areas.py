@@ -7,19 +7,19 @@ from typing import Any
 
 import click
 
+from . import options
 from ._base import command, echo_outputs, say
-from .options import FILE, chunks_opt, layer_opt, map_arg, output_opt, overwrite_opt
 
 __all__ = ["areas"]
 
 
 @command()
-@map_arg()
+@options.map_arg()
 @click.option(
     "-r",
     "--reference",
     "sample",
-    type=FILE,
+    type=options.FILE,
     help="Labelled stratified sample points (strata = map classes; any CRS).",
 )
 @click.option(
@@ -29,10 +29,10 @@ __all__ = ["areas"]
     show_default=True,
     help="Reference class column of the sample points.",
 )
-@output_opt("Table: .csv, .md or .json (default: print it).", required=False)
-@layer_opt("Layer of the sample file.")
-@chunks_opt("Chunk side in pixels for reading the map (the result does not depend on it).")
-@overwrite_opt
+@options.output_opt("Table: .csv, .md or .json (default: print it).", required=False)
+@options.layer_opt("Layer of the sample file.")
+@options.chunks_opt("Chunk side in pixels for reading the map (the result does not depend on it).")
+@options.overwrite_opt
 def areas(map_path: str, output: str | None, overwrite: bool, **kw: Any) -> None:
     """Mapped and error-adjusted area of every class of MAP.tif, with 95% intervals."""
     from rasterclass import jobs

@@ -7,46 +7,38 @@ from typing import Any
 
 import click
 
+from . import options
 from ._base import command, echo_outputs, say
-from .options import (
-    class_column_opt,
-    file_opt,
-    flag_opt,
-    layer_opt,
-    map_arg,
-    output_opt,
-    overwrite_opt,
-)
 
 __all__ = ["assess"]
 
 
 @command()
-@map_arg()
-@file_opt(
+@options.map_arg()
+@options.file_opt(
     "-r",
     "--reference",
     required=True,
     help="Reference polygons or labelled sample points (any CRS).",
 )
-@class_column_opt("Reference class column.")
-@output_opt("Report: .json, .md or .csv.")
+@options.class_column_opt("Reference class column.")
+@options.output_opt("Report: .json, .md or .csv.")
 @click.option(
     "--design",
     type=click.Choice(["stratified"]),
     help="The reference is a stratified random sample of points: area-adjusted estimates.",
 )
-@file_opt(
+@options.file_opt(
     "--strata", help="Raster of stratum ids when the strata are not the map classes (Stehman 2014)."
 )
-@flag_opt("--fpc", help="Finite-population correction.")
-@flag_opt(
+@options.flag_opt("--fpc", help="Finite-population correction.")
+@options.flag_opt(
     "--fit-diagnostic",
     default=None,
     help="Label the report a fit diagnostic (detected automatically for training data).",
 )
-@layer_opt("Layer of the reference file.")
-@overwrite_opt
+@options.layer_opt("Layer of the reference file.")
+@options.overwrite_opt
 def assess(map_path: str, output: str, overwrite: bool, **kw: Any) -> None:
     """Assess MAP.tif against reference polygons or sample points."""
     from rasterclass import jobs

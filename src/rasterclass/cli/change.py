@@ -7,20 +7,8 @@ from typing import Any
 
 import click
 
+from . import options
 from ._base import command, echo_outputs, run_job, say
-from .options import (
-    FILE,
-    bands_opt,
-    chunks_opt,
-    grid_like_opt,
-    map_run_options,
-    output_opt,
-    reflectance_scale_opt,
-    run_opts,
-    zone_column_opt,
-    zones_layer_opt,
-    zones_opt,
-)
 
 __all__ = ["change"]
 
@@ -30,8 +18,8 @@ def _split(text: str | None) -> list[str]:
 
 
 @command()
-@click.argument("before", type=FILE)
-@click.argument("after", type=FILE)
+@click.argument("before", type=options.FILE)
+@click.argument("after", type=options.FILE)
 @click.option(
     "--dates",
     help="The two acquisition dates, BEFORE first: 2024-06-12,2024-07-03 (default: from "
@@ -50,29 +38,34 @@ def _split(text: str | None) -> list[str]:
     show_default=True,
     help="A pixel whose index changed by less than this (after - before) is damaged.",
 )
-@bands_opt
-@reflectance_scale_opt
+@options.bands_opt
+@options.reflectance_scale_opt
 @click.option(
     "--mask-classes",
     help="Assess only these classes of --map, comma-separated (cropland,stressed_cropland).",
 )
 @click.option(
-    "--map", "map_path", type=FILE, help="Land-cover map on the scenes' grid, for --mask-classes."
+    "--map",
+    "map_path",
+    type=options.FILE,
+    help="Land-cover map on the scenes' grid, for --mask-classes.",
 )
-@zones_opt("Field polygons (any CRS): assess only inside them; --per-zone summarises each.")
-@zone_column_opt("Zone id column (default: row number 1, 2, ...).")
-@zones_layer_opt
-@click.option("--difference", type=FILE, help="Also write the index difference (float32 GeoTIFF).")
+@options.zones_opt("Field polygons (any CRS): assess only inside them; --per-zone summarises each.")
+@options.zone_column_opt("Zone id column (default: row number 1, 2, ...).")
+@options.zones_layer_opt
+@click.option(
+    "--difference", type=options.FILE, help="Also write the index difference (float32 GeoTIFF)."
+)
 @click.option(
     "--per-zone",
-    type=FILE,
+    type=options.FILE,
     help="Write damaged area (ha) and share per zone: .csv, .parquet, or the zones "
     "(.gpkg, .geojson, .fgb).",
 )
-@grid_like_opt
-@output_opt("Change map GeoTIFF: 1 no_change, 2 damaged, 0 nodata or outside the mask.")
-@chunks_opt("Chunk side in pixels (the result does not depend on it).")
-@run_opts
+@options.grid_like_opt
+@options.output_opt("Change map GeoTIFF: 1 no_change, 2 damaged, 0 nodata or outside the mask.")
+@options.chunks_opt("Chunk side in pixels (the result does not depend on it).")
+@options.run_opts
 def change(
     before: str,
     after: str,
@@ -115,7 +108,7 @@ def change(
         zone_column=zone_column,
         zones_layer=zones_layer,
         reference=grid_like,
-        **map_run_options(kw),
+        **options.map_run_options(kw),
     )
     table = result.per_zone
     if table is not None:

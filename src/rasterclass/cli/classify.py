@@ -7,38 +7,23 @@ from typing import Any
 
 import click
 
+from . import options
 from ._base import command, echo_summary, run_job
-from .options import (
-    aoa_opt,
-    feature_args,
-    file_opt,
-    flag_opt,
-    output_opt,
-    params_opt,
-    probabilities_opt,
-    run_options,
-    run_opts,
-    save_model_opt,
-    scene_args,
-    training_args,
-    training_options,
-    uncertainty_opt,
-)
 
 __all__ = ["classify"]
 
 
 @command()
-@scene_args
-@feature_args
-@training_args
-@output_opt("Map GeoTIFF.")
-@probabilities_opt
-@uncertainty_opt
-@aoa_opt
-@save_model_opt("Also save the model.")
-@flag_opt("--object-based", help="Classify segments (objects), not pixels.")
-@file_opt(
+@options.scene_args
+@options.feature_args
+@options.training_args
+@options.output_opt("Map GeoTIFF.")
+@options.probabilities_opt
+@options.uncertainty_opt
+@options.aoa_opt
+@options.save_model_opt("Also save the model.")
+@options.flag_opt("--object-based", help="Classify segments (objects), not pixels.")
+@options.file_opt(
     "--segments",
     "segments_path",
     help="Segment raster from `rasterclass segment` (default: segment the scene).",
@@ -50,7 +35,7 @@ __all__ = ["classify"]
     show_default=True,
     help="Segmentation when --segments is not given.",
 )
-@params_opt(
+@options.params_opt(
     "Segmentation parameter (repeatable), e.g. --segment-param min_size=50.",
     "--segment-param",
     "segment_params",
@@ -62,12 +47,12 @@ __all__ = ["classify"]
     show_default=True,
     help="Share of a segment's pixels a training class must cover to label it.",
 )
-@file_opt(
+@options.file_opt(
     "--html",
     "html_output",
     help="Also write the run's one-file HTML report (map, CV accuracy, areas, signatures).",
 )
-@run_opts
+@options.run_opts
 def classify(
     scene: tuple[str, ...],
     output: str,
@@ -92,7 +77,7 @@ def classify(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    run, topts = run_options(kw), training_options(kw)
+    run, topts = options.run_options(kw), options.training_options(kw)
     if not object_based and (segments_path or segment_params):
         raise click.UsageError("--segments and --segment-param need --object-based")
     if object_based and html_output:

@@ -9,36 +9,16 @@ import click
 
 from rasterclass import jobs
 
+from . import options
 from ._base import command, echo_outputs, run_job, say
-from .options import (
-    POSITIVE,
-    chunks_opt,
-    feature_args,
-    file_opt,
-    flag_opt,
-    map_arg,
-    map_run_options,
-    method_opt,
-    model_opt,
-    output_opt,
-    overwrite_opt,
-    params_opt,
-    run_options,
-    run_opts,
-    save_model_opt,
-    scene_args,
-    scene_options,
-    seed_opt,
-    vector_args,
-)
 
 __all__ = ["cluster", "relabel", "suggest_labels"]
 
 
 @command()
-@scene_args
-@feature_args
-@method_opt(click.Choice(list(jobs.CLUSTER_METHODS)), "kmeans", "Clustering method.")
+@options.scene_args
+@options.feature_args
+@options.method_opt(click.Choice(list(jobs.CLUSTER_METHODS)), "kmeans", "Clustering method.")
 @click.option(
     "-k",
     "--clusters",
@@ -51,7 +31,7 @@ __all__ = ["cluster", "relabel", "suggest_labels"]
         "within -p min_clusters / max_clusters)."
     ),
 )
-@params_opt(
+@options.params_opt(
     "Clusterer parameter (repeatable), e.g. -p max_std=8 -p min_samples=50. ISODATA bounds "
     "its number of clusters with -p min_clusters=N (lumping and discarding stop there; "
     "default 1) and -p max_clusters=N (splitting stops there, largest spread first; "
@@ -59,17 +39,19 @@ __all__ = ["cluster", "relabel", "suggest_labels"]
 )
 @click.option(
     "--sample-size",
-    type=POSITIVE,
+    type=options.POSITIVE,
     default=jobs.DEFAULT_SAMPLE_SIZE,
     show_default=True,
     help="Valid pixels drawn at random to fit the clusterer.",
 )
-@seed_opt()
-@flag_opt("--standardize", help="Standardise the bands before clustering.")
-@output_opt("Map GeoTIFF.")
-@file_opt("--stats", help="Per-cluster statistics (mean, std, pixels, area): .csv or .json.")
-@save_model_opt("Also save the clusterer.")
-@run_opts
+@options.seed_opt()
+@options.flag_opt("--standardize", help="Standardise the bands before clustering.")
+@options.output_opt("Map GeoTIFF.")
+@options.file_opt(
+    "--stats", help="Per-cluster statistics (mean, std, pixels, area): .csv or .json."
+)
+@options.save_model_opt("Also save the clusterer.")
+@options.run_opts
 def cluster(
     scene: tuple[str, ...],
     method: str,
@@ -98,7 +80,7 @@ def cluster(
         standardize=standardize,
         statistics=stats,
         model_output=save_model,
-        **run_options(kw),
+        **options.run_options(kw),
     )
     info = result.model.summary if result.model is not None else {}
     say(
@@ -113,19 +95,19 @@ def cluster(
 
 
 @command()
-@map_arg("MAP")
-@file_opt(
+@options.map_arg("MAP")
+@options.file_opt(
     "--table",
     required=True,
     help="CSV with columns cluster,class (optional code,color); cluster by code or name.",
 )
-@output_opt("Map GeoTIFF.")
-@flag_opt(
+@options.output_opt("Map GeoTIFF.")
+@options.flag_opt(
     "--keep-unlisted",
     help="Keep clusters missing from the table as classes of their own (default: error).",
 )
-@chunks_opt("Chunk side in pixels.")
-@run_opts
+@options.chunks_opt("Chunk side in pixels.")
+@options.run_opts
 def relabel(
     map_path: str,
     table: str,
@@ -142,7 +124,7 @@ def relabel(
         table,
         output,
         keep_unlisted=keep_unlisted,
-        **map_run_options(kw),
+        **options.map_run_options(kw),
     )
     cmap = result.class_map
     say(f"{len(cmap)} classes:")
@@ -152,13 +134,15 @@ def relabel(
 
 
 @command("suggest-labels")
-@scene_args
-@model_opt(
+@options.scene_args
+@options.model_opt(
     "Cluster model (--save-model of `cluster`) or its statistics table (--stats).", "clusters"
 )
-@vector_args
-@output_opt("Write the suggestions as a label table (CSV) for `relabel --table`.", required=False)
-@overwrite_opt
+@options.vector_args
+@options.output_opt(
+    "Write the suggestions as a label table (CSV) for `relabel --table`.", required=False
+)
+@options.overwrite_opt
 def suggest_labels(
     scene: tuple[str, ...],
     clusters: str,
@@ -181,7 +165,7 @@ def suggest_labels(
         all_touched=all_touched,
         output=output,
         overwrite=overwrite,
-        scene_options=scene_options(kw),
+        scene_options=options.scene_options(kw),
     )
     for rec in table.to_dict(orient="records"):
         say(f"  {rec['cluster_name']:<12} -> {rec['class']:<16} distance {rec['distance']:.4g}")

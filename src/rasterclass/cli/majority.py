@@ -7,14 +7,14 @@ from typing import Any
 
 import click
 
+from . import options
 from ._base import command, echo_outputs, run_job
-from .options import chunks_opt, map_arg, map_run_options, output_opt, run_opts
 
 __all__ = ["majority"]
 
 
 @command()
-@map_arg()
+@options.map_arg()
 @click.option(
     "--size",
     type=int,
@@ -22,9 +22,9 @@ __all__ = ["majority"]
     show_default=True,
     help="Window side in pixels (odd, 3 or more). Ties keep the centre class.",
 )
-@output_opt("Filtered map GeoTIFF (same classes, colours and styles).")
-@chunks_opt("Chunk side in pixels.")
-@run_opts
+@options.output_opt("Filtered map GeoTIFF (same classes, colours and styles).")
+@options.chunks_opt("Chunk side in pixels.")
+@options.run_opts
 def majority(
     map_path: str,
     size: int,
@@ -36,6 +36,6 @@ def majority(
 
     started = time.perf_counter()
     result = run_job(
-        "filtering", jobs.majority_map, map_path, output, size=size, **map_run_options(kw)
+        "filtering", jobs.majority_map, map_path, output, size=size, **options.map_run_options(kw)
     )
     echo_outputs(result.outputs, started)

@@ -7,15 +7,15 @@ from typing import Any
 
 import click
 
+from . import options
 from ._base import command
-from .options import model_opt, scene_args, scene_options
 
 __all__ = ["plan"]
 
 
 @command()
-@scene_args
-@model_opt("Model to apply.", required=False)
+@options.scene_args
+@options.model_opt("Model to apply.", required=False)
 @click.option(
     "--classes",
     "n_classes",
@@ -39,7 +39,7 @@ def plan(
     """Print the grid, chunks, number of tasks and peak memory per worker of a run."""
     from rasterclass import jobs
 
-    sopts = scene_options(kw)
+    sopts = options.scene_options(kw)
     result = jobs.plan_run(
         list(scene),
         model=model_path,

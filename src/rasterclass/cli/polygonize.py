@@ -7,19 +7,19 @@ import time
 
 import click
 
+from . import options
 from ._base import command, echo_outputs, say
-from .options import chunks_opt, connectivity_opt, map_arg, output_opt, overwrite_opt
 
 __all__ = ["polygonize"]
 
 
 @command()
-@map_arg()
-@output_opt("Vector file (.gpkg, .shp, .geojson, .fgb) in the map's CRS.")
+@options.map_arg()
+@options.output_opt("Vector file (.gpkg, .shp, .geojson, .fgb) in the map's CRS.")
 @click.option("--dissolve", is_flag=True, help="One (multi)polygon per class, not per patch.")
-@connectivity_opt
-@chunks_opt("Chunk side in pixels.")
-@overwrite_opt
+@options.connectivity_opt
+@options.chunks_opt("Chunk side in pixels.")
+@options.overwrite_opt
 def polygonize(
     map_path: str,
     output: str,

@@ -5,31 +5,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import options
 from ._base import command, echo_summary, run_job
-from .options import (
-    aoa_opt,
-    bands_opt,
-    model_opt,
-    output_opt,
-    probabilities_opt,
-    run_options,
-    run_opts,
-    scene_args,
-    uncertainty_opt,
-)
 
 __all__ = ["predict"]
 
 
 @command()
-@scene_args
-@bands_opt
-@model_opt("Model file written by `rasterclass train`.")
-@output_opt("Map GeoTIFF.")
-@probabilities_opt
-@uncertainty_opt
-@aoa_opt
-@run_opts
+@options.scene_args
+@options.bands_opt
+@options.model_opt("Model file written by `rasterclass train`.")
+@options.output_opt("Map GeoTIFF.")
+@options.probabilities_opt
+@options.uncertainty_opt
+@options.aoa_opt
+@options.run_opts
 def predict(
     scene: tuple[str, ...],
     model_path: str,
@@ -52,6 +42,6 @@ def predict(
         probabilities=probabilities,
         uncertainty=uncertainty,
         aoa=aoa,
-        **run_options(kw),
+        **options.run_options(kw),
     )
     echo_summary(result, started)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from . import options
 from ._base import command, say
-from .options import map_arg, output_opt, overwrite_opt
 
 __all__ = ["quicklook"]
 
 
 @command()
-@map_arg()
-@output_opt("Figure: .png, .pdf or .svg.")
-@overwrite_opt
+@options.map_arg()
+@options.output_opt("Figure: .png, .pdf or .svg.")
+@options.overwrite_opt
 def quicklook(map_path: str, output: str, overwrite: bool) -> None:
     """Render MAP.tif with its class colours and a legend."""
     from rasterclass import jobs

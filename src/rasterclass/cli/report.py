@@ -6,29 +6,35 @@ import time
 
 import click
 
+from . import options
 from ._base import command, echo_outputs, say
-from .options import FILE, map_arg, output_opt, overwrite_opt
 
 __all__ = ["report"]
 
 
 @command()
-@map_arg()
+@options.map_arg()
 @click.option(
     "--accuracy",
-    type=FILE,
+    type=options.FILE,
     help="Accuracy report JSON (assess -o accuracy.json, or classify --report cv.json).",
 )
-@click.option("--model", type=FILE, help="Model file (.skops): signatures, CV design, settings.")
-@click.option("--uncertainty", type=FILE, help="Uncertainty GeoTIFF (bands margin, entropy).")
 @click.option(
-    "--aoa", type=FILE, help="Area-of-applicability GeoTIFF (bands dissimilarity_index, aoa)."
+    "--model", type=options.FILE, help="Model file (.skops): signatures, CV design, settings."
 )
-@click.option("--areas", type=FILE, help="Area table JSON (areas -o areas.json).")
-@click.option("--json", "json_output", type=FILE, help="Also write the numbers as JSON.")
+@click.option(
+    "--uncertainty", type=options.FILE, help="Uncertainty GeoTIFF (bands margin, entropy)."
+)
+@click.option(
+    "--aoa",
+    type=options.FILE,
+    help="Area-of-applicability GeoTIFF (bands dissimilarity_index, aoa).",
+)
+@click.option("--areas", type=options.FILE, help="Area table JSON (areas -o areas.json).")
+@click.option("--json", "json_output", type=options.FILE, help="Also write the numbers as JSON.")
 @click.option("--title", help="Page title (default: from the map's file name).")
-@output_opt("HTML page (.html).")
-@overwrite_opt
+@options.output_opt("HTML page (.html).")
+@options.overwrite_opt
 def report(
     map_path: str,
     output: str,

@@ -7,16 +7,8 @@ from typing import Any
 
 import click
 
+from . import options
 from ._base import command, say
-from .options import (
-    map_arg,
-    min_distance_opt,
-    n_points_opt,
-    overwrite_opt,
-    points_output_opt,
-    seed_opt,
-    training_opt,
-)
 
 __all__ = ["sample"]
 
@@ -32,8 +24,8 @@ def _ua_pairs(values: tuple[str, ...]) -> dict[str, float]:
 
 
 @command()
-@map_arg()
-@n_points_opt("Total number of sample points.")
+@options.map_arg()
+@options.n_points_opt("Total number of sample points.")
 @click.option(
     "--target-se",
     type=click.FloatRange(0, 1, min_open=True),
@@ -54,11 +46,11 @@ def _ua_pairs(values: tuple[str, ...]) -> dict[str, float]:
     show_default=True,
     help="proportional, equal, or min:N (at least N points per class).",
 )
-@seed_opt()
-@training_opt("Training polygons to keep away from (with --min-distance).", required=False)
-@min_distance_opt("Least distance from the training polygons:")
-@points_output_opt
-@overwrite_opt
+@options.seed_opt()
+@options.training_opt("Training polygons to keep away from (with --min-distance).", required=False)
+@options.min_distance_opt("Least distance from the training polygons:")
+@options.points_output_opt
+@options.overwrite_opt
 def sample(
     map_path: str, output: str, overwrite: bool, expected_ua: tuple[str, ...], **kw: Any
 ) -> None:

@@ -9,17 +9,8 @@ import click
 
 from rasterclass import jobs
 
+from . import options
 from ._base import command, echo_outputs, run_job, say
-from .options import (
-    file_opt,
-    method_opt,
-    output_opt,
-    params_opt,
-    run_options,
-    run_opts,
-    scene_args,
-    seed_opt,
-)
 
 __all__ = ["segment"]
 
@@ -32,19 +23,21 @@ def _params_help() -> str:
 
 
 @command()
-@scene_args
-@method_opt(
+@options.scene_args
+@options.method_opt(
     click.Choice(list(jobs.SEGMENT_METHODS)),
     "shepherd",
     "Segmentation: shepherd (k-means seeds + clump elimination; the same result for any "
     "chunking), slic or felzenszwalb (per chunk: chunk edges are segment edges).",
 )
-@params_opt(f"Segmentation parameter (repeatable). Defaults: {_params_help()}.")
-@seed_opt("Random seed (same as -p seed=...).", default=None)
-@output_opt("Segment raster: uint32 GeoTIFF, 0 = nodata.")
-@file_opt("--features", help="Also write the per-segment feature table (.parquet or .csv).")
-@file_opt("--vector", help="Also write the segments as polygons with their features (.gpkg).")
-@run_opts
+@options.params_opt(f"Segmentation parameter (repeatable). Defaults: {_params_help()}.")
+@options.seed_opt("Random seed (same as -p seed=...).", default=None)
+@options.output_opt("Segment raster: uint32 GeoTIFF, 0 = nodata.")
+@options.file_opt("--features", help="Also write the per-segment feature table (.parquet or .csv).")
+@options.file_opt(
+    "--vector", help="Also write the segments as polygons with their features (.gpkg)."
+)
+@options.run_opts
 def segment(
     scene: tuple[str, ...],
     method: str,
@@ -69,7 +62,7 @@ def segment(
         params=values,
         features=features,
         vector=vector,
-        **run_options(kw),
+        **options.run_options(kw),
     )
     if result.n_segments is not None:
         say(f"{result.n_segments} segments ({method})")

@@ -7,36 +7,29 @@ from typing import Any
 
 import click
 
+from . import options
 from ._base import command, echo_outputs, run_job, say
-from .options import (
-    chunks_opt,
-    connectivity_opt,
-    map_arg,
-    map_run_options,
-    output_opt,
-    run_opts,
-)
 
 __all__ = ["sieve"]
 
 
 @command()
-@map_arg()
+@options.map_arg()
 @click.option(
     "--mmu",
     required=True,
     help="Minimum mapping unit with its unit: hectares (0.5ha) or pixels (25px). Smaller "
     "patches take the class of the neighbour they share the longest border with.",
 )
-@connectivity_opt
+@options.connectivity_opt
 @click.option(
     "--keep",
     default="",
     help="Protected classes, comma-separated names or codes (never merged, never absorb).",
 )
-@output_opt("Sieved map GeoTIFF (same classes, colours and styles).")
-@chunks_opt("Chunk side in pixels.")
-@run_opts
+@options.output_opt("Sieved map GeoTIFF (same classes, colours and styles).")
+@options.chunks_opt("Chunk side in pixels.")
+@options.run_opts
 def sieve(
     map_path: str,
     mmu: str,
@@ -58,7 +51,7 @@ def sieve(
         mmu,
         connectivity=int(connectivity),
         keep=protected,
-        **map_run_options(kw),
+        **options.map_run_options(kw),
     )
     say(f"MMU {mmu} = {result.info['mmu_pixels']:.4g} pixels")
     echo_outputs(result.outputs, started)

@@ -7,30 +7,22 @@ from typing import Any
 
 import click
 
+from . import options
 from ._base import command, say
-from .options import (
-    file_opt,
-    map_arg,
-    min_distance_opt,
-    n_points_opt,
-    overwrite_opt,
-    points_output_opt,
-    seed_opt,
-)
 
 __all__ = ["suggest_samples"]
 
 
 @command("suggest-samples")
-@map_arg()
-@file_opt(
+@options.map_arg()
+@options.file_opt(
     "--uncertainty",
     required=True,
     help="The map's uncertainty layers (predict/classify --uncertainty).",
 )
-@file_opt("--aoa", help="The map's AOA layers (predict/classify --aoa).")
-@n_points_opt("Number of points.", default=50)
-@min_distance_opt("Least distance between points:")
+@options.file_opt("--aoa", help="The map's AOA layers (predict/classify --aoa).")
+@options.n_points_opt("Number of points.", default=50)
+@options.min_distance_opt("Least distance between points:")
 @click.option(
     "--min-per-class",
     type=click.IntRange(min=0),
@@ -38,9 +30,9 @@ __all__ = ["suggest_samples"]
     show_default=True,
     help="Least points per mapped class (the rest in proportion to mapped area).",
 )
-@seed_opt("Seed of the tie-break between equally ranked pixels.")
-@points_output_opt
-@overwrite_opt
+@options.seed_opt("Seed of the tie-break between equally ranked pixels.")
+@options.points_output_opt
+@options.overwrite_opt
 def suggest_samples(map_path: str, output: str, overwrite: bool, **kw: Any) -> None:
     """Suggest points to label next: where MAP.tif is least sure or outside its AOA.
 

@@ -5,26 +5,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from . import options
 from ._base import command, echo_summary
-from .options import (
-    feature_args,
-    output_opt,
-    overwrite_opt,
-    scene_args,
-    scene_options,
-    training_args,
-    training_options,
-)
 
 __all__ = ["train"]
 
 
 @command()
-@scene_args
-@feature_args
-@training_args
-@output_opt("Model file.")
-@overwrite_opt
+@options.scene_args
+@options.feature_args
+@options.training_args
+@options.output_opt("Model file.")
+@options.overwrite_opt
 def train(
     scene: tuple[str, ...],
     output: str,
@@ -36,7 +28,7 @@ def train(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    sopts, topts = scene_options(kw), training_options(kw)
+    sopts, topts = options.scene_options(kw), options.training_options(kw)
     result = jobs.train(
         list(scene),
         kw.pop("training"),

@@ -6,24 +6,18 @@ import time
 
 import click
 
+from . import options
 from ._base import command, echo_outputs, run_job, say
-from .options import (
-    chunks_opt,
-    map_arg,
-    output_opt,
-    overwrite_opt,
-    zone_column_opt,
-    zones_layer_opt,
-    zones_opt,
-)
 
 __all__ = ["zonal"]
 
 
 @command()
-@map_arg()
-@zones_opt("Zone polygons (districts, fields), any CRS.", required=True)
-@zone_column_opt("Zone id column (rows sharing an id are one zone; default: row number 1, 2, ...).")
+@options.map_arg()
+@options.zones_opt("Zone polygons (districts, fields), any CRS.", required=True)
+@options.zone_column_opt(
+    "Zone id column (rows sharing an id are one zone; default: row number 1, 2, ...)."
+)
 @click.option(
     "-l",
     "--layer",
@@ -33,14 +27,14 @@ __all__ = ["zonal"]
     help="Raster on the map's grid to average per zone (probability, NDVI...): every band, "
     "or one band by name or number after a colon. Repeatable.",
 )
-@zones_layer_opt
-@output_opt(
+@options.zones_layer_opt
+@options.output_opt(
     "Summary: a table (.csv, .json, .md) or the zones with their summary columns "
     "(.gpkg, .geojson, .fgb). Default: print it.",
     required=False,
 )
-@chunks_opt("Chunk side in pixels for reading the map (the result does not depend on it).")
-@overwrite_opt
+@options.chunks_opt("Chunk side in pixels for reading the map (the result does not depend on it).")
+@options.overwrite_opt
 def zonal(
     map_path: str,
     zones: str,
