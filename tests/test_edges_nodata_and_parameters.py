@@ -241,7 +241,7 @@ def no_reading(monkeypatch):
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the scene was opened before the parameters were validated")
 
-    monkeypatch.setattr("rasterclass.jobs.options.open_scene", refuse)
+    monkeypatch.setattr("rasterclass.jobs.scene.open_scene", refuse)
     monkeypatch.setattr("rasterclass.jobs.objects.segment_features", refuse)
 
 

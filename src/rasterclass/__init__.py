@@ -63,9 +63,10 @@ if TYPE_CHECKING:
     from rasterclass.jobs.change import change_map
     from rasterclass.jobs.clustering import cluster, relabel_map, suggest_labels
     from rasterclass.jobs.objects import classify_objects, run_segmentation
-    from rasterclass.jobs.options import SceneOptions, TrainingOptions
+    from rasterclass.jobs.options import TrainingOptions
     from rasterclass.jobs.plan import plan_run
     from rasterclass.jobs.report import report_map
+    from rasterclass.jobs.scene import SceneOptions
     from rasterclass.jobs.supervised import classify, predict, train
     from rasterclass.jobs.training import fit_model
     from rasterclass.jobs.zonal import zonal_map
@@ -112,7 +113,7 @@ _EXPORTS: dict[str, str] = {
     "gap_fill": "rasterclass.temporal",
     "temporal_features": "rasterclass.temporal",
     "RasterModel": "rasterclass.model",
-    "SceneOptions": "rasterclass.jobs.options",
+    "SceneOptions": "rasterclass.jobs.scene",
     "TrainingOptions": "rasterclass.jobs.options",
     "classify": "rasterclass.jobs.supervised",
     "fit_model": "rasterclass.jobs.training",

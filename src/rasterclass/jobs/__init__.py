@@ -4,8 +4,9 @@ A job checks its parameters and outputs before any work, opens its inputs, calls
 library (sampling, estimators, the chunked apply, objects, clustering, accuracy) and writes
 its outputs; it returns what it did. The command line calls these and only these.
 
-Modules: :mod:`.options` (:class:`SceneOptions`, :class:`TrainingOptions`, :class:`RunOptions`,
-:class:`RunResult`, checks), :mod:`.training` (:func:`fit_model`, :func:`fit_and_validate`:
+Modules: :mod:`.scene` (:class:`SceneOptions`, :func:`open_job_scene`: how a job opens its
+scene), :mod:`.options` (:class:`TrainingOptions`, :class:`RunOptions`, :class:`RunResult`,
+checks), :mod:`.training` (:func:`fit_model`, :func:`fit_and_validate`:
 the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
 (:func:`run_segmentation`, :func:`classify_objects`), :mod:`.clustering` (:func:`cluster`,
@@ -52,12 +53,10 @@ if TYPE_CHECKING:
     from rasterclass.jobs.options import (
         RunOptions,
         RunResult,
-        SceneOptions,
         TrainingOptions,
         check_report,
         check_training,
         job_inputs,
-        open_job_scene,
     )
     from rasterclass.jobs.plan import plan_run
     from rasterclass.jobs.postprocess import (
@@ -68,6 +67,7 @@ if TYPE_CHECKING:
     )
     from rasterclass.jobs.provenance import command_line, recorded
     from rasterclass.jobs.report import report_map
+    from rasterclass.jobs.scene import SceneOptions, open_job_scene
     from rasterclass.jobs.suggestions import suggest_samples_map
     from rasterclass.jobs.supervised import classify, predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
@@ -84,14 +84,13 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         for name in (
             "RunOptions",
             "RunResult",
-            "SceneOptions",
             "TrainingOptions",
             "check_report",
             "check_training",
             "job_inputs",
-            "open_job_scene",
         )
     },
+    **{name: ("rasterclass.jobs.scene", name) for name in ("SceneOptions", "open_job_scene")},
     **{
         name: ("rasterclass.jobs.training", name)
         for name in ("fit_and_validate", "fit_model", "write_report")

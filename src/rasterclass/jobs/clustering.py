@@ -42,14 +42,9 @@ from rasterclass.io import (
     write_map,
     write_text,
 )
-from rasterclass.jobs.options import (
-    RunOptions,
-    RunSettings,
-    SceneOptions,
-    check_job_outputs,
-    open_job_scene,
-)
+from rasterclass.jobs.options import RunOptions, RunSettings, check_job_outputs
 from rasterclass.jobs.provenance import recorded
+from rasterclass.jobs.scene import SceneOptions, open_job_scene
 from rasterclass.model import RasterModel
 from rasterclass.sampling import extract_samples
 

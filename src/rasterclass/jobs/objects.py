@@ -32,14 +32,9 @@ from rasterclass.io import (
     write_table,
     write_vector,
 )
-from rasterclass.jobs.options import (
-    RunOptions,
-    RunResult,
-    RunSettings,
-    TrainingOptions,
-    open_job_scene,
-)
+from rasterclass.jobs.options import RunOptions, RunResult, RunSettings, TrainingOptions
 from rasterclass.jobs.provenance import recorded
+from rasterclass.jobs.scene import open_job_scene
 from rasterclass.jobs.training import fit_and_validate
 from rasterclass.objects._blocks import dask_scene
 from rasterclass.objects.features import check_grid, segment_features

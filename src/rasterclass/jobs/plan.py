@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rasterclass.io import PathLike
-from rasterclass.jobs.options import SceneOptions, open_job_scene
+from rasterclass.jobs.scene import SceneOptions, open_job_scene
 from rasterclass.model import RasterModel
 from rasterclass.planning import Plan, plan_scene
 

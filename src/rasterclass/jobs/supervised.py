@@ -37,15 +37,12 @@ from rasterclass.jobs.options import (
     RunOptions,
     RunResult,
     RunSettings,
-    SceneOptions,
     TrainingOptions,
-    align_dates,
     check_training_job,
-    model_scene_options,
-    open_job_scene,
 )
 from rasterclass.jobs.provenance import recorded
 from rasterclass.jobs.report import check_report_outputs, write_html_report
+from rasterclass.jobs.scene import SceneOptions, align_dates, model_scene_options, open_job_scene
 from rasterclass.jobs.training import fit_and_validate
 from rasterclass.model import RasterModel
 from rasterclass.report import build_report
