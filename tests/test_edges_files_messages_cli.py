@@ -296,10 +296,10 @@ def test_library_jobs_refuse_collisions_in_python_terms(tmp_path, files, chunks)
             "output=",
         ),
         (
-            jobs.classify_objects,
+            jobs.classify,
             (scene, training, "class", tmp_path / "o.tif"),
             {
-                "segments": open_segments(files["segments"]),
+                "objects": jobs.ObjectOptions(segments=open_segments(files["segments"])),
                 "segments_output": files["segments"],
                 "overwrite": True,
             },
@@ -643,7 +643,7 @@ def test_import_rasterclass_is_lazy_but_complete():
     )
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout
-    assert "rasterclass.io.scene rasterclass.jobs.supervised" in done.stdout
+    assert "rasterclass.io.scene rasterclass.jobs.classify" in done.stdout
     assert "open_segments rasterclass.estimators.presets" in done.stdout  # submodules too
     assert done.stdout.strip().endswith("True")
 

@@ -32,8 +32,8 @@ from rasterclass.errors import (
 )
 from rasterclass.estimators.parametric import MaximumLikelihoodClassifier
 from rasterclass.estimators.presets import make_estimator
-from rasterclass.jobs import TrainingOptions, classify, classify_objects, fit_model
-from rasterclass.objects import mask_segments, paint_classes, segment
+from rasterclass.jobs import ObjectOptions, TrainingOptions, classify, fit_model
+from rasterclass.objects import mask_segments, paint_map, segment
 from rasterclass.sampling import Samples
 from tests.conftest import CRS, pixel_box, synthetic_arrays, write_raster
 
@@ -99,9 +99,9 @@ def test_object_based_python_with_user_segments_keeps_nodata(
     segs = segs.assign_coords(y=scene.y, x=scene.x).rio.write_crs(CRS)
     segs = segs.rio.write_transform(scene.rio.transform())
     feats = tmp_path / "features.csv"
-    classify_objects(
+    classify(
         scene, training_path, "class", tmp_path / "map.tif",
-        TrainingOptions(cv_folds=0), segments=segs, probabilities=tmp_path / "p.tif",
+        TrainingOptions(cv_folds=0), objects=ObjectOptions(segs), probabilities=tmp_path / "p.tif",
         features_output=feats, segments_output=tmp_path / "segs.tif",
     )  # fmt: skip
     data = read(tmp_path / "map.tif")
@@ -126,7 +126,7 @@ def test_painters_honour_the_scene_validity(chunks):
     classes = pd.DataFrame({"code": np.ones(len(ids), "u1")}, index=ids)
     cmap = ClassMap.from_codes([1], ["a"])
     nodata = truth == 0
-    painted = paint_classes(segs, classes, cmap, scene=scene).values
+    painted = paint_map(segs, classes, cmap, scene=scene)["classes"].values
     assert int((painted[nodata] != 0).sum()) == 0
     assert (painted[~nodata] == 1).all()
     painted = paint_segments(segs, np.ones(len(ids), "u1"), keys=ids, valid=valid_pixels(scene))
@@ -275,9 +275,9 @@ def test_bad_estimator_parameter_library(tmp_path, scene_path, training_path, no
             TrainingOptions(method=method, params={name: value}),
         )  # fmt: skip
     with pytest.raises(EstimatorError, match="must be"):
-        classify_objects(
+        classify(
             scene_path, training_path, "class", tmp_path / "o.tif",
-            TrainingOptions(method=method, params={name: value}),
+            TrainingOptions(method=method, params={name: value}), objects=ObjectOptions(),
         )  # fmt: skip
     assert not (tmp_path / "o.tif").exists()
 

@@ -33,7 +33,7 @@ from rasterclass import training_pixels as tp
 from rasterclass.accuracy.assess import assess
 from rasterclass.cli.main import cli
 from rasterclass.errors import TrainingReferenceWarning
-from rasterclass.jobs import classify_objects, predict
+from rasterclass.jobs import ObjectOptions, predict
 from rasterclass.stack import Grid
 from rasterclass.training_pixels import TrainingPixels
 from tests.conftest import CRS, pixel_box, write_raster
@@ -273,13 +273,13 @@ def test_object_based_map_recognises_training_data(tmp_path, scene_path, trainin
     assert report["kind"] == "validation"
     assert report["metadata"]["training_pixel_share"] == 0.0
     # the Python API keeps the record too
-    res = classify_objects(
+    res = classify(
         scene_path,
         training_path,
         "class",
         tmp_path / "obj2.tif",
         TrainingOptions(cv_folds=0),
-        segment_params={"min_size": 10},
+        objects=ObjectOptions(segment_params={"min_size": 10}),
         scene_options=SceneOptions(chunks=chunks),
     )
     assert len(res.model.training_pixels) == len(set(positions(scene_path, training_path)))

@@ -29,7 +29,7 @@ from rasterclass.errors import (
     TrainingDataError,
 )
 from rasterclass.io import open_segments, read_class_map, write_segments
-from rasterclass.jobs import TrainingOptions, classify, classify_objects
+from rasterclass.jobs import ObjectOptions, TrainingOptions, classify
 from rasterclass.objects import (
     label_segments,
     seam_statistics,
@@ -272,7 +272,8 @@ def test_sample_data_object_map_has_far_fewer_isolated_pixels(tmp_path, sample_s
         np.testing.assert_array_equal(src.read(1), sample_segments(1000)[1])
     pixel_map, object_map = tmp_path / "pixel.tif", tmp_path / "object.tif"
     classify(scene_file, training, "class", pixel_map, FAST)
-    result = classify_objects(scene_file, training, "class", object_map, FAST, segments=segs_path)
+    objects = ObjectOptions(segments=segs_path)
+    result = classify(scene_file, training, "class", object_map, FAST, objects=objects)
     with rasterio.open(pixel_map) as a, rasterio.open(object_map) as b:
         pixel, obj = a.read(1), b.read(1)
         assert b.colormap(1)[1] == a.colormap(1)[1] and b.nodata == 0
@@ -297,12 +298,13 @@ def test_sample_data_object_map_has_far_fewer_isolated_pixels(tmp_path, sample_s
 def test_landsat_object_based_water_and_forest(tmp_path):
     train = LSAT / "trainingPolygons_lsat.gpkg"
     out = tmp_path / "lsat_objects.tif"
-    result = classify_objects(
+    result = classify(
         [LSAT / "lsat_stack_B1-B7.tif"],
         train,
         "class",
         out,
         FAST,
+        objects=ObjectOptions(),
         vector_output=tmp_path / "segments.gpkg",
     )
     scene = open_scene(LSAT / "lsat_stack_B1-B7.tif")
@@ -331,13 +333,13 @@ def test_segments_on_another_grid_are_refused(tmp_path, scene_path, training_pat
     write_raster(tmp_path / "small.tif", ids.reshape(scene_arr.shape[1:])[:40])
     for bad, match in (("shifted.tif", "transform"), ("small.tif", "pixels")):
         with pytest.raises(GridMismatchError, match=match) as err:
-            classify_objects(
+            classify(
                 scene_path,
                 training_path,
                 "class",
                 tmp_path / "m.tif",
                 FAST,
-                segments=tmp_path / bad,
+                objects=ObjectOptions(segments=tmp_path / bad),
             )
         assert isinstance(err.value, RasterclassError)
     assert not (tmp_path / "m.tif").exists()
@@ -425,14 +427,13 @@ def test_tiled_methods_seams_measured(method, params):
 def test_classify_objects_outputs(tmp_path, scene_path, training_path, truth):
     out = tmp_path / "map.tif"
     opts = TrainingOptions(method="rf", params={"n_estimators": 20}, cv_folds=2)
-    result = classify_objects(
+    result = classify(
         scene_path,
         training_path,
         "class",
         out,
         opts,
-        segment_method="slic",
-        segment_params={"region_size": 6},
+        objects=ObjectOptions(segment_method="slic", segment_params={"region_size": 6}),
         probabilities=tmp_path / "p.tif",
         segments_output=tmp_path / "segs.tif",
         features_output=tmp_path / "f.parquet",

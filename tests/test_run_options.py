@@ -16,7 +16,7 @@ from rasterclass.io import WriteOptions, write_rasters
 from rasterclass.jobs.clustering import ClusterOptions
 from rasterclass.jobs.options import RunOptions, RunSettings
 
-JOBS = ("predict", "classify", "cluster", "run_segmentation", "classify_objects")
+JOBS = ("predict", "classify", "cluster", "run_segmentation")
 WRITERS = ("write_map", "write_probabilities", "write_segments")
 
 

@@ -8,7 +8,8 @@ array, which is the oracle the dask path is tested against.
 - :mod:`.blocks`: :func:`on_blocks` (any block function over an array) and
   :func:`predict_block` (one block through a fitted estimator).
 - :mod:`.raster`: :func:`predict_raster`, a model over a scene (bands matched, the model
-  handed to the blocks, the output layers' nodata and class map).
+  handed to the blocks) and :func:`with_map_attributes` (the output layers' nodata and class
+  map, shared with the painted object-based maps).
 - :mod:`.segments`: lookup-table painting: :func:`recode`, :func:`paint_segments` and
   :func:`valid_pixels`.
 
@@ -19,7 +20,7 @@ array, which is the oracle the dask path is tested against.
 from __future__ import annotations
 
 from rasterclass.apply.blocks import on_blocks, predict_block
-from rasterclass.apply.raster import predict_raster
+from rasterclass.apply.raster import predict_raster, with_map_attributes
 from rasterclass.apply.segments import paint_segments, recode, valid_pixels
 from rasterclass.io import stack_probabilities
 from rasterclass.model import probability_order
@@ -33,4 +34,5 @@ __all__ = [
     "recode",
     "stack_probabilities",
     "valid_pixels",
+    "with_map_attributes",
 ]

@@ -209,7 +209,7 @@ def predict_raster(
         ds["confidence"] = xr.DataArray(result[-1], dims=("y", "x"), coords=coords)
     ds.attrs["class_map"] = cmap.to_dict()
     ds = georeferenced(ds, scene)
-    ds = _with_nodata(ds, cmap)
+    ds = with_map_attributes(ds, cmap)
     if isinstance(model, RasterModel):
         _with_training_record(ds, model)
     return ds
@@ -226,8 +226,26 @@ def _with_training_record(ds: xr.Dataset, model: RasterModel) -> None:
     ds["classes"].attrs.update(tags)
 
 
-def _with_nodata(ds: xr.Dataset, cmap: ClassMap) -> xr.Dataset:
-    """Nodata (0 for codes, NaN for probabilities) and class names on the output layers."""
+def with_map_attributes(ds: xr.Dataset, cmap: ClassMap) -> xr.Dataset:
+    """Nodata (0 for codes, NaN for probabilities) and class names on a prediction's layers.
+
+    The attributes every prediction carries, whether its pixels were predicted
+    (:func:`predict_raster`) or painted from segments
+    (:func:`rasterclass.objects.paint_map`): ``rio.nodata``, ``long_name`` and, on
+    ``classes``, the class map (``RASTERCLASS_CLASSMAP``) and ``CLASS_NAMES`` as JSON.
+
+    Parameters
+    ----------
+    ds
+        ``classes`` (y, x) and optionally ``probabilities`` (band, y, x) and ``confidence``.
+    cmap
+        The class map of the codes in ``classes``.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with the attributes set (modified in place and returned).
+    """
     ds["classes"] = ds["classes"].rio.write_nodata(0, encoded=False)
     ds["classes"].attrs.update(
         {

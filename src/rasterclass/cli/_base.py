@@ -50,6 +50,7 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
         "cv_grouping": "cv_pixels",
         "segments": "segments_path",
         "segment_method": "segment_method",
+        "objects": "object_based",
     },
     "predict": {"model": "model_path"},
     "cluster": {"model_output": "save_model", "statistics": "stats"},

@@ -78,39 +78,44 @@ def classify(
 
     started = time.perf_counter()
     run, topts = options.run_options(kw), options.training_options(kw)
-    if not object_based and (segments_path or segment_params):
-        raise click.UsageError("--segments and --segment-param need --object-based")
-    if object_based and html_output:
-        raise click.UsageError(
-            "--html is not available with --object-based yet; run `rasterclass report` on the map"
+    ctx = click.get_current_context()
+    given = [
+        option
+        for name, option in (
+            ("segment_method", "--segment-method"),
+            ("min_overlap", "--min-overlap"),
         )
-    if object_based and (uncertainty or aoa):
-        raise click.UsageError("--uncertainty and --aoa are per pixel: leave out --object-based")
-    common: dict[str, Any] = {
-        "probabilities": probabilities,
-        "model_output": save_model,
-        "report_output": report,
-        **run,
-    }
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    ]
+    if segments_path:
+        given.insert(0, "--segments")
+    if segment_params:
+        given.append("--segment-param")
+    if not object_based and given:
+        raise click.UsageError(f"{', '.join(given)} need --object-based (or leave them out)")
+    objects = None
     if object_based:
-        job: Any = jobs.classify_objects
-        common.update(
+        objects = jobs.ObjectOptions(
             segments=segments_path,
             segment_method=segment_method,
             segment_params=jobs.parse_params(segment_params),
             min_overlap=min_overlap,
         )
-    else:
-        job = jobs.classify
-        common.update(html_output=html_output, uncertainty=uncertainty, aoa=aoa)
     result = run_job(
         "classifying",
-        job,
+        jobs.classify,
         list(scene),
         kw.pop("training"),
         kw.pop("class_column"),
         output,
         topts,
-        **common,
+        objects=objects,
+        probabilities=probabilities,
+        model_output=save_model,
+        report_output=report,
+        html_output=html_output,
+        uncertainty=uncertainty,
+        aoa=aoa,
+        **run,
     )
     echo_summary(result, started)

@@ -8,9 +8,11 @@ Modules: :mod:`.scene` (:class:`SceneOptions`, :func:`open_job_scene`: how a job
 scene), :mod:`.options` (:class:`TrainingOptions`, :class:`RunOptions`, :class:`RunResult`,
 checks), :mod:`.training` (:func:`fit_model`, :func:`fit_and_validate`:
 the training step shared by pixel- and object-based jobs), :mod:`.supervised`
-(:func:`train`, :func:`predict`, :func:`classify`), :mod:`.objects`
-(:func:`run_segmentation`, :func:`classify_objects`), :mod:`.clustering` (:func:`cluster`,
-:func:`relabel_map`, :func:`suggest_labels`), :mod:`.suggestions`
+(:func:`train`, :func:`predict`, :func:`write_prediction`), :mod:`.classify` (:func:`classify`:
+train and classify in one go, per pixel or per segment), :mod:`.objects`
+(:func:`run_segmentation`, :class:`ObjectOptions`: the object-based steps),
+:mod:`.clustering` (:func:`cluster`, :func:`relabel_map`, :func:`suggest_labels`),
+:mod:`.suggestions`
 (:func:`suggest_samples_map`: where to label next), :mod:`.accuracy` (:func:`areas_map`,
 :func:`assess_map`, :func:`sample_map`, :func:`quicklook_map`), :mod:`.postprocess`
 (:func:`sieve_map`, :func:`majority_map`, :func:`polygonize_map`), :mod:`.report`
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from rasterclass.features import FeatureRecipe
     from rasterclass.jobs.accuracy import areas_map, assess_map, quicklook_map, sample_map
     from rasterclass.jobs.change import ChangeResult, change_map
+    from rasterclass.jobs.classify import classify, classify_objects
     from rasterclass.jobs.clustering import (
         ClusterOptions,
         ClusterResult,
@@ -45,8 +48,8 @@ if TYPE_CHECKING:
         suggest_labels,
     )
     from rasterclass.jobs.objects import (
+        ObjectOptions,
         SegmentationResult,
-        classify_objects,
         resolve_segments,
         run_segmentation,
     )
@@ -69,7 +72,7 @@ if TYPE_CHECKING:
     from rasterclass.jobs.report import report_map
     from rasterclass.jobs.scene import SceneOptions, open_job_scene
     from rasterclass.jobs.suggestions import suggest_samples_map
-    from rasterclass.jobs.supervised import classify, predict, train, write_prediction
+    from rasterclass.jobs.supervised import predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
     from rasterclass.jobs.zonal import zonal_map
     from rasterclass.methods import CLUSTER_METHODS, DEFAULT_SAMPLE_SIZE, SEGMENT_METHODS
@@ -97,13 +100,14 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     },
     **{
         name: ("rasterclass.jobs.supervised", name)
-        for name in ("classify", "predict", "train", "write_prediction")
+        for name in ("predict", "train", "write_prediction")
     },
+    **{name: ("rasterclass.jobs.classify", name) for name in ("classify", "classify_objects")},
     **{
         name: ("rasterclass.jobs.objects", name)
         for name in (
+            "ObjectOptions",
             "SegmentationResult",
-            "classify_objects",
             "resolve_segments",
             "run_segmentation",
         )
@@ -164,6 +168,7 @@ __all__ = [
     "ClusterOptions",
     "ClusterResult",
     "FeatureRecipe",
+    "ObjectOptions",
     "Plan",
     "PostprocessResult",
     "RunOptions",

@@ -1,10 +1,11 @@
 """Object-based jobs: from scene files to written segments and object-based maps.
 
-Owns the end-to-end runs: :func:`run_segmentation` (segment, write the segment raster and
-optionally the feature table and polygons, :class:`SegmentationResult`),
-:func:`resolve_segments` (segment a scene or take given segments, masked by its nodata) and
-:func:`classify_objects` (segment, describe, label, train, classify, paint and write), with
-every parameter and output checked before any work.
+Owns :func:`run_segmentation` (segment, write the segment raster and optionally the feature
+table and polygons, :class:`SegmentationResult`), :func:`resolve_segments` (segment a scene or
+take given segments, masked by its nodata), and the object-based steps of
+:func:`rasterclass.classify`: its settings (:class:`ObjectOptions`), the training on segments
+(:func:`train_objects`: segment, describe, label, fit, cross-validate) and the segment tables
+it writes (:func:`check_segment_tables`, :func:`write_segment_tables`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,9 @@ import xarray as xr
 from rasterclass.errors import SegmentationError, TrainingDataError, param
 from rasterclass.io import (
     PathLike,
-    RasterOutput,
     check_output_format,
     open_segments,
-    probability_output,
     read_legend,
-    write_rasters,
     write_segments,
     write_table,
     write_vector,
@@ -38,16 +36,9 @@ from rasterclass.jobs.scene import open_job_scene
 from rasterclass.jobs.training import fit_and_validate
 from rasterclass.objects._blocks import dask_scene
 from rasterclass.objects.features import check_grid, segment_features
-from rasterclass.objects.labels import (
-    classify_segments,
-    label_segments,
-    mask_segments,
-    paint_classes,
-    paint_probabilities,
-)
+from rasterclass.objects.labels import label_segments, mask_segments
 from rasterclass.objects.segmentation import check_segment_params, segment
 from rasterclass.objects.vector import segments_to_vector
-from rasterclass.training_pixels import provenance_tags
 
 logger = logging.getLogger(__name__)
 
@@ -158,9 +149,7 @@ def run_segmentation(
     run.check_outputs(
         {"output": output, "features": features, "vector": vector}, scene, rasters=("output",)
     )
-    check_output_format(features, "table", "features")
-    if vector is not None and not str(vector).lower().endswith(".gpkg"):
-        raise SegmentationError(f"vector output {vector} must be a GeoPackage (.gpkg)")
+    check_segment_tables(features, vector, ("features", "vector"))
     scene = open_job_scene(scene, run.scene_options)
     t0 = time.perf_counter()
     segs = segment(scene, method, **dict(params or {}))
@@ -172,183 +161,126 @@ def run_segmentation(
     if features is not None or vector is not None:
         table = segment_features(scene, segs)
         timings["features"] = time.perf_counter() - t2
-        if features is not None:
-            outputs.append(write_table(table, features, overwrite=run.overwrite))
-        if vector is not None:
-            outputs.append(
-                write_vector(segments_to_vector(segs, table), vector, overwrite=run.overwrite)
-            )
+        outputs += write_segment_tables(
+            segs, table, features_output=features, vector_output=vector, overwrite=run.overwrite
+        )
     n = segs.attrs.get("n_segments", len(table) if table is not None else None)
     return SegmentationResult(segs, n, table, outputs, timings)
 
 
-@recorded(
-    "scene",
-    "training",
-    "segments",
-    "options.legend",
-    "scene_options.reference",
-    outputs=(
-        "output",
-        "probabilities",
-        "model_output",
-        "report_output",
-        "segments_output",
-        "features_output",
-        "vector_output",
-    ),
-)
-def classify_objects(
-    scene: Sequence[PathLike] | PathLike | xr.DataArray,
-    training: Any,
-    class_column: str,
-    output: PathLike,
-    options: TrainingOptions | None = None,
-    *,
-    segments: xr.DataArray | PathLike | None = None,
-    segment_method: str = "shepherd",
-    segment_params: Mapping[str, Any] | None = None,
-    probabilities: PathLike | None = None,
-    estimator: Any = None,
-    min_overlap: float = 0.5,
-    min_polygon_share: float | None = 0.5,
-    model_output: PathLike | None = None,
-    report_output: PathLike | None = None,
-    segments_output: PathLike | None = None,
-    features_output: PathLike | None = None,
-    vector_output: PathLike | None = None,
-    **run_options: Unpack[RunOptions],
-) -> RunResult:
-    """Object-based classification: segment, describe, train on segments, classify, paint.
+@dataclass(frozen=True)
+class ObjectOptions:
+    """Object-based classification: how the scene is cut into segments and how a training
+    class labels a segment (for :func:`rasterclass.classify` ``objects=``).
+
+    The scene is segmented (or ``segments`` is used), each segment is described by its
+    features (band statistics, size, shape: :func:`rasterclass.segment_features`), the
+    segments under the training data are labelled (:func:`rasterclass.label_segments`), one
+    sample per segment, and the classifier predicts every segment (Blaschke 2010, "Object
+    based image analysis for remote sensing", ISPRS J. Photogramm. 65(1): 2-16).
 
     Parameters
     ----------
-    scene
-        Scene path(s) or an opened scene.
-    training, class_column
-        Training polygons and their class column (as for :func:`rasterclass.classify`).
-    output
-        Map GeoTIFF (colour table, class names, nodata 0), written by the normal writer.
-    options
-        :class:`rasterclass.TrainingOptions` (method, params, seed, all_touched,
-        max_per_class = max training *segments* per class, legend, layer). The seed also
-        seeds the segmentation unless ``segment_params`` sets one.
     segments
-        A segment raster (path or DataArray on the scene's grid) to use instead of segmenting.
+        A segment raster (path, or a DataArray on the scene's grid; uint32 ids, 0 = nodata)
+        to use instead of segmenting; masked by the scene's nodata.
     segment_method, segment_params
-        Segmentation when ``segments`` is None (see :func:`segment`).
-    probabilities
-        Also write per-class probabilities and confidence of each segment (GeoTIFF).
-    estimator
-        Any scikit-learn classifier; overrides ``options.method``.
-    min_overlap, min_polygon_share
-        When a segment counts as covered by a training class (see :func:`label_segments`).
-    model_output
-        Also save the model. It is trained on segment *features* (its band names are feature
-        columns), so ``predict`` cannot apply it to pixels; it documents the run.
-    report_output
-        Write the cross-validation report (``options.cv_folds`` > 1; folds grouped by
-        training polygon, one sample per labelled segment) in the format the extension
-        names.
-    segments_output, features_output, vector_output
-        Also write the segment raster, the feature table with the predicted class
-        (``.parquet``/``.csv``) and the segment polygons with features and class (``.gpkg``).
-    **run_options
-        ``overwrite`` (every output), ``scene_options``, ``progress`` (of the rasters) and
-        ``cog`` (for the rasters), as :class:`rasterclass.jobs.RunOptions` says.
-
-    Returns
-    -------
-    rasterclass.jobs.RunResult
-        The model (trained on segment features), the training samples (one per segment),
-        the cross-validated report (or None), files written and timings (seconds).
+        Segmentation when ``segments`` is None: ``"shepherd"`` (default), ``"slic"`` or
+        ``"felzenszwalb"`` and its parameters (see :func:`rasterclass.segment`). The run's
+        ``TrainingOptions.seed`` seeds it unless ``segment_params`` sets ``seed``.
+    min_overlap
+        Share in (0, 1] of a segment's pixels that a training class must cover to label it.
+    min_polygon_share
+        A segment also takes a polygon's class when it holds at least this share in (0, 1]
+        of the polygon's pixels (None: never; see :func:`rasterclass.label_segments`).
 
     Raises
     ------
-    EstimatorError
-        An unknown preset or a parameter the classifier does not accept; ``probabilities``
-        asked of a classifier without ``predict_proba``.
     TrainingDataError
-        An invalid training option or share, a missing class column, no training segment,
-        or a single class.
+        From :meth:`check`: a share outside (0, 1].
     SegmentationError
-        An unknown segmentation method or parameter, given segments that are not integers,
-        or a ``vector_output`` that is not a GeoPackage.
-    OutputExistsError
-        An output exists and ``overwrite`` is False (checked before any work).
-    OutputCollisionError
-        An output is also an input of the run, or another output.
-    GridMismatchError
-        Given segments on another grid than the scene's.
-    RasterclassIOError
-        An input file does not exist or cannot be read.
+        From :meth:`check`: an unknown method or an invalid segmentation parameter.
 
     Examples
     --------
-    >>> import pathlib, rasterclass as rc
-    >>> from rasterclass.datasets import example_scene, example_training
-    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
-    >>> segment_params = {"n_clusters": 2, "min_size": 4}  # two segments: water, forest
-    >>> options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
-    >>> result = rc.classify_objects(folder / "scene.tif", example_training(), "class",
-    ...                              folder / "objects.tif", options,
-    ...                              segment_params=segment_params)
-    >>> result.model.class_map.names, len(result.samples)  # one sample per segment
-    (('forest', 'water'), 2)
-    >>> rc.open_scene(folder / "objects.tif", unscale=False).values[0, 0].astype(int).tolist()
-    [2, 2, 2, 2, 1, 1, 1, 1]
+    >>> import rasterclass as rc
+    >>> rc.ObjectOptions(segment_params={"n_clusters": 4, "min_size": 10}).check(seed=0)
+    {'seed': 0, 'n_clusters': 4, 'min_size': 10}
     """
-    opts = options or TrainingOptions()
-    run = RunSettings(**run_options)
-    for name, share in (("min_overlap", min_overlap), ("min_polygon_share", min_polygon_share)):
-        if share is not None and not 0 < share <= 1:
-            raise TrainingDataError(f"{param(name)} is a share in (0, 1], got {share}")
-    seg_params = {"seed": opts.seed, **dict(segment_params or {})}
-    if segments is None:
-        check_segment_params(segment_method, seg_params)
-    outputs = {
-        "output": output,
-        "probabilities": probabilities,
-        "model_output": model_output,
-        "report_output": report_output,
-        "segments_output": segments_output,
-        "features_output": features_output,
-        "vector_output": vector_output,
-    }
-    rasters = ("output", "probabilities", "segments_output")
-    run.check_training(
-        opts, estimator, scene, training, outputs, rasters=rasters, segments=segments
-    )
-    check_output_format(features_output, "table", "features_output")
-    if vector_output is not None and not str(vector_output).lower().endswith(".gpkg"):
-        raise SegmentationError(f"vector output {vector_output} must be a GeoPackage (.gpkg)")
-    scene = dask_scene(open_job_scene(scene, run.scene_options))
-    timings: dict[str, float] = {}
+
+    segments: xr.DataArray | PathLike | None = None
+    segment_method: str = "shepherd"
+    segment_params: Mapping[str, Any] | None = None
+    min_overlap: float = 0.5
+    min_polygon_share: float | None = 0.5
+
+    def check(self, seed: int | None = None) -> dict[str, Any]:
+        """Validate before any work; the segmentation parameters with ``seed`` as default."""
+        for name in ("min_overlap", "min_polygon_share"):
+            share = getattr(self, name)
+            if share is not None and not 0 < share <= 1:
+                raise TrainingDataError(f"{param(name)} is a share in (0, 1], got {share}")
+        params = {"seed": seed, **dict(self.segment_params or {})}
+        if self.segments is None:
+            check_segment_params(self.segment_method, params)
+        return params
+
+
+@dataclass
+class ObjectTraining:
+    """What :func:`train_objects` did: the training run (model, one sample per labelled
+    segment, accuracy, files, timings), the scene's segments and their features."""
+
+    result: RunResult
+    segments: xr.DataArray
+    features: pd.DataFrame
+
+
+def train_objects(
+    scene: xr.DataArray,
+    training: Any,
+    class_column: str,
+    options: TrainingOptions,
+    objects: ObjectOptions,
+    *,
+    estimator: Any = None,
+    model_output: PathLike | None = None,
+    report_output: PathLike | None = None,
+    overwrite: bool = False,
+) -> ObjectTraining:
+    """Segment an opened scene, describe and label the segments, fit and cross-validate.
+
+    The object-based training step of :func:`rasterclass.classify` (``objects=``): one
+    sample per labelled segment, folds grouped by training polygon, at most
+    ``options.max_per_class`` segments per class. The model is trained on segment
+    *features* (its band names are feature columns), so it classifies segments, not pixels.
+    Parameters are checked by the caller (:meth:`ObjectOptions.check`).
+    """
     t0 = time.perf_counter()
-    segs = resolve_segments(scene, segments, segment_method, seg_params)
+    scene = dask_scene(scene)
+    segs = resolve_segments(
+        scene, objects.segments, objects.segment_method, objects.check(options.seed)
+    )
     t1 = time.perf_counter()
-    timings["segmentation"] = t1 - t0
     features = segment_features(scene, segs)
     t2 = time.perf_counter()
-    timings["features"] = t2 - t1
-    legend = read_legend(opts.legend) if opts.legend else None
     samples = label_segments(
         scene,
         segs,
         training,
         class_column,
         features=features,
-        min_overlap=min_overlap,
-        min_polygon_share=min_polygon_share,
-        all_touched=opts.all_touched,
-        legend=legend,
-        layer=opts.layer,
+        min_overlap=objects.min_overlap,
+        min_polygon_share=objects.min_polygon_share,
+        all_touched=options.all_touched,
+        legend=read_legend(options.legend) if options.legend else None,
+        layer=options.layer,
     )
-    if opts.max_per_class is not None:
-        samples = samples.cap_per_class(opts.max_per_class, opts.seed)
-    trained = fit_and_validate(
+    if options.max_per_class is not None:
+        samples = samples.cap_per_class(options.max_per_class, options.seed)
+    result = fit_and_validate(
         samples,
-        opts,
+        options,
         estimator=estimator,
         crs=scene.rio.crs.to_wkt() if scene.rio.crs else None,
         training=training,
@@ -360,51 +292,48 @@ def classify_objects(
         },
         notes=[
             "object-based: one sample per training segment (not per pixel); a segment is "
-            f"labelled where a class covers >= {min_overlap:.0%} of its pixels or it holds "
-            f">= {min_polygon_share or 1:.0%} of a training polygon."
+            f"labelled where a class covers >= {objects.min_overlap:.0%} of its pixels or it "
+            f"holds >= {objects.min_polygon_share or 1:.0%} of a training polygon."
         ],
         model_output=model_output,
         report_output=report_output,
-        overwrite=run.overwrite,
+        overwrite=overwrite,
     )
-    model, accuracy = trained.model, trained.accuracy
-    method = str(model.summary["method"])
-    written: list[str] = list(trained.outputs)
-    t3 = time.perf_counter()
-    timings["training"] = t3 - t2
-    classes = classify_segments(model, features, probabilities=probabilities is not None)
-    tags, sidecars = provenance_tags(model.summary, model.training_pixels)
-    outs = [
-        RasterOutput(
-            paint_classes(segs, classes, model.class_map, scene=scene),
-            output,
-            nodata=0,
-            class_map=model.class_map,
-            tags={"RASTERCLASS_METHOD": method, "RASTERCLASS_OBJECT_BASED": "true", **tags},
-            sidecars=sidecars,
+    result.timings.update(segmentation=t1 - t0, features=t2 - t1, training=time.perf_counter() - t2)
+    return ObjectTraining(result, segs, features)
+
+
+def check_segment_tables(
+    features: PathLike | None,
+    vector: PathLike | None,
+    names: tuple[str, str] = ("features_output", "vector_output"),
+) -> None:
+    """The formats of the segment table (``.parquet``/``.csv``) and polygons (``.gpkg``) a
+    run will write, before any work (``names``: the job's parameters for them)."""
+    check_output_format(features, "table", names[0])
+    if vector is not None and not str(vector).lower().endswith(".gpkg"):
+        raise SegmentationError(
+            f"vector output {vector} must be a GeoPackage (.gpkg): rename {param(names[1])}"
         )
-    ]
-    if probabilities is not None:
-        proba = paint_probabilities(segs, classes, model.class_map, scene=scene)
-        outs.append(probability_output(proba, probabilities))
-    if segments_output is not None:
-        outs.append(
-            RasterOutput(
-                segs.astype(np.uint32), segments_output, nodata=0, descriptions=["segment"]
-            )
-        )
-    written.extend(write_rasters(outs, **run.writing()))
-    table = features.join(classes)
+
+
+def write_segment_tables(
+    segments: xr.DataArray,
+    table: pd.DataFrame,
+    *,
+    features_output: PathLike | None = None,
+    vector_output: PathLike | None = None,
+    overwrite: bool = False,
+) -> list[str]:
+    """Write the classified segments' table (``.parquet``/``.csv``) and polygons (``.gpkg``).
+
+    ``table`` is indexed by segment id: the features and the predicted ``code``/``class``
+    (and probabilities). Returns the paths written.
+    """
+    written = []
     if features_output is not None:
-        written.append(write_table(table, features_output, overwrite=run.overwrite))
+        written.append(write_table(table, features_output, overwrite=overwrite))
     if vector_output is not None:
-        written.append(
-            write_vector(segments_to_vector(segs, table), vector_output, overwrite=run.overwrite)
-        )
-    timings["prediction"] = time.perf_counter() - t3
-    logger.info(
-        "object-based map: %d segments classified in %s",
-        len(features),
-        {k: round(v, 1) for k, v in timings.items()},
-    )
-    return RunResult(model, samples, outputs=written, timings=timings, accuracy=accuracy)
+        polygons = segments_to_vector(segments, table)
+        written.append(write_vector(polygons, vector_output, overwrite=overwrite))
+    return written

@@ -1,9 +1,10 @@
 """Supervised pixel-based jobs: train a model, apply it, or both.
 
 This module owns :func:`train` (extract samples under the training geometries, fit,
-cross-validate, save), :func:`predict` (apply a saved model and write the map),
-:func:`write_prediction` (predict lazily and write map and probabilities in one chunked
-pass) and :func:`classify` (train and predict in one go).
+cross-validate, save), :func:`predict` (apply a saved model and write the map) and
+:func:`write_prediction` (predict lazily and write map, probabilities, uncertainty and area
+of applicability in one chunked pass). :func:`rasterclass.classify` (train and predict in one
+go, per pixel or per segment) is in :mod:`rasterclass.jobs.classify`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from rasterclass.applicability import (
 )
 from rasterclass.apply import predict_raster, stack_probabilities
 from rasterclass.errors import EstimatorError, SceneError, param
-from rasterclass.estimators.presets import make_estimator
 from rasterclass.features import scene_features
 from rasterclass.io import (
     PathLike,
@@ -41,11 +41,9 @@ from rasterclass.jobs.options import (
     check_training_job,
 )
 from rasterclass.jobs.provenance import recorded
-from rasterclass.jobs.report import check_report_outputs, write_html_report
 from rasterclass.jobs.scene import SceneOptions, align_dates, model_scene_options, open_job_scene
 from rasterclass.jobs.training import fit_and_validate
 from rasterclass.model import RasterModel
-from rasterclass.report import build_report
 from rasterclass.sampling import extract_samples
 from rasterclass.temporal import GAP_FILL_ATTR
 from rasterclass.training_pixels import provenance_tags
@@ -53,7 +51,7 @@ from rasterclass.uncertainty_layers import uncertainty as uncertainty_layers
 
 #: The inputs of a training run (:func:`train`, :func:`classify`) that its outputs'
 #: provenance records.
-_TRAINING_INPUTS = (
+TRAINING_INPUTS = (
     "scene",
     "training",
     "options.legend",
@@ -63,7 +61,7 @@ _TRAINING_INPUTS = (
 
 
 @recorded(
-    *_TRAINING_INPUTS,
+    *TRAINING_INPUTS,
     outputs=("model_output", "report_output"),
 )
 def train(
@@ -222,7 +220,7 @@ def predict(
         Scene file(s) or an opened scene, with the bands the model was trained on (matched
         by name). For a model trained on a multi-date stack, a stack of as many dates
         (``scene_options`` with ``dates`` or ``multi_date``), possibly other ones: matched by
-        their order in time (:func:`rasterclass.jobs.options.align_dates`).
+        their order in time (:func:`rasterclass.jobs.scene.align_dates`).
     model
         A :class:`rasterclass.RasterModel` or the path of a saved one.
     output
@@ -333,14 +331,14 @@ def predict(
 RASTER_OUTPUTS = ("output", "probabilities", "uncertainty", "aoa")
 
 
-def check_probabilistic(estimator: Any) -> None:
-    """Raise :class:`EstimatorError` unless ``estimator`` has ``predict_proba`` (the
-    uncertainty layers are computed from the class probabilities)."""
+def check_probabilistic(estimator: Any, name: str = "uncertainty") -> None:
+    """Raise :class:`EstimatorError` unless ``estimator`` has ``predict_proba``: the
+    ``probabilities`` layers, and the ``uncertainty`` layers computed from them, need it."""
     if not hasattr(estimator, "predict_proba"):
+        what = "probability layer" if name == "probabilities" else "uncertainty layer"
         raise EstimatorError(
-            f"{type(estimator).__name__} has no predict_proba, so there is no uncertainty "
-            f"layer; leave out {param('uncertainty')} or use a probabilistic model (rf, svm, "
-            "maxlike)"
+            f"{type(estimator).__name__} has no predict_proba, so there is no {what}; leave "
+            f"out {param(name)} or use a probabilistic model (rf, svm, maxlike)"
         )
 
 
@@ -352,6 +350,8 @@ def write_prediction(
     probabilities: PathLike | None = None,
     uncertainty: PathLike | None = None,
     aoa: PathLike | None = None,
+    prediction: xr.Dataset | None = None,
+    also: Sequence[RasterOutput] = (),
     **options: Unpack[WriteOptions],
 ) -> list[str]:
     """Predict lazily and write map, probabilities, uncertainty and AOA in one chunked pass.
@@ -362,13 +362,22 @@ def write_prediction(
     ``entropy``) come from the same probabilities, the AOA layers (``dissimilarity_index``,
     ``aoa``, tag ``AOA_THRESHOLD``) from the same scene blocks; ``options`` go to
     :func:`rasterclass.io.write_rasters`.
+
+    ``prediction`` is the model's prediction when it is made otherwise than by
+    :func:`rasterclass.predict_raster` (object-based: :func:`rasterclass.paint_map`), with
+    its layout (``probabilities`` and ``confidence`` when ``probabilities`` or
+    ``uncertainty`` are written); ``also`` are more rasters written in the same pass. The map
+    of an object-based model is tagged ``RASTERCLASS_OBJECT_BASED=true``.
     """
-    proba = probabilities is not None or uncertainty is not None
-    pred = predict_raster(scene, model, probabilities=proba)
+    if prediction is None:
+        proba = probabilities is not None or uncertainty is not None
+        prediction = predict_raster(scene, model, probabilities=proba)
     tags, sidecars = provenance_tags(model.summary, model.training_pixels)
+    if model.summary.get("object_based"):
+        tags = {"RASTERCLASS_OBJECT_BASED": "true", **tags}
     outs = [
         RasterOutput(
-            pred["classes"],
+            prediction["classes"],
             output,
             nodata=0,
             class_map=model.class_map,
@@ -377,13 +386,14 @@ def write_prediction(
         )
     ]
     if probabilities is not None:
-        outs.append(probability_output(stack_probabilities(pred), probabilities))
+        outs.append(probability_output(stack_probabilities(prediction), probabilities))
     if uncertainty is not None:
-        outs.append(_layers_output(uncertainty_layers(pred["probabilities"]), uncertainty))
+        layers = uncertainty_layers(prediction["probabilities"])
+        outs.append(_layers_output(layers, uncertainty))
     if aoa is not None:
         layers = area_of_applicability(scene, model)
         outs.append(_layers_output(layers, aoa, AOA_THRESHOLD_TAG, "AOA_WEIGHTING", "AOA_FOLDS"))
-    return write_rasters(outs, **options)
+    return write_rasters([*outs, *also], **options)
 
 
 def _layers_output(layers: xr.DataArray, path: PathLike, *tags: str) -> RasterOutput:
@@ -398,159 +408,3 @@ def _layers_output(layers: xr.DataArray, path: PathLike, *tags: str) -> RasterOu
         tags={"RASTERCLASS_LAYERS": ",".join(names), **{t: str(layers.attrs[t]) for t in tags}},
         resampling="average",
     )
-
-
-@recorded(
-    *_TRAINING_INPUTS,
-    outputs=(
-        "output",
-        "probabilities",
-        "model_output",
-        "report_output",
-        "html_output",
-        "uncertainty",
-        "aoa",
-    ),
-)
-def classify(
-    scene: Sequence[PathLike] | PathLike | xr.DataArray,
-    training: Any,
-    class_column: str,
-    output: PathLike,
-    options: TrainingOptions | None = None,
-    *,
-    probabilities: PathLike | None = None,
-    model_output: PathLike | None = None,
-    report_output: PathLike | None = None,
-    html_output: PathLike | None = None,
-    estimator: Any = None,
-    uncertainty: PathLike | None = None,
-    aoa: PathLike | None = None,
-    **run_options: Unpack[RunOptions],
-) -> RunResult:
-    """Train on the training geometries and classify the scene in one go.
-
-    See :func:`train` for the cross-validation report and the model file, :func:`predict`
-    for the map and the probabilities; ``cog`` writes Cloud Optimized GeoTIFFs. Every
-    parameter and output is checked before any data is read.
-
-    Parameters
-    ----------
-    scene, training, class_column, options
-        As in :func:`train`: scene file(s) or an opened scene, training polygons or points
-        (a vector file or a GeoDataFrame, any CRS), their class column, and the classifier
-        with its sampling and cross-validation (:class:`rasterclass.TrainingOptions`).
-    output
-        The map GeoTIFF (class codes, 0 = nodata, class names and colour table).
-    probabilities, uncertainty, aoa
-        As in :func:`predict`: the per-class probability GeoTIFF, the uncertainty layers
-        (margin, entropy), the area of applicability (its reference is computed from the
-        training data of this run).
-    model_output, report_output, estimator
-        As in :func:`train`: the model file, the cross-validation report (needs
-        ``options.cv_folds`` >= 2), a scikit-learn classifier that overrides
-        ``options.method``.
-    html_output
-        Also write the run's one-file HTML report here (``.html``): the map, the
-        cross-validated accuracy, the class areas, the spectral signatures and the
-        cross-validation design (see :func:`rasterclass.report_map`).
-    **run_options
-        ``overwrite`` (never an input of the run), ``scene_options``, ``progress`` (of the
-        map and probabilities) and ``cog`` (for both): see
-        :class:`rasterclass.jobs.RunOptions`.
-
-    Returns
-    -------
-    rasterclass.jobs.RunResult
-        ``model``, ``samples``, ``accuracy`` (cross-validated report or None), ``outputs``
-        (paths written: model and report first, then the rasters) and ``timings``
-        (seconds per step).
-
-    Raises
-    ------
-    EstimatorError
-        An unknown preset or a parameter the classifier does not accept, or
-        ``probabilities`` or ``uncertainty`` asked of a classifier without ``predict_proba``.
-    TrainingDataError
-        As in :func:`train` (an invalid training option, a report without cross-validation,
-        no valid pixel under the training data, a single class), with its subclasses
-        :class:`~rasterclass.errors.TrainingClassesError` and
-        :class:`~rasterclass.errors.CrossValidationDesignError`.
-    OutputExistsError
-        An output exists and ``overwrite`` is False (checked before any work).
-    OutputCollisionError
-        An output is also an input of the run, or another output.
-    AccuracyError
-        ``report_output`` has an extension other than ``.json``, ``.md``, ``.csv``.
-    RasterclassIOError
-        An input file does not exist or cannot be read, or ``html_output`` is not named
-        ``.html``.
-    CRSError
-        The scene or the training data have no CRS.
-
-    Examples
-    --------
-    >>> import pathlib, rasterclass as rc
-    >>> from rasterclass.datasets import example_scene, example_training
-    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
-    >>> result = rc.classify(folder / "scene.tif", example_training(), "class",
-    ...                      folder / "map.tif", rc.TrainingOptions(params={"n_estimators": 10},
-    ...                                                             cv_folds=0))
-    >>> [pathlib.Path(p).name for p in result.outputs], result.accuracy is None
-    (['map.tif'], True)
-    >>> rc.open_scene(folder / "map.tif", unscale=False).values[0, 0].astype(int).tolist()
-    [2, 2, 2, 2, 1, 1, 1, 1]
-    """
-    outputs = {
-        "output": output,
-        "probabilities": probabilities,
-        "model_output": model_output,
-        "report_output": report_output,
-        "html_output": html_output,
-        "uncertainty": uncertainty,
-        "aoa": aoa,
-    }
-    check_report_outputs(html_output, html_name="html_output")
-    opts = options or TrainingOptions()
-    run = RunSettings(**run_options)
-    run.check_training(opts, estimator, scene, training, outputs, rasters=RASTER_OUTPUTS)
-    if uncertainty is not None:
-        check_probabilistic(
-            estimator if estimator is not None else make_estimator(opts.method, opts.params)
-        )
-    scene = open_job_scene(scene, run.scene_options)
-    result = train(
-        scene,
-        training,
-        class_column,
-        options,
-        estimator=estimator,
-        model_output=model_output,
-        report_output=report_output,
-        overwrite=run.overwrite,
-    )
-    t0 = time.perf_counter()
-    result.outputs.extend(
-        write_prediction(
-            scene,
-            result.model,
-            output,
-            probabilities=probabilities,
-            uncertainty=uncertainty,
-            aoa=aoa,
-            **run.writing(),
-        )
-    )
-    result.timings["prediction"] = time.perf_counter() - t0
-    if html_output is not None:
-        t0 = time.perf_counter()
-        report = build_report(
-            output,
-            accuracy=result.accuracy,
-            model=result.model,
-            uncertainty=uncertainty,
-            aoa=aoa,
-        )
-        result.outputs.extend(write_html_report(report, html_output, overwrite=run.overwrite))
-        result.timings["report"] = time.perf_counter() - t0
-    return result

@@ -59,7 +59,7 @@ Shepherd segmentation), ``segmentation`` (:func:`segment`, parameters, slic/felz
 chunk), ``features`` (:func:`segment_features`), ``labels`` (training labels, classes,
 painting, masking), ``vector`` (:func:`segments_to_vector`). Every name is re-exported
 here: import from :mod:`rasterclass.objects`. The jobs that read and write files
-(``run_segmentation``, ``classify_objects``) live in :mod:`rasterclass.jobs`.
+(``run_segmentation``, ``classify`` with ``objects=``) live in :mod:`rasterclass.jobs`.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ from rasterclass.objects.labels import (
     label_segments,
     mask_segments,
     paint_classes,
+    paint_map,
     paint_probabilities,
 )
 from rasterclass.objects.seeds import SeedAssigner, fit_seeds
@@ -92,6 +93,7 @@ __all__ = [
     "label_segments",
     "mask_segments",
     "paint_classes",
+    "paint_map",
     "paint_probabilities",
     "seam_statistics",
     "segment",

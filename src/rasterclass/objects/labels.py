@@ -3,7 +3,7 @@
 Owns the step from training polygons to labelled segments (:func:`label_segments`: the class
 that covers a segment sufficiently, grouped by polygon), the prediction of a class per segment
 from its features (:func:`classify_segments`), the lazy painting of segment classes and
-probabilities onto the raster (:func:`paint_classes`, :func:`paint_probabilities`) and the
+probabilities onto the raster as the layers of a prediction (:func:`paint_map`) and the
 masking of segment ids by the scene's validity (:func:`mask_segments`).
 """
 
@@ -18,7 +18,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from rasterclass.apply import paint_segments, valid_pixels
+from rasterclass.apply import (
+    paint_segments,
+    stack_probabilities,
+    valid_pixels,
+    with_map_attributes,
+)
 from rasterclass.classes import ClassMap
 from rasterclass.errors import (
     BandMismatchError,
@@ -299,31 +304,47 @@ def classify_segments(
     return out
 
 
-def paint_classes(
+def paint_map(
     segments: xr.DataArray,
     classes: pd.DataFrame,
     class_map: ClassMap,
     *,
     scene: xr.DataArray | None = None,
-) -> xr.DataArray:
-    """Lazy class map of a segment raster: every pixel takes its segment's ``code``.
+    probabilities: bool = False,
+) -> xr.Dataset:
+    """Paint classified segments onto the raster: the map layers :func:`predict_raster` gives.
+
+    Every pixel takes its segment's ``code`` (and, with ``probabilities``, its segment's class
+    probabilities and confidence), lazily, block by block through
+    :func:`rasterclass.apply.paint_segments`. The result has the layout, nodata and
+    attributes of :func:`rasterclass.predict_raster`'s, so an object-based map is written,
+    assessed and reported as a pixel-based one is (Blaschke 2010, "Object based image
+    analysis for remote sensing", ISPRS J. 65(1): the classified objects are the map).
 
     Parameters
     ----------
     segments
-        ``(y, x)`` segment ids (0 = nodata).
+        ``(y, x)`` integer segment ids (0 = nodata), dask-backed (lazy result) or in memory.
     classes
-        :func:`classify_segments` table, indexed by segment id.
+        :func:`classify_segments` table indexed by segment id: ``code`` and, for
+        ``probabilities``, one column per class name and ``confidence``.
     class_map
-        The model's class map (sets the output dtype).
+        The model's class map: the output dtype, the band order of the probabilities
+        (legend order, else code order) and the class names.
     scene
-        The scene the segments describe: its nodata pixels are 0 in the map even where a
-        segment covers them (nodata in, 0 out). Segments without a row are 0 as well.
+        The scene the segments describe: its nodata pixels are nodata in every layer even
+        where a segment covers them (nodata in, nodata out). Segments without a row are
+        nodata as well.
+    probabilities
+        Also paint ``probabilities`` and ``confidence``.
 
     Returns
     -------
-    xarray.DataArray
-        ``(y, x)`` class codes, 0 at nodata.
+    xarray.Dataset
+        ``classes`` (y, x) uint8/uint16 codes, 0 at nodata, with the class map; with
+        ``probabilities`` also ``probabilities`` (band = class name, y, x; the class code in
+        the ``class_code`` coordinate; the classes of ``class_map`` found in ``classes``)
+        and ``confidence`` (y, x), float32 in [0, 1], NaN at nodata.
 
     Raises
     ------
@@ -331,83 +352,60 @@ def paint_classes(
         Segment ids that are not integers, or a table with repeated segment ids.
     GridMismatchError
         ``scene`` is not on the grid of ``segments``.
+    KeyError
+        ``probabilities`` with a table without ``confidence`` (classified without them).
 
     Examples
     --------
+    Segments 4 and 9 are classified; segment 7 has no row, so it is nodata:
+
     >>> import numpy as np, pandas as pd, xarray as xr
     >>> import rasterclass as rc
     >>> segments = xr.DataArray(np.array([[4, 4, 7], [9, 9, 0]], dtype="u4"), dims=("y", "x"))
-    >>> table = pd.DataFrame({"code": [2, 1]}, index=[4, 9])  # segment 7 has no row
-    >>> class_map = rc.ClassMap.from_codes([1, 2], ["crop", "soil"])
-    >>> rc.paint_classes(segments, table, class_map).values.tolist()
-    [[2, 2, 0], [1, 1, 0]]
-
-    """
-    codes = classes["code"].to_numpy().astype(class_map.dtype)
-    out = _paint_rows(segments, classes, codes, scene)
-    out.name = "classes"
-    out.attrs = {"class_map": class_map.to_dict()}
-    return out
-
-
-def paint_probabilities(
-    segments: xr.DataArray,
-    classes: pd.DataFrame,
-    class_map: ClassMap,
-    *,
-    scene: xr.DataArray | None = None,
-) -> xr.DataArray:
-    """Lazy (band, y, x) float32 stack: class probabilities and confidence, NaN at nodata.
-
-    Bands are in the class map's order (legend order, else code order), named by class, with
-    the class code in the ``class_code`` coordinate (0 for ``confidence``), as
-    :func:`rasterclass.apply.stack_probabilities` gives for pixel-based maps.
-
-    Parameters
-    ----------
-    segments, scene
-        As :func:`paint_classes` (the scene's nodata pixels are NaN in every band).
-    classes
-        :func:`classify_segments` table with probabilities (one column per class name and
-        ``confidence``), indexed by segment id.
-    class_map
-        The model's class map (sets the band order and codes).
-
-    Returns
-    -------
-    xarray.DataArray
-        ``(band, y, x)`` float32 in [0, 1]: one band per class of ``class_map`` found in
-        ``classes``, then ``confidence``; NaN at nodata and outside every listed segment.
-
-    Raises
-    ------
-    SegmentationError, GridMismatchError
-        As :func:`paint_classes`.
-
-    Examples
-    --------
-    Two segments (4 and 9) of a one-row raster, with their class probabilities:
-
-    >>> import numpy as np, pandas as pd, xarray as xr
-    >>> from rasterclass import ClassMap
-    >>> from rasterclass.objects import paint_probabilities
     >>> table = pd.DataFrame({"code": [2, 1], "crop": [0.3, 0.8], "soil": [0.7, 0.2],
     ...                       "confidence": [0.7, 0.8]}, index=[4, 9])
-    >>> stack = paint_probabilities(xr.DataArray(np.array([[4, 4, 9]], "u4"), dims=("y", "x")),
-    ...                             table, ClassMap.from_codes([1, 2], ["crop", "soil"]))
-    >>> stack["band"].values.tolist(), stack["class_code"].values.tolist()
-    (['crop', 'soil', 'confidence'], [1, 2, 0])
-    >>> stack.sel(band="soil").values.round(2).tolist()
-    [[0.7, 0.7, 0.2]]
+    >>> class_map = rc.ClassMap.from_codes([1, 2], ["crop", "soil"])
+    >>> painted = rc.paint_map(segments, table, class_map, probabilities=True)
+    >>> painted["classes"].values.tolist()
+    [[2, 2, 0], [1, 1, 0]]
+    >>> painted["probabilities"]["band"].values.tolist(), painted["class_code"].values.tolist()
+    (['crop', 'soil'], [1, 2])
+    >>> painted["confidence"].values.round(2).tolist()
+    [[0.7, 0.7, nan], [0.8, 0.8, nan]]
     """
-    present = [n for n in class_map.names if n in classes.columns]
-    names = [*present, "confidence"]
-    values = classes[names].to_numpy(np.float32)
-    painted = _paint_rows(
-        segments, classes, values, scene, fill=np.float32(np.nan), band_names=names
+    ds = xr.Dataset()
+    codes = classes["code"].to_numpy().astype(class_map.dtype)
+    ds["classes"] = _paint_rows(segments, classes, codes, scene).rename(None)
+    if probabilities:
+        present = [n for n in class_map.names if n in classes.columns]
+        names = [*present, "confidence"]
+        values = classes[names].to_numpy(np.float32)
+        painted = _paint_rows(
+            segments, classes, values, scene, fill=np.float32(np.nan), band_names=names
+        )
+        ds["probabilities"] = painted.isel(band=slice(0, len(present))).assign_coords(
+            class_code=("band", [class_map.code_of(n) for n in present])
+        )
+        ds["confidence"] = painted.isel(band=-1, drop=True)
+    ds.attrs["class_map"] = class_map.to_dict()
+    return with_map_attributes(ds, class_map)
+
+
+def paint_classes(*args: Any, **kwargs: Any) -> xr.DataArray:
+    """Deprecated since 0.2, removed in 0.3: ``paint_map(...)["classes"]``."""
+    warnings.warn(_RENAMED.format("paint_classes", ""), FutureWarning, stacklevel=2)
+    return paint_map(*args, **kwargs)["classes"]
+
+
+def paint_probabilities(*args: Any, **kwargs: Any) -> xr.DataArray:
+    """Deprecated since 0.2, removed in 0.3: :func:`paint_map` with ``probabilities=True``."""
+    warnings.warn(
+        _RENAMED.format("paint_probabilities", ", probabilities=True"), FutureWarning, stacklevel=2
     )
-    band_codes = [class_map.code_of(n) for n in present] + [0]
-    return painted.assign_coords(class_code=("band", band_codes))
+    return stack_probabilities(paint_map(*args, probabilities=True, **kwargs))
+
+
+_RENAMED = "{} is deprecated: use rasterclass.paint_map(segments, classes, class_map{})"
 
 
 def _paint_rows(

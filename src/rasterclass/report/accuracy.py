@@ -314,10 +314,18 @@ def signature_section(summary: Mapping[str, Any] | None) -> dict[str, Any] | Non
     """The spectral signatures a model keeps (``summary["signatures"]``, see
     :func:`rasterclass.model.class_signatures`), or None for a model saved without them.
 
+    ``unit`` says what the samples were: ``"pixels"``, or ``"segments"`` for an object-based
+    model (its "bands" are the segments' features).
+
     Examples
     --------
     >>> signature_section({"method": "rf"}) is None
     True
+    >>> signature_section({"signatures": {"bands": ["ndvi_mean"]}, "object_based": True})
+    {'bands': ['ndvi_mean'], 'unit': 'segments'}
     """
     signatures = (summary or {}).get("signatures")
-    return dict(signatures) if signatures else None
+    if not signatures:
+        return None
+    unit = "segments" if (summary or {}).get("object_based") else "pixels"
+    return {**dict(signatures), "unit": unit}

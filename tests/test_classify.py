@@ -1,0 +1,228 @@
+"""``rasterclass.classify``: one job for pixel- and object-based classification.
+
+The object-based run (``objects=ObjectOptions(...)``) writes through the same writer as the
+pixel-based one: the same layers (classes, probabilities, uncertainty), the same attributes
+and checks. The deprecated spellings (``classify_objects``, ``paint_classes``,
+``paint_probabilities``) warn and give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import xarray as xr
+from click.testing import CliRunner
+
+import rasterclass as rc
+from rasterclass.cli.main import cli
+from rasterclass.errors import OptionConflictError, TrainingDataError
+from rasterclass.jobs import ObjectOptions, TrainingOptions, classify
+from rasterclass.objects import paint_classes, paint_map, paint_probabilities
+
+FAST = TrainingOptions(method="rf", params={"n_estimators": 20}, cv_folds=0, seed=3)
+SEGMENTS = ObjectOptions(segment_params={"n_clusters": 4, "min_size": 6})
+
+
+def read(path, band=None):
+    with rasterio.open(path) as src:
+        return src.read() if band is None else src.read(band)
+
+
+def test_classify_objects_is_classify_with_objects(tmp_path, scene_path, training_path):
+    new = classify(
+        scene_path, training_path, "class", tmp_path / "new.tif", FAST,
+        objects=SEGMENTS, probabilities=tmp_path / "new_p.tif",
+    )  # fmt: skip
+    with pytest.warns(FutureWarning, match="objects=rasterclass.ObjectOptions"):
+        old = rc.classify_objects(
+            scene_path, training_path, "class", tmp_path / "old.tif", FAST,
+            segment_params=SEGMENTS.segment_params, probabilities=tmp_path / "old_p.tif",
+        )  # fmt: skip
+    assert "classify_objects" not in rc.__all__
+    np.testing.assert_array_equal(read(tmp_path / "new.tif"), read(tmp_path / "old.tif"))
+    np.testing.assert_array_equal(read(tmp_path / "new_p.tif"), read(tmp_path / "old_p.tif"))
+    assert new.model.summary["object_based"] and old.model.summary["object_based"]
+    assert set(new.timings) >= {"segmentation", "features", "training", "prediction"}
+
+
+def test_object_map_has_the_pixel_maps_layers_and_tags(tmp_path, scene_path, training_path):
+    """Same writer: the object map and the pixel map carry the same tags and styles."""
+    pixel = tmp_path / "pixel.tif"
+    objects = tmp_path / "objects.tif"
+    classify(scene_path, training_path, "class", pixel, FAST, probabilities=tmp_path / "pp.tif")
+    classify(
+        scene_path, training_path, "class", objects, FAST, objects=SEGMENTS,
+        probabilities=tmp_path / "op.tif",
+    )  # fmt: skip
+    with rasterio.open(pixel) as a, rasterio.open(objects) as b:
+        assert set(b.tags()) - set(a.tags()) == {"RASTERCLASS_OBJECT_BASED"}
+        assert a.colormap(1) == b.colormap(1) and a.nodata == b.nodata == 0
+        assert a.descriptions == b.descriptions
+    with rasterio.open(tmp_path / "pp.tif") as a, rasterio.open(tmp_path / "op.tif") as b:
+        assert a.descriptions == b.descriptions
+        assert [a.tags(i) for i in a.indexes] == [b.tags(i) for i in b.indexes]
+
+
+def test_object_uncertainty_is_each_segments_margin_and_entropy(
+    tmp_path, scene_path, training_path
+):
+    result = classify(
+        scene_path, training_path, "class", tmp_path / "m.tif", FAST, objects=SEGMENTS,
+        probabilities=tmp_path / "p.tif", uncertainty=tmp_path / "u.tif",
+        segments_output=tmp_path / "s.tif", features_output=tmp_path / "f.csv",
+    )  # fmt: skip
+    proba, layers = read(tmp_path / "p.tif")[:-1], read(tmp_path / "u.tif")
+    segs = read(tmp_path / "s.tif", 1)
+    valid = segs > 0
+    top = np.sort(proba[:, valid], axis=0)
+    np.testing.assert_allclose(layers[0][valid], top[-1] - top[-2], atol=1e-6)
+    p = np.clip(proba[:, valid], 1e-12, 1)
+    entropy = -(proba[:, valid] * np.log(p)).sum(axis=0) / np.log(proba.shape[0])
+    np.testing.assert_allclose(layers[1][valid], entropy, atol=1e-5)
+    assert np.isnan(layers[:, ~valid]).all()
+    # one value per segment: every pixel of a segment has the segment's margin
+    table = pd.read_csv(tmp_path / "f.csv", index_col=0)
+    names = list(result.model.class_map.names)
+    margin = np.sort(table[names].to_numpy(), axis=1)
+    lut = pd.Series(margin[:, -1] - margin[:, -2], index=table.index)
+    np.testing.assert_allclose(layers[0][valid], lut.loc[segs[valid]].to_numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("objects", "extra", "names"),
+    [
+        (SEGMENTS, {"aoa": "a.tif"}, ("aoa=", "objects=")),
+        (None, {"segments_output": "s.tif"}, ("segments_output=", "objects=")),
+        (None, {"features_output": "f.csv"}, ("features_output=", "objects=")),
+        (None, {"vector_output": "v.gpkg"}, ("vector_output=", "objects=")),
+    ],
+)
+def test_object_only_and_pixel_only_outputs_are_refused(
+    tmp_path, scene_path, training_path, objects, extra, names
+):
+    kw = {k: tmp_path / v for k, v in extra.items()}
+    before = set(tmp_path.iterdir())
+    with pytest.raises(OptionConflictError) as err:
+        classify(
+            scene_path, training_path, "class", tmp_path / "m.tif", FAST, objects=objects, **kw
+        )
+    assert all(n in str(err.value) for n in names), str(err.value)
+    assert set(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("objects", "match"),
+    [
+        (ObjectOptions(min_overlap=0), "min_overlap"),
+        (ObjectOptions(min_polygon_share=1.5), "min_polygon_share"),
+        (ObjectOptions(segment_method="watershed"), "unknown segmentation method"),
+        (ObjectOptions(segment_params={"n_clusters": "4"}), "integer"),
+    ],
+)
+def test_object_options_are_checked_before_any_work(
+    tmp_path, scene_path, training_path, objects, match
+):
+    before = set(tmp_path.iterdir())
+    with pytest.raises(rc.RasterclassError, match=match):
+        classify(scene_path, training_path, "class", tmp_path / "m.tif", FAST, objects=objects)
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_object_options_check_gives_the_seeded_parameters():
+    assert SEGMENTS.check(seed=7) == {"seed": 7, "n_clusters": 4, "min_size": 6}
+    assert ObjectOptions(segment_params={"seed": 1}).check(seed=7) == {"seed": 1}
+    with pytest.raises(TrainingDataError, match=r"min_overlap=.*\(0, 1\]"):
+        ObjectOptions(min_overlap=-0.1).check()
+
+
+def test_cli_object_based_with_uncertainty_and_html(tmp_path, scene_path, training_path):
+    runner = CliRunner()
+    args = [
+        "classify", str(scene_path), "-t", str(training_path), "-c", "class", "--cv", "0",
+        "-o", str(tmp_path / "m.tif"), "--object-based", "--segment-param", "n_clusters=4",
+        "--uncertainty", str(tmp_path / "u.tif"), "--html", str(tmp_path / "r.html"),
+    ]  # fmt: skip
+    done = runner.invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    html = (tmp_path / "r.html").read_text()
+    assert "Segment feature signatures" in html and "training segments of each class" in html
+    with rasterio.open(tmp_path / "u.tif") as src:
+        assert src.descriptions == ("margin", "entropy")
+    done = runner.invoke(cli, [*args[:10], "--object-based", "--aoa", str(tmp_path / "a.tif")])
+    assert done.exit_code != 0
+    assert "--aoa and --object-based contradict each other" in done.output
+    assert not (tmp_path / "a.tif").exists()
+
+
+def _table():
+    return pd.DataFrame(
+        {"code": [2, 1], "crop": [0.3, 0.8], "soil": [0.7, 0.2], "confidence": [0.7, 0.8]},
+        index=[4, 9],
+    )
+
+
+def test_paint_map_has_predict_rasters_layout():
+    segs = xr.DataArray(np.array([[4, 4, 7], [9, 9, 0]], dtype="u4"), dims=("y", "x"))
+    cmap = rc.ClassMap.from_codes([1, 2], ["crop", "soil"])
+    painted = paint_map(segs, _table(), cmap, probabilities=True)
+    scene = xr.DataArray(np.ones((1, 2, 3), "f4"), dims=("band", "y", "x"))
+    predicted = rc.predict_raster(
+        scene, _Fixed(cmap), class_map=cmap, probabilities=True
+    )  # the pixel path's layout
+    assert set(painted.data_vars) == set(predicted.data_vars)
+    for name in painted.data_vars:
+        assert painted[name].dims == predicted[name].dims
+        assert painted[name].dtype == predicted[name].dtype
+        assert painted[name].rio.nodata == predicted[name].rio.nodata or (
+            np.isnan(painted[name].rio.nodata) and np.isnan(predicted[name].rio.nodata)
+        )
+        assert set(painted[name].attrs) == set(predicted[name].attrs), name
+    assert painted["class_code"].values.tolist() == [1, 2]
+    assert json.loads(painted["classes"].attrs["CLASS_NAMES"]) == {"1": "crop", "2": "soil"}
+    assert painted["classes"].values.tolist() == [[2, 2, 0], [1, 1, 0]]
+    np.testing.assert_allclose(
+        painted["probabilities"].values[1],
+        [[0.7, 0.7, np.nan]] * 0 + [[0.7, 0.7, np.nan], [0.2, 0.2, np.nan]],
+    )
+
+
+def test_deprecated_painters_warn_and_agree():
+    segs = xr.DataArray(np.array([[4, 4, 9]], dtype="u4"), dims=("y", "x"))
+    cmap = rc.ClassMap.from_codes([1, 2], ["crop", "soil"])
+    with pytest.warns(FutureWarning, match="paint_map"):
+        classes = paint_classes(segs, _table(), cmap)
+    with pytest.warns(FutureWarning, match="probabilities=True"):
+        stack = paint_probabilities(segs, _table(), cmap)
+    painted = paint_map(segs, _table(), cmap, probabilities=True)
+    np.testing.assert_array_equal(classes.values, painted["classes"].values)
+    assert stack["band"].values.tolist() == ["crop", "soil", "confidence"]
+    np.testing.assert_array_equal(stack.values[-1], painted["confidence"].values)
+
+
+class _Fixed:
+    """A fitted two-class estimator that predicts class 2 everywhere (probabilities 0.4/0.6)."""
+
+    def __init__(self, cmap):
+        self.classes_ = np.array(cmap.codes)
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[1])
+
+    def predict_proba(self, X):
+        return np.tile([0.4, 0.6], (len(X), 1))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--segment-method", "slic"], ["--min-overlap", "0.8"], ["--segment-param", "n_clusters=4"]],
+)
+def test_cli_segment_options_need_object_based(tmp_path, scene_path, training_path, extra):
+    args = ["classify", str(scene_path), "-t", str(training_path), "-c", "class", "--cv", "0"]
+    done = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "m.tif"), *extra])
+    assert done.exit_code == 2
+    assert f"{extra[0]} need --object-based" in done.output
+    assert not (tmp_path / "m.tif").exists()
