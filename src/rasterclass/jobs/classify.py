@@ -169,25 +169,28 @@ def classify(
 
     Examples
     --------
+    Per pixel, on the tiny example scene (water left, forest right) and its two training
+    boxes:
+
     >>> import pathlib, rasterclass as rc
     >>> from rasterclass.datasets import example_scene, example_training
-    >>> folder = pathlib.Path(example_scene()).parent  # scene.tif: water left, forest right
-    >>> options = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
-    >>> result = rc.classify(folder / "scene.tif", example_training(), "class",
-    ...                      folder / "map.tif", options)
+    >>> scene, training = example_scene(), example_training()
+    >>> maps = pathlib.Path(scene).parent
+    >>> fast = rc.TrainingOptions(params={"n_estimators": 10}, cv_folds=0)
+    >>> result = rc.classify(scene, training, "class", maps / "map.tif", fast)
     >>> [pathlib.Path(p).name for p in result.outputs], result.accuracy is None
     (['map.tif'], True)
-    >>> rc.open_scene(folder / "map.tif", unscale=False).values[0, 0].astype(int).tolist()
+    >>> rc.open_scene(maps / "map.tif", unscale=False).values[0, 0].astype(int).tolist()
     [2, 2, 2, 2, 1, 1, 1, 1]
 
     Object-based, two segments:
 
     >>> objects = rc.ObjectOptions(segment_params={"n_clusters": 2, "min_size": 4})
-    >>> result = rc.classify(folder / "scene.tif", example_training(), "class",
-    ...                      folder / "objects.tif", options, objects=objects)
+    >>> result = rc.classify(scene, training, "class", maps / "objects.tif", fast,
+    ...                      objects=objects)
     >>> result.model.class_map.names, len(result.samples)  # one sample per segment
     (('forest', 'water'), 2)
-    >>> rc.open_scene(folder / "objects.tif", unscale=False).values[0, 0].astype(int).tolist()
+    >>> rc.open_scene(maps / "objects.tif", unscale=False).values[0, 0].astype(int).tolist()
     [2, 2, 2, 2, 1, 1, 1, 1]
     """
     outputs = {
@@ -257,19 +260,10 @@ def classify(
                 )
             )
     t0 = time.perf_counter()
-    result.outputs.extend(
-        write_prediction(
-            scene,
-            result.model,
-            output,
-            probabilities=probabilities,
-            uncertainty=uncertainty,
-            aoa=aoa,
-            prediction=prediction,
-            also=also,
-            **run.writing(),
-        )
+    written = write_prediction(
+        scene, result.model, outputs, prediction=prediction, also=also, **run.writing()
     )
+    result.outputs.extend(written)
     if objects is not None:
         result.outputs.extend(
             write_segment_tables(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Unpack
 
 import xarray as xr
@@ -284,12 +284,13 @@ def predict(
     """
     t0 = time.perf_counter()
     run = RunSettings(**run_options)
-    run.check_outputs(
-        {"output": output, "probabilities": probabilities, "uncertainty": uncertainty, "aoa": aoa},
-        scene,
-        rasters=RASTER_OUTPUTS,
-        model=model,
-    )
+    outputs = {
+        "output": output,
+        "probabilities": probabilities,
+        "uncertainty": uncertainty,
+        "aoa": aoa,
+    }
+    run.check_outputs(outputs, scene, rasters=RASTER_OUTPUTS, model=model)
     if not isinstance(model, RasterModel):
         model = RasterModel.load(model, fast_forest=True)  # a forest: neither skops nor sklearn
     if model.summary.get("object_based"):
@@ -315,16 +316,8 @@ def predict(
             )
         opts = dataclasses.replace(opts, gap_fill=True)
     scene = align_dates(open_job_scene(scene, opts), model.band_names)
-    outputs = write_prediction(
-        scene,
-        model,
-        output,
-        probabilities=probabilities,
-        uncertainty=uncertainty,
-        aoa=aoa,
-        **run.writing(),
-    )
-    return RunResult(model, outputs=outputs, timings={"prediction": time.perf_counter() - t0})
+    written = write_prediction(scene, model, outputs, **run.writing())
+    return RunResult(model, outputs=written, timings={"prediction": time.perf_counter() - t0})
 
 
 #: The raster outputs of predict and classify (checked as rasters: their sidecars too).
@@ -345,30 +338,34 @@ def check_probabilistic(estimator: Any, name: str = "uncertainty") -> None:
 def write_prediction(
     scene: xr.DataArray,
     model: RasterModel,
-    output: PathLike,
+    outputs: Mapping[str, PathLike | None],
     *,
-    probabilities: PathLike | None = None,
-    uncertainty: PathLike | None = None,
-    aoa: PathLike | None = None,
     prediction: xr.Dataset | None = None,
     also: Sequence[RasterOutput] = (),
     **options: Unpack[WriteOptions],
 ) -> list[str]:
     """Predict lazily and write map, probabilities, uncertainty and AOA in one chunked pass.
 
-    Probability bands are in the model's class order (legend order, else code order), each
-    described by its class name and tagged with its code (see
-    :func:`rasterclass.io.probability_output`). The uncertainty layers (bands ``margin``,
-    ``entropy``) come from the same probabilities, the AOA layers (``dissimilarity_index``,
-    ``aoa``, tag ``AOA_THRESHOLD``) from the same scene blocks; ``options`` go to
+    ``outputs`` are the paths of the run, as its output check saw them (a path of None, or
+    a name missing, is not written): ``output``, the map (uint8/uint16 codes, 0 = nodata,
+    class names and colour table; required); ``probabilities``, one band per class in the
+    model's class order (legend order, else code order), described by its class name and
+    tagged with its code, then the confidence (see :func:`rasterclass.io.probability_output`);
+    ``uncertainty``, bands ``margin`` and ``entropy`` from the same probabilities; ``aoa``,
+    bands ``dissimilarity_index`` and ``aoa`` (tag ``AOA_THRESHOLD``) from the same scene
+    blocks. Other names in ``outputs`` are ignored. ``options`` go to
     :func:`rasterclass.io.write_rasters`.
 
     ``prediction`` is the model's prediction when it is made otherwise than by
     :func:`rasterclass.predict_raster` (object-based: :func:`rasterclass.paint_map`), with
     its layout (``probabilities`` and ``confidence`` when ``probabilities`` or
     ``uncertainty`` are written); ``also`` are more rasters written in the same pass. The map
-    of an object-based model is tagged ``RASTERCLASS_OBJECT_BASED=true``.
+    of an object-based model is tagged ``RASTERCLASS_OBJECT_BASED=true``. Returns the paths
+    written, in that order.
     """
+    output, probabilities, uncertainty, aoa = (outputs.get(k) for k in RASTER_OUTPUTS)
+    if output is None:
+        raise TypeError("write_prediction needs outputs['output'], the path of the map")
     if prediction is None:
         proba = probabilities is not None or uncertainty is not None
         prediction = predict_raster(scene, model, probabilities=proba)
