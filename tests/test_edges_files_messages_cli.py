@@ -643,7 +643,7 @@ def test_import_rasterclass_is_lazy_but_complete():
     )
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout
-    assert "rasterclass.io.scene rasterclass.jobs.classify" in done.stdout
+    assert "rasterclass.io.scene rasterclass.jobs.classification" in done.stdout
     assert "open_segments rasterclass.estimators.presets" in done.stdout  # submodules too
     assert done.stdout.strip().endswith("True")
 

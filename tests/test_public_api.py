@@ -51,3 +51,30 @@ def test_export_has_a_numpydoc_docstring_with_an_example(name):
         if params:
             assert "Parameters" in sections, (name, sections)
         assert "Raises" in sections or name in NO_RAISES, (name, sections)
+
+
+def test_no_export_is_shadowed_by_a_submodule():
+    """Importing a submodule sets it as an attribute of its package: a module named like
+    a name the package exports (``jobs/classify.py`` and ``jobs.classify``) would replace
+    the function with the module once anything imported it. Checked in a fresh process,
+    after importing every module of the package."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib, pkgutil, types, rasterclass\n"
+        "for m in pkgutil.walk_packages(rasterclass.__path__, 'rasterclass.'):\n"
+        "    if not m.name.startswith('rasterclass.__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "bad = []\n"
+        "for pkg in ('rasterclass', 'rasterclass.jobs', 'rasterclass.objects', "
+        "'rasterclass.apply', 'rasterclass.io', 'rasterclass.accuracy'):\n"
+        "    mod = importlib.import_module(pkg)\n"
+        "    for name in getattr(mod, '__all__', []):\n"
+        "        if isinstance(getattr(mod, name), types.ModuleType):\n"
+        "            bad.append(f'{pkg}.{name}')\n"
+        "print(bad)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

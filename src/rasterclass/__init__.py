@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     )
     from rasterclass.jobs.accuracy import areas_map, assess_map, sample_map
     from rasterclass.jobs.change import change_map
-    from rasterclass.jobs.classify import classify
+    from rasterclass.jobs.classification import classify
     from rasterclass.jobs.clustering import cluster, relabel_map, suggest_labels
     from rasterclass.jobs.objects import ObjectOptions, run_segmentation
     from rasterclass.jobs.options import TrainingOptions
@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     from rasterclass.report.build import build_report
     from rasterclass.report.html import render_html
     from rasterclass.sampling import Samples, extract_samples
+    from rasterclass.suggestions import suggest_samples
     from rasterclass.temporal import (
         as_series,
         difference,
@@ -116,7 +117,7 @@ _EXPORTS: dict[str, str] = {
     "RasterModel": "rasterclass.model",
     "SceneOptions": "rasterclass.jobs.scene",
     "TrainingOptions": "rasterclass.jobs.options",
-    "classify": "rasterclass.jobs.classify",
+    "classify": "rasterclass.jobs.classification",
     "ObjectOptions": "rasterclass.jobs.objects",
     "fit_model": "rasterclass.jobs.training",
     "predict": "rasterclass.jobs.supervised",
@@ -177,6 +178,7 @@ _EXPORTS: dict[str, str] = {
     "stehman_estimate": "rasterclass.accuracy.stehman",
     # uncertainty and area of applicability
     "uncertainty": "rasterclass.uncertainty_layers",
+    "suggest_samples": "rasterclass.suggestions",
     "area_of_applicability": "rasterclass.applicability",
     "train_applicability": "rasterclass.applicability",
     # figures
@@ -191,7 +193,7 @@ _EXPORTS: dict[str, str] = {
 #: Deprecated names still found here (not in ``__all__``), and where they live now. Each
 #: warns with a :class:`FutureWarning` when called and names what replaces it.
 _DEPRECATED: dict[str, str] = {
-    "classify_objects": "rasterclass.jobs.classify",  # classify(..., objects=ObjectOptions())
+    "classify_objects": "rasterclass.jobs.classification",  # classify(..., objects=ObjectOptions())
     "paint_classes": "rasterclass.objects.labels",  # paint_map(...)["classes"]
 }
 
@@ -297,6 +299,7 @@ __all__ = [
     "stack_dates",
     "stehman_estimate",
     "suggest_labels",
+    "suggest_samples",
     "temporal_features",
     "texture",
     "train",

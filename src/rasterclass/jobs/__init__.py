@@ -8,8 +8,8 @@ Modules: :mod:`.scene` (:class:`SceneOptions`, :func:`open_job_scene`: how a job
 scene), :mod:`.options` (:class:`TrainingOptions`, :class:`RunOptions`, :class:`RunResult`,
 checks), :mod:`.training` (:func:`fit_model`, :func:`fit_and_validate`:
 the training step shared by pixel- and object-based jobs), :mod:`.supervised`
-(:func:`train`, :func:`predict`, :func:`write_prediction`), :mod:`.classify` (:func:`classify`:
-train and classify in one go, per pixel or per segment), :mod:`.objects`
+(:func:`train`, :func:`predict`, :func:`write_prediction`), :mod:`.classification`
+(:func:`classify`: train and classify in one go, per pixel or per segment), :mod:`.objects`
 (:func:`run_segmentation`, :class:`ObjectOptions`: the object-based steps),
 :mod:`.clustering` (:func:`cluster`, :func:`relabel_map`, :func:`suggest_labels`),
 :mod:`.suggestions`
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from rasterclass.features import FeatureRecipe
     from rasterclass.jobs.accuracy import areas_map, assess_map, quicklook_map, sample_map
     from rasterclass.jobs.change import ChangeResult, change_map
-    from rasterclass.jobs.classify import classify, classify_objects
+    from rasterclass.jobs.classification import classify, classify_objects
     from rasterclass.jobs.clustering import (
         ClusterOptions,
         ClusterResult,
@@ -102,7 +102,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         name: ("rasterclass.jobs.supervised", name)
         for name in ("predict", "train", "write_prediction")
     },
-    **{name: ("rasterclass.jobs.classify", name) for name in ("classify", "classify_objects")},
+    **{
+        name: ("rasterclass.jobs.classification", name) for name in ("classify", "classify_objects")
+    },
     **{
         name: ("rasterclass.jobs.objects", name)
         for name in (

@@ -4,7 +4,7 @@ This module owns :func:`train` (extract samples under the training geometries, f
 cross-validate, save), :func:`predict` (apply a saved model and write the map) and
 :func:`write_prediction` (predict lazily and write map, probabilities, uncertainty and area
 of applicability in one chunked pass). :func:`rasterclass.classify` (train and predict in one
-go, per pixel or per segment) is in :mod:`rasterclass.jobs.classify`.
+go, per pixel or per segment) is in :mod:`rasterclass.jobs.classification`.
 """
 
 from __future__ import annotations
