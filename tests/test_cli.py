@@ -373,19 +373,20 @@ def test_classify_object_based_from_the_cli(tmp_path, scene_path, training_path,
     assert not (tmp_path / "x.tif").exists()
 
 
-def test_an_object_based_model_is_saved_and_refused_by_predict(tmp_path, scene_path, training_path):
+def test_an_object_based_model_is_saved_and_applied_by_predict(tmp_path, scene_path, training_path):
     """`classify --object-based --save-model` stopped with a TypeError traceback (the
     training segment ids, a numpy array, in the model's JSON metadata); predict then got a
-    list of 29 "missing bands" instead of the reason."""
+    list of 29 "missing bands" instead of the reason. Now predict segments the scene as the
+    model records and paints the map classify wrote."""
     model = tmp_path / "obj.skops"
     args = [scene_path, "-t", training_path, "-c", "class", "--object-based"]
     run("classify", *args, "--segment-param", "min_size=10", "--cv", "0",
         "-o", tmp_path / "obj.tif", "--save-model", model)  # fmt: skip
     loaded = RasterModel.load(model)
     assert loaded.summary["object_based"] is True and "segments" not in loaded.summary
-    res = run("predict", scene_path, "--model", model, "-o", tmp_path / "p.tif", ok=False)
-    assert res.exit_code == 1 and "the model is object-based" in res.output
-    assert not (tmp_path / "p.tif").exists()
+    assert loaded.summary["segmentation"]["params"]["min_size"] == 10
+    run("predict", scene_path, "--model", model, "-o", tmp_path / "p.tif")
+    assert np.array_equal(read(tmp_path / "p.tif"), read(tmp_path / "obj.tif"))
 
 
 def test_numpy_values_in_model_metadata_are_saved(tmp_path):

@@ -52,7 +52,7 @@ OPTION_NAMES: dict[str, dict[str, str]] = {
         "segment_method": "segment_method",
         "objects": "object_based",
     },
-    "predict": {"model": "model_path"},
+    "predict": {"model": "model_path", "segments": "segments_path"},
     "cluster": {"model_output": "save_model", "statistics": "stats"},
     "suggest-labels": {"model": "clusters"},
     "plan": {"model": "model_path", "n_classes": "n_classes"},

@@ -23,11 +23,7 @@ __all__ = ["classify"]
 @options.aoa_opt
 @options.save_model_opt("Also save the model.")
 @options.flag_opt("--object-based", help="Classify segments (objects), not pixels.")
-@options.file_opt(
-    "--segments",
-    "segments_path",
-    help="Segment raster from `rasterclass segment` (default: segment the scene).",
-)
+@options.segments_opt("Segment raster from `rasterclass segment` (default: segment the scene).")
 @click.option(
     "--segment-method",
     type=click.Choice(["shepherd", "slic", "felzenszwalb"]),

@@ -155,6 +155,11 @@ def model_opt(help: str, dest: str = "model_path", *, required: bool = True) -> 
     return click.option("--model", dest, required=required, type=FILE, help=help)
 
 
+def segments_opt(help: str) -> Decorator:
+    """``--segments FILE``: a segment raster (``segments_path``) used instead of segmenting."""
+    return file_opt("--segments", "segments_path", help=help)
+
+
 def save_model_opt(help: str) -> Decorator:
     """``--save-model FILE``: also write the fitted model."""
     return click.option("--save-model", type=FILE, help=help)

@@ -14,11 +14,15 @@ __all__ = ["predict"]
 @command()
 @options.scene_args
 @options.bands_opt
-@options.model_opt("Model file written by `rasterclass train`.")
+@options.model_opt("Model file written by `rasterclass train` or `classify --save-model`.")
 @options.output_opt("Map GeoTIFF.")
 @options.probabilities_opt
 @options.uncertainty_opt
 @options.aoa_opt
+@options.segments_opt(
+    "Object-based model: this scene's segment raster (default: segment it as the model "
+    "records; required for a model trained on given segments)."
+)
 @options.run_opts
 def predict(
     scene: tuple[str, ...],
@@ -27,9 +31,14 @@ def predict(
     probabilities: str | None,
     uncertainty: str | None,
     aoa: str | None,
+    segments_path: str | None,
     **kw: Any,
 ) -> None:
-    """Apply a saved model to SCENE... and write the thematic map."""
+    """Apply a saved model to SCENE... and write the thematic map.
+
+    An object-based model (`classify --object-based --save-model`) segments SCENE... as it
+    was trained (or uses --segments) and classifies the segments.
+    """
     from rasterclass import jobs
 
     started = time.perf_counter()
@@ -42,6 +51,7 @@ def predict(
         probabilities=probabilities,
         uncertainty=uncertainty,
         aoa=aoa,
+        segments=segments_path,
         **options.run_options(kw),
     )
     echo_summary(result, started)

@@ -27,6 +27,7 @@ from rasterclass.io import PathLike, RasterOutput
 from rasterclass.jobs.objects import (
     ObjectOptions,
     check_segment_tables,
+    paint_objects,
     train_objects,
     write_segment_tables,
 )
@@ -41,7 +42,6 @@ from rasterclass.jobs.supervised import (
     train,
     write_prediction,
 )
-from rasterclass.objects import classify_segments, paint_map
 from rasterclass.report import build_report
 
 #: The outputs only an object-based run writes.
@@ -95,7 +95,8 @@ def classify(
     the training data trains the classifier (cross-validation folds grouped by training
     polygon), and every segment is classified and painted into the map (Blaschke 2010,
     "Object based image analysis for remote sensing", ISPRS J. Photogramm. 65(1): 2-16).
-    Such a model classifies segment features, not pixels: :func:`predict` refuses it.
+    Such a model, saved, classifies another scene with :func:`predict`: segmented the same
+    way (the method and parameters it records, the seed included), or given its segments.
 
     Parameters
     ----------
@@ -249,9 +250,8 @@ def classify(
         )
         result, segments = trained.result, trained.segments
         painted = probabilities is not None or uncertainty is not None
-        table = classify_segments(result.model, trained.features, probabilities=painted)
-        prediction = paint_map(
-            segments, table, result.model.class_map, scene=scene, probabilities=painted
+        table, prediction = paint_objects(
+            result.model, segments, trained.features, scene, probabilities=painted
         )
         if segments_output is not None:
             also.append(

@@ -5,11 +5,16 @@ table and polygons, :class:`SegmentationResult`), :func:`resolve_segments` (segm
 take given segments, masked by its nodata), and the object-based steps of
 :func:`rasterclass.classify`: its settings (:class:`ObjectOptions`), the training on segments
 (:func:`train_objects`: segment, describe, label, fit, cross-validate) and the segment tables
-it writes (:func:`check_segment_tables`, :func:`write_segment_tables`).
+it writes (:func:`check_segment_tables`, :func:`write_segment_tables`); and what an
+object-based model needs to classify another scene: the segmentation it records
+(:class:`SegmentationRecord`), its checks (:func:`check_object_prediction`) and the steps
+shared by :func:`rasterclass.classify` and :func:`rasterclass.predict`
+(:func:`predict_objects`: segment, describe; :func:`paint_objects`: classify, paint).
 """
 
 from __future__ import annotations
 
+import ast
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -20,7 +25,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from rasterclass.errors import SegmentationError, TrainingDataError, param
+from rasterclass._json import jsonable
+from rasterclass.errors import (
+    ModelFileError,
+    OptionConflictError,
+    SegmentationError,
+    TrainingDataError,
+    param,
+)
+from rasterclass.features import scene_features
 from rasterclass.io import (
     PathLike,
     check_output_format,
@@ -32,13 +45,20 @@ from rasterclass.io import (
 )
 from rasterclass.jobs.options import RunOptions, RunResult, RunSettings, TrainingOptions
 from rasterclass.jobs.provenance import recorded
-from rasterclass.jobs.scene import open_job_scene
+from rasterclass.jobs.scene import align_dates, open_job_scene
 from rasterclass.jobs.training import fit_and_validate
+from rasterclass.model import RasterModel
 from rasterclass.objects._blocks import dask_scene
 from rasterclass.objects.features import check_grid, segment_features
-from rasterclass.objects.labels import label_segments, mask_segments
+from rasterclass.objects.labels import (
+    classify_segments,
+    label_segments,
+    mask_segments,
+    paint_map,
+)
 from rasterclass.objects.segmentation import check_segment_params, segment
 from rasterclass.objects.vector import segments_to_vector
+from rasterclass.stack import match_bands
 
 logger = logging.getLogger(__name__)
 
@@ -286,10 +306,12 @@ def train_objects(
         training=training,
         summary={
             "object_based": True,
-            "segmentation": str(segs.attrs.get("segmentation", "given")),
-            "segmentation_params": {k: repr(v) for k, v in segs.attrs.get("params", {}).items()},
+            "segmentation": SegmentationRecord.of(
+                scene, segs, given=objects.segments is not None
+            ).to_summary(),
             "n_segments": len(features),
         },
+        features=scene_features(scene),
         notes=[
             "object-based: one sample per training segment (not per pixel); a segment is "
             f"labelled where a class covers >= {objects.min_overlap:.0%} of its pixels or it "
@@ -301,6 +323,170 @@ def train_objects(
     )
     result.timings.update(segmentation=t1 - t0, features=t2 - t1, training=time.perf_counter() - t2)
     return ObjectTraining(result, segs, features)
+
+
+@dataclass(frozen=True)
+class SegmentationRecord:
+    """How an object-based model's segments were made, as its summary records it
+    (``summary["segmentation"]``), so that :func:`rasterclass.predict` segments another
+    scene the same way.
+
+    ``method`` and ``params`` (all of them, the seed and defaults included, JSON values) are
+    the segmentation; ``method`` None: the segments were given, and every scene to classify
+    needs its own. ``bands`` are the scene bands segmented and described (None: not
+    recorded, a model from rasterclass 0.2).
+
+    Examples
+    --------
+    >>> record = SegmentationRecord("shepherd", {"n_clusters": 4, "seed": 0}, ["red", "nir"])
+    >>> SegmentationRecord.from_summary({"segmentation": record.to_summary()}) == record
+    True
+    >>> SegmentationRecord.from_summary(  # a model file of rasterclass 0.2
+    ...     {"segmentation": "slic", "segmentation_params": {"region_size": "10"}})
+    SegmentationRecord(method='slic', params={'region_size': 10}, bands=None)
+    """
+
+    method: str | None
+    params: dict[str, Any] = field(default_factory=dict)
+    bands: list[str] | None = None
+
+    @classmethod
+    def of(cls, scene: xr.DataArray, segments: xr.DataArray, *, given: bool) -> SegmentationRecord:
+        """The record of ``segments`` made from ``scene`` (``given``: not by a method)."""
+        bands = [str(b) for b in scene["band"].values]
+        if given:
+            return cls(None, {}, bands)
+        params = jsonable(dict(segments.attrs.get("params", {})))
+        return cls(str(segments.attrs["segmentation"]), params, bands)
+
+    def to_summary(self) -> dict[str, Any]:
+        """JSON values for the model's summary."""
+        return {"method": self.method, "params": dict(self.params), "bands": self.bands}
+
+    @classmethod
+    def from_summary(cls, summary: Mapping[str, Any]) -> SegmentationRecord:
+        """Read a model's record; the 0.2 layout too (``segmentation``: the method's name
+        or ``"given"``, ``segmentation_params``: each value's ``repr``).
+
+        Raises
+        ------
+        ModelFileError
+            No record, or a 0.2 parameter whose ``repr`` does not read back as a value.
+        """
+        found = summary.get("segmentation")
+        if isinstance(found, Mapping):
+            bands = found.get("bands")
+            return cls(found.get("method"), dict(found.get("params") or {}), bands)
+        if not isinstance(found, str):
+            raise ModelFileError(
+                "the object-based model does not record its segmentation; give the scene's "
+                f"segments ({param('segments')}) or retrain the model"
+            )
+        if found == "given":
+            return cls(None)
+        params = {}
+        for name, text in dict(summary.get("segmentation_params") or {}).items():
+            try:
+                params[name] = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                raise ModelFileError(
+                    f"the model records its segmentation parameter {name} as {text!r}, which "
+                    f"does not read back as a value; give the scene's segments "
+                    f"({param('segments')}) or retrain the model"
+                ) from None
+        return cls(found, params)
+
+
+def check_object_prediction(
+    model: RasterModel, segments: xr.DataArray | PathLike | None, aoa: PathLike | None
+) -> SegmentationRecord | None:
+    """What :func:`rasterclass.predict` may do with ``model``, before any work.
+
+    Returns the model's segmentation record (None: a pixel model). Raises
+    :class:`OptionConflictError` for ``aoa`` with an object-based model or ``segments`` with a
+    pixel model, :class:`SegmentationError` when the model was trained on given segments and
+    none are given, :class:`ModelFileError` for a record that cannot be read.
+    """
+    if not model.summary.get("object_based"):
+        if segments is not None:
+            raise OptionConflictError(
+                f"{param('segments')} is for object-based models and this model classifies "
+                f"pixels: leave out {param('segments')}"
+            )
+        return None
+    if aoa is not None:
+        raise OptionConflictError.both(
+            param("aoa"),
+            "an object-based model",
+            "the area of applicability is computed per pixel; leave out "
+            f"{param('aoa')} or use a pixel model",
+        )
+    try:
+        record = SegmentationRecord.from_summary(model.summary)
+    except ModelFileError:
+        if segments is None:
+            raise
+        record = SegmentationRecord(None)  # given segments: the record is not needed
+    if record.method is None and segments is None:
+        raise SegmentationError(
+            "the model was trained on given segments, not on a segmentation it can repeat: "
+            f"give this scene's segments ({param('segments')})"
+        )
+    return record
+
+
+@dataclass
+class ObjectPrediction:
+    """What :func:`predict_objects` did: the scene's segments, their features, their classes
+    (:func:`rasterclass.classify_segments`) and the painted layers
+    (:func:`rasterclass.paint_map`)."""
+
+    segments: xr.DataArray
+    features: pd.DataFrame
+    table: pd.DataFrame
+    prediction: xr.Dataset
+
+
+def paint_objects(
+    model: RasterModel,
+    segments: xr.DataArray,
+    features: pd.DataFrame,
+    scene: xr.DataArray,
+    *,
+    probabilities: bool = False,
+) -> tuple[pd.DataFrame, xr.Dataset]:
+    """Classify described segments and paint them: the table of their classes (and
+    probabilities) and the map layers :func:`rasterclass.jobs.write_prediction` writes.
+    The last step of an object-based :func:`rasterclass.classify` and
+    :func:`rasterclass.predict`."""
+    table = classify_segments(model, features, probabilities=probabilities)
+    painted = paint_map(segments, table, model.class_map, scene=scene, probabilities=probabilities)
+    return table, painted
+
+
+def predict_objects(
+    scene: xr.DataArray,
+    model: RasterModel,
+    record: SegmentationRecord,
+    segments: xr.DataArray | PathLike | None = None,
+    *,
+    probabilities: bool = False,
+) -> ObjectPrediction:
+    """Classify an opened scene with an object-based model: its bands matched to the
+    recorded ones, segmented as ``record`` says (or ``segments``, masked by its nodata),
+    described, classified and painted, lazily (the segmentation tables are computed here).
+
+    Raises :class:`BandMismatchError` when the scene lacks a recorded band (or the features
+    lack a model feature), :class:`SegmentationError` or :class:`GridMismatchError` for given
+    segments that are not integers or not on the scene's grid.
+    """
+    scene = dask_scene(scene)
+    if record.bands is not None:
+        scene = match_bands(align_dates(scene, record.bands), record.bands)
+    segs = resolve_segments(scene, segments, str(record.method), record.params)
+    features = segment_features(scene, segs)
+    table, painted = paint_objects(model, segs, features, scene, probabilities=probabilities)
+    return ObjectPrediction(segs, features, table, painted)
 
 
 def check_segment_tables(

@@ -33,6 +33,7 @@ from rasterclass.io import (
     read_legend,
     write_rasters,
 )
+from rasterclass.jobs.objects import check_object_prediction, predict_objects
 from rasterclass.jobs.options import (
     RunOptions,
     RunResult,
@@ -194,6 +195,7 @@ def train(
 @recorded(
     "scene",
     "model",
+    "segments",
     "scene_options.reference",
     "scene_options.valid_mask",
     outputs=("output", "probabilities", "uncertainty", "aoa"),
@@ -206,6 +208,7 @@ def predict(
     probabilities: PathLike | None = None,
     uncertainty: PathLike | None = None,
     aoa: PathLike | None = None,
+    segments: xr.DataArray | PathLike | None = None,
     **run_options: Unpack[RunOptions],
 ) -> RunResult:
     """Apply a model to a scene and write the map (and probability layers).
@@ -213,6 +216,14 @@ def predict(
     The scene is read and classified chunk by chunk and written as it is computed, so a
     scene larger than memory is fine. ``cog`` writes Cloud Optimized GeoTIFFs (see
     :func:`rasterclass.io.write_rasters`).
+
+    An object-based model (saved by :func:`rasterclass.classify` with ``objects=``) is
+    applied as rule sets of object-based software are: the scene is segmented with the
+    method and parameters the model records (the seed included, so the training scene gets
+    the segments and the map :func:`rasterclass.classify` wrote; slic and felzenszwalb
+    segment per chunk: give the same chunks), or ``segments`` are used; each segment is
+    described (:func:`rasterclass.segment_features`), classified and painted
+    (:func:`rasterclass.paint_map`).
 
     Parameters
     ----------
@@ -235,7 +246,12 @@ def predict(
     aoa
         Also write the dissimilarity index and the area of applicability (2 float32 bands
         ``dissimilarity_index``, ``aoa``: 1 inside, 0 outside; NaN nodata; the threshold in
-        the ``AOA_THRESHOLD`` tag; see :func:`rasterclass.area_of_applicability`).
+        the ``AOA_THRESHOLD`` tag; see :func:`rasterclass.area_of_applicability`). Pixel
+        models only.
+    segments
+        Object-based models only: this scene's segments (a segment raster, or a DataArray on
+        the scene's grid; integer ids, 0 = nodata) instead of segmenting it; required for a
+        model trained on given segments.
     **run_options
         ``overwrite``, ``scene_options``, ``progress`` and ``cog``
         (:class:`rasterclass.jobs.RunOptions`): replace existing outputs, open scene files
@@ -252,9 +268,17 @@ def predict(
         The model file is invalid, untrusted or from an incompatible version, or ``aoa``
         asked of a model without an area-of-applicability reference (retrain it).
     BandMismatchError
-        The scene lacks a band the model was trained on.
+        The scene lacks a band the model was trained on (object-based: a band it segmented
+        and described, or a feature).
     EstimatorError
         ``probabilities`` or ``uncertainty`` asked of a model without ``predict_proba``.
+    OptionConflictError
+        ``aoa`` with an object-based model, or ``segments`` with a pixel model.
+    SegmentationError
+        A model trained on given segments and no ``segments`` (checked before any work), or
+        given segments that are not integers.
+    GridMismatchError
+        ``segments`` is not on the scene's grid.
     SceneError
         The model was trained on a series gap-filled with a validity mask
         (``summary["gap_fill"]``) and ``scene_options`` gives no ``valid_mask``.
@@ -281,6 +305,16 @@ def predict(
     [2, 2, 2, 2, 1, 1, 1, 1]
     >>> rc.read_class_map(folder / "map.tif").names
     ('forest', 'water')
+
+    An object-based model, saved, segments the scene again and paints the same map:
+
+    >>> objects = rc.ObjectOptions(segment_params={"n_clusters": 2, "min_size": 4})
+    >>> _ = rc.classify(folder / "scene.tif", example_training(), "class", folder / "obj.tif",
+    ...                 options, objects=objects, model_output=folder / "obj.skops")
+    >>> result = rc.predict(folder / "scene.tif", folder / "obj.skops", folder / "again.tif")
+    >>> again = rc.open_scene(folder / "again.tif", unscale=False)
+    >>> bool((again == rc.open_scene(folder / "obj.tif", unscale=False)).all())
+    True
     """
     t0 = time.perf_counter()
     run = RunSettings(**run_options)
@@ -290,15 +324,10 @@ def predict(
         "uncertainty": uncertainty,
         "aoa": aoa,
     }
-    run.check_outputs(outputs, scene, rasters=RASTER_OUTPUTS, model=model)
+    run.check_outputs(outputs, scene, rasters=RASTER_OUTPUTS, model=model, segments=segments)
     if not isinstance(model, RasterModel):
         model = RasterModel.load(model, fast_forest=True)  # a forest: neither skops nor sklearn
-    if model.summary.get("object_based"):
-        raise EstimatorError(
-            "the model is object-based: it classifies segments by their statistics and "
-            "cannot predict a scene's pixels; classify the new scene as objects with its "
-            "training data, or train a pixel model to predict with"
-        )
+    record = check_object_prediction(model, segments, aoa)
     if uncertainty is not None:
         check_probabilistic(model.estimator)
     if aoa is not None:
@@ -315,8 +344,14 @@ def predict(
                 f"give this scene's mask ({param('valid_mask', 'FILE')})"
             )
         opts = dataclasses.replace(opts, gap_fill=True)
-    scene = align_dates(open_job_scene(scene, opts), model.band_names)
-    written = write_prediction(scene, model, outputs, **run.writing())
+    scene = open_job_scene(scene, opts)
+    prediction = None
+    if record is None:
+        scene = align_dates(scene, model.band_names)
+    else:
+        proba = probabilities is not None or uncertainty is not None
+        prediction = predict_objects(scene, model, record, segments, probabilities=proba).prediction
+    written = write_prediction(scene, model, outputs, prediction=prediction, **run.writing())
     return RunResult(model, outputs=written, timings={"prediction": time.perf_counter() - t0})
 
 
