@@ -89,7 +89,8 @@ def test_a_model_on_given_segments_needs_segments(tmp_path, scene_path, training
         scene_path, training_path, "class", tmp_path / "obj.tif", FAST,
         objects=ObjectOptions(segments=segs), model_output=tmp_path / "m.skops",
     )  # fmt: skip
-    assert rc.RasterModel.load(tmp_path / "m.skops").summary["segmentation"]["method"] is None
+    record = rc.RasterModel.load(tmp_path / "m.skops").summary["segmentation"]
+    assert record["method"] is None and record["given"] is True
     with pytest.raises(SegmentationError, match=r"given segments.*segments="):
         predict(scene_path, tmp_path / "m.skops", tmp_path / "p.tif")
     assert not list(tmp_path.glob("p.tif*"))
@@ -152,3 +153,23 @@ def test_a_model_of_rasterclass_0_2_still_predicts(tmp_path, scene_path, trained
     predict(scene_path, tmp_path / "old.skops", tmp_path / "q.tif", segments=rc.segment(
         rc.open_scene(scene_path), **{**params, "seed": 3}))  # fmt: skip
     assert np.array_equal(read(tmp_path / "q.tif"), read(tmp_path / "obj.tif"))
+
+
+def test_derived_features_are_derived_again(tmp_path, training_path):
+    """A model trained with derived bands (``--indices``) records their recipe: predict
+    derives them on the new scene before segmenting, as classify did."""
+    scene, _ = synthetic_arrays()
+    bands = ["green", "red", "nir"]
+    path = write_raster(tmp_path / "s.tif", scene, nodata=float("nan"), descriptions=bands)
+    opts = rc.SceneOptions(features=rc.FeatureRecipe(indices=("ndvi",)))
+    result = classify(
+        path, training_path, "class", tmp_path / "obj.tif", FAST, objects=SEGMENTS,
+        model_output=tmp_path / "m.skops", scene_options=opts,
+    )  # fmt: skip
+    assert "ndvi_mean" in result.model.band_names
+    assert rc.RasterModel.load(tmp_path / "m.skops").summary["segmentation"]["bands"] == [
+        *bands,
+        "ndvi",
+    ]
+    predict(path, tmp_path / "m.skops", tmp_path / "p.tif")
+    assert (tmp_path / "p.tif").read_bytes() == (tmp_path / "obj.tif").read_bytes()

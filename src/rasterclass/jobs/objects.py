@@ -360,8 +360,13 @@ class SegmentationRecord:
         return cls(str(segments.attrs["segmentation"]), params, bands)
 
     def to_summary(self) -> dict[str, Any]:
-        """JSON values for the model's summary."""
-        return {"method": self.method, "params": dict(self.params), "bands": self.bands}
+        """JSON values for the model's summary (``given``: the segments were given)."""
+        return {
+            "method": self.method,
+            "params": dict(self.params),
+            "bands": self.bands,
+            "given": self.method is None,
+        }
 
     @classmethod
     def from_summary(cls, summary: Mapping[str, Any]) -> SegmentationRecord:
