@@ -11,7 +11,8 @@ check, the atomic write), :mod:`~rasterclass.io.chunks` (chunk and tile sizes),
 :mod:`~rasterclass.io._read` (the block reader), :mod:`~rasterclass.io.scene` (scenes),
 :mod:`~rasterclass.io.vectors` (vector files, legends), :mod:`~rasterclass.io.styles` (PAM and
 QGIS sidecar text), :mod:`~rasterclass.io.writer` (the GeoTIFF/COG writer),
-:mod:`~rasterclass.io.maps` (class maps, probability layers, segment rasters),
+:mod:`~rasterclass.io.maps` (class maps), :mod:`~rasterclass.io.probabilities` (probability
+layers), :mod:`~rasterclass.io.segments` (segment-id rasters),
 :mod:`~rasterclass.io.dates` (acquisition dates, scenes of several dates),
 :mod:`~rasterclass.io.models` (model files) and :mod:`~rasterclass.io.tables` (text, tables,
 figures). Every name is re-exported here, so ``from rasterclass.io import ...`` keeps working.
@@ -22,21 +23,13 @@ from __future__ import annotations
 from rasterclass.io.chunks import DEFAULT_CHUNK, TILE, auto_chunk, check_chunks
 from rasterclass.io.dates import open_dates, read_date
 from rasterclass.io.maps import (
-    CONFIDENCE_LAYER,
-    PROBABILITY_LAYER,
-    SEGMENTS_TAG,
     checked_class_codes,
     map_output,
-    open_segments,
-    probability_output,
     read_class_map,
     read_map_tags,
     read_quicklook,
     read_training_pixels,
-    stack_probabilities,
     write_map,
-    write_probabilities,
-    write_segments,
 )
 from rasterclass.io.models import (
     MODEL_FORMAT,
@@ -56,6 +49,13 @@ from rasterclass.io.paths import (
     input_files,
     output_files,
 )
+from rasterclass.io.probabilities import (
+    CONFIDENCE_LAYER,
+    PROBABILITY_LAYER,
+    probability_output,
+    stack_probabilities,
+    write_probabilities,
+)
 from rasterclass.io.scene import (
     RADIOMETRY_ATTR,
     as_scene,
@@ -64,6 +64,7 @@ from rasterclass.io.scene import (
     scene_grid,
     scene_radiometry,
 )
+from rasterclass.io.segments import SEGMENTS_TAG, open_segments, write_segments
 from rasterclass.io.styles import class_map_pam_xml, class_map_qml, probabilities_qml
 from rasterclass.io.tables import (
     file_sha256,

@@ -1,10 +1,10 @@
-"""Map files: class maps, probability layers and segment-id rasters, written and read back.
+"""Class maps: thematic maps of class codes, written and read back.
 
-Owns :func:`write_map` (a thematic uint8/uint16 map with colour table and class names),
-:func:`write_probabilities` and :func:`probability_output` (one described, coded band per
-class), :func:`open_segments` and :func:`write_segments` (segment-id rasters), and reading
-what a map carries: its tags, its :class:`~rasterclass.classes.ClassMap`, its training-pixel
-record and a decimated quicklook.
+Owns :func:`write_map` and :func:`map_output` (a thematic uint8/uint16 map with colour table
+and class names), :func:`checked_class_codes` (a lazy check that a map holds class codes),
+and reading what a map carries: its tags, its :class:`~rasterclass.classes.ClassMap`, its
+training-pixel record and a decimated quicklook. Probability layers are in
+:mod:`rasterclass.io.probabilities`, segment-id rasters in :mod:`rasterclass.io.segments`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Unpack
 
@@ -23,19 +22,15 @@ import xarray as xr
 from rasterio.enums import Resampling
 
 from rasterclass.classes import ClassMap
-from rasterclass.errors import ClassMapError, SegmentationError
-from rasterclass.io._read import RasterSource, lazy_read, open_raster
-from rasterclass.io.chunks import DEFAULT_CHUNK, check_chunks, split_length
+from rasterclass.errors import ClassMapError
+from rasterclass.io._read import open_raster
 from rasterclass.io.paths import PathLike
-from rasterclass.io.styles import probabilities_qml
 from rasterclass.io.writer import (
     CLASSMAP_TAG,
     RasterOutput,
     WriteOptions,
-    as_3d,
     write_rasters,
 )
-from rasterclass.stack import Grid, georeferenced
 from rasterclass.training_pixels import (
     RECORD_TAG,
     SHA256_TAG,
@@ -290,71 +285,6 @@ def map_output(
     )
 
 
-#: Band tag values of probability layers.
-PROBABILITY_LAYER = "probability"
-
-CONFIDENCE_LAYER = "confidence"
-
-
-def probability_output(probabilities: xr.DataArray, path: PathLike) -> RasterOutput:
-    """How a probability stack is written: one band per class, described and coded.
-
-    Every band's description is its name (the class name, or ``confidence``); class bands
-    carry the tags ``layer=probability``, ``class_code`` and ``class_name`` (from the
-    ``class_code`` coordinate that :func:`rasterclass.predict_raster` and
-    :func:`stack_probabilities` set), the confidence band
-    ``layer=confidence``. The file is band-interleaved and grey (not an RGB composite), with
-    ``average`` overviews and a QGIS ``.qml`` style that shows the confidence band (else the
-    first band) from 0 to 1.
-    """
-    arr = as_3d(probabilities)
-    names = [str(b) for b in arr["band"].values]
-    if "class_code" in arr.coords:
-        codes = [int(c) for c in np.atleast_1d(arr["class_code"].values)]
-    else:
-        codes = [0] * len(names)
-    band_tags: list[dict[str, str]] = []
-    listing = []
-    for i, (name, code) in enumerate(zip(names, codes, strict=True), start=1):
-        if code > 0:
-            band_tags.append(
-                {"layer": PROBABILITY_LAYER, "class_code": str(code), "class_name": name}
-            )
-            listing.append({"band": i, "class_code": code, "class_name": name})
-        elif name == CONFIDENCE_LAYER:
-            band_tags.append({"layer": CONFIDENCE_LAYER, "definition": "highest class probability"})
-        else:
-            band_tags.append({"layer": name})
-    shown = names.index(CONFIDENCE_LAYER) + 1 if CONFIDENCE_LAYER in names else 1
-    return RasterOutput(
-        arr,
-        path,
-        nodata=float("nan"),
-        descriptions=names,
-        band_tags=band_tags,
-        tags={"RASTERCLASS_PROBABILITY_BANDS": json.dumps(listing)} if listing else {},
-        resampling="average",
-        style=probabilities_qml(shown, names[shown - 1]),
-    )
-
-
-def stack_probabilities(prediction: xr.Dataset) -> xr.DataArray:
-    """Probability layers plus the confidence layer as one (band, y, x) array for writing.
-
-    Bands are in class-map order (legend order, else code order), each named by its class
-    and carrying its code in the ``class_code`` coordinate; the last band is ``confidence``
-    (``class_code`` 0: not a class).
-    """
-    proba = prediction["probabilities"]
-    if "class_code" not in proba.coords:
-        proba = proba.assign_coords(class_code=("band", [0] * proba.sizes["band"]))
-    conf = prediction["confidence"].expand_dims(band=["confidence"])
-    conf = conf.assign_coords(class_code=("band", [0]))
-    stacked = xr.concat([proba, conf], dim="band")
-    stacked.attrs["long_name"] = tuple(str(b) for b in stacked["band"].values)
-    return stacked
-
-
 def _class_map_attr(value: Any) -> ClassMap:
     try:
         return ClassMap.from_dict(json.loads(value) if isinstance(value, str) else dict(value))
@@ -362,146 +292,6 @@ def _class_map_attr(value: Any) -> ClassMap:
         raise ClassMapError(
             f"cannot read the class map the array carries ({exc}); pass class_map="
         ) from None
-
-
-def write_probabilities(
-    probabilities: xr.DataArray | xr.Dataset,
-    path: PathLike,
-    **options: Unpack[WriteOptions],
-) -> str:
-    """Write per-class probability (and confidence) layers as float32, nodata NaN.
-
-    See :func:`probability_output` for the layout (one band per class in class-map order,
-    described by the class name and tagged ``class_code``/``class_name``, band-interleaved,
-    a QGIS style showing the confidence band) and :func:`write_rasters` for ``cog`` and
-    ``overviews`` (``average`` overviews).
-
-    Parameters
-    ----------
-    probabilities
-        A ``(band, y, x)`` array of layers named by class (values 0..1, CRS and transform via
-        rioxarray), or the Dataset :func:`rasterclass.predict_raster` returns with
-        ``probabilities=True`` (its probability layers and the confidence layer are written).
-    path
-        Output GeoTIFF.
-    **options
-        ``overwrite``, ``progress``, ``cog``, ``overviews``
-        (:class:`~rasterclass.io.WriteOptions`): as for :func:`write_map`.
-
-    Returns
-    -------
-    str
-        The path written (a QGIS style ``.qml`` is written beside it).
-
-    Raises
-    ------
-    ClassMapError
-        The Dataset has no probability layers (``probabilities=False``).
-    OutputExistsError, RasterclassIOError
-        As for :func:`write_map`: ``path`` exists and ``overwrite`` is False; the file
-        cannot be created or written.
-
-    Examples
-    --------
-    >>> import rasterclass as rc
-    >>> import pathlib, tempfile
-    >>> import numpy as np, rasterio, xarray as xr, rioxarray
-    >>> proba = xr.DataArray(np.array([[[0.9, 0.2]], [[0.1, 0.8]]], dtype="float32"),
-    ...                      dims=("band", "y", "x"),
-    ...                      coords={"band": ["forest", "water"], "y": [5.0], "x": [5.0, 15.0]})
-    >>> proba = proba.rio.write_crs("EPSG:32633").rio.write_transform(
-    ...     rasterio.Affine(10, 0, 0, 0, -10, 10))
-    >>> path = rc.write_probabilities(proba, pathlib.Path(tempfile.mkdtemp()) / "proba.tif")
-    >>> scene = rc.open_scene(path)
-    >>> [str(b) for b in scene["band"].values]
-    ['forest', 'water']
-    """
-    if isinstance(probabilities, xr.Dataset):
-        if "probabilities" not in probabilities:
-            raise ClassMapError(
-                "the Dataset has no probability layers; call predict_raster(..., "
-                "probabilities=True)"
-            )
-        probabilities = stack_probabilities(probabilities)
-    out = probability_output(probabilities, path)
-    return write_rasters([out], **options)[0]
-
-
-SEGMENTS_TAG = "RASTERCLASS_SEGMENTS"
-
-
-def open_segments(
-    path: PathLike,
-    *,
-    chunks: int | tuple[Sequence[int], Sequence[int]] | None = None,
-) -> xr.DataArray:
-    """Open a segment-id raster (one integer band, 0 = nodata) lazily.
-
-    Parameters
-    ----------
-    path
-        GeoTIFF written by ``rasterclass segment`` (or any one-band integer raster of ids).
-    chunks
-        Chunk side in pixels, or the (y, x) chunk sizes of a scene to align with (used when
-        they fit the raster's size).
-
-    Returns
-    -------
-    xarray.DataArray
-        ``(y, x)`` uint32 ids, 0 at nodata (and at the declared nodata value), with CRS and
-        transform.
-    """
-    p = str(path)
-    if not isinstance(chunks, tuple):
-        check_chunks(chunks)
-    with open_raster(p) as src:
-        if src.count != 1 or not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
-            raise SegmentationError(
-                f"{p} is not a segment raster: it needs one integer band of segment ids "
-                f"(it has {src.count} band(s) of {src.dtypes[0]})"
-            )
-        grid = Grid(src.crs, src.transform, src.width, src.height)
-        nodata = src.nodata
-    if isinstance(chunks, tuple) and (sum(chunks[0]), sum(chunks[1])) == (
-        grid.height,
-        grid.width,
-    ):
-        ychunks, xchunks = tuple(chunks[0]), tuple(chunks[1])
-    else:
-        side = chunks if isinstance(chunks, int) else DEFAULT_CHUNK
-        ychunks, xchunks = split_length(grid.height, side), split_length(grid.width, side)
-    source = RasterSource(p, (1,), False, Resampling.nearest.value, nodata)
-    data = lazy_read((source,), grid, "uint32", 1, ychunks, xchunks)[0]
-    y, x = grid.coords()
-    arr = xr.DataArray(
-        data, dims=("y", "x"), coords={"y": y, "x": x}, name="segments", attrs={"source": p}
-    )
-    return georeferenced(arr, grid)
-
-
-def write_segments(
-    segments: xr.DataArray,
-    path: PathLike,
-    **options: Unpack[WriteOptions],
-) -> str:
-    """Write a segment-id raster: uint32 GeoTIFF, nodata 0, no colour table.
-
-    ``options`` (``overwrite``, ``progress``, ``cog``, ``overviews``: a
-    :class:`~rasterclass.io.WriteOptions`): see :func:`write_rasters` (``nearest``
-    overviews).
-    """
-    attrs = {k: v for k, v in segments.attrs.items() if k in ("segmentation", "n_segments")}
-    params = segments.attrs.get("params")
-    if params:
-        attrs["params"] = {k: repr(v) for k, v in dict(params).items()}
-    out = RasterOutput(
-        segments.astype(np.uint32),
-        path,
-        nodata=0,
-        descriptions=["segment"],
-        tags={SEGMENTS_TAG: json.dumps(attrs, default=str)},
-    )
-    return write_rasters([out], **options)[0]
 
 
 def read_quicklook(path: PathLike, max_size: int = 1200, band: int = 1) -> tuple[np.ndarray, Any]:
