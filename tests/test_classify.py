@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 import rasterclass as rc
 from rasterclass.cli.main import cli
-from rasterclass.errors import OptionConflictError, TrainingDataError
+from rasterclass.errors import OptionConflictError, SegmentationError, TrainingDataError
 from rasterclass.jobs import ObjectOptions, TrainingOptions, classify
 from rasterclass.objects import paint_classes, paint_map, paint_probabilities
 
@@ -226,3 +226,66 @@ def test_cli_segment_options_need_object_based(tmp_path, scene_path, training_pa
     assert done.exit_code == 2
     assert f"{extra[0]} need --object-based" in done.output
     assert not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "name"),
+    [
+        ({"segment_method": "slic"}, "segment_method="),
+        ({"segment_params": {"seed": 1}}, "segment_params="),
+    ],
+)
+def test_given_segments_refuse_a_segmentation_that_would_be_ignored(
+    tmp_path, scene_path, training_path, extra, name
+):
+    """Given segments are not segmented again: a method or parameters for it were ignored."""
+    segs = rc.segment(rc.open_scene(scene_path), n_clusters=4, min_size=6).compute()
+    before = set(tmp_path.iterdir())
+    with pytest.raises(OptionConflictError, match=f"segments= and {name} contradict"):
+        classify(
+            scene_path, training_path, "class", tmp_path / "m.tif", FAST,
+            objects=ObjectOptions(segments=segs, **extra), model_output=tmp_path / "m.joblib",
+        )  # fmt: skip
+    assert set(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "extra", [["--segment-method", "slic"], ["--segment-method", "shepherd"],
+              ["--segment-param", "min_size=3"]],
+)  # fmt: skip
+def test_cli_segments_file_refuses_segmentation_options(tmp_path, scene_path, training_path, extra):
+    segs = tmp_path / "segs.tif"
+    CliRunner().invoke(cli, ["segment", str(scene_path), "-o", str(segs)], catch_exceptions=False)
+    args = ["classify", str(scene_path), "-t", str(training_path), "-c", "class", "--cv", "0"]
+    done = CliRunner().invoke(
+        cli,
+        [*args, "-o", str(tmp_path / "m.tif"), "--object-based", "--segments", str(segs), *extra],
+    )
+    assert done.exit_code != 0
+    assert f"--segments and {extra[0]} contradict each other" in done.output, done.output
+    assert not (tmp_path / "m.tif").exists()
+
+
+@pytest.mark.parametrize(("value", "shown"), [(-1, "from -1 to"), (2**32, "to 4294967296")])
+def test_segment_ids_outside_uint32_are_refused(tmp_path, scene_path, training_path, value, shown):
+    """A negative id was painted as nodata but written as id 4294967295 to segments_output,
+    and an id >= 2**32 was written as another segment's id: refused before any output."""
+    segs = rc.segment(rc.open_scene(scene_path), n_clusters=4, min_size=6).compute()
+    ids = segs.values.astype(np.int64)
+    ids[20:25, 40:45] = value  # valid pixels
+    before = set(tmp_path.iterdir())
+    with pytest.raises(SegmentationError, match=rf"ids must be in \[0, 4294967295\].*{shown}"):
+        classify(
+            scene_path, training_path, "class", tmp_path / "m.tif", FAST,
+            objects=ObjectOptions(segments=segs.copy(data=ids)),
+            segments_output=tmp_path / "s.tif", model_output=tmp_path / "m.joblib",
+        )  # fmt: skip
+    assert set(tmp_path.iterdir()) == before
+    # -1 only where the scene is nodata is nodata already: accepted, written as 0
+    ids = segs.values.astype(np.int64)
+    ids[ids == 0] = -1
+    classify(
+        scene_path, training_path, "class", tmp_path / "m.tif", FAST,
+        objects=ObjectOptions(segments=segs.copy(data=ids)), segments_output=tmp_path / "s.tif",
+    )  # fmt: skip
+    np.testing.assert_array_equal(read(tmp_path / "s.tif", 1), segs.values)

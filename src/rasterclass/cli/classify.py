@@ -89,6 +89,12 @@ def classify(
         given.append("--segment-param")
     if not object_based and given:
         raise click.UsageError(f"{', '.join(given)} need --object-based (or leave them out)")
+    if segments_path and "--segment-method" in given:
+        # the library sees the default method and cannot tell that it was given
+        raise click.UsageError(
+            "--segments and --segment-method contradict each other: given segments are used "
+            "as they are; leave out --segment-method or --segments"
+        )
     objects = None
     if object_based:
         objects = jobs.ObjectOptions(

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Unpack
 
+import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -96,7 +97,25 @@ def resolve_segments(
         raise SegmentationError(
             f"segment ids must be integers, got {segments.dtype}; cast them (0 = nodata)"
         )
-    return mask_segments(segments, scene)
+    masked = mask_segments(segments, scene)
+    _check_segment_ids(masked)
+    return masked
+
+
+def _check_segment_ids(segments: xr.DataArray) -> None:
+    """Refuse ids outside [0, 2**32 - 1] on the scene's valid pixels: a segment raster is
+    uint32 (0 = nodata), so a negative id or a larger one would be written as another
+    segment's id (negative ids were also painted as nodata)."""
+    top = np.iinfo(np.uint32).max
+    info = np.iinfo(segments.dtype)
+    if info.min >= 0 and info.max <= top:
+        return
+    low, high = (int(v) for v in dask.compute(segments.min(), segments.max()))
+    if low < 0 or high > top:
+        raise SegmentationError(
+            f"segment ids must be in [0, {top}] (0 = nodata), got ids from {low} to {high}; "
+            "renumber them (0 = nodata)"
+        )
 
 
 @recorded("scene", "scene_options.reference", outputs=("output", "features", "vector"))
@@ -220,6 +239,9 @@ class ObjectOptions:
         From :meth:`check`: a share outside (0, 1].
     SegmentationError
         From :meth:`check`: an unknown method or an invalid segmentation parameter.
+    OptionConflictError
+        From :meth:`check`: ``segments`` with a ``segment_method`` or ``segment_params``
+        (they would be ignored).
 
     Examples
     --------
@@ -243,6 +265,18 @@ class ObjectOptions:
         params = {"seed": seed, **dict(self.segment_params or {})}
         if self.segments is None:
             check_segment_params(self.segment_method, params)
+            return params
+        for name, unused in (
+            ("segment_method", self.segment_method != "shepherd"),
+            ("segment_params", bool(self.segment_params)),
+        ):
+            if unused:  # given segments are not segmented again: it would be ignored
+                raise OptionConflictError.both(
+                    param("segments"),
+                    param(name),
+                    f"given segments are used as they are; leave out {param(name)} or "
+                    f"{param('segments')}",
+                )
         return params
 
 
