@@ -19,7 +19,12 @@ from click.testing import CliRunner
 
 import rasterclass as rc
 from rasterclass.cli.main import cli
-from rasterclass.errors import OptionConflictError, SegmentationError, TrainingDataError
+from rasterclass.errors import (
+    CrossValidationDesignError,
+    OptionConflictError,
+    SegmentationError,
+    TrainingDataError,
+)
 from rasterclass.jobs import ObjectOptions, TrainingOptions, classify
 from rasterclass.objects import paint_classes, paint_map, paint_probabilities
 
@@ -289,3 +294,23 @@ def test_segment_ids_outside_uint32_are_refused(tmp_path, scene_path, training_p
         objects=ObjectOptions(segments=segs.copy(data=ids)), segments_output=tmp_path / "s.tif",
     )  # fmt: skip
     np.testing.assert_array_equal(read(tmp_path / "s.tif", 1), segs.values)
+
+
+def test_pixel_split_of_a_single_training_segment_names_the_classes_and_the_fix(
+    tmp_path, scene_path, training_path
+):
+    """Object-based, a class may hold one training segment: the pixel-level split said "a
+    class has a single pixel" without naming the class or a fix."""
+    options = TrainingOptions(params={"n_estimators": 5}, cv_folds=2, cv_grouping="pixel")
+    with pytest.raises(CrossValidationDesignError) as err:
+        classify(
+            scene_path, training_path, "class", tmp_path / "m.tif", options,
+            objects=ObjectOptions(segment_params={"n_clusters": 3, "min_size": 6}),
+        )  # fmt: skip
+    message = str(err.value)
+    assert "['forest', 'urban', 'water'] have a single pixel (or training segment)" in message
+    assert message.endswith(
+        "draw more training data for them or do not cross-validate (cv_folds=0)"
+    )
+    assert "cv_grouping='pixel'" not in message  # already by pixel
+    assert not (tmp_path / "m.tif").exists()

@@ -90,10 +90,17 @@ def plan_folds(
         raise TrainingDataError(f"grouping must be 'polygon' or 'pixel', got {grouping!r}")
     check_trainable(samples)
     if grouping == "pixel":
-        counts = np.unique(samples.y, return_counts=True)[1]
+        codes, counts = np.unique(samples.y, return_counts=True)
         k = int(min(n_splits, counts.min()))
         if k < 2:
-            raise TrainingDataError("a class has a single pixel: pixel-level CV is impossible")
+            single = [
+                samples.class_map.name_of(c) for c, n in zip(codes, counts, strict=True) if n < 2
+            ]
+            raise CrossValidationDesignError(
+                f"class(es) {single} have a single pixel (or training segment): a pixel-level "
+                "split cannot put one on both the training and the test side of a fold",
+                "draw more training data for them or do not cross-validate",
+            )
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
         return FoldPlan(list(splitter.split(samples.X, samples.y)), grouping, k)
     name = samples.class_map.name_of

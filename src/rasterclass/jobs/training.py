@@ -280,10 +280,14 @@ def _cv_plan(samples: Samples, opts: TrainingOptions) -> Any:
             grouping=opts.cv_grouping,  # type: ignore[arg-type]
         )
     except CrossValidationDesignError as exc:
+        fix = (
+            "draw more training data for them or"
+            if opts.cv_grouping == "pixel"  # already by pixel: more data or no folds
+            else f"draw more polygons for them, validate by pixel "
+            f"({param('cv_grouping', PIXEL)}; optimistic) or"
+        )
         raise CrossValidationDesignError(
-            exc.problem,
-            f"draw more polygons for them, validate by pixel ({param('cv_grouping', PIXEL)}; "
-            f"optimistic) or do not cross-validate ({param('cv_folds', 0)})",
+            exc.problem, f"{fix} do not cross-validate ({param('cv_folds', 0)})"
         ) from None
     for note in plan.notes:
         warnings.warn(note, ValidationWarning, stacklevel=3)
