@@ -314,3 +314,16 @@ def test_pixel_split_of_a_single_training_segment_names_the_classes_and_the_fix(
     )
     assert "cv_grouping='pixel'" not in message  # already by pixel
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_unseeded_object_run_segments_with_the_default_seed(tmp_path, scene_path, training_path):
+    """TrainingOptions(seed=None) is an unseeded run (pixel runs accept it); object-based it
+    failed with "shepherd parameter seed must be an integer: None", a parameter never given."""
+    options = TrainingOptions(params={"n_estimators": 5}, cv_folds=0, seed=None)
+    assert ObjectOptions().check() == {}  # the method's default seed
+    classify(
+        scene_path, training_path, "class", tmp_path / "m.tif", options, objects=SEGMENTS,
+        segments_output=tmp_path / "s.tif",
+    )  # fmt: skip
+    default = rc.segment(rc.open_scene(scene_path), **SEGMENTS.segment_params)
+    np.testing.assert_array_equal(read(tmp_path / "s.tif", 1), default.values)

@@ -171,7 +171,8 @@ class TrainingDataWarning(RasterclassWarning):
 
 
 class CrossValidationDesignError(TrainingDataError):
-    """Cross-validation grouped by polygon cannot measure the accuracy of every class.
+    """Cross-validation cannot measure the accuracy of every class: grouped by polygon, a
+    class in a single polygon; split by pixel, a class with a single pixel (or segment).
 
     ``problem`` says what cannot be done; the message adds the fix.
     """

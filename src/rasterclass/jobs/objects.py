@@ -226,7 +226,8 @@ class ObjectOptions:
     segment_method, segment_params
         Segmentation when ``segments`` is None: ``"shepherd"`` (default), ``"slic"`` or
         ``"felzenszwalb"`` and its parameters (see :func:`rasterclass.segment`). The run's
-        ``TrainingOptions.seed`` seeds it unless ``segment_params`` sets ``seed``.
+        ``TrainingOptions.seed`` seeds it unless ``segment_params`` sets ``seed`` (a run's
+        seed of None: the method's default seed).
     min_overlap
         Share in (0, 1] of a segment's pixels that a training class must cover to label it.
     min_polygon_share
@@ -262,7 +263,8 @@ class ObjectOptions:
             share = getattr(self, name)
             if share is not None and not 0 < share <= 1:
                 raise TrainingDataError(f"{param(name)} is a share in (0, 1], got {share}")
-        params = {"seed": seed, **dict(self.segment_params or {})}
+        # an unseeded run (seed None) segments with the method's default seed
+        params = {**({} if seed is None else {"seed": seed}), **dict(self.segment_params or {})}
         if self.segments is None:
             check_segment_params(self.segment_method, params)
             return params
