@@ -27,6 +27,7 @@ from rasterclass.errors import (
 )
 from rasterclass.jobs import ObjectOptions, TrainingOptions, classify
 from rasterclass.objects import paint_classes, paint_map, paint_probabilities
+from tests.conftest import write_raster
 
 FAST = TrainingOptions(method="rf", params={"n_estimators": 20}, cv_folds=0, seed=3)
 SEGMENTS = ObjectOptions(segment_params={"n_clusters": 4, "min_size": 6})
@@ -327,3 +328,32 @@ def test_unseeded_object_run_segments_with_the_default_seed(tmp_path, scene_path
     )  # fmt: skip
     default = rc.segment(rc.open_scene(scene_path), **SEGMENTS.segment_params)
     np.testing.assert_array_equal(read(tmp_path / "s.tif", 1), default.values)
+
+
+def test_segment_file_with_negative_ids_is_refused_not_wrapped(tmp_path, scene_path, training_path):
+    """A signed segment file was read as uint32: an undeclared -1 became segment 4294967295,
+    classified and painted as a class."""
+    segs = rc.segment(rc.open_scene(scene_path), n_clusters=4, min_size=6).compute()
+    ids = segs.values.astype(np.int32)
+    ids[20:25, 40:45] = -1  # valid pixels
+    write_raster(tmp_path / "neg.tif", ids)
+    with pytest.raises(SegmentationError, match=r"got ids from -1 to .*declare the value"):
+        classify(
+            scene_path, training_path, "class", tmp_path / "m.tif", FAST,
+            objects=ObjectOptions(segments=tmp_path / "neg.tif"),
+        )  # fmt: skip
+    assert not (tmp_path / "m.tif").exists()
+    ids = segs.values.astype(np.int32)
+    ids[ids == 0] = -1  # only where the scene is nodata: nodata already
+    write_raster(tmp_path / "nodata.tif", ids)
+    write_raster(tmp_path / "plain.tif", segs.values)
+    for name in ("nodata", "plain"):
+        classify(
+            scene_path, training_path, "class", tmp_path / f"{name}_m.tif", FAST,
+            objects=ObjectOptions(segments=tmp_path / f"{name}.tif"),
+            probabilities=tmp_path / f"{name}_p.tif",
+        )  # fmt: skip
+    for layer in ("m", "p"):
+        np.testing.assert_array_equal(
+            read(tmp_path / f"nodata_{layer}.tif"), read(tmp_path / f"plain_{layer}.tif")
+        )

@@ -44,7 +44,7 @@ def open_segments(
     -------
     xarray.DataArray
         ``(y, x)`` uint32 ids, 0 at nodata (and at the declared nodata value), with CRS and
-        transform.
+        transform; a signed or 64-bit file keeps its type (its ids may not fit a uint32).
     """
     p = str(path)
     if not isinstance(chunks, tuple):
@@ -57,6 +57,10 @@ def open_segments(
             )
         grid = Grid(src.crs, src.transform, src.width, src.height)
         nodata = src.nodata
+        stored = np.iinfo(np.dtype(src.dtypes[0]))
+    # ids a uint32 cannot hold (negative, 2**32 or more) keep their type, not wrap around
+    # into other segments' ids: the jobs refuse them (rasterclass.jobs.resolve_segments)
+    dtype = "uint32" if stored.min >= 0 and stored.max <= np.iinfo(np.uint32).max else stored.dtype
     if isinstance(chunks, tuple) and (sum(chunks[0]), sum(chunks[1])) == (
         grid.height,
         grid.width,
@@ -66,7 +70,7 @@ def open_segments(
         side = chunks if isinstance(chunks, int) else DEFAULT_CHUNK
         ychunks, xchunks = split_length(grid.height, side), split_length(grid.width, side)
     source = RasterSource(p, (1,), False, Resampling.nearest.value, nodata)
-    data = lazy_read((source,), grid, "uint32", 1, ychunks, xchunks)[0]
+    data = lazy_read((source,), grid, str(dtype), 1, ychunks, xchunks)[0]
     y, x = grid.coords()
     arr = xr.DataArray(
         data, dims=("y", "x"), coords={"y": y, "x": x}, name="segments", attrs={"source": p}

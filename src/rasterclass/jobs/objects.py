@@ -114,7 +114,8 @@ def _check_segment_ids(segments: xr.DataArray) -> None:
     if low < 0 or high > top:
         raise SegmentationError(
             f"segment ids must be in [0, {top}] (0 = nodata), got ids from {low} to {high}; "
-            "renumber them (0 = nodata)"
+            "renumber them (0 = nodata), or declare the value that marks nodata as the "
+            "file's nodata"
         )
 
 
