@@ -357,3 +357,23 @@ def test_segment_file_with_negative_ids_is_refused_not_wrapped(tmp_path, scene_p
         np.testing.assert_array_equal(
             read(tmp_path / f"nodata_{layer}.tif"), read(tmp_path / f"plain_{layer}.tif")
         )
+
+
+@pytest.mark.parametrize("given", ["file", "array"])
+def test_given_segments_give_the_same_features_at_any_scene_chunk_size(
+    tmp_path, scene_path, training_path, given
+):
+    """Given segments took the scene's chunks, and the features are summed along the
+    segments' chunks: the feature table changed in its last digits with the chunk size."""
+    segs = rc.segment(rc.open_scene(scene_path), n_clusters=4, min_size=6).compute()
+    segments = write_raster(tmp_path / "segs.tif", segs.values) if given == "file" else segs
+    for chunks in (16, 1000):
+        classify(
+            scene_path, training_path, "class", tmp_path / f"m{chunks}.tif", FAST,
+            objects=ObjectOptions(segments=segments), probabilities=tmp_path / f"p{chunks}.tif",
+            features_output=tmp_path / f"f{chunks}.csv",
+            scene_options=rc.SceneOptions(chunks=chunks),
+        )  # fmt: skip
+    assert (tmp_path / "f16.csv").read_text() == (tmp_path / "f1000.csv").read_text()
+    np.testing.assert_array_equal(read(tmp_path / "p16.tif"), read(tmp_path / "p1000.tif"))
+    np.testing.assert_array_equal(read(tmp_path / "m16.tif"), read(tmp_path / "m1000.tif"))

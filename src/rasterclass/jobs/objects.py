@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Unpack
 
 import dask
+import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -36,6 +37,7 @@ from rasterclass.errors import (
 )
 from rasterclass.features import scene_features
 from rasterclass.io import (
+    DEFAULT_CHUNK,
     PathLike,
     check_output_format,
     open_segments,
@@ -86,13 +88,18 @@ def resolve_segments(
     Given segments (a file or an array drawn elsewhere) may cover the scene's nodata; they
     are masked lazily by the scene's validity (id 0 where any band is nodata), so that no
     later step (features, labels, painting, vector or raster copies) sees nodata pixels.
+    A file or an in-memory array is cut into fixed chunks, not the scene's: the features
+    are summed chunk by chunk along the segments' chunks, so the scene's chunk size does not
+    change them (as Shepherd's fixed tiles do not).
     """
     scene = dask_scene(scene)
     if segments is None:
         return segment(scene, method, **dict(params or {}))
     if not isinstance(segments, xr.DataArray):
-        segments = open_segments(segments, chunks=scene.data.chunks[1:])
+        segments = open_segments(segments, chunks=DEFAULT_CHUNK)
     check_grid(segments, scene)
+    if not isinstance(segments.data, da.Array):
+        segments = segments.chunk(DEFAULT_CHUNK)
     if not np.issubdtype(segments.dtype, np.integer):
         raise SegmentationError(
             f"segment ids must be integers, got {segments.dtype}; cast them (0 = nodata)"
