@@ -377,3 +377,19 @@ def test_given_segments_give_the_same_features_at_any_scene_chunk_size(
     assert (tmp_path / "f16.csv").read_text() == (tmp_path / "f1000.csv").read_text()
     np.testing.assert_array_equal(read(tmp_path / "p16.tif"), read(tmp_path / "p1000.tif"))
     np.testing.assert_array_equal(read(tmp_path / "m16.tif"), read(tmp_path / "m1000.tif"))
+
+
+def test_html_report_does_not_show_an_earlier_runs_provenance(tmp_path, scene_path, training_path):
+    """With overwrite, the map's sidecar of the earlier run was still there when the report
+    was built (this run's is written when the job returns): the report showed that run, its
+    parameters and seed, as the one that wrote the new map."""
+    first = TrainingOptions(params={"n_estimators": 5}, cv_folds=0, seed=1)
+    classify(scene_path, training_path, "class", tmp_path / "m.tif", first)
+    classify(
+        scene_path, training_path, "class", tmp_path / "m.tif", FAST, objects=SEGMENTS,
+        html_output=tmp_path / "r.html", overwrite=True,
+    )  # fmt: skip
+    html = (tmp_path / "r.html").read_text()
+    assert "Run that wrote the map" not in html and "no provenance sidecar" in html
+    sidecar = json.loads((tmp_path / "m.tif.provenance.json").read_text())
+    assert sidecar["seed"] == FAST.seed and sidecar["parameters"]["objects"] is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Unpack
 
 import numpy as np
@@ -23,7 +24,7 @@ import xarray as xr
 
 from rasterclass.errors import OptionConflictError, param
 from rasterclass.estimators.presets import make_estimator
-from rasterclass.io import PathLike, RasterOutput
+from rasterclass.io import PROVENANCE_SUFFIX, PathLike, RasterOutput
 from rasterclass.jobs.objects import (
     ObjectOptions,
     check_segment_tables,
@@ -277,6 +278,9 @@ def classify(
     result.timings["prediction"] = time.perf_counter() - t0
     if html_output is not None:
         t0 = time.perf_counter()
+        # a sidecar beside the map now is an earlier run's (this run's is written when it
+        # returns): the report must not show that run as the one that wrote this map
+        Path(f"{output}{PROVENANCE_SUFFIX}").unlink(missing_ok=True)
         report = build_report(
             output,
             accuracy=result.accuracy,
