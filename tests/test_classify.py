@@ -9,6 +9,7 @@ and checks. The deprecated spellings (``classify_objects``, ``paint_classes``,
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -393,3 +394,30 @@ def test_html_report_does_not_show_an_earlier_runs_provenance(tmp_path, scene_pa
     assert "Run that wrote the map" not in html and "no provenance sidecar" in html
     sidecar = json.loads((tmp_path / "m.tif.provenance.json").read_text())
     assert sidecar["seed"] == FAST.seed and sidecar["parameters"]["objects"] is not None
+
+
+@pytest.mark.parametrize(
+    ("objects", "fix"),
+    [
+        (("slic", {"region_size": 40}), "region_size="),
+        (("felzenszwalb", {"scale": 1e4}), "scale="),
+        (("shepherd", SEGMENTS.segment_params), "min_size="),
+    ],
+)
+def test_too_large_segments_name_the_methods_size_parameter(
+    tmp_path, scene_path, training_path, objects, fix
+):
+    """The advice was min_size=... for every method, a parameter slic does not take (and
+    felzenszwalb's does not set the size of most segments)."""
+    options = TrainingOptions(params={"n_estimators": 5}, cv_folds=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            classify(
+                scene_path, training_path, "class", tmp_path / "m.tif", options,
+                objects=ObjectOptions(None, *objects, min_polygon_share=None),
+            )  # fmt: skip
+        except TrainingDataError as exc:  # no class left, or a single one: same advice
+            caught.append(warnings.WarningMessage(exc, UserWarning, "", 0))
+    advice = [str(w.message) for w in caught if "smaller segments" in str(w.message)]
+    assert advice and all(f"smaller segments ({fix}...)" in a for a in advice), advice

@@ -38,6 +38,19 @@ from rasterclass.objects.features import check_grid, feature_columns, segment_fe
 logger = logging.getLogger(__name__)
 
 
+#: The parameter that makes each method's segments smaller (smaller values: smaller ones).
+_SIZE_PARAMS = {"shepherd": "min_size", "slic": "region_size", "felzenszwalb": "scale"}
+
+
+def _smaller(segments: xr.DataArray) -> str:
+    """How to get smaller segments, in a message: the parameter of the method that drew
+    them (given segments: segment the scene again)."""
+    name = _SIZE_PARAMS.get(str(segments.attrs.get("segmentation")))
+    if name is None:
+        return "smaller segments (segment the scene more finely)"
+    return f"smaller segments ({param(name, '...')})"
+
+
 def _segment_ids_at(segments: xr.DataArray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     data = segments.data
     if len(rows) == 0:
@@ -169,8 +182,8 @@ def label_segments(
             rule += f" nor holds {min_polygon_share:.0%} of a polygon"
         raise TrainingDataError(
             f"no segment is covered by the training polygons {rule} ({n_touched} segments "
-            f"touched, best share {top}); use larger polygons, smaller segments "
-            f"({param('min_size', '...')}), or a lower {param('min_overlap')}"
+            f"touched, best share {top}); use larger polygons, {_smaller(segments)}, or a "
+            f"lower {param('min_overlap')}"
         )
     codes = labelled["code"].to_numpy(np.int64)
     ids = labelled.index.to_numpy(np.int64)
@@ -186,8 +199,7 @@ def label_segments(
             TrainingDataWarning(
                 f"class(es) {[cmap.name_of(c) for c in missing]} cover no segment "
                 "sufficiently and get no training segment: the map will not show them; use "
-                f"smaller segments ({param('min_size', '...')}) or larger polygons, or lower "
-                f"{param('min_overlap')}",
+                f"{_smaller(segments)} or larger polygons, or lower {param('min_overlap')}",
             ),
             stacklevel=2,
         )
