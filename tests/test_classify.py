@@ -421,3 +421,24 @@ def test_too_large_segments_name_the_methods_size_parameter(
             caught.append(warnings.WarningMessage(exc, UserWarning, "", 0))
     advice = [str(w.message) for w in caught if "smaller segments" in str(w.message)]
     assert advice and all(f"smaller segments ({fix}...)" in a for a in advice), advice
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("n_clusters=abc", "shepherd: --segment-param n_clusters=abc must be an integer"),
+        ("connectivity=5", "shepherd: --segment-param connectivity=5 must be 4 or 8"),
+        ("n_clusters=999", "shepherd: --segment-param n_clusters=999 must be <= 254"),
+    ],
+)
+def test_cli_invalid_segment_param_is_named_as_typed(
+    tmp_path, scene_path, training_path, given, message
+):
+    """The messages said "shepherd parameter n_clusters must be an integer" and "connectivity
+    is 4 or 8", not the option the value came through."""
+    args = ["classify", str(scene_path), "-t", str(training_path), "-c", "class", "--cv", "0"]
+    done = CliRunner().invoke(
+        cli, [*args, "-o", str(tmp_path / "m.tif"), "--object-based", "--segment-param", given]
+    )
+    assert done.exit_code == 1 and f"Error: {message}" in done.output, done.output
+    assert not (tmp_path / "m.tif").exists()

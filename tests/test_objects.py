@@ -503,7 +503,7 @@ def test_cli_segment(tmp_path, scene_path):
         (["-p", "min_size=999999"], "larger than the scene"),
         (["-m", "slic", "-p", "n_clusters=3"], "unknown parameter"),
         (["-p", "min_size"], "name=value"),
-        (["-p", "tile=0"], "tile must be >= 1"),
+        (["-p", "tile=0"], "-p tile=0 must be >= 1"),
     ):
         res = CliRunner().invoke(
             cli, ["segment", str(scene_path), *bad, "-o", str(tmp_path / "x.tif")]

@@ -35,6 +35,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_PARAMS = SEGMENT_DEFAULTS
 
 
+def _given(name: str, value: Any) -> str:
+    """A segmentation parameter as given, in a message (``--segment-param NAME=VALUE`` or
+    ``-p NAME=VALUE`` on the command line)."""
+    return param(name, str(value).replace("{", "(").replace("}", ")"))
+
+
 def check_segment_params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     if method not in SEGMENT_METHODS:
         raise SegmentationError(
@@ -51,35 +57,35 @@ def check_segment_params(method: str, params: Mapping[str, Any]) -> dict[str, An
         default = defaults[name]
         if isinstance(default, int) and not isinstance(default, bool):
             if not isinstance(value, int | np.integer) or isinstance(value, bool):
-                raise SegmentationError(f"{method} parameter {name} must be an integer: {value!r}")
+                raise SegmentationError(f"{method}: {_given(name, value)} must be an integer")
         elif isinstance(default, float) and (
             isinstance(value, bool)
             or not isinstance(value, int | float | np.number)
             or not np.isfinite(value)
         ):
-            raise SegmentationError(
-                f"{method} parameter {name} must be a finite number, got {value!r}"
-            )
+            raise SegmentationError(f"{method}: {_given(name, value)} must be a finite number")
     positive = {
         "n_clusters", "min_size", "sample_size", "max_iter", "region_size", "max_num_iter", "tile"
     }  # fmt: skip
     for name in positive & set(out):
         if out[name] < 1:
-            raise SegmentationError(f"{method} parameter {name} must be >= 1, got {out[name]}")
+            raise SegmentationError(f"{method}: {_given(name, out[name])} must be >= 1")
     if not 0 <= out["seed"] < 2**32:
         raise SegmentationError(
-            f"{method} parameter seed must be an integer in [0, 2**32 - 1], got {out['seed']}"
+            f"{method}: {_given('seed', out['seed'])} must be an integer in [0, 2**32 - 1]"
         )
     for name, low, closed in (("compactness", 0, False), ("scale", 0, False), ("sigma", 0, True)):
         if name in out and not (out[name] >= low if closed else out[name] > low):
             sign = ">=" if closed else ">"
-            raise SegmentationError(
-                f"{method} parameter {name} must be {sign} {low}, got {out[name]}"
-            )
+            raise SegmentationError(f"{method}: {_given(name, out[name])} must be {sign} {low}")
     if method == "shepherd" and out["connectivity"] not in (4, 8):
-        raise SegmentationError(f"connectivity is 4 or 8, got {out['connectivity']}")
+        raise SegmentationError(
+            f"{method}: {_given('connectivity', out['connectivity'])} must be 4 or 8"
+        )
     if method == "shepherd" and out["n_clusters"] > 254:
-        raise SegmentationError(f"n_clusters must be <= 254, got {out['n_clusters']}")
+        raise SegmentationError(
+            f"{method}: {_given('n_clusters', out['n_clusters'])} must be <= 254"
+        )
     return out
 
 
