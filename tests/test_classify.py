@@ -442,3 +442,17 @@ def test_cli_invalid_segment_param_is_named_as_typed(
     )
     assert done.exit_code == 1 and f"Error: {message}" in done.output, done.output
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_object_based_html_report_does_not_ask_for_an_aoa_layer(
+    tmp_path, scene_path, training_path
+):
+    """The report said "no area-of-applicability layer given (--aoa)", an option refused with
+    --object-based."""
+    classify(
+        scene_path, training_path, "class", tmp_path / "m.tif", FAST, objects=SEGMENTS,
+        html_output=tmp_path / "r.html",
+    )  # fmt: skip
+    html = (tmp_path / "r.html").read_text()
+    assert "(--aoa)" not in html
+    assert "an object-based map has no area of applicability" in html

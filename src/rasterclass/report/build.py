@@ -213,6 +213,11 @@ def build_report(
         sections["aoa"], previews["aoa"] = aoa_section(aoa)
     sections["provenance"] = _provenance(map_path, given, parameters)
     sections["missing"] = _missing(given, sections)
+    if sections["aoa"] is None and summary is not None and summary.get("object_based"):
+        # not a layer left out: --aoa is refused with --object-based
+        sections["missing"]["aoa"] = (
+            "an object-based map has no area of applicability (it is computed per pixel)"
+        )
     return RunReport(sections, previews, title or f"Classification report: {Path(map_path).name}")
 
 
