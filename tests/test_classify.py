@@ -8,6 +8,7 @@ and checks. The deprecated spellings (``classify_objects``, ``paint_classes``,
 
 from __future__ import annotations
 
+import inspect
 import json
 import warnings
 
@@ -456,3 +457,16 @@ def test_object_based_html_report_does_not_ask_for_an_aoa_layer(
     html = (tmp_path / "r.html").read_text()
     assert "(--aoa)" not in html
     assert "an object-based map has no area of applicability" in html
+
+
+def test_deprecated_classify_objects_keeps_its_signature(tmp_path, scene_path, training_path):
+    """With ``*args`` a wrong call was reported against classify(), a function the caller
+    did not call; the old signature (four or five positional arguments) is kept."""
+    with pytest.raises(TypeError, match=r"classify_objects\(\)"):
+        rc.classify_objects(
+            scene_path, training_path, "class", tmp_path / "m.tif", FAST, tmp_path / "s.tif"
+        )
+    assert list(inspect.signature(rc.classify_objects).parameters)[:5] == [
+        "scene", "training", "class_column", "output", "options",
+    ]  # fmt: skip
+    assert not (tmp_path / "m.tif").exists()

@@ -315,7 +315,11 @@ def _check_objects(
 
 def classify_objects(
     scene: Sequence[PathLike] | PathLike | xr.DataArray,
-    *args: Any,
+    training: Any,
+    class_column: str,
+    output: PathLike,
+    options: TrainingOptions | None = None,
+    *,
     segments: xr.DataArray | PathLike | None = None,
     segment_method: str = "shepherd",
     segment_params: Mapping[str, Any] | None = None,
@@ -339,4 +343,4 @@ def classify_objects(
     objects = ObjectOptions(
         segments, segment_method, segment_params, min_overlap, min_polygon_share
     )
-    return classify(scene, *args, objects=objects, **kwargs)
+    return classify(scene, training, class_column, output, options, objects=objects, **kwargs)
