@@ -25,6 +25,7 @@ from rasterclass.errors import (
     CrossValidationDesignError,
     OptionConflictError,
     SegmentationError,
+    TrainingClassesError,
     TrainingDataError,
 )
 from rasterclass.jobs import ObjectOptions, TrainingOptions, classify
@@ -470,3 +471,22 @@ def test_deprecated_classify_objects_keeps_its_signature(tmp_path, scene_path, t
         "scene", "training", "class_column", "output", "options",
     ]  # fmt: skip
     assert not (tmp_path / "m.tif").exists()
+
+
+def test_one_labelled_class_names_the_segments_not_the_training_data(
+    tmp_path, scene_path, training_path
+):
+    """With one class left on the segments, the error said "the training data hold one class
+    only ... add polygons of the other classes" (they hold three), and under -q the warning
+    that explained it was not shown."""
+    objects = ObjectOptions(segment_params=SEGMENTS.segment_params, min_polygon_share=None)
+    with pytest.raises(TrainingClassesError) as err:
+        classify(
+            scene_path, training_path, "class", tmp_path / "m.tif", FAST, objects=objects,
+            model_output=tmp_path / "m.joblib",
+        )  # fmt: skip
+    message = str(err.value)
+    assert "labels a training segment" in message and "['forest', 'urban']" in message
+    assert "smaller segments (min_size=...)" in message and "min_overlap=" in message
+    assert "hold one class only" not in message
+    assert not list(tmp_path.glob("m.*"))

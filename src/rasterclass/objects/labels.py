@@ -27,6 +27,7 @@ from rasterclass.apply import (
 from rasterclass.classes import ClassMap
 from rasterclass.errors import (
     BandMismatchError,
+    TrainingClassesError,
     TrainingDataError,
     TrainingDataWarning,
     param,
@@ -194,6 +195,14 @@ def label_segments(
     cols_c = features.loc[ids, "centroid_col"].round().to_numpy(np.int64)
     cmap = pixels.class_map
     missing = sorted(set(np.unique(pixels.y).tolist()) - set(np.unique(codes).tolist()))
+    if missing and len(np.unique(codes)) < 2:
+        # said here, not as "the training data hold one class only": they hold more
+        raise TrainingClassesError(
+            f"only class {cmap.name_of(int(codes[0]))!r} labels a training segment: class(es) "
+            f"{[cmap.name_of(c) for c in missing]} cover no segment sufficiently, and a "
+            f"classifier needs two classes; use {_smaller(segments)} or larger polygons, or "
+            f"lower {param('min_overlap')}"
+        )
     if missing:
         warnings.warn(
             TrainingDataWarning(
