@@ -490,3 +490,17 @@ def test_one_labelled_class_names_the_segments_not_the_training_data(
     assert "smaller segments (min_size=...)" in message and "min_overlap=" in message
     assert "hold one class only" not in message
     assert not list(tmp_path.glob("m.*"))
+
+
+def test_a_segmentation_parameter_given_to_the_classifier_points_to_segment_params(
+    tmp_path, scene_path, training_path
+):
+    args = ["classify", str(scene_path), "-t", str(training_path), "-c", "class", "--cv", "0"]
+    args += ["-o", str(tmp_path / "m.tif"), "--object-based", "-p", "n_clusters=4"]
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code != 0
+    assert "n_clusters: a segmentation parameter of object-based runs goes in --segment-param" in (
+        done.output
+    )
+    with pytest.raises(rc.RasterclassError, match=r"goes in segment_params=\)"):
+        rc.make_estimator("rf", {"min_size": 3})

@@ -259,6 +259,26 @@ def test_overwrite_replaces_an_earlier_output(tmp_path, files, chunks):
     assert np.array_equal(first == 0, synthetic_arrays()[1] == 0)
 
 
+@pytest.mark.parametrize("option", ["-o", "--uncertainty"])
+def test_a_users_qgis_style_beside_a_new_raster_is_kept(tmp_path, files, option):
+    """QGIS applies STEM.qml to STEM.tif: the writer replaces (class map) or removes
+    (uncertainty) a style there, so an existing one is the user's and needs --overwrite."""
+    out = tmp_path / "new.tif"
+    style = out.with_suffix(".qml")
+    style.write_text("<qgis>my style</qgis>")
+    args = [files["scene"], "-t", files["training"], "-c", "class", "-p", "n_estimators=5"]
+    args += ["--cv", "0", "-o", tmp_path / "map_a.tif" if option != "-o" else out]
+    if option != "-o":
+        args += [option, out]
+    result = invoke("classify", *args)
+    assert result.exit_code != 0
+    assert f"{style} already exists" in result.output and "--overwrite" in result.output
+    assert style.read_text() == "<qgis>my style</qgis>" and not out.exists()
+    assert invoke("classify", *args, "--overwrite").exit_code == 0
+    assert out.exists()
+    assert not style.exists() or style.read_text() != "<qgis>my style</qgis>"
+
+
 @pytest.mark.parametrize("chunks", CHUNKS)
 def test_library_jobs_refuse_collisions_in_python_terms(tmp_path, files, chunks):
     scene, training = files["scene"], files["training"]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rasterclass.errors import EstimatorError, TrainingDataError, param
+from rasterclass.methods import SEGMENT_DEFAULTS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -277,8 +278,15 @@ def set_known_params(
     unknown = [k for k in params if k not in valid]
     if unknown:
         names = sorted([*(set(valid) - set(hidden)), *extra])
+        segmenting = sorted({k for k in unknown for d in SEGMENT_DEFAULTS.values() if k in d})
+        hint = (
+            f" ({', '.join(segmenting)}: a segmentation parameter of object-based runs goes "
+            f"in {param('segment_params')})"
+            if segmenting
+            else ""
+        )
         raise EstimatorError(
-            f"unknown parameter(s) {unknown} for {what}; valid ones: {', '.join(names)}"
+            f"unknown parameter(s) {unknown} for {what}; valid ones: {', '.join(names)}{hint}"
         )
     try:
         estimator.set_params(**params)

@@ -185,7 +185,8 @@ def check_writable(
         write the same file. ``overwrite`` never allows this: it only replaces files of
         earlier runs.
     OutputExistsError
-        An output exists and ``overwrite`` is false.
+        An output exists and ``overwrite`` is false, or the QGIS style (``STEM.qml``) a
+        raster output would replace or remove.
     RasterclassIOError
         A raster output is not named ``.tif`` or ``.tiff``.
     """
@@ -220,10 +221,18 @@ def check_writable(
     for name, path in named:  # after the collisions: the graver mistake is named first
         if name in rasters:
             check_output_format(path, "raster", name)
-    for _name, path in named:
+    for name, path in named:
         if os.path.exists(path) and not overwrite:
             raise OutputExistsError(
                 f"{path} already exists; pass {param('overwrite', True)} or choose another path"
+            )
+        style = str(Path(path).with_suffix(".qml"))
+        if name in rasters and os.path.exists(style) and not overwrite:
+            # a QGIS style is the user's work too: the writer replaces or removes it
+            raise OutputExistsError(
+                f"{style} already exists (a QGIS style beside {param(name)} {path}, which "
+                f"QGIS would apply to the new raster); pass {param('overwrite', True)} to "
+                "replace it, or choose another path"
             )
     for _name, path in named:
         parent = Path(path).resolve().parent
