@@ -63,11 +63,12 @@ if TYPE_CHECKING:
     from rasterclass.jobs.change import change_map
     from rasterclass.jobs.classification import classify
     from rasterclass.jobs.clustering import cluster, relabel_map, suggest_labels
-    from rasterclass.jobs.objects import ObjectOptions, run_segmentation
+    from rasterclass.jobs.objects import ObjectOptions
     from rasterclass.jobs.options import TrainingOptions
     from rasterclass.jobs.plan import plan_run
     from rasterclass.jobs.report import report_map
     from rasterclass.jobs.scene import SceneOptions
+    from rasterclass.jobs.segmentation import run_segmentation
     from rasterclass.jobs.supervised import predict, train
     from rasterclass.jobs.training import fit_model
     from rasterclass.jobs.zonal import zonal_map
@@ -123,7 +124,7 @@ _EXPORTS: dict[str, str] = {
     "predict": "rasterclass.jobs.supervised",
     "train": "rasterclass.jobs.supervised",
     # the other end-to-end jobs the command line runs, from files to files
-    "run_segmentation": "rasterclass.jobs.objects",
+    "run_segmentation": "rasterclass.jobs.segmentation",
     "cluster": "rasterclass.jobs.clustering",
     "relabel_map": "rasterclass.jobs.clustering",
     "suggest_labels": "rasterclass.jobs.clustering",

@@ -58,7 +58,7 @@ def classify(
     save_model: str | None,
     report: str | None,
     object_based: bool,
-    segments_path: str | None,
+    segments: str | None,
     segment_method: str,
     segment_params: tuple[str, ...],
     min_overlap: float,
@@ -83,13 +83,13 @@ def classify(
         )
         if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     ]
-    if segments_path:
+    if segments:
         given.insert(0, "--segments")
     if segment_params:
         given.append("--segment-param")
     if not object_based and given:
         raise click.UsageError(f"{', '.join(given)} need --object-based (or leave them out)")
-    if segments_path and "--segment-method" in given:
+    if segments and "--segment-method" in given:
         # the library sees the default method and cannot tell that it was given
         raise click.UsageError(
             "--segments and --segment-method contradict each other: given segments are used "
@@ -98,7 +98,7 @@ def classify(
     objects = None
     if object_based:
         objects = jobs.ObjectOptions(
-            segments=segments_path,
+            segments=segments,
             segment_method=segment_method,
             segment_params=jobs.parse_params(segment_params),
             min_overlap=min_overlap,

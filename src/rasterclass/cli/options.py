@@ -156,8 +156,9 @@ def model_opt(help: str, dest: str = "model_path", *, required: bool = True) -> 
 
 
 def segments_opt(help: str) -> Decorator:
-    """``--segments FILE``: a segment raster (``segments_path``) used instead of segmenting."""
-    return file_opt("--segments", "segments_path", help=help)
+    """``--segments FILE``: a segment raster (``segments``, the jobs' name) used instead of
+    segmenting."""
+    return file_opt("--segments", "segments", help=help)
 
 
 def save_model_opt(help: str) -> Decorator:

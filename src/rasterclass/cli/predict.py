@@ -24,16 +24,7 @@ __all__ = ["predict"]
     "records; required for a model trained on given segments)."
 )
 @options.run_opts
-def predict(
-    scene: tuple[str, ...],
-    model_path: str,
-    output: str,
-    probabilities: str | None,
-    uncertainty: str | None,
-    aoa: str | None,
-    segments_path: str | None,
-    **kw: Any,
-) -> None:
+def predict(scene: tuple[str, ...], model_path: str, **kw: Any) -> None:
     """Apply a saved model to SCENE... and write the thematic map.
 
     An object-based model (`classify --object-based --save-model`) segments SCENE... as it
@@ -42,16 +33,6 @@ def predict(
     from rasterclass import jobs
 
     started = time.perf_counter()
-    result = run_job(
-        "classifying",
-        jobs.predict,
-        list(scene),
-        model_path,
-        output,
-        probabilities=probabilities,
-        uncertainty=uncertainty,
-        aoa=aoa,
-        segments=segments_path,
-        **options.run_options(kw),
-    )
+    run = options.run_options(kw)  # what is left: the outputs and --segments, by job name
+    result = run_job("classifying", jobs.predict, list(scene), model_path, **kw, **run)
     echo_summary(result, started)

@@ -10,7 +10,7 @@ checks), :mod:`.training` (:func:`fit_model`, :func:`fit_and_validate`:
 the training step shared by pixel- and object-based jobs), :mod:`.supervised`
 (:func:`train`, :func:`predict`, :func:`write_prediction`), :mod:`.classification`
 (:func:`classify`: train and classify in one go, per pixel or per segment), :mod:`.objects`
-(:func:`run_segmentation`, :class:`ObjectOptions`: the object-based steps),
+(:class:`ObjectOptions`: the object-based steps), :mod:`.segmentation` (:func:`run_segmentation`),
 :mod:`.clustering` (:func:`cluster`, :func:`relabel_map`, :func:`suggest_labels`),
 :mod:`.suggestions`
 (:func:`suggest_samples_map`: where to label next), :mod:`.accuracy` (:func:`areas_map`,
@@ -47,12 +47,7 @@ if TYPE_CHECKING:
         relabel_map,
         suggest_labels,
     )
-    from rasterclass.jobs.objects import (
-        ObjectOptions,
-        SegmentationResult,
-        resolve_segments,
-        run_segmentation,
-    )
+    from rasterclass.jobs.objects import ObjectOptions
     from rasterclass.jobs.options import (
         RunOptions,
         RunResult,
@@ -71,6 +66,11 @@ if TYPE_CHECKING:
     from rasterclass.jobs.provenance import command_line, recorded
     from rasterclass.jobs.report import report_map
     from rasterclass.jobs.scene import SceneOptions, open_job_scene
+    from rasterclass.jobs.segmentation import (
+        SegmentationResult,
+        resolve_segments,
+        run_segmentation,
+    )
     from rasterclass.jobs.suggestions import suggest_samples_map
     from rasterclass.jobs.supervised import predict, train, write_prediction
     from rasterclass.jobs.training import fit_and_validate, fit_model, write_report
@@ -105,14 +105,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{
         name: ("rasterclass.jobs.classification", name) for name in ("classify", "classify_objects")
     },
+    "ObjectOptions": ("rasterclass.jobs.objects", "ObjectOptions"),
     **{
-        name: ("rasterclass.jobs.objects", name)
-        for name in (
-            "ObjectOptions",
-            "SegmentationResult",
-            "resolve_segments",
-            "run_segmentation",
-        )
+        name: ("rasterclass.jobs.segmentation", name)
+        for name in ("SegmentationResult", "resolve_segments", "run_segmentation")
     },
     **{
         name: ("rasterclass.jobs.clustering", name)

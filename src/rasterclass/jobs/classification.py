@@ -25,17 +25,12 @@ import xarray as xr
 from rasterclass.errors import OptionConflictError, param
 from rasterclass.estimators.presets import make_estimator
 from rasterclass.io import PROVENANCE_SUFFIX, PathLike, RasterOutput
-from rasterclass.jobs.objects import (
-    ObjectOptions,
-    check_segment_tables,
-    paint_objects,
-    train_objects,
-    write_segment_tables,
-)
+from rasterclass.jobs.objects import ObjectOptions, paint_objects, train_objects
 from rasterclass.jobs.options import RunOptions, RunResult, RunSettings, TrainingOptions
 from rasterclass.jobs.provenance import recorded
 from rasterclass.jobs.report import check_report_outputs, write_html_report
 from rasterclass.jobs.scene import open_job_scene
+from rasterclass.jobs.segmentation import check_segment_tables, write_segment_tables
 from rasterclass.jobs.supervised import (
     RASTER_OUTPUTS,
     TRAINING_INPUTS,
@@ -314,7 +309,7 @@ def _check_objects(
 
 
 def classify_objects(
-    scene: Sequence[PathLike] | PathLike | xr.DataArray,
+    scene: Any,  # checked by classify, as every argument
     training: Any,
     class_column: str,
     output: PathLike,
