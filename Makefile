@@ -30,7 +30,7 @@ demo: $(STAMP)
 	@echo "Outputs are under out/ (see README.md); open out/report.html in a browser"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q --durations=10
+	SCIPY_ARRAY_API=1 $(BIN)/python -m pytest -n 2 -q --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard benchmarks) sample_data
