@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import numbers
 from collections.abc import Mapping
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, NamedTuple, Self, TypeGuard
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
@@ -342,7 +343,7 @@ class GaussianClassifier(ClassifierMixin, BaseEstimator):
     def _scores(self, X: object) -> np.ndarray:
         raise NotImplementedError
 
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> Self:
         """Estimate the class statistics (means, covariances) from training pixels.
 
         Parameters
@@ -391,7 +392,7 @@ class GaussianClassifier(ClassifierMixin, BaseEstimator):
         """
         return scores_to_decision(self._scores(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Assign each pixel to the class with the best score.
 
         The best score is the largest discriminant (maximum likelihood) or the nearest

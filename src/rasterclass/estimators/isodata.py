@@ -14,9 +14,10 @@ loop, ``predict`` and ``transform``. The steps as vectorised kernels, and
 from __future__ import annotations
 
 import logging
-from typing import NamedTuple
+from typing import NamedTuple, Self
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -308,7 +309,7 @@ default="k-means++"
     # scikit-learn API
     # ----------------------------------------------------------------------------------
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: object = None) -> Self:
         """Cluster ``X`` with ISODATA.
 
         Parameters
@@ -324,20 +325,20 @@ default="k-means++"
             The fitted estimator.
         """
         self._check_params()
-        X = validate_data(self, X, dtype=list(_FLOAT_DTYPES))
+        samples: np.ndarray = validate_data(self, X, dtype=list(_FLOAT_DTYPES))
         rng = check_random_state(self.random_state)
         k_desired = self.n_clusters
-        used = self._thresholds(X)
+        used = self._thresholds(samples)
         min_samples, max_std, min_distance, min_clusters, max_clusters = used
 
-        centres = initial_centres(self, X, rng)
+        centres = initial_centres(self, samples, rng)
         history: list[IsodataIteration] = []
         prev_labels: np.ndarray | None = None
         carry: np.ndarray | None = None  # previous centre index -> current centre index
         iteration = 0
         for iteration in range(1, self.max_iter + 1):
             # Step 2: assignment and share of samples that changed cluster.
-            labels = assign_nearest(X, centres)
+            labels = assign_nearest(samples, centres)
             if prev_labels is None or carry is None:
                 share_changed = 1.0
             else:
@@ -353,7 +354,7 @@ default="k-means++"
 
             # Steps 4-6 (and 8: σ_j): update centres and statistics.
             counts, centres, sigma, mean_dist, overall_mean_dist = cluster_statistics(
-                X, members, n_kept
+                samples, members, n_kept
             )
             candidates = split_candidates(
                 sigma,
@@ -426,7 +427,7 @@ default="k-means++"
         # Final assignment: labels consistent with the final, lexicographically sorted
         # centres; centres without members are dropped (this leaves every argmin intact).
         centres = centres[lexicographic_order(centres)]
-        labels = assign_nearest(X, centres)
+        labels = assign_nearest(samples, centres)
         populated = np.bincount(labels, minlength=centres.shape[0]) > 0
         if not populated.all():
             remap = np.cumsum(populated) - 1
@@ -451,7 +452,7 @@ default="k-means++"
         )
         return self
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Assign every sample to the nearest cluster centre (Euclidean).
 
         Parameters
@@ -465,10 +466,10 @@ default="k-means++"
             Cluster index of every sample, 0..n_clusters_-1.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES))
-        return assign_nearest(X, self.cluster_centers_)
+        samples: np.ndarray = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES))
+        return assign_nearest(samples, self.cluster_centers_)
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Euclidean distance of every sample to every cluster centre.
 
         Parameters
@@ -482,8 +483,8 @@ default="k-means++"
             Distances in data units (float64).
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES))
-        return centre_distances(X, self.cluster_centers_)
+        samples: np.ndarray = validate_data(self, X, reset=False, dtype=list(_FLOAT_DTYPES))
+        return centre_distances(samples, self.cluster_centers_)
 
     @property
     def _n_features_out(self) -> int:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from numbers import Real
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -359,7 +360,7 @@ class MaximumLikelihoodClassifier(GaussianClassifier):
 
     _scores = discriminants
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Log posterior probabilities under the Gaussian model.
 
         Computed from the discriminants without exponentiating them (the logsumexp trick),
@@ -383,7 +384,7 @@ class MaximumLikelihoodClassifier(GaussianClassifier):
         scores -= np.log(np.exp(scores).sum(axis=1, keepdims=True))
         return scores
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Posterior probabilities under the Gaussian model (softmax of the discriminants).
 
         The discriminants minus their row maximum are exponentiated and normalised, which
@@ -405,7 +406,7 @@ class MaximumLikelihoodClassifier(GaussianClassifier):
         scores /= scores.sum(axis=1, keepdims=True)
         return scores
 
-    def predict_with_rejection(self, X, reject_label):
+    def predict_with_rejection(self, X: ArrayLike, reject_label: Any) -> np.ndarray:
         """Classify, leaving pixels atypical of their class as ``reject_label``.
 
         A pixel keeps the label given by :meth:`predict` unless its squared Mahalanobis
