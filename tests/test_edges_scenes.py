@@ -336,3 +336,29 @@ def test_scene_with_nodata_outside_a_masked_float_array(tmp_path):
     scene = as_scene(arr)
     assert np.isnan(scene.values[0, 0, 1]) and scene.values[0, 1, 1] == 3.0
     assert as_scene(scene) is scene
+
+
+def test_object_based_predict_warns_of_other_radiometry(tmp_path, training_path):
+    """An object-based model checks the scene's storage too: its features are the bands'
+    statistics, as wrong on a DN scene without scale metadata as a pixel model's input."""
+    from rasterclass.jobs import ObjectOptions, TrainingOptions, classify, predict
+
+    _, dn = reflectance_and_dn()
+    desc = ["blue", "green", "red"]
+    scaled = write_dn(tmp_path / "scaled.tif", dn, scaled=True, descriptions=desc)
+    bare = write_dn(tmp_path / "bare.tif", dn, scaled=False, descriptions=desc)
+    options = TrainingOptions(params={"n_estimators": 10}, cv_folds=0, seed=0)
+    objects = ObjectOptions(segment_params={"n_clusters": 4, "min_size": 6})
+    classify(
+        scaled, training_path, "class", tmp_path / "obj.tif", options, objects=objects,
+        model_output=tmp_path / "obj.skops",
+    )  # fmt: skip
+    model = RasterModel.load(tmp_path / "obj.skops")
+    assert [r["band"] for r in model.radiometry] == desc
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RadiometryWarning)
+        predict(scaled, tmp_path / "obj.skops", tmp_path / "same.tif")  # same storage
+    with pytest.warns(RadiometryWarning, match=r"blue: scale 1 \(training: 0.0001\), offset 0"):
+        predict(bare, tmp_path / "obj.skops", tmp_path / "other.tif")
+    res = run("predict", bare, "--model", tmp_path / "obj.skops", "-o", tmp_path / "c.tif")
+    assert "Warning:" in res.output and "red: scale 1 (training: 0.0001)" in res.output

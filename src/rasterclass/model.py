@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
-import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -13,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from rasterclass.classes import ClassMap
-from rasterclass.errors import ModelFileError, RadiometryWarning
+from rasterclass.errors import ModelFileError
 from rasterclass.estimators.forest_inference import ExactForest, numba_available
 from rasterclass.estimators.forest_packing import PACKED_ARRAYS, pack_forest, packable_forest
 from rasterclass.io import (
@@ -386,57 +384,6 @@ def _packed_forest(path: PathLike) -> tuple[ExactForest, dict[str, Any]] | None:
             f"features, the file names {len(names)} bands); re-train"
         )
     return forest, metadata
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float | int) and isinstance(b, float | int):
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
-    return a == b
-
-
-def _fmt(key: str, value: Any) -> str:
-    if value is None:
-        return "none" if key == "nodata" else "unknown"
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def radiometry_differences(
-    trained: list[dict[str, Any]] | None,
-    scene: list[dict[str, Any]] | None,
-    band_names: list[str],
-) -> list[str]:
-    """Per band, how a scene's storage (dtype, scale, offset, nodata) differs from the
-    training scene's; bands compared in the model's order (the scene's bands matched)."""
-    if not trained or not scene or len(trained) != len(scene):
-        return []
-    lines = []
-    for name, then, now in zip(band_names, trained, scene, strict=True):
-        diffs = [
-            f"{key} {_fmt(key, now.get(key))} (training: {_fmt(key, then.get(key))})"
-            for key in ("dtype", "scale", "offset", "nodata")
-            if not _same(then.get(key), now.get(key))
-        ]
-        if diffs:
-            lines.append(f"{name}: " + ", ".join(diffs))
-    return lines
-
-
-def check_radiometry(model: RasterModel, scene_radiometry: list[dict[str, Any]] | None) -> None:
-    """Warn (:class:`RadiometryWarning`) when a scene is stored differently from the scene
-    the model was trained on (``scene_radiometry`` in the model's band order)."""
-    lines = radiometry_differences(model.radiometry, scene_radiometry, list(model.band_names))
-    if not lines:
-        return
-    shown = "; ".join(lines[:4]) + (f"; and {len(lines) - 4} more bands" if len(lines) > 4 else "")
-    warnings.warn(
-        f"the scene is stored differently from the scene the model was trained on (band "
-        f"{shown}); scale and offset are applied on read, so the map is right only if both "
-        "scenes hold the same quantity (e.g. surface reflectance): check the files' scale/"
-        "offset metadata (gdalinfo; set it with gdal_edit.py -scale/-offset) and processing "
-        "level",
-        RadiometryWarning,
-        stacklevel=3,
-    )
 
 
 def label_codes(

@@ -24,10 +24,9 @@ from rasterclass.classes import ClassMap
 from rasterclass.errors import BandMismatchError, EstimatorError, param
 from rasterclass.estimators.forest_inference import ExactForest, exact_forest
 from rasterclass.features import add_features
-from rasterclass.io import CLASSMAP_TAG, as_scene, scene_radiometry
+from rasterclass.io import CLASSMAP_TAG, as_scene, check_radiometry
 from rasterclass.model import (
     RasterModel,
-    check_radiometry,
     class_map_for,
     label_codes,
     probability_order,
@@ -82,10 +81,7 @@ def _resolve(
     if isinstance(model, RasterModel):
         scene = add_features(scene, model.features)
         matched = match_bands(scene, model.band_names, model.band_aliases)
-        records = {str(r.get("band")): r for r in scene_radiometry(scene) or []}
-        ordered = [records.get(str(b)) for b in matched["band"].values]
-        if all(r is not None for r in ordered):
-            check_radiometry(model, ordered)  # type: ignore[arg-type]
+        check_radiometry(model.radiometry, scene, list(matched["band"].values), model.band_names)
         return matched, model.estimator, model.class_map
     estimator = model
     if not hasattr(estimator, "predict"):

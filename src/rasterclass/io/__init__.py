@@ -8,7 +8,8 @@ file, and nothing is overwritten unless asked.
 
 Modules, lowest layer first: :mod:`~rasterclass.io.paths` (output/input files, the collision
 check, the atomic write), :mod:`~rasterclass.io.chunks` (chunk and tile sizes),
-:mod:`~rasterclass.io._read` (the block reader), :mod:`~rasterclass.io.scene` (scenes),
+:mod:`~rasterclass.io._read` (the block reader), :mod:`~rasterclass.io.radiometry` (how bands
+are stored), :mod:`~rasterclass.io.scene` (scenes),
 :mod:`~rasterclass.io.vectors` (vector files, legends), :mod:`~rasterclass.io.styles` (PAM and
 QGIS sidecar text), :mod:`~rasterclass.io.writer` (the GeoTIFF/COG writer),
 :mod:`~rasterclass.io.maps` (class maps), :mod:`~rasterclass.io.probabilities` (probability
@@ -56,14 +57,14 @@ from rasterclass.io.probabilities import (
     stack_probabilities,
     write_probabilities,
 )
-from rasterclass.io.scene import (
+from rasterclass.io.radiometry import (
     RADIOMETRY_ATTR,
-    as_scene,
-    open_scene,
+    check_radiometry,
+    radiometry_differences,
     radiometry_records,
-    scene_grid,
     scene_radiometry,
 )
+from rasterclass.io.scene import as_scene, open_scene, scene_grid
 from rasterclass.io.segments import SEGMENTS_TAG, open_segments, write_segments
 from rasterclass.io.styles import class_map_pam_xml, class_map_qml, probabilities_qml
 from rasterclass.io.tables import (
@@ -113,6 +114,7 @@ __all__ = [
     "auto_chunk",
     "check_chunks",
     "check_output_format",
+    "check_radiometry",
     "check_writable",
     "checked_class_codes",
     "class_map_nbits",
@@ -129,6 +131,7 @@ __all__ = [
     "overview_factors",
     "probabilities_qml",
     "probability_output",
+    "radiometry_differences",
     "radiometry_records",
     "read_class_map",
     "read_date",

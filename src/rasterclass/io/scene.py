@@ -2,9 +2,8 @@
 
 Owns :func:`open_scene` (one multiband file or several stacked files, resampled onto one
 grid, scale/offset applied, nodata as NaN, lazily read chunk by chunk), :func:`as_scene`
-(any raster DataArray brought to the same form), the radiometry records that say how each
-band was stored (:func:`radiometry_records`, :func:`scene_radiometry`) and the grid of a
-scene (:func:`scene_grid`).
+(any raster DataArray brought to the same form, its radiometry records taken from
+:mod:`~rasterclass.io.radiometry`) and the grid of a scene (:func:`scene_grid`).
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from rasterclass.errors import CRSError, RasterclassIOError, SceneError
 from rasterclass.io._read import RasterSource, decode_block, float_dtype, lazy_read, open_raster
 from rasterclass.io.chunks import auto_chunk, check_chunks, enough_chunks, split_length
 from rasterclass.io.paths import PathLike
+from rasterclass.io.radiometry import RADIOMETRY_ATTR, radiometry_records
 from rasterclass.stack import (
     Grid,
     band_names_from_files,
@@ -40,10 +40,6 @@ from rasterclass.stack import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-#: Scene attribute holding how each band is stored (JSON list of records).
-RADIOMETRY_ATTR = "radiometry"
 
 
 def open_scene(
@@ -238,42 +234,6 @@ def open_scene(
     scene = scene.rio.write_crs(grid.crs).rio.write_transform(grid.transform)
     logger.info("opened scene %s: %d bands %s, %s", path_list, len(names), names, grid.describe())
     return scene
-
-
-def radiometry_records(
-    names: Sequence[str],
-    dtypes: Sequence[str],
-    scales: Sequence[float],
-    offsets: Sequence[float],
-    nodatas: Sequence[float | None],
-) -> list[dict[str, Any]]:
-    """One record per band of how its values are stored: ``band``, ``dtype``, ``scale``,
-    ``offset``, ``nodata`` (None when there is none, or NaN)."""
-    out = []
-    for name, dtype, scale, offset, nd in zip(names, dtypes, scales, offsets, nodatas, strict=True):
-        nodata_value = None if nd is None or math.isnan(float(nd)) else float(nd)
-        out.append(
-            {
-                "band": str(name),
-                "dtype": str(np.dtype(dtype).name),
-                "scale": float(scale),
-                "offset": float(offset),
-                "nodata": nodata_value,
-            }
-        )
-    return out
-
-
-def scene_radiometry(scene: xr.DataArray) -> list[dict[str, Any]] | None:
-    """The radiometry records of a scene (see :func:`open_scene`), or None."""
-    value = scene.attrs.get(RADIOMETRY_ATTR)
-    if value is None:
-        return None
-    try:
-        records = json.loads(value) if isinstance(value, str) else list(value)
-    except (TypeError, ValueError):
-        return None
-    return [dict(r) for r in records] if isinstance(records, list) else None
 
 
 #: Attributes of an incoming array that describe its stored values; they do not carry over

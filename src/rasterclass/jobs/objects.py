@@ -32,6 +32,7 @@ from rasterclass.errors import (
 from rasterclass.features import scene_features
 from rasterclass.io import (
     PathLike,
+    check_radiometry,
     read_legend,
 )
 from rasterclass.jobs.options import RunResult, TrainingOptions
@@ -368,7 +369,9 @@ def predict_objects(
     """
     scene = dask_scene(scene)
     if record.bands is not None:
-        scene = match_bands(align_dates(scene, record.bands), record.bands)
+        aligned = align_dates(scene, record.bands)
+        scene = match_bands(aligned, record.bands)
+        check_radiometry(model.radiometry, aligned, record.bands)
     segs = resolve_segments(scene, segments, str(record.method), record.params)
     features = segment_features(scene, segs)
     table, painted = paint_objects(model, segs, features, scene, probabilities=probabilities)
