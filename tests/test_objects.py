@@ -252,14 +252,45 @@ def test_features_chunked_equal_numpy(tmp_path):
     segs[segs == 5] = 7  # segment 7 now has two separate parts
     segs[20:25, 40:50] = 0
     expected = numpy_features(scene_arr, segs, names)
-    for chunks in (8, 13, 100):
-        scene = open_scene(path, chunks=chunks)
-        seg_da = xr.DataArray(da.from_array(segs, chunks=chunks), dims=("y", "x"))
-        got = segment_features(scene, seg_da)
-        assert list(got.index) == list(expected.index)
-        for col in expected.columns:
-            np.testing.assert_allclose(got[col], expected[col], rtol=1e-9, atol=1e-12, err_msg=col)
-        np.testing.assert_allclose(got["area"], got["pixels"] * 900.0)
+    for tile in (8, 13, 100):  # blocks of 8 and 13 px: every segment crosses block faces
+        first = None
+        for chunks in ((8, 8), (13, 5), (100, 100), (7, 64)):
+            scene = open_scene(path, chunks=chunks[0])
+            seg_da = xr.DataArray(da.from_array(segs, chunks=chunks[1]), dims=("y", "x"))
+            got = segment_features(scene, seg_da, tile=tile)
+            assert list(got.index) == list(expected.index)
+            for col in expected.columns:
+                np.testing.assert_allclose(
+                    got[col], expected[col], rtol=1e-9, atol=1e-12, err_msg=col
+                )
+            np.testing.assert_allclose(got["area"], got["pixels"] * 900.0)
+            # the same blocks whatever the chunks of the scene and of the segments: the same
+            # features to the last bit (numpy and the in-memory segments included)
+            first = got if first is None else first
+            pd.testing.assert_frame_equal(got, first, check_exact=True)
+        in_memory = xr.DataArray(segs, dims=("y", "x"))
+        got = segment_features(open_scene(path).compute(), in_memory, tile=tile)
+        pd.testing.assert_frame_equal(got, first, check_exact=True)
+
+
+def test_features_default_blocks_follow_the_segmentation_tile(tmp_path):
+    """Shepherd segments keep their tiles as feature blocks (no rechunk); other segments get
+    1024 px blocks; a bad ``tile`` is a SegmentationError."""
+    from rasterclass.objects.features import FEATURE_TILE, _aligned
+
+    scene_arr, _ = synthetic_arrays()
+    path = write_raster(tmp_path / "s.tif", scene_arr, nodata=float("nan"))
+    scene = open_scene(path, chunks=16)
+    segs = segment(scene, n_clusters=6, min_size=6, seed=3, tile=20)
+    data, seg = _aligned(segs, scene)
+    assert seg.chunks == segs.data.chunks == data.chunks[1:]
+    assert seg.chunks[0][0] == 20
+    plain = xr.DataArray(segs.values, dims=("y", "x"))
+    assert _aligned(plain, scene)[1].chunks == ((scene_arr.shape[1],), (scene_arr.shape[2],))
+    assert FEATURE_TILE == 1024
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(SegmentationError, match="positive integer"):
+            segment_features(scene, segs, tile=bad)
 
 
 # --- 3. sample data: fewer isolated pixels, accuracy next to the pixel map -----------------

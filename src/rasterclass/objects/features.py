@@ -3,8 +3,8 @@
 Owns :func:`segment_features` (zonal statistics of the scene over the segments, combined
 across chunks from partial sums, Chan's formula for variances, and edge strips for the
 perimeter), the check that a segment raster lies on the scene's grid (``check_grid``), the
-alignment of segments and scene chunks, and which feature columns are used to classify
-(:func:`feature_columns`, :data:`POSITION_COLUMNS`).
+fixed block grid the features are summed on (so that they do not change with chunking), and
+which feature columns are used to classify (:func:`feature_columns`, :data:`POSITION_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import pandas as pd
 import xarray as xr
 
 from rasterclass.errors import BandMismatchError, GridMismatchError, SegmentationError
+from rasterclass.io.chunks import split_length
+from rasterclass.methods import SEGMENT_DEFAULTS
 from rasterclass.objects._blocks import Block, block_layout, compute_batched, dask_scene, pixel_area
 
 logger = logging.getLogger(__name__)
@@ -147,22 +149,42 @@ def check_grid(segments: xr.DataArray, scene: xr.DataArray) -> None:
         )
 
 
-def _aligned(segments: xr.DataArray, scene: xr.DataArray) -> tuple[da.Array, da.Array]:
-    """Scene and segment ids as dask arrays on the same chunks.
+#: Side of the feature blocks (pixels) when the segments record no ``tile``: the default
+#: Shepherd tile, so that :func:`segment`'s segments are never split.
+FEATURE_TILE = int(SEGMENT_DEFAULTS["shepherd"]["tile"])
 
-    Lazy segments keep their chunks and the scene is rechunked to them: a lazy segment chunk
-    (a Shepherd tile) may be expensive, and splitting it would compute it once per piece.
+
+def _feature_tile(segments: xr.DataArray) -> int:
+    params = segments.attrs.get("params")
+    tile = params.get("tile") if isinstance(params, dict) else None
+    return int(tile) if isinstance(tile, int | np.integer) and tile > 0 else FEATURE_TILE
+
+
+def _aligned(
+    segments: xr.DataArray, scene: xr.DataArray, tile: int | None = None
+) -> tuple[da.Array, da.Array]:
+    """Scene and segment ids as dask arrays on one fixed block grid.
+
+    The blocks are ``tile`` pixels or the segmentation tiles (``tile`` in the segments'
+    ``params``, else :data:`FEATURE_TILE`) anchored at the top-left corner, whatever the
+    chunks of the scene or of the segments: features are partial sums combined in block
+    order, so one grid gives the same floating-point values for any chunking. Shepherd
+    segments already lie on it (a lazy tile is computed once, never once per piece).
     """
     check_grid(segments, scene)
     if not np.issubdtype(segments.dtype, np.integer):
         raise SegmentationError(
             f"segment ids must be integers, got {segments.dtype}; cast them (0 = nodata)"
         )
-    data, seg = scene.data, segments.data
-    if not isinstance(seg, da.Array):
-        return data, da.from_array(np.asarray(seg), chunks=data.chunks[1:])
-    if seg.chunks != data.chunks[1:]:
-        data = data.rechunk({1: seg.chunks[0], 2: seg.chunks[1]})
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
+        raise SegmentationError(f"tile={tile!r}: give the block side as a positive integer")
+    side = _feature_tile(segments) if tile is None else tile
+    blocks = (split_length(segments.shape[0], side), split_length(segments.shape[1], side))
+    seg = segments.data
+    seg = (
+        seg.rechunk(blocks) if isinstance(seg, da.Array) else da.from_array(np.asarray(seg), blocks)
+    )
+    data = scene.data.rechunk({1: blocks[0], 2: blocks[1]})
     return data, seg
 
 
@@ -171,12 +193,16 @@ def segment_features(
     segments: xr.DataArray,
     *,
     ndvi_bands: Sequence[str] | None = None,
+    tile: int | None = None,
 ) -> pd.DataFrame:
     """Describe every segment: spectral statistics, size and shape.
 
-    Computed chunk by chunk from partial sums (counts, means and centred sums of squares
-    combined with Chan's formula, minima, maxima, edge counts) and combined across chunks; the
-    scene is never loaded at once. Pixels where the scene is nodata belong to no segment.
+    Computed block by block from partial sums (counts, means and centred sums of squares
+    combined with Chan's formula, minima, maxima, edge counts) and combined across blocks; the
+    scene is never loaded at once. The blocks are a fixed grid of ``tile`` pixels anchored at
+    the top-left corner, not the chunks, so the features are the same, to the last bit, for
+    any chunking of the scene or the segments. Pixels where the scene is nodata belong to no
+    segment.
 
     Parameters
     ----------
@@ -188,6 +214,10 @@ def segment_features(
     ndvi_bands
         (red, nir) band names for ``ndvi_mean``. Default: bands named ``red`` and ``nir``
         (any case) when present, else no NDVI.
+    tile
+        Side of the blocks in pixels (memory: one block of every band at a time per
+        thread). Default: the segments' own tile (``params["tile"]`` of :func:`segment`'s
+        Shepherd segments, which then never split), else :data:`FEATURE_TILE` (1024).
 
     Returns
     -------
@@ -211,7 +241,8 @@ def segment_features(
     Raises
     ------
     SegmentationError
-        ``segments`` is not a ``(y, x)`` raster of integer ids.
+        ``segments`` is not a ``(y, x)`` raster of integer ids, or ``tile`` is not a positive
+        integer.
     GridMismatchError
         ``segments`` is not on the scene's grid (size or transform).
     BandMismatchError
@@ -227,7 +258,7 @@ def segment_features(
     [2.5, 4.5]
     """
     scene = dask_scene(scene)
-    data, seg_data = _aligned(segments, scene)
+    data, seg_data = _aligned(segments, scene, tile)
     names = [str(b) for b in scene["band"].values]
     ndvi = _ndvi_bands(names, ndvi_bands)
     layout = block_layout(data.chunks[1], data.chunks[2])
