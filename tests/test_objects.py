@@ -276,6 +276,7 @@ def test_features_chunked_equal_numpy(tmp_path):
 def test_features_default_blocks_follow_the_segmentation_tile(tmp_path):
     """Shepherd segments keep their tiles as feature blocks (no rechunk); other segments get
     1024 px blocks; a bad ``tile`` is a SegmentationError."""
+    from rasterclass.methods import SEGMENT_DEFAULTS
     from rasterclass.objects.features import FEATURE_TILE, _aligned
 
     scene_arr, _ = synthetic_arrays()
@@ -287,7 +288,7 @@ def test_features_default_blocks_follow_the_segmentation_tile(tmp_path):
     assert seg.chunks[0][0] == 20
     plain = xr.DataArray(segs.values, dims=("y", "x"))
     assert _aligned(plain, scene)[1].chunks == ((scene_arr.shape[1],), (scene_arr.shape[2],))
-    assert FEATURE_TILE == 1024
+    assert FEATURE_TILE == SEGMENT_DEFAULTS["shepherd"]["tile"] == 1024  # tiles never split
     for bad in (0, -3, 2.5, True):
         with pytest.raises(SegmentationError, match="positive integer"):
             segment_features(scene, segs, tile=bad)

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import dask
+import dask.array as da
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -250,6 +251,33 @@ def test_statistics_chunked_equal_numpy(tmp_path, scene_path):
         assert back["name"].tolist() == list(model.class_map.names)
     payload = json.loads((tmp_path / "s.json").read_text())
     assert payload["area_unit"] == "metre^2" and payload["bands"] == ["blue", "green", "red"]
+
+
+def test_statistics_identical_for_any_chunking(tmp_path):
+    """The per-class means and standard deviations are the same to the last bit for any
+    chunking of the scene and of the map, and in memory: they are summed in fixed 1024 px
+    blocks (here three of them), not in the chunks."""
+    scene_arr, _ = synthetic_arrays()
+    tall = np.tile(scene_arr, (1, 36, 1))  # 2196 rows: blocks of 1024, 1024 and 148 rows
+    tall[:, 900:1100] *= 1.3  # other values near the first block face
+    path = write_raster(
+        tmp_path / "tall.tif", tall, nodata=float("nan"), descriptions=["blue", "green", "red"]
+    )
+    rows, cols = np.indices(tall.shape[1:])
+    codes = (1 + (rows // 5 + cols // 7) % 3).astype(np.uint8)
+    codes[~np.isfinite(tall).all(axis=0)] = 0
+    cmap = ClassMap.from_codes([1, 2, 3])
+    oracle = cluster_statistics(
+        open_scene(path).compute(), xr.DataArray(codes, dims=("y", "x")), cmap
+    )
+    for scene_chunks, map_chunks in ((100, 100), (333, 77), (1024, 512), (2000, 2196)):
+        scene = open_scene(path, chunks=scene_chunks)
+        classes = xr.DataArray(da.from_array(codes, chunks=map_chunks), dims=("y", "x"))
+        pd.testing.assert_frame_equal(
+            cluster_statistics(scene, classes, cmap), oracle, check_exact=True
+        )
+    member = codes == 2
+    assert oracle["mean_blue"].iloc[1] == pytest.approx(tall[0][member].mean(dtype="f8"), rel=1e-12)
 
 
 def test_statistics_of_an_empty_class_are_nan(scene_path):

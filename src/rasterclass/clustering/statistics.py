@@ -1,10 +1,11 @@
 """Per-cluster statistics: mean spectrum, standard deviation, pixel count and area.
 
-This module owns :func:`cluster_statistics`, which reduces per-chunk partial sums (count,
-mean and sum of squared deviations per class and band, combined with Chan's parallel
-formula) so nothing larger than a chunk is in memory, the pixel-area helper, and the CSV /
-JSON rendering and writing of the statistics table (:func:`statistics_text`,
-:func:`write_statistics`).
+This module owns :func:`cluster_statistics`, which reduces partial sums (count, mean and sum
+of squared deviations per class and band, combined with Chan's parallel formula) of fixed
+1024 px blocks (:func:`rasterclass.io.summary_blocks`), so nothing larger than a block is in
+memory and the result does not change in its last bits with the chunks; the pixel-area
+helper; and the CSV / JSON rendering and writing of the statistics table
+(:func:`statistics_text`, :func:`write_statistics`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import xarray as xr
 
 from rasterclass.classes import ClassMap
 from rasterclass.errors import ClassMapError
-from rasterclass.io import PathLike, as_scene, table_format, write_text
+from rasterclass.io import PathLike, as_scene, summary_blocks, table_format, write_text
 from rasterclass.sampling.pixels import as_scene_array, block_origins
 
 logger = logging.getLogger(__name__)
@@ -85,9 +86,11 @@ def cluster_statistics(
 ) -> pd.DataFrame:
     """Mean spectrum, standard deviation, pixel count and area of every class, chunk by chunk.
 
-    Each chunk contributes per-code counts, means and sums of squared deviations (bincount);
-    the partials are combined with Chan's parallel formula, so nothing larger than a chunk is
-    ever in memory and the result matches the in-memory statistics to rounding.
+    Each block of a fixed 1024 px grid contributes per-code counts, means and sums of
+    squared deviations (bincount); the partials are combined in block order with Chan's
+    parallel formula (Chan, Golub & LeVeque 1979), so nothing larger than a block is in
+    memory and the result is the same, to the last bit, for any chunking of the scene or the
+    map, in memory or lazy.
 
     Parameters
     ----------
@@ -137,22 +140,20 @@ def cluster_statistics(
             f"the class map ({classes.shape}) and the scene ({data.shape[1:]}) differ in size; "
             "pass the map made from this scene"
         )
-    labels = classes.data
-    if isinstance(data, da.Array) or isinstance(labels, da.Array):
-        if not isinstance(data, da.Array):
-            data = da.from_array(data, chunks=(n_bands, *da.asarray(labels).chunks))
-        labels = da.asarray(labels).rechunk(data.chunks[1:])
-        scene_blocks, label_blocks = data.to_delayed(), labels.to_delayed()
-        parts = [
-            dask.delayed(_stats_block)(scene_blocks[0, i, j], label_blocks[i, j], n_codes)
-            for i, j, _, _ in block_origins(data)
-        ]
-        partials = dask.compute(*parts)
-        total = partials[0]
-        for part in partials[1:]:
-            total = _combine_stats(total, part)
-    else:
-        total = _stats_block(np.asarray(data), np.asarray(labels), n_codes)
+    # Summed in fixed blocks, not in the chunks: the same last bits for any chunking, and
+    # for an in-memory scene (the numpy oracle) too.
+    blocks = summary_blocks(data.shape[1], data.shape[2])
+    data = da.asarray(data).rechunk((n_bands, *blocks))
+    labels = da.asarray(classes.data).rechunk(blocks)
+    scene_blocks, label_blocks = data.to_delayed(), labels.to_delayed()
+    parts = [
+        dask.delayed(_stats_block)(scene_blocks[0, i, j], label_blocks[i, j], n_codes)
+        for i, j, _, _ in block_origins(data)
+    ]
+    partials = dask.compute(*parts)
+    total = partials[0]
+    for part in partials[1:]:
+        total = _combine_stats(total, part)
     codes = np.asarray(class_map.codes)
     rows = total[codes]
     counts = rows[:, 0]

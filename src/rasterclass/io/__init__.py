@@ -21,7 +21,14 @@ figures). Every name is re-exported here, so ``from rasterclass.io import ...`` 
 
 from __future__ import annotations
 
-from rasterclass.io.chunks import DEFAULT_CHUNK, TILE, auto_chunk, check_chunks
+from rasterclass.io.chunks import (
+    DEFAULT_CHUNK,
+    SUMMARY_BLOCK,
+    TILE,
+    auto_chunk,
+    check_chunks,
+    summary_blocks,
+)
 from rasterclass.io.dates import open_dates, read_date
 from rasterclass.io.maps import (
     checked_class_codes,
@@ -103,6 +110,7 @@ __all__ = [
     "RADIOMETRY_ATTR",
     "SEGMENTS_TAG",
     "SHAPEFILE_PARTS",
+    "SUMMARY_BLOCK",
     "TILE",
     "TRUSTED_PACKAGES",
     "PathLike",
@@ -147,6 +155,7 @@ __all__ = [
     "scene_grid",
     "scene_radiometry",
     "stack_probabilities",
+    "summary_blocks",
     "table_format",
     "write_figure",
     "write_map",

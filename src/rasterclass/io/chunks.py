@@ -3,7 +3,8 @@
 Owns the default chunk side (:data:`DEFAULT_CHUNK`), the GeoTIFF tile size every output is
 written with (:data:`TILE`), the chunk side chosen from a memory budget
 (:func:`auto_chunk`, shrunk so every thread gets work), the validation of user-given
-``chunks`` and ``memory_budget`` (:func:`check_chunks`), and the split of an axis into chunks.
+``chunks`` and ``memory_budget`` (:func:`check_chunks`), the split of an axis into chunks, and
+the fixed blocks float summaries are summed in (:func:`summary_blocks`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ DEFAULT_CHUNK = 512
 
 #: GeoTIFF tile size of every raster rasterclass writes.
 TILE = 256
+
+#: Side (pixels) of the fixed blocks that float summaries (segment features, class
+#: statistics) are summed in: partial sums combined in block order give the same last bits
+#: for any chunking only if the blocks do not follow the chunks. The default Shepherd tile.
+SUMMARY_BLOCK = 1024
 
 
 def auto_chunk(n_bands: int, memory_budget: float | None, itemsize: int = 4) -> int:
@@ -61,6 +67,20 @@ def check_chunks(chunks: Any, memory_budget: Any = None) -> None:
         raise RasterclassIOError(
             f"memory_budget is a number of bytes > 0 (or None), got {memory_budget!r}"
         )
+
+
+def summary_blocks(
+    height: int, width: int, side: int = SUMMARY_BLOCK
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Row heights and column widths of the fixed summary blocks of a ``height x width``
+    grid: ``side`` pixels from the top-left corner, whatever the chunks.
+
+    Examples
+    --------
+    >>> summary_blocks(2500, 1000)
+    ((1024, 1024, 452), (1000,))
+    """
+    return split_length(height, side), split_length(width, side)
 
 
 def split_length(n: int, side: int) -> tuple[int, ...]:

@@ -21,8 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from rasterclass.errors import BandMismatchError, GridMismatchError, SegmentationError
-from rasterclass.io.chunks import split_length
-from rasterclass.methods import SEGMENT_DEFAULTS
+from rasterclass.io.chunks import SUMMARY_BLOCK, summary_blocks
 from rasterclass.objects._blocks import Block, block_layout, compute_batched, dask_scene, pixel_area
 
 logger = logging.getLogger(__name__)
@@ -151,7 +150,7 @@ def check_grid(segments: xr.DataArray, scene: xr.DataArray) -> None:
 
 #: Side of the feature blocks (pixels) when the segments record no ``tile``: the default
 #: Shepherd tile, so that :func:`segment`'s segments are never split.
-FEATURE_TILE = int(SEGMENT_DEFAULTS["shepherd"]["tile"])
+FEATURE_TILE = SUMMARY_BLOCK
 
 
 def _feature_tile(segments: xr.DataArray) -> int:
@@ -179,7 +178,7 @@ def _aligned(
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
         raise SegmentationError(f"tile={tile!r}: give the block side as a positive integer")
     side = _feature_tile(segments) if tile is None else tile
-    blocks = (split_length(segments.shape[0], side), split_length(segments.shape[1], side))
+    blocks = summary_blocks(segments.shape[0], segments.shape[1], side)
     seg = segments.data
     seg = (
         seg.rechunk(blocks) if isinstance(seg, da.Array) else da.from_array(np.asarray(seg), blocks)
