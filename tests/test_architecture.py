@@ -41,7 +41,7 @@ PACKAGE = SRC / "rasterclass"
 
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "_json", "methods"),
-    ("classes", "stack", "parallel", "training_pixels", "temporal"),
+    ("classes", "stack", "parallel", "training_pixels", "temporal", "radiometry"),
     ("io", "datasets", "features"),
     ("sampling",),
     ("estimators",),

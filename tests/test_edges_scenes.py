@@ -362,3 +362,38 @@ def test_object_based_predict_warns_of_other_radiometry(tmp_path, training_path)
         predict(bare, tmp_path / "obj.skops", tmp_path / "other.tif")
     res = run("predict", bare, "--model", tmp_path / "obj.skops", "-o", tmp_path / "c.tif")
     assert "Warning:" in res.output and "red: scale 1 (training: 0.0001)" in res.output
+
+
+def test_radiometry_is_checked_on_scenes_of_other_dates_and_date_stacks(tmp_path, training_path):
+    """Renamed bands keep their records: a scene of other dates (its dates renamed to the
+    model's) and a stack of one file per date (--date) are checked like any scene."""
+    from rasterclass.jobs import SceneOptions, TrainingOptions, predict, train
+
+    _, dn = reflectance_and_dn()
+    scaled = write_dn(tmp_path / "scaled.tif", dn, scaled=True)
+    bare = write_dn(tmp_path / "bare.tif", dn, scaled=False)
+    options = TrainingOptions(method="mindist", cv_folds=0)
+
+    def named(year: int) -> SceneOptions:
+        return SceneOptions(
+            band_names=[f"{b}@{year}-{m}" for m in ("06-01", "07-01") for b in ("b", "g", "r")]
+        )
+
+    two = np.concatenate([dn, dn])
+    for name in ("scaled2", "bare2"):
+        write_dn(tmp_path / f"{name}.tif", two, scaled=name == "scaled2")
+    model = train(
+        tmp_path / "scaled2.tif", training_path, "class", options, scene_options=named(2020)
+    ).model
+    assert model.band_names[0] == "b@2020-06-01"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RadiometryWarning)  # other dates, same storage
+        predict(tmp_path / "scaled2.tif", model, tmp_path / "a.tif", scene_options=named(2021))
+    with pytest.warns(RadiometryWarning, match=r"b@2020-06-01: scale 1 \(training: 0.0001\)"):
+        predict(tmp_path / "bare2.tif", model, tmp_path / "b.tif", scene_options=named(2021))
+
+    dates = SceneOptions(dates=["2020-06-01", "2020-07-01"])
+    model = train([scaled, scaled], training_path, "class", options, scene_options=dates).model
+    assert [r["scale"] for r in model.radiometry] == [1e-4] * 6  # the files', not float32's
+    with pytest.warns(RadiometryWarning, match=r"@2020-07-01: scale 1 \(training: 0.0001\)"):
+        predict([scaled, bare], model, tmp_path / "c.tif", scene_options=dates)

@@ -289,6 +289,13 @@ def test_features_default_blocks_follow_the_segmentation_tile(tmp_path):
     plain = xr.DataArray(segs.values, dims=("y", "x"))
     assert _aligned(plain, scene)[1].chunks == ((scene_arr.shape[1],), (scene_arr.shape[2],))
     assert FEATURE_TILE == SEGMENT_DEFAULTS["shepherd"]["tile"] == 1024  # tiles never split
+    for odd in ({"tile": True}, {"tile": "16"}, {"tile": -5}, "not a dict"):
+        plain.attrs["params"] = odd  # not a tile: the 1024 px blocks, not 1 px ones
+        assert _aligned(plain, scene)[1].chunks == ((scene_arr.shape[1],), (scene_arr.shape[2],))
+    # lazy slic segments keep their chunks (their tiles): splitting one would segment it again
+    slic = segment(scene, "slic", region_size=5, seed=0)
+    assert slic.data.chunks == scene.data.chunks[1:]
+    assert _aligned(slic, scene)[1].chunks == slic.data.chunks
     for bad in (0, -3, 2.5, True):
         with pytest.raises(SegmentationError, match="positive integer"):
             segment_features(scene, segs, tile=bad)

@@ -280,6 +280,15 @@ def test_statistics_identical_for_any_chunking(tmp_path):
     assert oracle["mean_blue"].iloc[1] == pytest.approx(tall[0][member].mean(dtype="f8"), rel=1e-12)
 
 
+def test_statistics_of_an_empty_scene():
+    """A scene of 0 rows has classes without pixels, not an error."""
+    scene = xr.DataArray(np.zeros((3, 0, 5), "f4"), dims=("band", "y", "x"))
+    scene = scene.assign_coords(band=["blue", "green", "red"])
+    classes = xr.DataArray(np.zeros((0, 5), "u1"), dims=("y", "x"))
+    stats = cluster_statistics(scene, classes, ClassMap.from_codes([1, 2]))
+    assert stats["pixels"].tolist() == [0, 0] and stats["mean_red"].isna().all()
+
+
 def test_statistics_of_an_empty_class_are_nan(scene_path):
     scene = open_scene(scene_path, chunks=30)
     classes = xr.zeros_like(scene.isel(band=0), dtype=np.uint8)

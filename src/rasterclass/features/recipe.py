@@ -24,7 +24,13 @@ from rasterclass.errors import BandMismatchError, param
 from rasterclass.features.indices import INDICES, check_indices, spectral_index
 from rasterclass.features.roles import ROLES, band_roles, parse_bands, require_roles
 from rasterclass.features.texture import check_texture, texture
-from rasterclass.io import RADIOMETRY_ATTR, as_scene, radiometry_records, scene_radiometry
+from rasterclass.io import (
+    RADIOMETRY_ATTR,
+    as_scene,
+    radiometry_records,
+    rename_bands,
+    scene_radiometry,
+)
 from rasterclass.temporal import DATE_SEP, difference, split_name
 
 logger = logging.getLogger(__name__)
@@ -187,13 +193,7 @@ def _renamed(scene: xr.DataArray, rename: Mapping[str, str]) -> Any:
             f"name the bands ({param('band_names')})"
         )
     logger.info("scene bands renamed by role to the model's names: %s", dict(rename))
-    out = scene.assign_coords(band=new)
-    records = scene_radiometry(scene)
-    if records is not None:
-        for rec in records:
-            rec["band"] = rename.get(str(rec.get("band")), rec.get("band"))
-        out.attrs[RADIOMETRY_ATTR] = json.dumps(records)
-    return out
+    return rename_bands(scene, new)
 
 
 def _resolve(

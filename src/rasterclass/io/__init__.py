@@ -8,15 +8,15 @@ file, and nothing is overwritten unless asked.
 
 Modules, lowest layer first: :mod:`~rasterclass.io.paths` (output/input files, the collision
 check, the atomic write), :mod:`~rasterclass.io.chunks` (chunk and tile sizes),
-:mod:`~rasterclass.io._read` (the block reader), :mod:`~rasterclass.io.radiometry` (how bands
-are stored), :mod:`~rasterclass.io.scene` (scenes),
+:mod:`~rasterclass.io._read` (the block reader), :mod:`~rasterclass.io.scene` (scenes),
 :mod:`~rasterclass.io.vectors` (vector files, legends), :mod:`~rasterclass.io.styles` (PAM and
 QGIS sidecar text), :mod:`~rasterclass.io.writer` (the GeoTIFF/COG writer),
 :mod:`~rasterclass.io.maps` (class maps), :mod:`~rasterclass.io.probabilities` (probability
 layers), :mod:`~rasterclass.io.segments` (segment-id rasters),
 :mod:`~rasterclass.io.dates` (acquisition dates, scenes of several dates),
 :mod:`~rasterclass.io.models` (model files) and :mod:`~rasterclass.io.tables` (text, tables,
-figures). Every name is re-exported here, so ``from rasterclass.io import ...`` keeps working.
+figures). Every name is re-exported here, so ``from rasterclass.io import ...`` keeps working;
+so are the radiometry records scenes carry (:mod:`rasterclass.radiometry`).
 """
 
 from __future__ import annotations
@@ -64,13 +64,6 @@ from rasterclass.io.probabilities import (
     stack_probabilities,
     write_probabilities,
 )
-from rasterclass.io.radiometry import (
-    RADIOMETRY_ATTR,
-    check_radiometry,
-    radiometry_differences,
-    radiometry_records,
-    scene_radiometry,
-)
 from rasterclass.io.scene import as_scene, open_scene, scene_grid
 from rasterclass.io.segments import SEGMENTS_TAG, open_segments, write_segments
 from rasterclass.io.styles import class_map_pam_xml, class_map_qml, probabilities_qml
@@ -96,6 +89,14 @@ from rasterclass.io.writer import (
 )
 from rasterclass.io.writer import (
     write_chunks as write_chunks,  # private; tests/test_predict.py imports it
+)
+from rasterclass.radiometry import (
+    RADIOMETRY_ATTR,
+    check_radiometry,
+    radiometry_differences,
+    radiometry_records,
+    rename_bands,
+    scene_radiometry,
 )
 
 __all__ = [
@@ -151,6 +152,7 @@ __all__ = [
     "read_table",
     "read_training_pixels",
     "read_vector",
+    "rename_bands",
     "save_model_file",
     "scene_grid",
     "scene_radiometry",

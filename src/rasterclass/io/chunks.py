@@ -80,7 +80,7 @@ def summary_blocks(
     >>> summary_blocks(2500, 1000)
     ((1024, 1024, 452), (1000,))
     """
-    return split_length(height, side), split_length(width, side)
+    return split_length(height, side) or (0,), split_length(width, side) or (0,)
 
 
 def split_length(n: int, side: int) -> tuple[int, ...]:

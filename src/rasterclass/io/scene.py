@@ -3,7 +3,7 @@
 Owns :func:`open_scene` (one multiband file or several stacked files, resampled onto one
 grid, scale/offset applied, nodata as NaN, lazily read chunk by chunk), :func:`as_scene`
 (any raster DataArray brought to the same form, its radiometry records taken from
-:mod:`~rasterclass.io.radiometry`) and the grid of a scene (:func:`scene_grid`).
+:mod:`~rasterclass.radiometry`) and the grid of a scene (:func:`scene_grid`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from rasterclass.errors import CRSError, RasterclassIOError, SceneError
 from rasterclass.io._read import RasterSource, decode_block, float_dtype, lazy_read, open_raster
 from rasterclass.io.chunks import auto_chunk, check_chunks, enough_chunks, split_length
 from rasterclass.io.paths import PathLike
-from rasterclass.io.radiometry import RADIOMETRY_ATTR, radiometry_records
+from rasterclass.radiometry import RADIOMETRY_ATTR, radiometry_records, rename_bands
 from rasterclass.stack import (
     Grid,
     band_names_from_files,
@@ -381,7 +381,7 @@ def as_scene(
     if done:
         if band_names is not None:
             current = [str(b) for b in scene["band"].values]
-            scene = scene.assign_coords(band=resolve_band_names(current, current, band_names))
+            scene = rename_bands(scene, resolve_band_names(current, current, band_names))
         return _band_in_one_chunk(scene)
     n = scene.sizes["band"]
     coords = list(scene["band"].values) if "band" in scene.coords else list(range(1, n + 1))

@@ -19,7 +19,7 @@ import xarray as xr
 
 from rasterclass.errors import OptionConflictError, SceneError, param
 from rasterclass.features import FeatureRecipe, add_features
-from rasterclass.io import PathLike, as_scene, open_dates, open_scene
+from rasterclass.io import PathLike, as_scene, open_dates, open_scene, rename_bands
 from rasterclass.model import RasterModel
 from rasterclass.temporal import DATE_SEP, GAP_FILL_ATTR, as_series, gap_fill, split_name
 
@@ -159,7 +159,7 @@ class SceneOptions:
                 unscale=False,
             )
         filled = gap_fill(as_series(scene), valid)
-        return filled.assign_coords(band=scene["band"].values)
+        return rename_bands(filled, list(scene["band"].values))
 
 
 def _dates(names: Sequence[str]) -> dict[np.datetime64, str]:
@@ -236,7 +236,7 @@ def align_dates(scene: xr.DataArray, band_names: Sequence[str]) -> xr.DataArray:
     for name in have_names:
         band, date = split_name(name)
         renamed.append(name if date is None else f"{band}{DATE_SEP}{label[date]}")
-    return scene.assign_coords(band=renamed)
+    return rename_bands(scene, renamed)
 
 
 def open_job_scene(

@@ -22,6 +22,7 @@ import xarray as xr
 
 from rasterclass.errors import BandMismatchError, GridMismatchError, SegmentationError
 from rasterclass.io.chunks import SUMMARY_BLOCK, summary_blocks
+from rasterclass.methods import SEGMENT_METHODS
 from rasterclass.objects._blocks import Block, block_layout, compute_batched, dask_scene, pixel_area
 
 logger = logging.getLogger(__name__)
@@ -152,11 +153,27 @@ def check_grid(segments: xr.DataArray, scene: xr.DataArray) -> None:
 #: Shepherd tile, so that :func:`segment`'s segments are never split.
 FEATURE_TILE = SUMMARY_BLOCK
 
+#: Methods of :func:`segment` that segment chunk by chunk (their chunks are their tiles).
+TILED_BY_CHUNKS = tuple(m for m in SEGMENT_METHODS if m != "shepherd")
 
-def _feature_tile(segments: xr.DataArray) -> int:
+
+def _blocks(segments: xr.DataArray, tile: int | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Row heights and column widths of the blocks the features of ``segments`` are summed in."""
+    if tile is not None:
+        if isinstance(tile, bool) or not isinstance(tile, int | np.integer) or tile < 1:
+            raise SegmentationError(f"tile={tile!r}: give the block side as a positive integer")
+        return summary_blocks(segments.shape[0], segments.shape[1], int(tile))
+    method = segments.attrs.get("segmentation")
+    if method in TILED_BY_CHUNKS and isinstance(segments.data, da.Array):
+        # slic and felzenszwalb segment chunk by chunk: their chunks are their tiles (the
+        # segments themselves follow the chunks), and splitting one would run it again
+        chunks = segments.data.chunks
+        return tuple(chunks[0]), tuple(chunks[1])
     params = segments.attrs.get("params")
-    tile = params.get("tile") if isinstance(params, dict) else None
-    return int(tile) if isinstance(tile, int | np.integer) and tile > 0 else FEATURE_TILE
+    side = params.get("tile") if isinstance(params, dict) else None
+    if isinstance(side, bool) or not isinstance(side, int | np.integer) or side < 1:
+        side = FEATURE_TILE
+    return summary_blocks(segments.shape[0], segments.shape[1], int(side))
 
 
 def _aligned(
@@ -168,21 +185,20 @@ def _aligned(
     ``params``, else :data:`FEATURE_TILE`) anchored at the top-left corner, whatever the
     chunks of the scene or of the segments: features are partial sums combined in block
     order, so one grid gives the same floating-point values for any chunking. Shepherd
-    segments already lie on it (a lazy tile is computed once, never once per piece).
+    segments already lie on it (a lazy tile is computed once, never once per piece); lazy
+    slic and felzenszwalb segments keep their chunks, which are their tiles.
     """
     check_grid(segments, scene)
     if not np.issubdtype(segments.dtype, np.integer):
         raise SegmentationError(
             f"segment ids must be integers, got {segments.dtype}; cast them (0 = nodata)"
         )
-    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
-        raise SegmentationError(f"tile={tile!r}: give the block side as a positive integer")
-    side = _feature_tile(segments) if tile is None else tile
-    blocks = summary_blocks(segments.shape[0], segments.shape[1], side)
+    blocks = _blocks(segments, tile)
     seg = segments.data
-    seg = (
-        seg.rechunk(blocks) if isinstance(seg, da.Array) else da.from_array(np.asarray(seg), blocks)
-    )
+    if isinstance(seg, da.Array):
+        seg = seg.rechunk(blocks)
+    else:
+        seg = da.from_array(np.asarray(seg), chunks=blocks)
     data = scene.data.rechunk({1: blocks[0], 2: blocks[1]})
     return data, seg
 
@@ -215,8 +231,9 @@ def segment_features(
         (any case) when present, else no NDVI.
     tile
         Side of the blocks in pixels (memory: one block of every band at a time per
-        thread). Default: the segments' own tile (``params["tile"]`` of :func:`segment`'s
-        Shepherd segments, which then never split), else :data:`FEATURE_TILE` (1024).
+        thread). Default: the segments' own tiles (``params["tile"]`` of :func:`segment`'s
+        Shepherd segments; the chunks of its lazy slic and felzenszwalb segments, which
+        depend on the chunks anyway), else :data:`FEATURE_TILE` (1024).
 
     Returns
     -------

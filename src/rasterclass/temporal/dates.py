@@ -16,6 +16,7 @@ dask scenes.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
 from rasterclass.errors import BandMismatchError, SceneError, param
+from rasterclass.radiometry import RADIOMETRY_ATTR, band_records, rename_bands
 from rasterclass.stack import georeferenced
 
 logger = logging.getLogger(__name__)
@@ -280,11 +282,15 @@ def stack_dates(scenes: Sequence[xr.DataArray], dates: Sequence[Any]) -> xr.Data
             )
     order = np.argsort(np.array(parsed), kind="stable")
     labels = date_labels(parsed)
-    parts = []
+    parts, records = [], []
     for i in order:
         names = [f"{split_name(str(b))[0]}{DATE_SEP}{labels[i]}" for b in scenes[i].band.values]
-        parts.append(scenes[i].assign_coords(band=names))
+        parts.append(rename_bands(scenes[i], names))
+        part = band_records(parts[-1])
+        records.append([part.get(n) for n in names])
     out = xr.concat(parts, dim="band", combine_attrs="drop")
+    if all(r is not None for rs in records for r in rs):  # how every date's bands are stored
+        out.attrs[RADIOMETRY_ATTR] = json.dumps([r for rs in records for r in rs])
     if isinstance(out.data, da.Array):
         out = out.chunk({"band": -1})
     return georeferenced(out, scenes[0])
@@ -336,7 +342,7 @@ def as_series(
             )
         var = variable or "value"
         labels = date_labels(dates)
-        return scene.assign_coords(band=[f"{var}{DATE_SEP}{d}" for d in labels])
+        return rename_bands(scene, [f"{var}{DATE_SEP}{d}" for d in labels])
     if all(DATE_SEP in n for n in names):
         return scene
     variables, found = [], []
@@ -357,7 +363,7 @@ def as_series(
     for var, date in zip(variables, found, strict=True):
         per_var.setdefault(var, []).append(date)
     labels_of = {var: iter(date_labels(ds)) for var, ds in per_var.items()}
-    return scene.assign_coords(band=[f"{v}{DATE_SEP}{next(labels_of[v])}" for v in variables])
+    return rename_bands(scene, [f"{v}{DATE_SEP}{next(labels_of[v])}" for v in variables])
 
 
 def series_layout(scene: xr.DataArray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -452,4 +458,4 @@ def select_date(scene: xr.DataArray, date: Any) -> xr.DataArray:
         raise BandMismatchError(
             f"no band of {day} in the stack; its dates are {sorted(seen)} ({param('dates')})"
         )
-    return scene.isel(band=keep).assign_coords(band=plain)
+    return rename_bands(scene.isel(band=keep), plain)

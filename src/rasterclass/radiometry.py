@@ -2,7 +2,8 @@
 
 A scene opened by :func:`~rasterclass.io.open_scene` keeps one record per band (dtype,
 scale, offset, nodata: :func:`radiometry_records`) in its ``radiometry`` attribute
-(:func:`scene_radiometry`); a model trained on it keeps the records, and
+(:func:`scene_radiometry`), renamed with its bands (:func:`rename_bands`: dates aligned or
+stacked, bands named by role); a model trained on it keeps the records, and
 :func:`check_radiometry` warns (:class:`~rasterclass.errors.RadiometryWarning`) when the model
 is applied to a scene stored differently: scale and offset are applied on read, so a DN
 scene without scale metadata would otherwise be classified as if it held reflectance.
@@ -61,6 +62,45 @@ def scene_radiometry(scene: xr.DataArray) -> list[dict[str, Any]] | None:
     return [dict(r) for r in records] if isinstance(records, list) else None
 
 
+def rename_bands(scene: xr.DataArray, names: Sequence[Any]) -> xr.DataArray:
+    """``scene`` with its bands renamed to ``names`` (in order), radiometry records included.
+
+    Use it instead of ``scene.assign_coords(band=names)``, which leaves the records under the
+    old names, where :func:`check_radiometry` no longer finds them.
+
+    Examples
+    --------
+    >>> scene = xr.DataArray(np.zeros((1, 1, 1), "f4"), dims=("band", "y", "x"),
+    ...     coords={"band": ["nir@2021-06-01"]}, attrs={RADIOMETRY_ATTR: json.dumps(
+    ...         radiometry_records(["nir@2021-06-01"], ["uint16"], [1e-4], [0.0], [0]))})
+    >>> scene_radiometry(rename_bands(scene, ["nir@2020-06-03"]))[0]["band"]
+    'nir@2020-06-03'
+    """
+    old = [str(b) for b in scene["band"].values] if "band" in scene.coords else []
+    out = scene.assign_coords(band=list(names))
+    records = scene_radiometry(scene)
+    if records is not None and old:
+        renamed = dict(zip(old, (str(n) for n in names), strict=True))
+        for rec in records:
+            rec["band"] = renamed.get(str(rec.get("band")), rec.get("band"))
+        out.attrs[RADIOMETRY_ATTR] = json.dumps(records)
+    return out
+
+
+def band_records(scene: xr.DataArray) -> dict[str, dict[str, Any]]:
+    """The radiometry record of every band of ``scene``, by band name.
+
+    Records are matched to bands by name; when some name has no record but there is one
+    record per band (bands renamed without :func:`rename_bands`), by position.
+    """
+    records = scene_radiometry(scene) or []
+    names = [str(b) for b in scene["band"].values] if "band" in scene.coords else []
+    by_name = {str(r.get("band")): r for r in records}
+    if all(n in by_name for n in names) or len(records) != len(names):
+        return by_name
+    return dict(zip(names, records, strict=True))
+
+
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float | int) and isinstance(b, float | int):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
@@ -108,8 +148,10 @@ def check_radiometry(
         The training scene's records (``RasterModel.radiometry``), in the order of ``bands``;
         None (an old model file): nothing is checked.
     scene
-        The scene the model is applied to, as opened (its ``radiometry`` attribute); a scene
-        without records (an in-memory array) is not checked.
+        The scene the model is applied to (its ``radiometry`` attribute: from the files'
+        metadata, or from the dtype and encoding of an array given to
+        :func:`~rasterclass.io.as_scene`); a scene without records for ``bands`` is not
+        checked.
     bands
         The scene's bands the model reads, in the order of ``trained``: a pixel model's
         matched input bands, an object-based model's segmented bands.
@@ -135,7 +177,7 @@ def check_radiometry(
     >>> "red: scale 1 (training: 0.0001)" in str(caught[0].message)
     True
     """
-    records = {str(r.get("band")): r for r in scene_radiometry(scene) or []}
+    records = band_records(scene)
     ordered = [records.get(str(b)) for b in bands]
     if any(r is None for r in ordered):
         return
