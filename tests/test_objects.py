@@ -299,6 +299,12 @@ def test_features_default_blocks_follow_the_segmentation_tile(tmp_path):
     for bad in (0, -3, 2.5, True):
         with pytest.raises(SegmentationError, match="positive integer"):
             segment_features(scene, segs, tile=bad)
+    # ids that int64 cannot hold, or negative ones, are refused, not taken for nodata
+    for ids, dtype in (([1, 2**63 + 5], np.uint64), ([1, -4], np.int64)):
+        bad_ids = np.where(segs.values > 3, ids[1], ids[0]).astype(dtype)
+        lazy = xr.DataArray(da.from_array(bad_ids, chunks=16), dims=("y", "x"))
+        with pytest.raises(SegmentationError, match="below 2\\*\\*63; renumber"):
+            segment_features(scene, lazy)
 
 
 # --- 3. sample data: fewer isolated pixels, accuracy next to the pixel map -----------------

@@ -134,3 +134,14 @@ def test_truncated_raster_fails_when_pixels_are_read(tmp_path):
     scene = open_scene(path)
     with pytest.raises(RasterclassIOError, match="corrupt or truncated"):
         scene.compute()
+
+
+def test_a_scene_without_bands_is_a_clear_error():
+    import xarray as xr
+
+    from rasterclass import as_scene
+    from rasterclass.errors import SceneError
+
+    empty = xr.DataArray(np.zeros((0, 3, 3), "f4"), dims=("band", "y", "x"))
+    with pytest.raises(SceneError, match="no bands; select at least one"):
+        as_scene(empty)

@@ -337,7 +337,8 @@ def as_scene(
     Raises
     ------
     SceneError
-        Not a DataArray of dims ``(band, y, x)`` or ``(y, x)``, or unusable scale/offset.
+        Not a DataArray of dims ``(band, y, x)`` or ``(y, x)``, no band, or unusable
+        scale/offset.
     BandMismatchError
         ``band_names`` does not give one unique name per band.
 
@@ -369,6 +370,8 @@ def as_scene(
         )
     if scene.dims != ("band", "y", "x"):
         scene = scene.transpose("band", "y", "x")
+    if scene.sizes["band"] == 0:
+        raise SceneError("the scene has no bands; select at least one (scene.isel(band=...))")
     attrs = scene.attrs
     done = (
         RADIOMETRY_ATTR in attrs

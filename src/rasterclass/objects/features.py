@@ -49,7 +49,13 @@ def _feature_block(
     """Partial per-segment statistics of one block (band by band: float64 temporaries are one
     band of the block, not all of them)."""
     n_bands, _, w = block.shape
-    s = np.where(np.isfinite(block).all(axis=0), np.asarray(seg).astype(np.int64), 0)
+    seg = np.asarray(seg)
+    if seg.size and (seg.min() < 0 or seg.max() > np.iinfo(np.int64).max):
+        raise SegmentationError(
+            f"segment ids run from {seg.min()} to {seg.max()}: ids are 0 (nodata) or positive "
+            "integers below 2**63; renumber them (skimage.segmentation.relabel_sequential)"
+        )
+    s = np.where(np.isfinite(block).all(axis=0), seg.astype(np.int64), 0)
     flat = s.ravel()
     where = np.flatnonzero(flat > 0)
     ids, inv = np.unique(flat[where], return_inverse=True)
@@ -257,8 +263,8 @@ def segment_features(
     Raises
     ------
     SegmentationError
-        ``segments`` is not a ``(y, x)`` raster of integer ids, or ``tile`` is not a positive
-        integer.
+        ``segments`` is not a ``(y, x)`` raster of integer ids, an id is negative or not
+        below 2**63, or ``tile`` is not a positive integer.
     GridMismatchError
         ``segments`` is not on the scene's grid (size or transform).
     BandMismatchError
