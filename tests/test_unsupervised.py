@@ -289,6 +289,16 @@ def test_statistics_of_an_empty_scene():
     assert stats["pixels"].tolist() == [0, 0] and stats["mean_red"].isna().all()
 
 
+def test_statistics_of_a_numpy_map_equal_those_of_its_dataarray(scene_path):
+    scene = open_scene(scene_path, chunks=20)
+    codes = (1 + np.indices(scene.shape[1:]).sum(axis=0) % 2).astype(np.uint8)
+    cmap = ClassMap.from_codes([1, 2])
+    expected = cluster_statistics(scene, xr.DataArray(codes, dims=("y", "x")), cmap)
+    pd.testing.assert_frame_equal(cluster_statistics(scene, codes, cmap), expected)
+    with pytest.raises(ClassMapError, match="got 1 dimensions"):
+        cluster_statistics(scene, codes.ravel(), cmap)
+
+
 def test_statistics_of_an_empty_class_are_nan(scene_path):
     scene = open_scene(scene_path, chunks=30)
     classes = xr.zeros_like(scene.isel(band=0), dtype=np.uint8)

@@ -98,7 +98,7 @@ def cluster_statistics(
         ``(band, y, x)`` scene the map was made from (lazy or in memory).
     classes
         ``(y, x)`` integer class codes on the scene's grid (e.g. ``predict_raster(...)
-        ["classes"]``); 0 is nodata.
+        ["classes"]``; a numpy or dask array works too); 0 is nodata.
     class_map
         The classes to report (one row each, in its order).
 
@@ -114,7 +114,7 @@ def cluster_statistics(
     Raises
     ------
     ClassMapError
-        ``classes`` and ``scene`` differ in size.
+        ``classes`` and ``scene`` differ in size, or ``classes`` is not 2-D.
     SceneError
         ``scene`` is not a ``(band, y, x)`` raster array.
 
@@ -133,6 +133,12 @@ def cluster_statistics(
     band_names = [str(b) for b in scene["band"].values]
     n_bands = len(band_names)
     n_codes = max(class_map.codes) + 1
+    if not isinstance(classes, xr.DataArray):  # a numpy or dask array of (y, x) codes
+        if np.ndim(classes) != 2:
+            raise ClassMapError(
+                f"classes are a (y, x) array of codes, got {np.ndim(classes)} dimensions"
+            )
+        classes = xr.DataArray(classes, dims=("y", "x"))
     if classes.dims != ("y", "x"):
         classes = classes.transpose("y", "x")
     if tuple(classes.shape) != tuple(data.shape[1:]):
