@@ -305,6 +305,14 @@ def test_features_default_blocks_follow_the_segmentation_tile(tmp_path):
         lazy = xr.DataArray(da.from_array(bad_ids, chunks=16), dims=("y", "x"))
         with pytest.raises(SegmentationError, match="below 2\\*\\*63; renumber"):
             segment_features(scene, lazy)
+    # where the scene is nodata an id is nodata, whatever it is (-1 of an undeclared nodata)
+    nodata = ~np.isfinite(scene.values).all(axis=0)
+    assert nodata.any()
+    minus = xr.DataArray(np.where(nodata, -1, segs.values.astype(np.int64)), dims=("y", "x"))
+    assert minus.values.min() == -1
+    pd.testing.assert_frame_equal(
+        segment_features(scene, minus, tile=20), segment_features(scene, segs), check_exact=True
+    )
 
 
 # --- 3. sample data: fewer isolated pixels, accuracy next to the pixel map -----------------

@@ -50,12 +50,15 @@ def _feature_block(
     band of the block, not all of them)."""
     n_bands, _, w = block.shape
     seg = np.asarray(seg)
-    if seg.size and (seg.min() < 0 or seg.max() > np.iinfo(np.int64).max):
+    valid = np.isfinite(block).all(axis=0)
+    used = seg[valid]  # ids where the scene is nodata are nodata whatever they are
+    if used.size and (used.min() < 0 or used.max() > np.iinfo(np.int64).max):
         raise SegmentationError(
-            f"segment ids run from {seg.min()} to {seg.max()}: ids are 0 (nodata) or positive "
-            "integers below 2**63; renumber them (skimage.segmentation.relabel_sequential)"
+            f"segment ids on valid pixels run from {used.min()} to {used.max()}: ids are 0 "
+            "(nodata) or positive integers below 2**63; renumber them "
+            "(skimage.segmentation.relabel_sequential)"
         )
-    s = np.where(np.isfinite(block).all(axis=0), seg.astype(np.int64), 0)
+    s = np.where(valid, seg.astype(np.int64), 0)
     flat = s.ravel()
     where = np.flatnonzero(flat > 0)
     ids, inv = np.unique(flat[where], return_inverse=True)
@@ -263,8 +266,8 @@ def segment_features(
     Raises
     ------
     SegmentationError
-        ``segments`` is not a ``(y, x)`` raster of integer ids, an id is negative or not
-        below 2**63, or ``tile`` is not a positive integer.
+        ``segments`` is not a ``(y, x)`` raster of integer ids, an id on a valid pixel is
+        negative or not below 2**63, or ``tile`` is not a positive integer.
     GridMismatchError
         ``segments`` is not on the scene's grid (size or transform).
     BandMismatchError
